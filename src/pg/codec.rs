@@ -1,0 +1,182 @@
+//! SQL surface of the column codec: `decode`, `decode_item`, `column_sql_type`.
+#![allow(clippy::result_large_err)] // pgrx's ErrorReport is the SQL error type; it is returned once per call.
+
+use super::errors::report;
+use super::jsonb::{JsonbArg, JsonbOut, RegType};
+use crate::codec::{self, item, DecodeError, ErrorCode, Kind};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+/// `monday_sync.decode(column_type, column_value, column_settings)`: one monday column value →
+/// `to_jsonb` of its native Postgres value, or NULL when the cell is empty.
+#[pg_extern(immutable, parallel_safe)]
+fn decode(
+    column_type: Option<&str>,
+    column_value: Option<JsonbArg>,
+    column_settings: default!(Option<JsonbArg>, "NULL"),
+) -> Result<Option<JsonbOut>, ErrorReport> {
+    let Some(cell) = column_value else {
+        return Ok(None);
+    };
+    if !cell.is_object() {
+        return Err(report(not_an_object(&cell)));
+    }
+    let settings = column_settings.map(|s| s.to_value());
+    match codec::decode(column_type, &cell, settings.as_ref()) {
+        Ok(d) if d.is_null() => Ok(None),
+        Ok(d) => Ok(Some(JsonbOut::from_json_text(&d.to_json()))),
+        Err(e) => Err(report(e)),
+    }
+}
+
+fn not_an_object(cell: &JsonbArg) -> DecodeError {
+    let text = cell.to_text();
+    DecodeError {
+        code: ErrorCode::WrongShape,
+        message: "monday column value must be a JSON object".into(),
+        detail: format!("got: {}", codec::truncate_bytes(&text, codec::DETAIL_BYTES)),
+        hint: "Pass one element of Item.column_values, e.g. {\"id\":\"status\",\"type\":\"status\",\"text\":\"Done\",\"value\":\"{\\\"index\\\":1}\"}.".into(),
+    }
+}
+
+/// `monday_sync.decode_item(item, columns)`: a whole item → `{column_id: decoded value, …}`.
+#[pg_extern(immutable, parallel_safe)]
+fn decode_item(
+    item: Option<JsonbArg>,
+    columns: default!(Option<JsonbArg>, "NULL"),
+) -> Result<Option<JsonbOut>, ErrorReport> {
+    let Some(item) = item else { return Ok(None) };
+    let columns = match columns {
+        Some(c) => Some(item::Columns::from_json(&c.to_value()).map_err(report)?),
+        None => None,
+    };
+    let text = item::decode_item(&item.to_value(), columns.as_ref()).map_err(report)?;
+    Ok(Some(JsonbOut::from_json_text(&text)))
+}
+
+/// `monday_sync.column_sql_type(column_type)`: the Postgres type `decode` converts to.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn column_sql_type(column_type: &str) -> RegType {
+    use pg_sys::BuiltinOid as B;
+    let oid = match Kind::from_name(column_type).sql_type() {
+        "text" => B::TEXTOID,
+        "numeric" => B::NUMERICOID,
+        "text[]" => B::TEXTARRAYOID,
+        "date" => B::DATEOID,
+        "daterange" => B::DATERANGEOID,
+        "time" => B::TIMEOID,
+        "bigint[]" => B::INT8ARRAYOID,
+        "boolean" => B::BOOLOID,
+        "integer" => B::INT4OID,
+        "timestamptz" => B::TIMESTAMPTZOID,
+        "bigint" => B::INT8OID,
+        "interval" => B::INTERVALOID,
+        _ => B::JSONBOID,
+    };
+    RegType(oid.value())
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    // `#[pg_test]`s of the SQL glue: argument handling, NULLs, errors, the binary jsonb reader.
+    use pgrx::prelude::*;
+
+    fn q(sql: &str) -> Option<String> {
+        Spi::get_one::<String>(sql).expect("query runs")
+    }
+
+    #[pg_test]
+    fn decodes_through_sql_with_typed_fields() {
+        assert_eq!(
+            q(
+                r#"SELECT monday_sync.decode('status', '{"id":"status","text":"Done","value":"{\"index\":1,\"post_id\":null}"}')::text"#
+            ),
+            Some(r#""Done""#.into())
+        );
+        assert_eq!(
+            q(
+                r#"SELECT monday_sync.decode(NULL, '{"id":"n","type":"numbers","text":"-12.50","value":"\"-12.50\""}')::text"#
+            ),
+            Some("-12.50".into())
+        );
+        assert_eq!(
+            q(
+                r#"SELECT monday_sync.decode('board_relation', '{"id":"r","value":null,"linked_item_ids":["18265984789","3"]}')::text"#
+            ),
+            Some("[18265984789, 3]".into())
+        );
+    }
+
+    #[pg_test]
+    fn result_equals_to_jsonb_of_the_sql_type() {
+        let same = Spi::get_one::<bool>(
+            r#"SELECT monday_sync.decode('timeline', '{"id":"t","value":"{\"to\":\"2019-06-07\",\"from\":\"2019-06-03\"}"}')
+                      = to_jsonb('[2019-06-03,2019-06-07]'::daterange)"#,
+        );
+        assert_eq!(same, Ok(Some(true)));
+    }
+
+    #[pg_test]
+    fn empty_cells_are_sql_null() {
+        for v in [r#"{"id":"x","value":null}"#, r#"{"id":"x","value":"\"\""}"#] {
+            let got =
+                Spi::get_one::<bool>(&format!("SELECT monday_sync.decode('text', '{v}') IS NULL"));
+            assert_eq!(got, Ok(Some(true)), "{v}");
+        }
+        assert_eq!(
+            Spi::get_one::<bool>("SELECT monday_sync.decode('text', NULL) IS NULL"),
+            Ok(Some(true))
+        );
+    }
+
+    #[pg_test]
+    fn settings_resolve_status_index() {
+        assert_eq!(
+            q(
+                r#"SELECT monday_sync.decode('status', '{"id":"s","text":null,"value":"{\"index\":2}"}',
+                                            '{"labels":{"0":"Working on it","1":"Done","2":"Stuck"}}')::text"#
+            ),
+            Some(r#""Stuck""#.into())
+        );
+    }
+
+    #[pg_test]
+    fn column_sql_type_is_regtype() {
+        assert_eq!(
+            q("SELECT monday_sync.column_sql_type('people')::text"),
+            Some("bigint[]".into())
+        );
+        assert_eq!(
+            q("SELECT monday_sync.column_sql_type('color')::text"),
+            Some("text".into())
+        );
+        assert_eq!(
+            q("SELECT monday_sync.column_sql_type('brand_new_type')::text"),
+            Some("jsonb".into())
+        );
+    }
+
+    #[pg_test(
+        error = "malformed JSON in monday column value: EOF while parsing an object at line 1 column 8"
+    )]
+    fn malformed_value_is_an_error() {
+        let _ = Spi::get_one::<pgrx::JsonB>(
+            r#"SELECT monday_sync.decode('status', '{"id":"s","value":"{\"index\""}')"#,
+        );
+    }
+
+    #[pg_test]
+    fn decode_item_keys_by_column_id() {
+        let got = q(r#"SELECT monday_sync.decode_item(
+            '{"id":"1","name":"Launch","column_values":[
+                {"id":"status","type":"status","text":null,"value":"{\"index\":1}"},
+                {"id":"numbers","type":"numbers","text":"5","value":"\"5\""}]}',
+            '[{"id":"status","type":"status","settings_str":"{\"labels\":{\"1\":\"Done\"}}"},
+              {"id":"numbers","type":"numbers","settings_str":"{}"}]')::text"#);
+        assert_eq!(
+            got,
+            Some(r#"{"name": "Launch", "status": "Done", "numbers": 5}"#.into())
+        );
+    }
+}

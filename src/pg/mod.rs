@@ -1,0 +1,5 @@
+//! The thin pgrx glue that exposes the pure modules as SQL.
+
+pub mod codec;
+pub mod errors;
+pub mod jsonb;
