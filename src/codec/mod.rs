@@ -222,26 +222,146 @@ pub fn decode<C: Cell + ?Sized>(
         ));
     }
     let kind = Kind::from_name(type_name);
+    // Typed fragment fields (and a status's text) answer some kinds without the stored value.
+    // The value is then only validated, without building it.
+    if let Some(d) = from_typed_fields(kind, &ctx)? {
+        validate_value(&ctx)?;
+        return Ok(d);
+    }
+    if let Some(d) = from_string_value(kind, &ctx)? {
+        return Ok(d);
+    }
     let value = parse_value(&ctx)?;
     let value = value.as_ref().filter(|v| !is_generic_empty(v));
     decode_kind(kind, &ctx, value, settings)
 }
 
+/// The kinds whose typed fields (requested through GraphQL fragments) carry the answer:
+/// `Some` when they do, `None` to fall back to the stored value.
+fn from_typed_fields<C: Cell + ?Sized>(
+    kind: Kind,
+    ctx: &Ctx<'_, C>,
+) -> Result<Option<Decoded>, DecodeError> {
+    let cell = ctx.cell;
+    let nonempty_str = |k: &str| cell.str_field(k).filter(|s| !s.is_empty());
+    Ok(match kind {
+        Kind::Name => nonempty_str("name").map(text_out),
+        // Status: typed `label`, else `text`; the index (and the webhook's label object) need the value.
+        Kind::Status => nonempty_str("label")
+            .or_else(|| nonempty_str("text"))
+            .map(text_out),
+        Kind::DisplayValue => cell
+            .str_field("display_value")
+            .or_else(|| cell.str_field("text"))
+            .map(text_out),
+        Kind::Relation => match cell.json_field("linked_item_ids") {
+            Some(list) => Some(ids_from_list(ctx, &list, None, RELATION_HINT)?),
+            None => None,
+        },
+        Kind::Subtasks => match cell.json_field("subitems_ids") {
+            Some(list) => Some(ids_from_list(ctx, &list, None, SUBTASKS_HINT)?),
+            None => None,
+        },
+        Kind::Vote => match cell.json_field("vote_count") {
+            Some(n) => Some(
+                int4(&n)
+                    .map(|n| Decoded::Number(n.to_string()))
+                    .ok_or_else(|| {
+                        ctx.wrong_shape(
+                            "vote_count must be an integer",
+                            "Request … on VoteValue { vote_count }.",
+                        )
+                    })?,
+            ),
+            None => None,
+        },
+        Kind::CreationLog => match cell.json_field("created_at") {
+            Some(v) => Some(timestamp(ctx, Some(v), "creation_log")?),
+            None => None,
+        },
+        Kind::LastUpdated => match cell.json_field("updated_at") {
+            Some(v) => Some(timestamp(ctx, Some(v), "last_updated")?),
+            None => None,
+        },
+        Kind::TimeTracking => match cell.json_field("duration") {
+            Some(v) => Some(duration(ctx, &v)?),
+            None => None,
+        },
+        _ => None,
+    })
+}
+
+const RELATION_HINT: &str =
+    "Request linked_item_ids (… on BoardRelationValue { linked_item_ids }), or pass the value with \"linkedPulseIds\".";
+const SUBTASKS_HINT: &str = "Request subitems_ids (… on SubtasksValue { subitems_ids }).";
+
+fn malformed<C: Cell + ?Sized>(ctx: &Ctx<'_, C>, e: serde_json::Error) -> DecodeError {
+    DecodeError {
+        code: ErrorCode::Malformed,
+        message: format!("malformed JSON in monday column value: {e}"),
+        detail: ctx.detail(),
+        hint: "monday sends \"value\" as a JSON-encoded string, e.g. \"{\\\"index\\\":1}\"; \
+               pass the column value exactly as the API returned it."
+            .into(),
+    }
+}
+
+/// text and numbers store a JSON *string* (`"\"Hello\""`, `"\"12.50\""`): read it borrowed, without
+/// building a `Value`. `None` for any other shape (webhook objects, write forms), handled later.
+fn from_string_value<C: Cell + ?Sized>(
+    kind: Kind,
+    ctx: &Ctx<'_, C>,
+) -> Result<Option<Decoded>, DecodeError> {
+    if !matches!(kind, Kind::Text | Kind::Numbers) {
+        return Ok(None);
+    }
+    let Some(text) = ctx.cell.str_field("value") else {
+        return Ok(None);
+    };
+    if !text.trim_start().starts_with('"') {
+        return Ok(None);
+    }
+    let s: std::borrow::Cow<'_, str> = serde_json::from_str(text).map_err(|e| malformed(ctx, e))?;
+    Ok(Some(match kind {
+        Kind::Text => text_out(&s),
+        _ => number(ctx, &s)?,
+    }))
+}
+
+/// A numbers cell from its text: empty → NULL, else canonical numeric.
+fn number<C: Cell + ?Sized>(ctx: &Ctx<'_, C>, text: &str) -> Result<Decoded, DecodeError> {
+    if text.trim().is_empty() {
+        return Ok(Decoded::Null);
+    }
+    match numeric::parse(text) {
+        Some(numeric::Numeric::Finite(n)) => Ok(Decoded::Number(n)),
+        Some(numeric::Numeric::Special(s)) => Ok(Decoded::Text(s.to_string())),
+        None => Err(ctx.wrong_shape(
+            format!(
+                "numbers value \"{}\" is not a number",
+                truncate_bytes(text, DETAIL_BYTES)
+            ),
+            "A numbers value is a JSON string holding a number, e.g. \"\\\"12.50\\\"\".",
+        )),
+    }
+}
+
+/// Checks that a JSON-encoded `value` is valid JSON, without building it.
+fn validate_value<C: Cell + ?Sized>(ctx: &Ctx<'_, C>) -> Result<(), DecodeError> {
+    match ctx.cell.str_field("value") {
+        Some(text) => serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map(|_| ())
+            .map_err(|e| malformed(ctx, e)),
+        None => Ok(()),
+    }
+}
+
 /// The `value` field, parsed: a JSON-encoded string (API) or a real JSON value (webhook).
 fn parse_value<C: Cell + ?Sized>(ctx: &Ctx<'_, C>) -> Result<Option<Value>, DecodeError> {
     match ctx.cell.str_field("value") {
-        Some(text) => match serde_json::from_str::<Value>(text) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) => Err(DecodeError {
-                code: ErrorCode::Malformed,
-                message: format!("malformed JSON in monday column value: {e}"),
-                detail: ctx.detail(),
-                hint:
-                    "monday sends \"value\" as a JSON-encoded string, e.g. \"{\\\"index\\\":1}\"; \
-                       pass the column value exactly as the API returned it."
-                        .into(),
-            }),
-        },
+        Some(text) => serde_json::from_str::<Value>(text)
+            .map(Some)
+            .map_err(|e| malformed(ctx, e)),
         None => Ok(ctx.cell.json_field("value")),
     }
 }
@@ -296,9 +416,8 @@ fn decode_kind<C: Cell + ?Sized>(
     let cell = ctx.cell;
     match kind {
         Kind::Name => {
-            let s = cell
-                .str_field("name")
-                .or_else(|| value.and_then(Value::as_str))
+            let s = value
+                .and_then(Value::as_str)
                 .or_else(|| cell.str_field("text"));
             Ok(s.map(text_out).unwrap_or(Decoded::Null))
         }
@@ -338,27 +457,15 @@ fn decode_kind<C: Cell + ?Sized>(
                 Some(Value::Object(_)) => get(value, "value").or_else(|| get(value, "number")),
                 other => other,
             };
-            let text = match raw {
+            match raw {
                 None => match cell.json_field("number") {
-                    Some(n @ Value::Number(_)) => n.to_string(),
-                    _ => return Ok(Decoded::Null),
+                    Some(n @ Value::Number(_)) => number(ctx, &n.to_string()),
+                    _ => Ok(Decoded::Null),
                 },
-                Some(Value::String(s)) if s.trim().is_empty() => return Ok(Decoded::Null),
-                Some(Value::String(s)) => s.clone(),
-                Some(n @ Value::Number(_)) => n.to_string(),
-                Some(_) => return Err(ctx.wrong_shape(
+                Some(Value::String(s)) => number(ctx, s),
+                Some(n @ Value::Number(_)) => number(ctx, &n.to_string()),
+                Some(_) => Err(ctx.wrong_shape(
                     "numbers value must be a number string",
-                    "A numbers value is a JSON string holding a number, e.g. \"\\\"12.50\\\"\".",
-                )),
-            };
-            match numeric::parse(&text) {
-                Some(numeric::Numeric::Finite(n)) => Ok(Decoded::Number(n)),
-                Some(numeric::Numeric::Special(s)) => Ok(Decoded::Text(s.to_string())),
-                None => Err(ctx.wrong_shape(
-                    format!(
-                        "numbers value \"{}\" is not a number",
-                        truncate_bytes(&text, DETAIL_BYTES)
-                    ),
                     "A numbers value is a JSON string holding a number, e.g. \"\\\"12.50\\\"\".",
                 )),
             }
@@ -468,35 +575,23 @@ fn decode_kind<C: Cell + ?Sized>(
             }
             Ok(id_array(ids))
         }
+        // Typed linked_item_ids / subitems_ids were handled by from_typed_fields; these are the
+        // stored forms (before API 2025-04, and webhooks).
         Kind::Relation => {
-            let hint = "Request linked_item_ids (… on BoardRelationValue { linked_item_ids }), or pass the value with \"linkedPulseIds\".";
-            if let Some(list) = cell.json_field("linked_item_ids") {
-                return ids_from_list(ctx, &list, None, hint);
-            }
             if let Some(list) = get(value, "linkedPulseIds") {
-                return ids_from_list(ctx, list, Some("linkedPulseId"), hint);
+                return ids_from_list(ctx, list, Some("linkedPulseId"), RELATION_HINT);
             }
             if let Some(list) = get(value, "item_ids") {
-                return ids_from_list(ctx, list, None, hint);
+                return ids_from_list(ctx, list, None, RELATION_HINT);
             }
             Ok(Decoded::Null)
         }
-        Kind::Subtasks => {
-            let hint = "Request subitems_ids (… on SubtasksValue { subitems_ids }).";
-            if let Some(list) = cell.json_field("subitems_ids") {
-                return ids_from_list(ctx, &list, None, hint);
-            }
-            if let Some(list) = get(value, "linkedPulseIds") {
-                return ids_from_list(ctx, list, Some("linkedPulseId"), hint);
-            }
-            Ok(Decoded::Null)
-        }
-        Kind::DisplayValue => {
-            let s = cell
-                .str_field("display_value")
-                .or_else(|| cell.str_field("text"));
-            Ok(s.map(text_out).unwrap_or(Decoded::Null))
-        }
+        Kind::Subtasks => match get(value, "linkedPulseIds") {
+            Some(list) => ids_from_list(ctx, list, Some("linkedPulseId"), SUBTASKS_HINT),
+            None => Ok(Decoded::Null),
+        },
+        // mirror and formula carry no stored value: without display_value the cell is empty.
+        Kind::DisplayValue => Ok(Decoded::Null),
         Kind::Email => Ok(string_field(value, &["email"], cell, "email")),
         Kind::Phone => Ok(string_field(value, &["phone"], cell, "phone")),
         Kind::Link => Ok(string_field(value, &["url"], cell, "url")),
@@ -546,16 +641,6 @@ fn decode_kind<C: Cell + ?Sized>(
             }
         }
         Kind::Vote => {
-            if let Some(n) = cell.json_field("vote_count") {
-                return int4(&n)
-                    .map(|n| Decoded::Number(n.to_string()))
-                    .ok_or_else(|| {
-                        ctx.wrong_shape(
-                            "vote_count must be an integer",
-                            "Request … on VoteValue { vote_count }.",
-                        )
-                    });
-            }
             let voters = get(value, "voter_ids")
                 .cloned()
                 .or_else(|| cell.json_field("voter_ids"));
@@ -582,21 +667,13 @@ fn decode_kind<C: Cell + ?Sized>(
                 None => Ok(Decoded::Null),
             }
         }
-        Kind::CreationLog => timestamp(
-            ctx,
-            cell.json_field("created_at")
-                .or_else(|| get(value, "created_at").cloned()),
-            "creation_log",
-        ),
+        Kind::CreationLog => timestamp(ctx, get(value, "created_at").cloned(), "creation_log"),
         Kind::LastUpdated => {
-            let raw = cell
-                .json_field("updated_at")
-                .or_else(|| get(value, "updated_at").cloned())
-                .or_else(|| {
-                    cell.str_field("text")
-                        .filter(|t| !t.is_empty())
-                        .map(|t| Value::String(t.to_string()))
-                });
+            let raw = get(value, "updated_at").cloned().or_else(|| {
+                cell.str_field("text")
+                    .filter(|t| !t.is_empty())
+                    .map(|t| Value::String(t.to_string()))
+            });
             timestamp(ctx, raw, "last_updated")
         }
         Kind::ItemId => {
@@ -615,22 +692,10 @@ fn decode_kind<C: Cell + ?Sized>(
                     }),
             }
         }
-        Kind::TimeTracking => {
-            let raw = cell
-                .json_field("duration")
-                .or_else(|| get(value, "duration").cloned());
-            match raw {
-                None => Ok(Decoded::Null),
-                Some(v) => as_i64(&v)
-                    .map(|n| Decoded::Text(datetime::interval_seconds(n)))
-                    .ok_or_else(|| {
-                        ctx.wrong_shape(
-                            "time_tracking duration must be a whole number of seconds",
-                            "Request … on TimeTrackingValue { duration }.",
-                        )
-                    }),
-            }
-        }
+        Kind::TimeTracking => match get(value, "duration") {
+            None => Ok(Decoded::Null),
+            Some(v) => duration(ctx, v),
+        },
         Kind::Json => match value {
             None => Ok(Decoded::Null),
             Some(v) if is_empty_collection_value(v) => Ok(Decoded::Null),
@@ -752,6 +817,17 @@ fn date_range<C: Cell + ?Sized>(
         .ok_or_else(|| ctx.wrong_shape("range starts after it ends", hint))
 }
 
+fn duration<C: Cell + ?Sized>(ctx: &Ctx<'_, C>, v: &Value) -> Result<Decoded, DecodeError> {
+    as_i64(v)
+        .map(|n| Decoded::Text(datetime::interval_seconds(n)))
+        .ok_or_else(|| {
+            ctx.wrong_shape(
+                "time_tracking duration must be a whole number of seconds",
+                "Request … on TimeTrackingValue { duration }.",
+            )
+        })
+}
+
 fn timestamp<C: Cell + ?Sized>(
     ctx: &Ctx<'_, C>,
     raw: Option<Value>,
@@ -787,10 +863,7 @@ fn decode_status<C: Cell + ?Sized>(
     settings: Option<&Value>,
 ) -> Result<Decoded, DecodeError> {
     let cell = ctx.cell;
-    if let Some(label) = cell.str_field("label").filter(|s| !s.is_empty()) {
-        return Ok(Decoded::Text(label.to_string()));
-    }
-    // Webhook dialect: {"label":{"index":0,"text":"Working on it",…}}; write form {"label":"Done"}.
+    // Typed `label` and `text` were tried by from_typed_fields. Webhook dialect: {"label":{"index":0,"text":"Working on it",…}}; write form {"label":"Done"}.
     match get(value, "label") {
         Some(Value::Object(l)) => {
             if let Some(t) = l
@@ -803,9 +876,6 @@ fn decode_status<C: Cell + ?Sized>(
         }
         Some(Value::String(s)) if !s.is_empty() => return Ok(Decoded::Text(s.clone())),
         _ => {}
-    }
-    if let Some(text) = cell.str_field("text").filter(|s| !s.is_empty()) {
-        return Ok(Decoded::Text(text.to_string()));
     }
     let index = get(value, "index")
         .cloned()

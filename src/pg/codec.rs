@@ -2,7 +2,7 @@
 #![allow(clippy::result_large_err)] // pgrx's ErrorReport is the SQL error type; it is returned once per call.
 
 use super::errors::report;
-use super::jsonb::{JsonbArg, JsonbOut, RegType};
+use super::jsonb::{JsonbArg, JsonbOut, NulInText, RegType};
 use crate::codec::{self, item, DecodeError, ErrorCode, Kind};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -24,9 +24,25 @@ fn decode(
     let settings = column_settings.map(|s| s.to_value());
     match codec::decode(column_type, &cell, settings.as_ref()) {
         Ok(d) if d.is_null() => Ok(None),
-        Ok(d) => Ok(Some(JsonbOut::from_json_text(&d.to_json()))),
+        Ok(d) => JsonbOut::from_decoded(&d)
+            .map(Some)
+            .map_err(|NulInText| nul_in_text(&cell)),
         Err(e) => Err(report(e)),
     }
+}
+
+fn nul_in_text(cell: &JsonbArg) -> ErrorReport {
+    use crate::codec::Cell;
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_UNTRANSLATABLE_CHARACTER,
+        "decoded monday value contains \\u0000, which PostgreSQL text cannot store",
+        "monday_sync",
+    )
+    .set_detail(format!(
+        "column \"{}\"",
+        codec::truncate_bytes(cell.str_field("id").unwrap_or("?"), 64)
+    ))
+    .set_hint("Remove the NUL character from the value on monday, or read the raw value with ->>.")
 }
 
 fn not_an_object(cell: &JsonbArg) -> DecodeError {

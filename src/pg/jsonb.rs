@@ -5,7 +5,7 @@
 //! jsonb and looks keys up with `getKeyJsonValueFromContainer` (a binary search over sorted keys).
 //! Strings are borrowed straight out of the datum.
 
-use crate::codec::Cell;
+use crate::codec::{Cell, Decoded};
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::Datum;
 use pgrx::pg_sys;
@@ -17,8 +17,37 @@ use serde_json::Value;
 use std::ffi::CString;
 
 /// A `jsonb` argument, detoasted, read in place.
+///
+/// When the value is an object, its top-level members are located once, in a single pass over
+/// the container's JEntry array (the layout in PostgreSQL's `utils/jsonb.h`), so each field the
+/// codec asks for is a short scan of a few keys, not a fresh binary search through the datum.
 pub struct JsonbArg {
     jsonb: *mut pg_sys::Jsonb,
+    members: Vec<Member>,
+}
+
+/// Whether this backend's database is UTF-8 (fixed for the life of a backend, so read once).
+fn database_is_utf8() -> bool {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 yes, 2 no
+    match STATE.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let utf8 = unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32;
+            STATE.store(if utf8 { 1 } else { 2 }, Ordering::Relaxed);
+            utf8
+        }
+    }
+}
+
+/// One top-level member: byte spans relative to the container's data area.
+#[derive(Clone, Copy)]
+struct Member {
+    key: (usize, usize),
+    kind: u32,
+    /// For numerics and containers, `start` is already int-aligned, as `fillJsonbValue` does.
+    value: (usize, usize),
 }
 
 impl FromDatum for JsonbArg {
@@ -30,11 +59,61 @@ impl FromDatum for JsonbArg {
         if is_null {
             return None;
         }
-        // SAFETY: a non-null jsonb datum; detoasting copies into the current memory context when
-        // the value is compressed or out of line, and returns the original pointer otherwise.
-        let jsonb = unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) } as *mut pg_sys::Jsonb;
-        Some(JsonbArg { jsonb })
+        // SAFETY: a non-null jsonb datum. A plain 4-byte-header varlena (VARATT_IS_4B_U: low two
+        // bits of the first byte clear, little-endian) is used in place; anything else (short
+        // header, compressed, out of line) is detoasted into the current memory context.
+        let ptr: *mut pg_sys::varlena = datum.cast_mut_ptr();
+        let plain = unsafe { *(ptr as *const u8) } & 0x03 == 0x00;
+        let jsonb = if plain {
+            ptr
+        } else {
+            unsafe { pg_sys::pg_detoast_datum(ptr) }
+        } as *mut pg_sys::Jsonb;
+        let mut arg = JsonbArg {
+            jsonb,
+            members: Vec::new(),
+        };
+        arg.members = unsafe { scan_object(arg.root()) };
+        Some(arg)
     }
+}
+
+/// Offsets and lengths of an object's members, in one pass (keys' data first, then values', in
+/// JEntry order; every JB_OFFSET_STRIDE-th entry stores an end offset instead of a length).
+unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
+    let header = unsafe { (*root).header };
+    if header & pg_sys::JB_FOBJECT == 0 {
+        return Vec::new();
+    }
+    let n = (header & pg_sys::JB_CMASK) as usize;
+    let children = unsafe { (root as *const u8).add(4) } as *const u32;
+    let mut spans = Vec::with_capacity(2 * n);
+    let mut off = 0usize;
+    for i in 0..2 * n {
+        let e = unsafe { children.add(i).read_unaligned() };
+        let field = (e & pg_sys::JENTRY_OFFLENMASK) as usize;
+        let end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
+            field
+        } else {
+            off + field
+        };
+        spans.push((e & pg_sys::JENTRY_TYPEMASK, off, end));
+        off = end;
+    }
+    (0..n)
+        .map(|i| {
+            let (_, ks, ke) = spans[i];
+            let (kind, mut vs, ve) = spans[n + i];
+            if kind == pg_sys::JENTRY_ISNUMERIC || kind == pg_sys::JENTRY_ISCONTAINER {
+                vs = (vs + 3) & !3; // INTALIGN
+            }
+            Member {
+                key: (ks, ke),
+                kind,
+                value: (vs, ve),
+            }
+        })
+        .collect()
 }
 
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
@@ -59,13 +138,20 @@ impl JsonbArg {
         unsafe { std::ptr::addr_of_mut!((*self.jsonb).root) }
     }
 
-    fn header(&self) -> u32 {
-        unsafe { (*self.root()).header }
+    /// Start of the root container's data area (after its JEntry array).
+    fn data(&self) -> *const u8 {
+        let n = self.members.len();
+        unsafe { (self.root() as *const u8).add(4 + 8 * n) }
+    }
+
+    fn bytes(&self, (start, end): (usize, usize)) -> &[u8] {
+        // SAFETY: spans come from the container's own JEntries.
+        unsafe { std::slice::from_raw_parts(self.data().add(start), end.saturating_sub(start)) }
     }
 
     /// True for a JSON object (not an array, not a scalar).
     pub fn is_object(&self) -> bool {
-        self.header() & pg_sys::JB_FOBJECT != 0
+        unsafe { (*self.root()).header & pg_sys::JB_FOBJECT != 0 }
     }
 
     /// The whole value as `serde_json` (for the cold paths: settings, whole items).
@@ -78,67 +164,43 @@ impl JsonbArg {
         container_text(self.root())
     }
 
-    fn lookup(&self, key: &str) -> Option<pg_sys::JsonbValue> {
-        if !self.is_object() {
-            return None;
-        }
-        let mut res = pg_sys::JsonbValue::default();
-        // SAFETY: root is an object container; `res` receives the value (strings point into the
-        // container, which outlives `self`).
-        let found = unsafe {
-            pg_sys::getKeyJsonValueFromContainer(
-                self.root(),
-                key.as_ptr().cast(),
-                key.len() as i32,
-                &mut res,
-            )
-        };
-        if found.is_null() {
-            None
-        } else {
-            Some(res)
-        }
+    fn member(&self, key: &str) -> Option<&Member> {
+        self.members
+            .iter()
+            .find(|m| self.bytes(m.key) == key.as_bytes())
     }
 }
 
 impl Cell for JsonbArg {
     fn str_field(&self, key: &str) -> Option<&str> {
-        let v = self.lookup(key)?;
-        if v.type_ != pg_sys::jbvType::jbvString {
+        let m = self.member(key)?;
+        if m.kind != pg_sys::JENTRY_ISSTRING {
             return None;
         }
-        // SAFETY: jbvString points at `len` bytes inside the container.
-        let bytes = unsafe {
-            std::slice::from_raw_parts(v.val.string.val as *const u8, v.val.string.len as usize)
-        };
-        std::str::from_utf8(bytes).ok()
+        let bytes = self.bytes(m.value);
+        if database_is_utf8() {
+            // SAFETY: jsonb_in only stores strings valid in the database encoding, here UTF-8.
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else {
+            std::str::from_utf8(bytes).ok()
+        }
     }
 
     fn json_field(&self, key: &str) -> Option<Value> {
-        let v = self.lookup(key)?;
-        jsonb_value_to_value(&v)
-    }
-}
-
-/// One JsonbValue (scalar or binary container) as `serde_json`; `None` for JSON null.
-fn jsonb_value_to_value(v: &pg_sys::JsonbValue) -> Option<Value> {
-    unsafe {
-        match v.type_ {
-            pg_sys::jbvType::jbvNull => None,
-            pg_sys::jbvType::jbvBool => Some(Value::Bool(v.val.boolean)),
-            pg_sys::jbvType::jbvString => {
-                let bytes = std::slice::from_raw_parts(
-                    v.val.string.val as *const u8,
-                    v.val.string.len as usize,
-                );
-                Some(Value::String(String::from_utf8_lossy(bytes).into_owned()))
-            }
-            pg_sys::jbvType::jbvNumeric => {
-                let text = numeric_text(v.val.numeric);
+        let m = *self.member(key)?;
+        let ptr = unsafe { self.data().add(m.value.0) };
+        match m.kind {
+            pg_sys::JENTRY_ISNULL => None,
+            pg_sys::JENTRY_ISBOOL_TRUE => Some(Value::Bool(true)),
+            pg_sys::JENTRY_ISBOOL_FALSE => Some(Value::Bool(false)),
+            pg_sys::JENTRY_ISSTRING => Some(Value::String(
+                String::from_utf8_lossy(self.bytes(m.value)).into_owned(),
+            )),
+            pg_sys::JENTRY_ISNUMERIC => {
+                let text = numeric_text(ptr as pg_sys::Numeric);
                 Some(serde_json::from_str(&text).unwrap_or(Value::String(text)))
             }
-            pg_sys::jbvType::jbvBinary => Some(container_to_value(v.val.binary.data)),
-            _ => None,
+            _ => Some(container_to_value(ptr as *mut pg_sys::JsonbContainer)),
         }
     }
 }
@@ -188,6 +250,66 @@ impl JsonbOut {
         };
         JsonbOut(d.expect("jsonb_in never returns NULL"))
     }
+}
+
+impl JsonbOut {
+    /// Builds the jsonb of a decoded value. Scalars are made straight from a `JsonbValue` (no JSON
+    /// text to print and re-parse); arrays and objects go through `jsonb_in`.
+    pub fn from_decoded(d: &Decoded) -> Result<JsonbOut, NulInText> {
+        let mut jbv = pg_sys::JsonbValue::default();
+        match d {
+            Decoded::Text(s) => {
+                if s.as_bytes().contains(&0) {
+                    return Err(NulInText);
+                }
+                jbv.type_ = pg_sys::jbvType::jbvString;
+                jbv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
+                    len: s.len() as i32,
+                    val: s.as_ptr() as *mut std::ffi::c_char,
+                };
+            }
+            Decoded::Number(n) => {
+                jbv.type_ = pg_sys::jbvType::jbvNumeric;
+                jbv.val.numeric = numeric_from_text(n);
+            }
+            Decoded::Bool(b) => {
+                jbv.type_ = pg_sys::jbvType::jbvBool;
+                jbv.val.boolean = *b;
+            }
+            other => return Ok(JsonbOut::from_json_text(&other.to_json())),
+        }
+        // SAFETY: a scalar JsonbValue; JsonbValueToJsonb copies the string bytes it points at.
+        let jsonb = unsafe { pg_sys::JsonbValueToJsonb(&mut jbv) };
+        Ok(JsonbOut(pg_sys::Datum::from(jsonb)))
+    }
+}
+
+/// A decoded text held `\u0000`, which a Postgres text (and jsonb string) cannot store.
+pub struct NulInText;
+
+/// `numeric_in` on canonical numeric text (short: written into a stack buffer).
+fn numeric_from_text(n: &str) -> pg_sys::Numeric {
+    let mut buf = [0u8; 64];
+    let owned;
+    let ptr = if n.len() < buf.len() {
+        buf[..n.len()].copy_from_slice(n.as_bytes());
+        buf.as_ptr()
+    } else {
+        owned = CString::new(n).unwrap_or_default();
+        owned.as_ptr() as *const u8
+    };
+    // SAFETY: a NUL-terminated canonical numeric; numeric_in raises a Postgres ERROR otherwise.
+    let d = unsafe {
+        pgrx::direct_function_call_as_datum(
+            pg_sys::numeric_in,
+            &[
+                Some(pg_sys::Datum::from(ptr)),
+                Some(pg_sys::Datum::from(pg_sys::Oid::INVALID)),
+                Some(pg_sys::Datum::from(-1i32)),
+            ],
+        )
+    };
+    d.expect("numeric_in never returns NULL").cast_mut_ptr()
 }
 
 unsafe impl BoxRet for JsonbOut {
