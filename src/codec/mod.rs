@@ -381,6 +381,16 @@ fn get<'v>(v: Option<&'v Value>, key: &str) -> Option<&'v Value> {
     v?.get(key).filter(|x| !x.is_null())
 }
 
+/// `key` of the stored value, else the typed fragment field `typed` (same meaning, API 2026-07 name).
+fn stored_or_typed<C: Cell + ?Sized>(
+    value: Option<&Value>,
+    key: &str,
+    cell: &C,
+    typed: &str,
+) -> Option<Value> {
+    get(value, key).cloned().or_else(|| cell.json_field(typed))
+}
+
 /// A non-empty string.
 fn nonempty(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.is_empty())
@@ -473,9 +483,7 @@ fn decode_kind<C: Cell + ?Sized>(
         Kind::Status => decode_status(ctx, value, settings),
         Kind::Dropdown => decode_dropdown(ctx, value, settings),
         Kind::Date => {
-            let raw = get(value, "date")
-                .cloned()
-                .or_else(|| cell.json_field("date"));
+            let raw = stored_or_typed(value, "date", cell, "date");
             match raw {
                 None => Ok(Decoded::Null),
                 Some(Value::String(s)) if s.is_empty() => Ok(Decoded::Null),
@@ -496,10 +504,8 @@ fn decode_kind<C: Cell + ?Sized>(
             }
         }
         Kind::Timeline => {
-            let from = get(value, "from")
-                .cloned()
-                .or_else(|| cell.json_field("from"));
-            let to = get(value, "to").cloned().or_else(|| cell.json_field("to"));
+            let from = stored_or_typed(value, "from", cell, "from");
+            let to = stored_or_typed(value, "to", cell, "to");
             date_range(
                 ctx,
                 from,
@@ -509,21 +515,13 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::Week => {
             let week = get(value, "week");
-            let start = get(week, "startDate")
-                .cloned()
-                .or_else(|| cell.json_field("start_date"));
-            let end = get(week, "endDate")
-                .cloned()
-                .or_else(|| cell.json_field("end_date"));
+            let start = stored_or_typed(week, "startDate", cell, "start_date");
+            let end = stored_or_typed(week, "endDate", cell, "end_date");
             date_range(ctx, start, end, "A week value looks like {\"week\":{\"startDate\":\"2019-06-10\",\"endDate\":\"2019-06-16\"}}.")
         }
         Kind::Hour => {
-            let hour = get(value, "hour")
-                .cloned()
-                .or_else(|| cell.json_field("hour"));
-            let minute = get(value, "minute")
-                .cloned()
-                .or_else(|| cell.json_field("minute"));
+            let hour = stored_or_typed(value, "hour", cell, "hour");
+            let minute = stored_or_typed(value, "minute", cell, "minute");
             let hint = "An hour value looks like {\"hour\":16,\"minute\":42}.";
             match (hour, minute) {
                 (None, None) => Ok(Decoded::Null),
@@ -552,9 +550,7 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::People => {
             let hint = "A people value looks like {\"personsAndTeams\":[{\"id\":44865791,\"kind\":\"person\"}]}.";
-            let list = get(value, "personsAndTeams")
-                .cloned()
-                .or_else(|| cell.json_field("persons_and_teams"));
+            let list = stored_or_typed(value, "personsAndTeams", cell, "persons_and_teams");
             let Some(list) = list else {
                 return Ok(Decoded::Null);
             };
@@ -608,9 +604,7 @@ fn decode_kind<C: Cell + ?Sized>(
         Kind::ColorPicker => decode_color(ctx, value),
         Kind::Location => decode_location(ctx, value),
         Kind::Checkbox => {
-            let checked = get(value, "checked")
-                .cloned()
-                .or_else(|| cell.json_field("checked"));
+            let checked = stored_or_typed(value, "checked", cell, "checked");
             match checked {
                 None => Ok(Decoded::Bool(
                     value.is_none() && cell.str_field("text") == Some("v"),
@@ -624,26 +618,15 @@ fn decode_kind<C: Cell + ?Sized>(
                 )),
             }
         }
-        Kind::Rating => {
-            let r = get(value, "rating")
-                .cloned()
-                .or_else(|| cell.json_field("rating"));
-            match r {
-                None => Ok(Decoded::Null),
-                Some(v) => int4(&v)
-                    .map(|n| Decoded::Number(n.to_string()))
-                    .ok_or_else(|| {
-                        ctx.wrong_shape(
-                            "rating \"rating\" must be an integer",
-                            "A rating value looks like {\"rating\":5}.",
-                        )
-                    }),
-            }
-        }
+        Kind::Rating => integer_field(
+            ctx,
+            stored_or_typed(value, "rating", cell, "rating"),
+            |v| int4(v).map(i64::from),
+            "rating \"rating\" must be an integer",
+            "A rating value looks like {\"rating\":5}.",
+        ),
         Kind::Vote => {
-            let voters = get(value, "voter_ids")
-                .cloned()
-                .or_else(|| cell.json_field("voter_ids"));
+            let voters = stored_or_typed(value, "voter_ids", cell, "voter_ids");
             match voters {
                 Some(Value::Array(a)) => Ok(Decoded::Number(a.len().to_string())),
                 Some(_) => Err(ctx.wrong_shape(
@@ -659,10 +642,7 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::Tags => {
             let hint = "A tags value looks like {\"tag_ids\":[295026,295064]}.";
-            match get(value, "tag_ids")
-                .cloned()
-                .or_else(|| cell.json_field("tag_ids"))
-            {
+            match stored_or_typed(value, "tag_ids", cell, "tag_ids") {
                 Some(list) => ids_from_list(ctx, &list, None, hint),
                 None => Ok(Decoded::Null),
             }
@@ -676,22 +656,13 @@ fn decode_kind<C: Cell + ?Sized>(
             });
             timestamp(ctx, raw, "last_updated")
         }
-        Kind::ItemId => {
-            let raw = get(value, "item_id")
-                .cloned()
-                .or_else(|| cell.json_field("item_id"));
-            match raw {
-                None => Ok(Decoded::Null),
-                Some(v) => as_i64(&v)
-                    .map(|n| Decoded::Number(n.to_string()))
-                    .ok_or_else(|| {
-                        ctx.wrong_shape(
-                            "item_id must be an integer",
-                            "An item_id value looks like {\"item_id\":\"1711043053\"}.",
-                        )
-                    }),
-            }
-        }
+        Kind::ItemId => integer_field(
+            ctx,
+            stored_or_typed(value, "item_id", cell, "item_id"),
+            as_i64,
+            "item_id must be an integer",
+            "An item_id value looks like {\"item_id\":\"1711043053\"}.",
+        ),
         Kind::TimeTracking => match get(value, "duration") {
             None => Ok(Decoded::Null),
             Some(v) => duration(ctx, v),
@@ -815,6 +786,22 @@ fn date_range<C: Cell + ?Sized>(
     datetime::daterange_inclusive(lower, upper)
         .map(Decoded::Text)
         .ok_or_else(|| ctx.wrong_shape("range starts after it ends", hint))
+}
+
+/// An integer cell (`integer` or `bigint`, by `parse`); absent → NULL.
+fn integer_field<C: Cell + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    raw: Option<Value>,
+    parse: impl Fn(&Value) -> Option<i64>,
+    message: &str,
+    hint: &str,
+) -> Result<Decoded, DecodeError> {
+    match raw {
+        None => Ok(Decoded::Null),
+        Some(v) => parse(&v)
+            .map(|n| Decoded::Number(n.to_string()))
+            .ok_or_else(|| ctx.wrong_shape(message, hint)),
+    }
 }
 
 fn duration<C: Cell + ?Sized>(ctx: &Ctx<'_, C>, v: &Value) -> Result<Decoded, DecodeError> {
@@ -1048,7 +1035,7 @@ fn decode_location<C: Cell + ?Sized>(
     let cell = ctx.cell;
     let hint =
         "A location value looks like {\"lat\":\"29.97\",\"lng\":\"31.13\",\"address\":\"…\"}.";
-    let pick = |k: &str| get(value, k).cloned().or_else(|| cell.json_field(k));
+    let pick = |k: &str| stored_or_typed(value, k, cell, k);
     let coord = |k: &str| -> Result<Option<String>, DecodeError> {
         match pick(k) {
             None => Ok(None),

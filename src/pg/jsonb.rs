@@ -16,6 +16,20 @@ use pgrx::{FromDatum, IntoDatum};
 use serde_json::Value;
 use std::ffi::CString;
 
+/// Maps a wrapper type to an existing SQL type, as argument and as result.
+macro_rules! sql_type {
+    ($ty:ident, $sql:literal) => {
+        unsafe impl SqlTranslatable for $ty {
+            const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!($ty);
+            const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
+            const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
+                Ok(SqlMappingRef::literal($sql));
+            const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
+                Ok(ReturnsRef::One(SqlMappingRef::literal($sql)));
+        }
+    };
+}
+
 /// A `jsonb` argument, detoasted, read in place.
 ///
 /// When the value is an object, its top-level members are located once, in a single pass over
@@ -124,13 +138,7 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
     }
 }
 
-unsafe impl SqlTranslatable for JsonbArg {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbArg);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
+sql_type!(JsonbArg, "jsonb");
 
 impl JsonbArg {
     fn root(&self) -> *mut pg_sys::JsonbContainer {
@@ -318,13 +326,7 @@ unsafe impl BoxRet for JsonbOut {
     }
 }
 
-unsafe impl SqlTranslatable for JsonbOut {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(JsonbOut);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> = Ok(SqlMappingRef::literal("jsonb"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("jsonb")));
-}
+sql_type!(JsonbOut, "jsonb");
 
 /// A `regtype` result.
 pub struct RegType(pub pg_sys::Oid);
@@ -338,11 +340,4 @@ unsafe impl BoxRet for RegType {
     }
 }
 
-unsafe impl SqlTranslatable for RegType {
-    const TYPE_IDENT: &'static str = pgrx::pgrx_resolved_type!(RegType);
-    const TYPE_ORIGIN: TypeOrigin = TypeOrigin::External;
-    const ARGUMENT_SQL: Result<SqlMappingRef, ArgumentError> =
-        Ok(SqlMappingRef::literal("regtype"));
-    const RETURN_SQL: Result<ReturnsRef, ReturnsError> =
-        Ok(ReturnsRef::One(SqlMappingRef::literal("regtype")));
-}
+sql_type!(RegType, "regtype");
