@@ -165,12 +165,12 @@ fn bench() -> Result<(), String> {
     };
     let baseline_sql = "SELECT count((cv->>'value')::jsonb) FROM cells";
     let decode_sql = "SELECT count(monday_sync.decode(NULL, cv)) FROM cells";
-    // One warm-up pass each so both read from shared buffers; then three timed runs each,
+    // One warm-up pass each so both read from shared buffers; then five timed runs each,
     // interleaved, and the best of each (this machine's timings vary by ±30% run to run).
     time(&mut db, baseline_sql)?;
     time(&mut db, decode_sql)?;
     let (mut bases, mut decs) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
+    for _ in 0..5 {
         bases.push(time(&mut db, baseline_sql)?);
         decs.push(time(&mut db, decode_sql)?);
     }

@@ -231,9 +231,30 @@ pub fn decode<C: Cell + ?Sized>(
     if let Some(d) = from_string_value(kind, &ctx)? {
         return Ok(d);
     }
-    let value = parse_value(&ctx)?;
+    // The stored value, borrowed from the cell; a webhook's real-JSON value is held here.
+    let webhook_value;
+    let value: Option<Stored<'_>> = match cell.str_field("value") {
+        Some(text) => Some(serde_json::from_str(text).map_err(|e| malformed(&ctx, e))?),
+        None => {
+            webhook_value = cell.json_field("value");
+            webhook_value.as_ref().map(Stored::from)
+        }
+    };
     let value = value.as_ref().filter(|v| !is_generic_empty(v));
     decode_kind(kind, &ctx, value, settings)
+}
+
+/// The stored `value`, parsed without copying its strings.
+type Stored<'a> = serde_json_borrow::Value<'a>;
+
+/// `v[key]` of a stored value, when present and not null.
+fn sget<'v, 'c>(v: Option<&'v Stored<'c>>, key: &str) -> Option<&'v Stored<'c>> {
+    v?.as_object()?.get(key).filter(|x| !x.is_null())
+}
+
+/// A stored (sub)value as an owned `serde_json::Value`.
+fn owned(v: &Stored<'_>) -> Value {
+    Value::from(v)
 }
 
 /// The kinds whose typed fields (requested through GraphQL fragments) carry the answer:
@@ -356,24 +377,11 @@ fn validate_value<C: Cell + ?Sized>(ctx: &Ctx<'_, C>) -> Result<(), DecodeError>
     }
 }
 
-/// The `value` field, parsed: a JSON-encoded string (API) or a real JSON value (webhook).
-fn parse_value<C: Cell + ?Sized>(ctx: &Ctx<'_, C>) -> Result<Option<Value>, DecodeError> {
-    match ctx.cell.str_field("value") {
-        Some(text) => serde_json::from_str::<Value>(text)
-            .map(Some)
-            .map_err(|e| malformed(ctx, e)),
-        None => Ok(ctx.cell.json_field("value")),
-    }
-}
-
 /// Forms that mean "empty" for every type: null, `""`, `{}`.
-fn is_generic_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        Value::Object(m) => m.is_empty(),
-        _ => false,
-    }
+fn is_generic_empty(v: &Stored<'_>) -> bool {
+    v.is_null()
+        || v.as_str().is_some_and(str::is_empty)
+        || v.as_object().is_some_and(|o| o.is_empty())
 }
 
 /// `v[key]` when present and not null.
@@ -383,12 +391,14 @@ fn get<'v>(v: Option<&'v Value>, key: &str) -> Option<&'v Value> {
 
 /// `key` of the stored value, else the typed fragment field `typed` (same meaning, API 2026-07 name).
 fn stored_or_typed<C: Cell + ?Sized>(
-    value: Option<&Value>,
+    value: Option<&Stored<'_>>,
     key: &str,
     cell: &C,
     typed: &str,
 ) -> Option<Value> {
-    get(value, key).cloned().or_else(|| cell.json_field(typed))
+    sget(value, key)
+        .map(owned)
+        .or_else(|| cell.json_field(typed))
 }
 
 /// A non-empty string.
@@ -420,26 +430,31 @@ fn text_out(s: &str) -> Decoded {
 fn decode_kind<C: Cell + ?Sized>(
     kind: Kind,
     ctx: &Ctx<'_, C>,
-    value: Option<&Value>,
+    value: Option<&Stored<'_>>,
     settings: Option<&Value>,
 ) -> Result<Decoded, DecodeError> {
     let cell = ctx.cell;
+    // Arms that inspect a value's whole shape (rare forms: webhooks, write forms, values without
+    // typed fields) work on it as an owned serde_json::Value; field lookups use `sget`.
+    let whole = || value.map(owned);
     match kind {
         Kind::Name => {
             let s = value
-                .and_then(Value::as_str)
+                .and_then(|v| v.as_str())
                 .or_else(|| cell.str_field("text"));
             Ok(s.map(text_out).unwrap_or(Decoded::Null))
         }
-        Kind::Text => match value {
+        Kind::Text => match whole().as_ref() {
             None => Ok(Decoded::Null),
             Some(Value::String(s)) => Ok(text_out(s)),
             // Webhook and write forms: {"value": "…"} / {"text": "…"}; numbers typed into text.
-            Some(Value::Object(_)) => match get(value, "value").or_else(|| get(value, "text")) {
-                Some(Value::String(s)) => Ok(text_out(s)),
-                None => Ok(Decoded::Null),
-                Some(other) => Ok(text_out(&scalar_text(other))),
-            },
+            Some(v @ Value::Object(_)) => {
+                match get(Some(v), "value").or_else(|| get(Some(v), "text")) {
+                    Some(Value::String(s)) => Ok(text_out(s)),
+                    None => Ok(Decoded::Null),
+                    Some(other) => Ok(text_out(&scalar_text(other))),
+                }
+            }
             Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(text_out(&scalar_text(v))),
             Some(_) => Err(ctx.wrong_shape(
                 "text value must be a JSON string",
@@ -448,21 +463,27 @@ fn decode_kind<C: Cell + ?Sized>(
         },
         Kind::LongText => match value {
             None => Ok(Decoded::Null),
-            Some(Value::String(s)) => Ok(text_out(s)),
-            Some(Value::Object(_)) => match get(value, "text").or_else(|| get(value, "value")) {
-                Some(Value::String(s)) => Ok(text_out(s)),
-                None => Ok(Decoded::Null),
-                Some(_) => Err(ctx.wrong_shape(
-                    "long_text \"text\" must be a string",
-                    "A long_text value looks like {\"text\":\"…\"}.",
-                )),
-            },
+            Some(v) if v.is_string() => Ok(v.as_str().map(text_out).unwrap_or(Decoded::Null)),
+            Some(v) if v.is_object() => {
+                match sget(value, "text").or_else(|| sget(value, "value")) {
+                    Some(t) if t.is_string() => {
+                        Ok(t.as_str().map(text_out).unwrap_or(Decoded::Null))
+                    }
+                    None => Ok(Decoded::Null),
+                    Some(_) => Err(ctx.wrong_shape(
+                        "long_text \"text\" must be a string",
+                        "A long_text value looks like {\"text\":\"…\"}.",
+                    )),
+                }
+            }
             Some(_) => Err(ctx.wrong_shape(
                 "long_text value must be an object with \"text\"",
                 "A long_text value looks like {\"text\":\"…\"}.",
             )),
         },
         Kind::Numbers => {
+            let value = whole();
+            let value = value.as_ref();
             let raw = match value {
                 Some(Value::Object(_)) => get(value, "value").or_else(|| get(value, "number")),
                 other => other,
@@ -480,8 +501,8 @@ fn decode_kind<C: Cell + ?Sized>(
                 )),
             }
         }
-        Kind::Status => decode_status(ctx, value, settings),
-        Kind::Dropdown => decode_dropdown(ctx, value, settings),
+        Kind::Status => decode_status(ctx, whole().as_ref(), settings),
+        Kind::Dropdown => decode_dropdown(ctx, whole().as_ref(), settings),
         Kind::Date => {
             let raw = stored_or_typed(value, "date", cell, "date");
             match raw {
@@ -514,7 +535,7 @@ fn decode_kind<C: Cell + ?Sized>(
             )
         }
         Kind::Week => {
-            let week = get(value, "week");
+            let week = sget(value, "week");
             let start = stored_or_typed(week, "startDate", cell, "start_date");
             let end = stored_or_typed(week, "endDate", cell, "end_date");
             date_range(ctx, start, end, "A week value looks like {\"week\":{\"startDate\":\"2019-06-10\",\"endDate\":\"2019-06-16\"}}.")
@@ -574,6 +595,8 @@ fn decode_kind<C: Cell + ?Sized>(
         // Typed linked_item_ids / subitems_ids were handled by from_typed_fields; these are the
         // stored forms (before API 2025-04, and webhooks).
         Kind::Relation => {
+            let value = whole();
+            let value = value.as_ref();
             if let Some(list) = get(value, "linkedPulseIds") {
                 return ids_from_list(ctx, list, Some("linkedPulseId"), RELATION_HINT);
             }
@@ -582,17 +605,20 @@ fn decode_kind<C: Cell + ?Sized>(
             }
             Ok(Decoded::Null)
         }
-        Kind::Subtasks => match get(value, "linkedPulseIds") {
+        Kind::Subtasks => match get(whole().as_ref(), "linkedPulseIds") {
             Some(list) => ids_from_list(ctx, list, Some("linkedPulseId"), SUBTASKS_HINT),
             None => Ok(Decoded::Null),
         },
         // mirror and formula carry no stored value: without display_value the cell is empty.
         Kind::DisplayValue => Ok(Decoded::Null),
-        Kind::Email => Ok(string_field(value, &["email"], cell, "email")),
-        Kind::Phone => Ok(string_field(value, &["phone"], cell, "phone")),
-        Kind::Link => Ok(string_field(value, &["url"], cell, "url")),
+        Kind::Email => Ok(string_field(value, "email", cell, "email")),
+        Kind::Phone => Ok(string_field(value, "phone", cell, "phone")),
+        Kind::Link => Ok(string_field(value, "url", cell, "url")),
         Kind::Country => {
-            if let Some(code) = nonempty(get(value, "countryCode")) {
+            if let Some(code) = sget(value, "countryCode")
+                .and_then(|c| c.as_str())
+                .filter(|c| !c.is_empty())
+            {
                 return Ok(Decoded::Text(code.to_string()));
             }
             let typed = cell.json_field("country");
@@ -600,8 +626,8 @@ fn decode_kind<C: Cell + ?Sized>(
                 .map(text_out)
                 .unwrap_or(Decoded::Null))
         }
-        Kind::WorldClock => Ok(string_field(value, &["timezone"], cell, "timezone")),
-        Kind::ColorPicker => decode_color(ctx, value),
+        Kind::WorldClock => Ok(string_field(value, "timezone", cell, "timezone")),
+        Kind::ColorPicker => decode_color(ctx, whole().as_ref()),
         Kind::Location => decode_location(ctx, value),
         Kind::Checkbox => {
             let checked = stored_or_typed(value, "checked", cell, "checked");
@@ -647,9 +673,9 @@ fn decode_kind<C: Cell + ?Sized>(
                 None => Ok(Decoded::Null),
             }
         }
-        Kind::CreationLog => timestamp(ctx, get(value, "created_at").cloned(), "creation_log"),
+        Kind::CreationLog => timestamp(ctx, sget(value, "created_at").map(owned), "creation_log"),
         Kind::LastUpdated => {
-            let raw = get(value, "updated_at").cloned().or_else(|| {
+            let raw = sget(value, "updated_at").map(owned).or_else(|| {
                 cell.str_field("text")
                     .filter(|t| !t.is_empty())
                     .map(|t| Value::String(t.to_string()))
@@ -663,9 +689,9 @@ fn decode_kind<C: Cell + ?Sized>(
             "item_id must be an integer",
             "An item_id value looks like {\"item_id\":\"1711043053\"}.",
         ),
-        Kind::TimeTracking => match get(value, "duration") {
+        Kind::TimeTracking => match sget(value, "duration") {
             None => Ok(Decoded::Null),
-            Some(v) => duration(ctx, v),
+            Some(v) => duration(ctx, &owned(v)),
         },
         Kind::Json => match value {
             None => Ok(Decoded::Null),
@@ -673,24 +699,22 @@ fn decode_kind<C: Cell + ?Sized>(
             Some(v) => match ctx.cell.str_field("value") {
                 // The value text is already the JSON we were asked for: keep it byte for byte.
                 Some(text) => Ok(Decoded::Json(text.to_string())),
-                None => Ok(Decoded::Json(v.to_string())),
+                None => Ok(Decoded::Json(owned(v).to_string())),
             },
         },
     }
 }
 
 /// `{"files":[]}`, `{"labels":[]}` and other objects whose only payload is an empty list.
-fn is_empty_collection_value(v: &Value) -> bool {
-    match v {
-        Value::Array(a) => a.is_empty(),
-        Value::Object(m) => {
-            let payload: Vec<_> = m
-                .iter()
-                .filter(|(k, _)| k.as_str() != "changed_at")
-                .collect();
-            payload.is_empty()
-                || (payload.len() == 1 && matches!(payload[0].1, Value::Array(a) if a.is_empty()))
-        }
+fn is_empty_collection_value(v: &Stored<'_>) -> bool {
+    if let Some(a) = v.as_array() {
+        return a.is_empty();
+    }
+    let Some(m) = v.as_object() else { return false };
+    let mut payload = m.iter().filter(|(k, _)| *k != "changed_at");
+    match (payload.next(), payload.next()) {
+        (None, _) => true,
+        (Some((_, only)), None) => only.as_array().is_some_and(<[_]>::is_empty),
         _ => false,
     }
 }
@@ -740,17 +764,18 @@ fn ids_from_list<C: Cell + ?Sized>(
 /// A string from the value (first matching key, or the value itself when it is a string — the
 /// simple write form), else the typed field of the same meaning.
 fn string_field<C: Cell + ?Sized>(
-    value: Option<&Value>,
-    keys: &[&str],
+    value: Option<&Stored<'_>>,
+    key: &str,
     cell: &C,
     typed: &str,
 ) -> Decoded {
-    for k in keys {
-        if let Some(s) = nonempty(get(value, k)) {
-            return Decoded::Text(s.to_string());
-        }
+    if let Some(s) = sget(value, key)
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+    {
+        return Decoded::Text(s.to_string());
     }
-    if let Some(Value::String(s)) = value {
+    if let Some(s) = value.and_then(|v| v.as_str()) {
         return text_out(s);
     }
     cell.str_field(typed).map(text_out).unwrap_or(Decoded::Null)
@@ -1030,7 +1055,7 @@ fn decode_color<C: Cell + ?Sized>(
 /// `{"address","lat","lng"}` with lat/lng as JSON numbers (monday stores them as strings).
 fn decode_location<C: Cell + ?Sized>(
     ctx: &Ctx<'_, C>,
-    value: Option<&Value>,
+    value: Option<&Stored<'_>>,
 ) -> Result<Decoded, DecodeError> {
     let cell = ctx.cell;
     let hint =

@@ -92,18 +92,23 @@ impl FromDatum for JsonbArg {
     }
 }
 
-/// Offsets and lengths of an object's members, in one pass (keys' data first, then values', in
-/// JEntry order; every JB_OFFSET_STRIDE-th entry stores an end offset instead of a length).
-unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
-    let header = unsafe { (*root).header };
-    if header & pg_sys::JB_FOBJECT == 0 {
-        return Vec::new();
-    }
+/// A container's entries in one pass over its JEntry array (the layout in `utils/jsonb.h`):
+/// the data area's start and, per entry, its type and byte span. Data is laid out in entry order
+/// (an object's keys first, then its values); every JB_OFFSET_STRIDE-th entry stores an end offset
+/// instead of a length. Numerics and containers start int-aligned, as `fillJsonbValue` reads them.
+unsafe fn entries(c: *const pg_sys::JsonbContainer) -> (*const u8, Vec<(u32, usize, usize)>) {
+    let header = unsafe { (*c).header };
     let n = (header & pg_sys::JB_CMASK) as usize;
-    let children = unsafe { (root as *const u8).add(4) } as *const u32;
-    let mut spans = Vec::with_capacity(2 * n);
+    let count = if header & pg_sys::JB_FOBJECT != 0 {
+        2 * n
+    } else {
+        n
+    };
+    let children = unsafe { (c as *const u8).add(4) } as *const u32;
+    let data = unsafe { (children as *const u8).add(4 * count) };
+    let mut spans = Vec::with_capacity(count);
     let mut off = 0usize;
-    for i in 0..2 * n {
+    for i in 0..count {
         let e = unsafe { children.add(i).read_unaligned() };
         let field = (e & pg_sys::JENTRY_OFFLENMASK) as usize;
         let end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
@@ -111,16 +116,29 @@ unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
         } else {
             off + field
         };
-        spans.push((e & pg_sys::JENTRY_TYPEMASK, off, end));
+        let kind = e & pg_sys::JENTRY_TYPEMASK;
+        let start = if kind == pg_sys::JENTRY_ISNUMERIC || kind == pg_sys::JENTRY_ISCONTAINER {
+            (off + 3) & !3 // INTALIGN
+        } else {
+            off
+        };
+        spans.push((kind, start, end));
         off = end;
     }
+    (data, spans)
+}
+
+/// An object's top-level members, located once.
+unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
+    if unsafe { (*root).header } & pg_sys::JB_FOBJECT == 0 {
+        return Vec::new();
+    }
+    let (_, spans) = unsafe { entries(root) };
+    let n = spans.len() / 2;
     (0..n)
         .map(|i| {
             let (_, ks, ke) = spans[i];
-            let (kind, mut vs, ve) = spans[n + i];
-            if kind == pg_sys::JENTRY_ISNUMERIC || kind == pg_sys::JENTRY_ISCONTAINER {
-                vs = (vs + 3) & !3; // INTALIGN
-            }
+            let (kind, vs, ve) = spans[n + i];
             Member {
                 key: (ks, ke),
                 kind,
@@ -128,6 +146,53 @@ unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
             }
         })
         .collect()
+}
+
+/// One entry as `serde_json`, read straight from the binary form (no printing and re-parsing).
+unsafe fn entry_value(data: *const u8, (kind, start, end): (u32, usize, usize)) -> Value {
+    let bytes =
+        || unsafe { std::slice::from_raw_parts(data.add(start), end.saturating_sub(start)) };
+    match kind {
+        pg_sys::JENTRY_ISNULL => Value::Null,
+        pg_sys::JENTRY_ISBOOL_TRUE => Value::Bool(true),
+        pg_sys::JENTRY_ISBOOL_FALSE => Value::Bool(false),
+        pg_sys::JENTRY_ISSTRING => Value::String(String::from_utf8_lossy(bytes()).into_owned()),
+        pg_sys::JENTRY_ISNUMERIC => {
+            let text = numeric_text(unsafe { data.add(start) } as pg_sys::Numeric);
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+        _ => unsafe { container_value(data.add(start) as *const pg_sys::JsonbContainer) },
+    }
+}
+
+/// A whole container (object, array, or the raw-scalar wrapper of a top-level scalar).
+unsafe fn container_value(c: *const pg_sys::JsonbContainer) -> Value {
+    let header = unsafe { (*c).header };
+    let (data, spans) = unsafe { entries(c) };
+    if header & pg_sys::JB_FOBJECT != 0 {
+        let n = spans.len() / 2;
+        let mut map = serde_json::Map::new();
+        for i in 0..n {
+            let (_, ks, ke) = spans[i];
+            let key = unsafe { std::slice::from_raw_parts(data.add(ks), ke - ks) };
+            map.insert(String::from_utf8_lossy(key).into_owned(), unsafe {
+                entry_value(data, spans[n + i])
+            });
+        }
+        Value::Object(map)
+    } else if header & pg_sys::JB_FSCALAR != 0 {
+        spans
+            .first()
+            .map(|&e| unsafe { entry_value(data, e) })
+            .unwrap_or(Value::Null)
+    } else {
+        Value::Array(
+            spans
+                .iter()
+                .map(|&e| unsafe { entry_value(data, e) })
+                .collect(),
+        )
+    }
 }
 
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbArg {
@@ -164,7 +229,8 @@ impl JsonbArg {
 
     /// The whole value as `serde_json` (for the cold paths: settings, whole items).
     pub fn to_value(&self) -> Value {
-        container_to_value(self.root())
+        // SAFETY: the root container of a detoasted jsonb.
+        unsafe { container_value(self.root()) }
     }
 
     /// A short JSON text of the value, for error messages.
@@ -196,20 +262,11 @@ impl Cell for JsonbArg {
 
     fn json_field(&self, key: &str) -> Option<Value> {
         let m = *self.member(key)?;
-        let ptr = unsafe { self.data().add(m.value.0) };
-        match m.kind {
-            pg_sys::JENTRY_ISNULL => None,
-            pg_sys::JENTRY_ISBOOL_TRUE => Some(Value::Bool(true)),
-            pg_sys::JENTRY_ISBOOL_FALSE => Some(Value::Bool(false)),
-            pg_sys::JENTRY_ISSTRING => Some(Value::String(
-                String::from_utf8_lossy(self.bytes(m.value)).into_owned(),
-            )),
-            pg_sys::JENTRY_ISNUMERIC => {
-                let text = numeric_text(ptr as pg_sys::Numeric);
-                Some(serde_json::from_str(&text).unwrap_or(Value::String(text)))
-            }
-            _ => Some(container_to_value(ptr as *mut pg_sys::JsonbContainer)),
+        if m.kind == pg_sys::JENTRY_ISNULL {
+            return None;
         }
+        // SAFETY: the span comes from this container's own JEntries.
+        Some(unsafe { entry_value(self.data(), (m.kind, m.value.0, m.value.1)) })
     }
 }
 
@@ -235,13 +292,6 @@ fn container_text(c: *mut pg_sys::JsonbContainer) -> String {
         let s = pg_sys::JsonbToCString(std::ptr::null_mut(), c, 64);
         std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned()
     }
-}
-
-fn container_to_value(c: *mut pg_sys::JsonbContainer) -> Value {
-    let text = container_text(c);
-    // jsonb_out always prints valid JSON; a number serde cannot hold (1e400) degrades to null
-    // rather than failing here.
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 /// A jsonb result, built from JSON text by `jsonb_in`.
