@@ -20,6 +20,9 @@ const MAX_EXPONENT: i64 = 1000;
 /// Parses `s` the way PostgreSQL 15's `numeric_in` does (leading/trailing whitespace allowed; no
 /// underscores or hex, which arrived in 16). Returns `None` for anything `numeric_in` rejects.
 pub fn parse(s: &str) -> Option<Numeric> {
+    if is_canonical(s) {
+        return Some(Numeric::Finite(s.to_string()));
+    }
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
     let (negative, body) = match t.as_bytes().first()? {
         b'-' => (true, &t[1..]),
@@ -130,6 +133,22 @@ pub fn parse(s: &str) -> Option<Numeric> {
     Some(Numeric::Finite(out))
 }
 
+/// Already in `numeric_out` form: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, and not a negative zero.
+/// Most monday numbers are, and then parsing is a copy.
+fn is_canonical(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = b.strip_prefix(b"-").unwrap_or(b);
+    let (int, frac) = match digits.iter().position(|&c| c == b'.') {
+        Some(p) => (&digits[..p], Some(&digits[p + 1..])),
+        None => (digits, None),
+    };
+    let int_ok =
+        !int.is_empty() && int.iter().all(u8::is_ascii_digit) && (int[0] != b'0' || int.len() == 1);
+    let frac_ok = frac.is_none_or(|f| !f.is_empty() && f.iter().all(u8::is_ascii_digit));
+    let negative_zero = b.len() != digits.len() && digits.iter().all(|&c| c == b'0' || c == b'.');
+    int_ok && frac_ok && !negative_zero
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +186,19 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(fin(input), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_inputs_take_the_fast_path_unchanged() {
+        for s in ["0", "7", "-7", "1231", "-12.50", "0.001", "12500.00"] {
+            assert!(is_canonical(s), "{s}");
+            assert_eq!(fin(s), s);
+        }
+        for s in [
+            "-0", "-0.0", "007", "+5", "5.", ".5", "1e3", " 1", "1,5", "",
+        ] {
+            assert!(!is_canonical(s), "{s}");
         }
     }
 

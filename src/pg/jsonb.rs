@@ -128,24 +128,45 @@ unsafe fn entries(c: *const pg_sys::JsonbContainer) -> (*const u8, Vec<(u32, usi
     (data, spans)
 }
 
-/// An object's top-level members, located once.
+/// An object's top-level members, located once. Same walk as [`entries`], written into the
+/// member list directly (this runs once per row).
 unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
-    if unsafe { (*root).header } & pg_sys::JB_FOBJECT == 0 {
+    let header = unsafe { (*root).header };
+    if header & pg_sys::JB_FOBJECT == 0 {
         return Vec::new();
     }
-    let (_, spans) = unsafe { entries(root) };
-    let n = spans.len() / 2;
-    (0..n)
-        .map(|i| {
-            let (_, ks, ke) = spans[i];
-            let (kind, vs, ve) = spans[n + i];
-            Member {
-                key: (ks, ke),
-                kind,
-                value: (vs, ve),
-            }
-        })
-        .collect()
+    let n = (header & pg_sys::JB_CMASK) as usize;
+    let children = unsafe { (root as *const u8).add(4) } as *const u32;
+    let mut members = Vec::with_capacity(n);
+    let mut off = 0usize;
+    for i in 0..2 * n {
+        let e = unsafe { children.add(i).read_unaligned() };
+        let field = (e & pg_sys::JENTRY_OFFLENMASK) as usize;
+        let end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
+            field
+        } else {
+            off + field
+        };
+        let kind = e & pg_sys::JENTRY_TYPEMASK;
+        if i < n {
+            members.push(Member {
+                key: (off, end),
+                kind: 0,
+                value: (0, 0),
+            });
+        } else {
+            let start = if kind == pg_sys::JENTRY_ISNUMERIC || kind == pg_sys::JENTRY_ISCONTAINER {
+                (off + 3) & !3
+            } else {
+                off
+            };
+            let m = &mut members[i - n];
+            m.kind = kind;
+            m.value = (start, end);
+        }
+        off = end;
+    }
+    members
 }
 
 /// One entry as `serde_json`, read straight from the binary form (no printing and re-parsing).
