@@ -44,6 +44,10 @@ impl Kind {
     /// `pulse-updated`, …), to its decoder. Case and `-`/`_` are not significant. Unknown names
     /// decode as jsonb: a type monday adds tomorrow is not an error.
     pub fn from_name(name: &str) -> Kind {
+        // The API's own spelling (lower case, `_`) needs no normalising copy.
+        if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            return Self::from_normalized(name.as_bytes());
+        }
         let mut buf = [0u8; 32];
         let n = name.trim();
         if n.len() > buf.len() {
@@ -56,7 +60,11 @@ impl Kind {
                 src.to_ascii_lowercase()
             };
         }
-        match &buf[..n.len()] {
+        Self::from_normalized(&buf[..n.len()])
+    }
+
+    fn from_normalized(name: &[u8]) -> Kind {
+        match name {
             b"name" => Kind::Name,
             b"text" => Kind::Text,
             b"long_text" => Kind::LongText,

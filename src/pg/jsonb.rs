@@ -38,6 +38,8 @@ macro_rules! sql_type {
 pub struct JsonbArg {
     jsonb: *mut pg_sys::Jsonb,
     members: Vec<Member>,
+    /// Backing store when the datum had a 1-byte header: its bytes copied to 4-byte alignment.
+    _aligned: Vec<u32>,
 }
 
 /// Whether this backend's database is UTF-8 (fixed for the life of a backend, so read once).
@@ -77,15 +79,29 @@ impl FromDatum for JsonbArg {
         // bits of the first byte clear, little-endian) is used in place; anything else (short
         // header, compressed, out of line) is detoasted into the current memory context.
         let ptr: *mut pg_sys::varlena = datum.cast_mut_ptr();
-        let plain = unsafe { *(ptr as *const u8) } & 0x03 == 0x00;
-        let jsonb = if plain {
-            ptr
+        let first = unsafe { *(ptr as *const u8) };
+        let mut aligned = Vec::new();
+        let jsonb = if first & 0x03 == 0x00 {
+            ptr as *mut pg_sys::Jsonb
+        } else if first & 0x01 == 0x01 && first != 0x01 {
+            // VARATT_IS_1B, not external: a short inline value (< 127 bytes, common for empty
+            // cells). Copy it behind a 4-byte header into an aligned buffer, as
+            // pg_detoast_datum would, without the FFI round trip and palloc.
+            let len = (first >> 1) as usize; // total length, header included
+            let payload = unsafe {
+                std::slice::from_raw_parts((ptr as *const u8).add(1), len.saturating_sub(1))
+            };
+            aligned = vec![0u32; 1 + payload.len().div_ceil(4)];
+            let bytes = aligned.as_mut_ptr() as *mut u8;
+            unsafe { std::ptr::copy_nonoverlapping(payload.as_ptr(), bytes.add(4), payload.len()) };
+            aligned.as_mut_ptr() as *mut pg_sys::Jsonb
         } else {
-            unsafe { pg_sys::pg_detoast_datum(ptr) }
-        } as *mut pg_sys::Jsonb;
+            unsafe { pg_sys::pg_detoast_datum(ptr) as *mut pg_sys::Jsonb }
+        };
         let mut arg = JsonbArg {
             jsonb,
             members: Vec::new(),
+            _aligned: aligned,
         };
         arg.members = unsafe { scan_object(arg.root()) };
         Some(arg)

@@ -83,3 +83,17 @@ SELECT t AS column_type, monday_sync.column_sql_type(t) AS sql_type
        'person','direct_doc','subtasks',
        'color','multiple-person','tag','pulse-updated','pulse-log','long-text','numeric','boolean','lookup',
        'board-relation','timerange']) AS t;
+
+-- Values read from a table arrive as stored: short ones (< 127 bytes) with a 1-byte header, the
+-- rest with a 4-byte one. Both decode exactly as the same values built in memory.
+CREATE TABLE regress.stored AS
+  SELECT n, column_type, cv FROM regress.cases
+  UNION ALL
+  SELECT 1000 + i, 'text', v
+    FROM unnest(ARRAY['{"id":"t","value":null}', '{"id":"t","value":"\"x\""}', '{"id":"n","type":"numbers","value":"\"-0.50\""}']::jsonb[])
+         WITH ORDINALITY AS u(v, i);
+SELECT count(*) AS stored_rows,
+       count(*) FILTER (WHERE pg_column_size(cv) < 127) AS short_datums,
+       count(*) FILTER (WHERE monday_sync.decode(column_type, cv)
+                              IS DISTINCT FROM monday_sync.decode(column_type, cv::text::jsonb)) AS differing
+  FROM regress.stored;
