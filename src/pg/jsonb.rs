@@ -37,7 +37,7 @@ macro_rules! sql_type {
 /// codec asks for is a short scan of a few keys, not a fresh binary search through the datum.
 pub struct JsonbArg {
     jsonb: *mut pg_sys::Jsonb,
-    members: Vec<Member>,
+    members: Members,
     /// Backing store when the datum had a 1-byte header: its bytes copied to 4-byte alignment.
     _aligned: Vec<u32>,
 }
@@ -55,6 +55,15 @@ fn database_is_utf8() -> bool {
             utf8
         }
     }
+}
+
+/// A column value has a handful of top-level keys: kept inline, no allocation per row.
+type Members = smallvec::SmallVec<[Member; 16]>;
+
+/// Byte-wise equality for short keys, inlined (a `memcmp` call costs more than the compare).
+#[inline]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// One top-level member: byte spans relative to the container's data area.
@@ -100,7 +109,7 @@ impl FromDatum for JsonbArg {
         };
         let mut arg = JsonbArg {
             jsonb,
-            members: Vec::new(),
+            members: Members::new(),
             _aligned: aligned,
         };
         arg.members = unsafe { scan_object(arg.root()) };
@@ -146,14 +155,14 @@ unsafe fn entries(c: *const pg_sys::JsonbContainer) -> (*const u8, Vec<(u32, usi
 
 /// An object's top-level members, located once. Same walk as [`entries`], written into the
 /// member list directly (this runs once per row).
-unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Vec<Member> {
+unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Members {
     let header = unsafe { (*root).header };
     if header & pg_sys::JB_FOBJECT == 0 {
-        return Vec::new();
+        return Members::new();
     }
     let n = (header & pg_sys::JB_CMASK) as usize;
     let children = unsafe { (root as *const u8).add(4) } as *const u32;
-    let mut members = Vec::with_capacity(n);
+    let mut members = Members::with_capacity(n);
     let mut off = 0usize;
     for i in 0..2 * n {
         let e = unsafe { children.add(i).read_unaligned() };
@@ -278,7 +287,7 @@ impl JsonbArg {
     fn member(&self, key: &str) -> Option<&Member> {
         self.members
             .iter()
-            .find(|m| self.bytes(m.key) == key.as_bytes())
+            .find(|m| key_eq(self.bytes(m.key), key.as_bytes()))
     }
 }
 
