@@ -284,16 +284,13 @@ fn from_typed_fields<C: Cell + ?Sized>(
             None => None,
         },
         Kind::Vote => match cell.json_field("vote_count") {
-            Some(n) => Some(
-                int4(&n)
-                    .map(|n| Decoded::Number(n.to_string()))
-                    .ok_or_else(|| {
-                        ctx.wrong_shape(
-                            "vote_count must be an integer",
-                            "Request … on VoteValue { vote_count }.",
-                        )
-                    })?,
-            ),
+            Some(n) => Some(integer_field(
+                ctx,
+                Some(n),
+                |v| int4(v).map(i64::from),
+                "vote_count must be an integer",
+                "Request … on VoteValue { vote_count }.",
+            )?),
             None => None,
         },
         Kind::CreationLog => match cell.json_field("created_at") {

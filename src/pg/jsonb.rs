@@ -101,6 +101,7 @@ impl FromDatum for JsonbArg {
                 std::slice::from_raw_parts((ptr as *const u8).add(1), len.saturating_sub(1))
             };
             aligned = vec![0u32; 1 + payload.len().div_ceil(4)];
+            aligned[0] = ((payload.len() + 4) as u32) << 2; // SET_VARSIZE_4B, little-endian
             let bytes = aligned.as_mut_ptr() as *mut u8;
             unsafe { std::ptr::copy_nonoverlapping(payload.as_ptr(), bytes.add(4), payload.len()) };
             aligned.as_mut_ptr() as *mut pg_sys::Jsonb
