@@ -132,9 +132,14 @@ unsafe fn entries(c: *const pg_sys::JsonbContainer) -> (*const u8, Vec<(u32, usi
     };
     let children = unsafe { (c as *const u8).add(4) } as *const u32;
     let data = unsafe { (children as *const u8).add(4 * count) };
-    let mut spans = Vec::with_capacity(count);
+    (data, unsafe { walk(children, count) }.collect())
+}
+
+/// Walks `count` JEntries in order, yielding each entry's type and byte span relative to the
+/// data area (numerics and containers int-aligned). No allocation: the per-row scan uses it too.
+unsafe fn walk(children: *const u32, count: usize) -> impl Iterator<Item = (u32, usize, usize)> {
     let mut off = 0usize;
-    for i in 0..count {
+    (0..count).map(move |i| {
         let e = unsafe { children.add(i).read_unaligned() };
         let field = (e & pg_sys::JENTRY_OFFLENMASK) as usize;
         let end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
@@ -148,14 +153,12 @@ unsafe fn entries(c: *const pg_sys::JsonbContainer) -> (*const u8, Vec<(u32, usi
         } else {
             off
         };
-        spans.push((kind, start, end));
         off = end;
-    }
-    (data, spans)
+        (kind, start, end)
+    })
 }
 
-/// An object's top-level members, located once. Same walk as [`entries`], written into the
-/// member list directly (this runs once per row).
+/// An object's top-level members, located once (this runs once per row).
 unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Members {
     let header = unsafe { (*root).header };
     if header & pg_sys::JB_FOBJECT == 0 {
@@ -164,33 +167,19 @@ unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Members {
     let n = (header & pg_sys::JB_CMASK) as usize;
     let children = unsafe { (root as *const u8).add(4) } as *const u32;
     let mut members = Members::with_capacity(n);
-    let mut off = 0usize;
-    for i in 0..2 * n {
-        let e = unsafe { children.add(i).read_unaligned() };
-        let field = (e & pg_sys::JENTRY_OFFLENMASK) as usize;
-        let end = if e & pg_sys::JENTRY_HAS_OFF != 0 {
-            field
-        } else {
-            off + field
-        };
-        let kind = e & pg_sys::JENTRY_TYPEMASK;
+    for (i, (kind, start, end)) in unsafe { walk(children, 2 * n) }.enumerate() {
         if i < n {
+            // Keys are strings: their span starts unaligned.
             members.push(Member {
-                key: (off, end),
+                key: (start, end),
                 kind: 0,
                 value: (0, 0),
             });
         } else {
-            let start = if kind == pg_sys::JENTRY_ISNUMERIC || kind == pg_sys::JENTRY_ISCONTAINER {
-                (off + 3) & !3
-            } else {
-                off
-            };
             let m = &mut members[i - n];
             m.kind = kind;
             m.value = (start, end);
         }
-        off = end;
     }
     members
 }
