@@ -6,6 +6,8 @@
 //! codec is immutable, so it always renders UTC (`"2026-03-21T08:47:10+00:00"`), which is what a
 //! session with `TimeZone = 'UTC'` prints.
 
+use compact_str::CompactString;
+
 /// A calendar date (proleptic Gregorian, years 1..=9999 — monday never stores others).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {
@@ -111,20 +113,20 @@ impl Date {
         Date { year, month, day }
     }
 
-    pub fn to_iso(self) -> String {
-        format!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    pub fn to_iso(self) -> CompactString {
+        compact_str::format_compact!("{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
 }
 
 /// The canonical text of a `daterange` built from monday's *inclusive* bounds.
 /// `None` bounds are unbounded. Returns `None` when lower > upper (Postgres rejects that range).
-pub fn daterange_inclusive(lower: Option<Date>, upper: Option<Date>) -> Option<String> {
+pub fn daterange_inclusive(lower: Option<Date>, upper: Option<Date>) -> Option<CompactString> {
     if let (Some(l), Some(u)) = (lower, upper) {
         if l > u {
             return None;
         }
     }
-    let mut s = String::with_capacity(24);
+    let mut s = CompactString::default();
     match lower {
         Some(l) => {
             s.push('[');
@@ -141,18 +143,18 @@ pub fn daterange_inclusive(lower: Option<Date>, upper: Option<Date>) -> Option<S
 }
 
 /// `time` text for an hour and minute.
-pub fn time_of_day(hour: i64, minute: i64) -> Option<String> {
+pub fn time_of_day(hour: i64, minute: i64) -> Option<CompactString> {
     if !(0..=23).contains(&hour) || !(0..=59).contains(&minute) {
         return None;
     }
-    Some(format!("{hour:02}:{minute:02}:00"))
+    Some(compact_str::format_compact!("{hour:02}:{minute:02}:00"))
 }
 
 /// `interval` text (IntervalStyle = postgres) of a number of seconds: `make_interval(secs => n)`.
-pub fn interval_seconds(secs: i64) -> String {
+pub fn interval_seconds(secs: i64) -> CompactString {
     let sign = if secs < 0 { "-" } else { "" };
     let a = secs.unsigned_abs();
-    format!("{sign}{:02}:{:02}:{:02}", a / 3600, (a / 60) % 60, a % 60)
+    compact_str::format_compact!("{sign}{:02}:{:02}:{:02}", a / 3600, (a / 60) % 60, a % 60)
 }
 
 /// Parses the timestamp forms monday uses and renders the instant in UTC, as
@@ -161,12 +163,12 @@ pub fn interval_seconds(secs: i64) -> String {
 /// Accepted: ISO-8601 `YYYY-MM-DDTHH:MM[:SS[.f…]]` with `Z`, `±HH`, `±HHMM` or `±HH:MM`; the same with a
 /// space instead of `T`; a trailing ` UTC` (the `text` form) or ` +0000` (webhook form). A value
 /// without any zone is UTC: monday's stored values are UTC.
-pub fn timestamptz_utc(s: &str) -> Option<String> {
+pub fn timestamptz_utc(s: &str) -> Option<CompactString> {
     let s = s.trim();
     let date = Date::parse(s)?;
     let b = s.as_bytes();
     if b.len() == 10 {
-        return Some(format!("{}T00:00:00+00:00", date.to_iso()));
+        return Some(compact_str::format_compact!("{}T00:00:00+00:00", date.to_iso()));
     }
     let rest = &s[11..];
     let rb = rest.as_bytes();
@@ -241,7 +243,7 @@ pub fn timestamptz_utc(s: &str) -> Option<String> {
     }
     let secs = total_micros / 1_000_000;
     let us = total_micros % 1_000_000;
-    let mut out = format!(
+    let mut out = compact_str::format_compact!(
         "{}T{:02}:{:02}:{:02}",
         d.to_iso(),
         secs / 3600,

@@ -15,6 +15,7 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+use compact_str::{CompactString, ToCompactString};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
@@ -84,9 +85,9 @@ pub fn truncate_bytes(s: &str, max: usize) -> &str {
 pub enum Decoded {
     Null,
     /// A JSON string (text, date, daterange, time, timestamptz, interval).
-    Text(String),
+    Text(CompactString),
     /// A JSON number in canonical form (numeric, integer, bigint).
-    Number(String),
+    Number(CompactString),
     Bool(bool),
     BigIntArray(Vec<i64>),
     TextArray(Vec<String>),
@@ -353,7 +354,7 @@ fn number<C: Cell + ?Sized>(ctx: &Ctx<'_, C>, text: &str) -> Result<Decoded, Dec
     }
     match numeric::parse(text) {
         Some(numeric::Numeric::Finite(n)) => Ok(Decoded::Number(n)),
-        Some(numeric::Numeric::Special(s)) => Ok(Decoded::Text(s.to_string())),
+        Some(numeric::Numeric::Special(s)) => Ok(Decoded::Text(s.into())),
         None => Err(ctx.wrong_shape(
             format!(
                 "numbers value \"{}\" is not a number",
@@ -420,7 +421,7 @@ fn text_out(s: &str) -> Decoded {
     if s.is_empty() {
         Decoded::Null
     } else {
-        Decoded::Text(s.to_string())
+        Decoded::Text(s.into())
     }
 }
 
@@ -616,7 +617,7 @@ fn decode_kind<C: Cell + ?Sized>(
                 .and_then(|c| c.as_str())
                 .filter(|c| !c.is_empty())
             {
-                return Ok(Decoded::Text(code.to_string()));
+                return Ok(Decoded::Text(code.into()));
             }
             let typed = cell.json_field("country");
             Ok(nonempty(get(typed.as_ref(), "code"))
@@ -651,7 +652,7 @@ fn decode_kind<C: Cell + ?Sized>(
         Kind::Vote => {
             let voters = stored_or_typed(value, "voter_ids", cell, "voter_ids");
             match voters {
-                Some(Value::Array(a)) => Ok(Decoded::Number(a.len().to_string())),
+                Some(Value::Array(a)) => Ok(Decoded::Number(a.len().to_compact_string())),
                 Some(_) => Err(ctx.wrong_shape(
                     "vote \"voter_ids\" must be an array",
                     "A vote value looks like {\"voter_ids\":[12345]}.",
@@ -659,7 +660,7 @@ fn decode_kind<C: Cell + ?Sized>(
                 None => Ok(cell
                     .str_field("text")
                     .and_then(|t| t.trim().parse::<i32>().ok())
-                    .map(|n| Decoded::Number(n.to_string()))
+                    .map(|n| Decoded::Number(n.to_compact_string()))
                     .unwrap_or(Decoded::Null)),
             }
         }
@@ -770,7 +771,7 @@ fn string_field<C: Cell + ?Sized>(
         .and_then(|v| v.as_str())
         .filter(|s| !s.is_empty())
     {
-        return Decoded::Text(s.to_string());
+        return Decoded::Text(s.into());
     }
     if let Some(s) = value.and_then(|v| v.as_str()) {
         return text_out(s);
@@ -821,7 +822,7 @@ fn integer_field<C: Cell + ?Sized>(
     match raw {
         None => Ok(Decoded::Null),
         Some(v) => parse(&v)
-            .map(|n| Decoded::Number(n.to_string()))
+            .map(|n| Decoded::Number(n.to_compact_string()))
             .ok_or_else(|| ctx.wrong_shape(message, hint)),
     }
 }
@@ -880,10 +881,10 @@ fn decode_status<C: Cell + ?Sized>(
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
             {
-                return Ok(Decoded::Text(t.to_string()));
+                return Ok(Decoded::Text(t.into()));
             }
         }
-        Some(Value::String(s)) if !s.is_empty() => return Ok(Decoded::Text(s.clone())),
+        Some(Value::String(s)) if !s.is_empty() => return Ok(Decoded::Text(s.as_str().into())),
         _ => {}
     }
     let index = get(value, "index")
@@ -1019,7 +1020,7 @@ fn decode_color<C: Cell + ?Sized>(
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
             {
-                return Ok(Decoded::Text(hex.to_string()));
+                return Ok(Decoded::Text(hex.into()));
             }
             // Stored as RGB: {"rgb":{"r":255,"g":87,"b":51}} or {"r":…,"g":…,"b":…}.
             let rgb = c.get("rgb").and_then(Value::as_object).unwrap_or(c);
@@ -1029,7 +1030,7 @@ fn decode_color<C: Cell + ?Sized>(
                     .filter(|n| (0..=255).contains(n))
             };
             if let (Some(r), Some(g), Some(b)) = (ch("r"), ch("g"), ch("b")) {
-                return Ok(Decoded::Text(format!("#{r:02X}{g:02X}{b:02X}")));
+                return Ok(Decoded::Text(compact_str::format_compact!("#{r:02X}{g:02X}{b:02X}")));
             }
             return Err(ctx.wrong_shape("color_picker color has neither hex nor rgb", hint));
         }
@@ -1058,7 +1059,7 @@ fn decode_location<C: Cell + ?Sized>(
     let hint =
         "A location value looks like {\"lat\":\"29.97\",\"lng\":\"31.13\",\"address\":\"…\"}.";
     let pick = |k: &str| stored_or_typed(value, k, cell, k);
-    let coord = |k: &str| -> Result<Option<String>, DecodeError> {
+    let coord = |k: &str| -> Result<Option<CompactString>, DecodeError> {
         match pick(k) {
             None => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),

@@ -5,11 +5,13 @@
 //! `0`, and expands exponents (`1.5e2` → `150`, `1e-2` → `0.01`). This module reproduces that in
 //! pure Rust so the codec needs no round trip through Postgres.
 
+use compact_str::CompactString;
+
 /// A parsed numeric in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Numeric {
     /// Canonical decimal text, e.g. `-12.50`, `0.001`, `150`.
-    Finite(String),
+    Finite(CompactString),
     /// `NaN`, `Infinity`, `-Infinity`: valid numerics that `to_jsonb` renders as JSON strings.
     Special(&'static str),
 }
@@ -21,7 +23,7 @@ const MAX_EXPONENT: i64 = 1000;
 /// underscores or hex, which arrived in 16). Returns `None` for anything `numeric_in` rejects.
 pub fn parse(s: &str) -> Option<Numeric> {
     if is_canonical(s) {
-        return Some(Numeric::Finite(s.to_string()));
+        return Some(Numeric::Finite(CompactString::new(s)));
     }
     let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
     let (negative, body) = match t.as_bytes().first()? {
@@ -130,7 +132,7 @@ pub fn parse(s: &str) -> Option<Numeric> {
         out.push('.');
         out.push_str(&frac_text);
     }
-    Some(Numeric::Finite(out))
+    Some(Numeric::Finite(out.into()))
 }
 
 /// Already in `numeric_out` form: `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, and not a negative zero.
@@ -155,7 +157,7 @@ mod tests {
 
     fn fin(s: &str) -> String {
         match parse(s) {
-            Some(Numeric::Finite(t)) => t,
+            Some(Numeric::Finite(t)) => t.into(),
             other => panic!("{s:?} gave {other:?}"),
         }
     }
