@@ -168,7 +168,10 @@ pub fn timestamptz_utc(s: &str) -> Option<CompactString> {
     let date = Date::parse(s)?;
     let b = s.as_bytes();
     if b.len() == 10 {
-        return Some(compact_str::format_compact!("{}T00:00:00+00:00", date.to_iso()));
+        return Some(compact_str::format_compact!(
+            "{}T00:00:00+00:00",
+            date.to_iso()
+        ));
     }
     let rest = &s[11..];
     let rb = rest.as_bytes();

@@ -1030,7 +1030,9 @@ fn decode_color<C: Cell + ?Sized>(
                     .filter(|n| (0..=255).contains(n))
             };
             if let (Some(r), Some(g), Some(b)) = (ch("r"), ch("g"), ch("b")) {
-                return Ok(Decoded::Text(compact_str::format_compact!("#{r:02X}{g:02X}{b:02X}")));
+                return Ok(Decoded::Text(compact_str::format_compact!(
+                    "#{r:02X}{g:02X}{b:02X}"
+                )));
             }
             return Err(ctx.wrong_shape("color_picker color has neither hex nor rgb", hint));
         }

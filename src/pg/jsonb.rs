@@ -58,7 +58,7 @@ fn database_is_utf8() -> bool {
 }
 
 /// A column value has a handful of top-level keys: kept inline, no allocation per row.
-type Members = smallvec::SmallVec<[Member; 16]>;
+type Members = smallvec::SmallVec<[Member; 8]>;
 
 /// Byte-wise equality for short keys, inlined (a `memcmp` call costs more than the compare).
 #[inline]
@@ -68,11 +68,13 @@ fn key_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// One top-level member: byte spans relative to the container's data area.
 #[derive(Clone, Copy)]
+/// Spans are u32: a jsonb offset is at most 28 bits (JENTRY_OFFLENMASK). Small, because the
+/// member list is kept inline and moves with the argument.
 struct Member {
-    key: (usize, usize),
+    key: (u32, u32),
     kind: u32,
     /// For numerics and containers, `start` is already int-aligned, as `fillJsonbValue` does.
-    value: (usize, usize),
+    value: (u32, u32),
 }
 
 impl FromDatum for JsonbArg {
@@ -171,14 +173,14 @@ unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Members {
         if i < n {
             // Keys are strings: their span starts unaligned.
             members.push(Member {
-                key: (start, end),
+                key: (start as u32, end as u32),
                 kind: 0,
                 value: (0, 0),
             });
         } else {
             let m = &mut members[i - n];
             m.kind = kind;
-            m.value = (start, end);
+            m.value = (start as u32, end as u32);
         }
     }
     members
@@ -253,9 +255,14 @@ impl JsonbArg {
         unsafe { (self.root() as *const u8).add(4 + 8 * n) }
     }
 
-    fn bytes(&self, (start, end): (usize, usize)) -> &[u8] {
+    fn bytes(&self, (start, end): (u32, u32)) -> &[u8] {
         // SAFETY: spans come from the container's own JEntries.
-        unsafe { std::slice::from_raw_parts(self.data().add(start), end.saturating_sub(start)) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.data().add(start as usize),
+                end.saturating_sub(start) as usize,
+            )
+        }
     }
 
     /// True for a JSON object (not an array, not a scalar).
@@ -302,7 +309,12 @@ impl Cell for JsonbArg {
             return None;
         }
         // SAFETY: the span comes from this container's own JEntries.
-        Some(unsafe { entry_value(self.data(), (m.kind, m.value.0, m.value.1)) })
+        Some(unsafe {
+            entry_value(
+                self.data(),
+                (m.kind, m.value.0 as usize, m.value.1 as usize),
+            )
+        })
     }
 }
 
