@@ -58,7 +58,7 @@ fn database_is_utf8() -> bool {
 }
 
 /// A column value has a handful of top-level keys: kept inline, no allocation per row.
-type Members = smallvec::SmallVec<[Member; 8]>;
+type Members = smallvec::SmallVec<[Member; 6]>;
 
 /// Byte-wise equality for short keys, inlined (a `memcmp` call costs more than the compare).
 #[inline]
@@ -115,7 +115,7 @@ impl FromDatum for JsonbArg {
             members: Members::new(),
             _aligned: aligned,
         };
-        arg.members = unsafe { scan_object(arg.root()) };
+        unsafe { scan_object(arg.root(), &mut arg.members) };
         Some(arg)
     }
 }
@@ -161,14 +161,14 @@ unsafe fn walk(children: *const u32, count: usize) -> impl Iterator<Item = (u32,
 }
 
 /// An object's top-level members, located once (this runs once per row).
-unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Members {
+unsafe fn scan_object(root: *const pg_sys::JsonbContainer, members: &mut Members) {
     let header = unsafe { (*root).header };
     if header & pg_sys::JB_FOBJECT == 0 {
-        return Members::new();
+        return;
     }
     let n = (header & pg_sys::JB_CMASK) as usize;
     let children = unsafe { (root as *const u8).add(4) } as *const u32;
-    let mut members = Members::with_capacity(n);
+    members.reserve(n);
     for (i, (kind, start, end)) in unsafe { walk(children, 2 * n) }.enumerate() {
         if i < n {
             // Keys are strings: their span starts unaligned.
@@ -183,7 +183,6 @@ unsafe fn scan_object(root: *const pg_sys::JsonbContainer) -> Members {
             m.value = (start as u32, end as u32);
         }
     }
-    members
 }
 
 /// One entry as `serde_json`, read straight from the binary form (no printing and re-parsing).
@@ -362,32 +361,96 @@ impl JsonbOut {
     /// Builds the jsonb of a decoded value. Scalars are made straight from a `JsonbValue` (no JSON
     /// text to print and re-parse); arrays and objects go through `jsonb_in`.
     pub fn from_decoded(d: &Decoded) -> Result<JsonbOut, NulInText> {
-        let mut jbv = pg_sys::JsonbValue::default();
-        match d {
-            Decoded::Text(s) => {
-                if s.as_bytes().contains(&0) {
-                    return Err(NulInText);
-                }
-                jbv.type_ = pg_sys::jbvType::jbvString;
-                jbv.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
-                    len: s.len() as i32,
-                    val: s.as_ptr() as *mut std::ffi::c_char,
-                };
-            }
-            Decoded::Number(n) => {
-                jbv.type_ = pg_sys::jbvType::jbvNumeric;
-                jbv.val.numeric = numeric_from_text(n);
-            }
+        let mut jbv = match d {
+            Decoded::Text(s) => string_value(s)?,
+            Decoded::Number(n) => numeric_value(n),
             Decoded::Bool(b) => {
-                jbv.type_ = pg_sys::jbvType::jbvBool;
-                jbv.val.boolean = *b;
+                let mut v = pg_sys::JsonbValue {
+                    type_: pg_sys::jbvType::jbvBool,
+                    ..Default::default()
+                };
+                v.val.boolean = *b;
+                v
             }
-            other => return Ok(JsonbOut::from_json_text(&other.to_json())),
-        }
+            // Arrays: an in-memory jbvArray, converted once (no JSON text to lex).
+            Decoded::BigIntArray(ids) => {
+                return Ok(array(ids.iter().map(|&id| numeric_value_i64(id)).collect()));
+            }
+            Decoded::TextArray(items) => {
+                let elems = items
+                    .iter()
+                    .map(|s| string_value(s))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(array(elems));
+            }
+            Decoded::Json(text) => return Ok(JsonbOut::from_json_text(text)),
+            Decoded::Null => return Ok(JsonbOut::from_json_text("null")),
+        };
         // SAFETY: a scalar JsonbValue; JsonbValueToJsonb copies the string bytes it points at.
         let jsonb = unsafe { pg_sys::JsonbValueToJsonb(&mut jbv) };
         Ok(JsonbOut(pg_sys::Datum::from(jsonb)))
     }
+}
+
+/// A jbvString pointing at `s` (which must outlive the conversion).
+fn string_value(s: &str) -> Result<pg_sys::JsonbValue, NulInText> {
+    if s.as_bytes().contains(&0) {
+        return Err(NulInText);
+    }
+    let mut v = pg_sys::JsonbValue {
+        type_: pg_sys::jbvType::jbvString,
+        ..Default::default()
+    };
+    v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
+        len: s.len() as i32,
+        val: s.as_ptr() as *mut std::ffi::c_char,
+    };
+    Ok(v)
+}
+
+/// A jbvNumeric: integers through `int8_numeric` (no text to parse), others through `numeric_in`.
+fn numeric_value(n: &str) -> pg_sys::JsonbValue {
+    match n.parse::<i64>() {
+        Ok(i) => numeric_value_i64(i),
+        Err(_) => {
+            let mut v = pg_sys::JsonbValue {
+                type_: pg_sys::jbvType::jbvNumeric,
+                ..Default::default()
+            };
+            v.val.numeric = numeric_from_text(n);
+            v
+        }
+    }
+}
+
+fn numeric_value_i64(i: i64) -> pg_sys::JsonbValue {
+    // SAFETY: int8_numeric takes an int8 datum and returns a palloc'd Numeric.
+    let d = unsafe {
+        pgrx::direct_function_call_as_datum(pg_sys::int8_numeric, &[Some(pg_sys::Datum::from(i))])
+    };
+    let mut v = pg_sys::JsonbValue {
+        type_: pg_sys::jbvType::jbvNumeric,
+        ..Default::default()
+    };
+    v.val.numeric = d.expect("int8_numeric never returns NULL").cast_mut_ptr();
+    v
+}
+
+/// A jsonb array of the given element values, converted by JsonbValueToJsonb.
+fn array(mut elems: Vec<pg_sys::JsonbValue>) -> JsonbOut {
+    let mut v = pg_sys::JsonbValue {
+        type_: pg_sys::jbvType::jbvArray,
+        ..Default::default()
+    };
+    v.val.array = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_2 {
+        nElems: elems.len() as i32,
+        elems: elems.as_mut_ptr(),
+        rawScalar: false,
+    };
+    // SAFETY: `elems` (and the strings they point at) live until the conversion returns; it
+    // copies everything into the new Jsonb.
+    let jsonb = unsafe { pg_sys::JsonbValueToJsonb(&mut v) };
+    JsonbOut(pg_sys::Datum::from(jsonb))
 }
 
 /// A decoded text held `\u0000`, which a Postgres text (and jsonb string) cannot store.
