@@ -98,6 +98,11 @@ impl Kind {
         }
     }
 
+    /// Whether decoding reads the column's settings (status index and dropdown id → label).
+    pub fn uses_settings(self) -> bool {
+        matches!(self, Kind::Status | Kind::Dropdown)
+    }
+
     /// The default Postgres type of a decoded value, as SQL type text.
     pub fn sql_type(self) -> &'static str {
         match self {

@@ -202,6 +202,16 @@ impl<C: Cell + ?Sized> Ctx<'_, C> {
     }
 }
 
+/// The column type a cell decodes as: the one given, else the cell's own. A webhook event has
+/// both `type` (the event, "update_column_value") and `columnType` (the column's): the latter wins.
+/// Empty when neither is there.
+pub fn column_type<'a, C: Cell + ?Sized>(type_name: Option<&'a str>, cell: &'a C) -> &'a str {
+    type_name
+        .or_else(|| cell.str_field("columnType"))
+        .or_else(|| cell.str_field("type"))
+        .unwrap_or("")
+}
+
 /// Decodes one cell. `type_name` is the column type (enum or legacy name); when `None`, the
 /// cell's own `type` (API) or `columnType` (webhook) field is used. `settings` is the column's
 /// parsed `settings_str`, used to resolve status indexes and dropdown ids to labels.
@@ -210,11 +220,7 @@ pub fn decode<C: Cell + ?Sized>(
     cell: &C,
     settings: Option<&Value>,
 ) -> Result<Decoded, DecodeError> {
-    // A webhook event has both: `type` is the event ("update_column_value"), `columnType` the column's.
-    let type_name = type_name
-        .or_else(|| cell.str_field("columnType"))
-        .or_else(|| cell.str_field("type"))
-        .unwrap_or("");
+    let type_name = column_type(type_name, cell);
     let ctx = Ctx { cell, type_name };
     if type_name.is_empty() {
         return Err(ctx.wrong_shape(

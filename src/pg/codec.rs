@@ -21,7 +21,10 @@ fn decode(
     if !cell.is_object() {
         return Err(report(not_an_object(&cell)));
     }
-    let settings = column_settings.map(|s| s.to_value());
+    // Settings are only read for status and dropdown: don't convert them for every other row.
+    let settings = column_settings
+        .filter(|_| Kind::from_name(codec::column_type(column_type, &cell)).uses_settings())
+        .map(|s| s.to_value());
     match codec::decode(column_type, &cell, settings.as_ref()) {
         Ok(d) if d.is_null() => Ok(None),
         Ok(d) => JsonbOut::from_decoded(&d)

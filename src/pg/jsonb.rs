@@ -1,9 +1,10 @@
 //! Borrowed jsonb in, jsonb out, without the text round trip of `pgrx::JsonB`.
 //!
 //! `pgrx::JsonB` prints the whole argument with `jsonb_out` and re-parses it with serde on the way
-//! in. The codec reads a handful of top-level keys, so [`JsonbArg`] keeps the detoasted binary
-//! jsonb and looks keys up with `getKeyJsonValueFromContainer` (a binary search over sorted keys).
-//! Strings are borrowed straight out of the datum.
+//! in, and builds its result by printing JSON for `jsonb_in`. The codec reads a handful of
+//! top-level keys, so [`JsonbArg`] keeps the binary jsonb, locates its members in one pass and
+//! borrows strings straight out of the datum; [`JsonbOut`] builds results as in-memory
+//! `JsonbValue`s converted once by `JsonbValueToJsonb`.
 
 use crate::codec::{Cell, Decoded};
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
@@ -66,10 +67,10 @@ fn key_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// One top-level member: byte spans relative to the container's data area.
+/// One top-level member: byte spans relative to the container's data area. Spans are u32 (a
+/// jsonb offset is at most 28 bits, JENTRY_OFFLENMASK): small, because the member list is kept
+/// inline and moves with the argument.
 #[derive(Clone, Copy)]
-/// Spans are u32: a jsonb offset is at most 28 bits (JENTRY_OFFLENMASK). Small, because the
-/// member list is kept inline and moves with the argument.
 struct Member {
     key: (u32, u32),
     kind: u32,
