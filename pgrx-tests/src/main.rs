@@ -6,6 +6,7 @@ mod cluster;
 mod regress;
 mod setup;
 mod util;
+mod fake;
 
 use cluster::Cluster;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ fn usage() -> ! {
          \n  demo [--keep]   build, install into a throwaway cluster, decode the bundled items page into a typed table\
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
+         \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T]\
+         \n                  serve the fake monday API on 127.0.0.1 until interrupted\
          \n  setup           only install what is missing (apt packages, cargo-pgrx, cargo pgrx init)"
     );
     std::process::exit(2)
@@ -60,6 +63,7 @@ fn main() {
         Some("demo") => setup::ensure().and_then(|_| demo(args.iter().any(|a| a == "--keep"))),
         Some("test") => setup::ensure().and_then(|_| test()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
+        Some("fake-monday") => serve_fake(&args[1..]),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -233,4 +237,33 @@ fn bench() -> Result<(), String> {
         dec_wall / base_wall
     );
     Ok(())
+}
+
+fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `fake-monday`: the fake API on its own, for psql sessions and the demo.
+fn serve_fake(args: &[String]) -> Result<(), String> {
+    let port: u16 = flag(args, "--port", 28880);
+    let items: usize = flag(args, "--items", 120);
+    let latency: u64 = flag(args, "--latency-ms", 0);
+    let token: String = flag(args, "--token", "fake-token".to_string());
+    let fake = fake::Fake::start_on(fake::World::sample(items, true), port).map_err(|e| e.to_string())?;
+    fake.with(|s| {
+        s.knobs.latency = std::time::Duration::from_millis(latency);
+        s.knobs.token = token.clone();
+    });
+    println!(
+        "fake monday API on {} (board {}, {items} items, token {token:?}); Ctrl-C stops it",
+        fake.url(),
+        fake::world::SAMPLE_BOARD
+    );
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
 }

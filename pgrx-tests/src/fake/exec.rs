@@ -1,0 +1,514 @@
+//! Executing a validated document against the fake's world with apollo-compiler's resolver API:
+//! fragments, aliases, argument defaults (`items(ids:)`'s `limit: 25`) and result coercion come
+//! from the GraphQL implementation, not from us.
+
+use super::world::{value_type_name, Board, Column, Group, Item, State, World};
+use apollo_compiler::executable::{Selection, SelectionSet};
+use apollo_compiler::resolvers::{FieldError, ObjectValue, ResolveInfo, ResolvedValue};
+use apollo_compiler::response::{JsonMap, JsonValue};
+use apollo_compiler::ExecutableDocument;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// A server-side snapshot behind a cursor (monday's cursors are snapshots, valid 60 min from the
+/// first page).
+pub struct Snapshot {
+    pub board: i64,
+    pub ids: Vec<i64>,
+    pub created: Instant,
+}
+
+#[derive(Default)]
+pub struct Cursors {
+    pub next_token: u64,
+    pub snapshots: HashMap<u64, Snapshot>,
+    /// Pages served from cursors since the knob was set (for `expire_cursor_after_pages`).
+    pub pages_served: u32,
+}
+
+pub struct Ctx<'a> {
+    pub world: &'a World,
+    pub cursors: RefCell<&'a mut Cursors>,
+    pub cursor_ttl: Duration,
+    pub expire_after_pages: Option<u32>,
+    /// `complexity { before after query reset_in_x_seconds }` for this request.
+    pub complexity: [i64; 4],
+}
+
+/// Marks a resolver error with monday's `extensions.code`; `fix_errors` turns it into the real shape.
+pub fn coded(code: &str, status: u16, message: &str) -> FieldError {
+    FieldError { message: format!("\u{1}{code}\u{1}{status}\u{1}{message}") }
+}
+
+/// Rewrites coded resolver errors into monday's unified error shape.
+pub fn fix_errors(body: &mut Value) {
+    let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for e in errors {
+        let Some(msg) = e.get("message").and_then(Value::as_str) else { continue };
+        let parts: Vec<&str> = msg.splitn(4, '\u{1}').collect();
+        if parts.len() == 4 {
+            let (code, status, message) = (parts[1].to_string(), parts[2].parse::<u16>().unwrap_or(200), parts[3].to_string());
+            e["message"] = Value::String(message);
+            let ext = e.as_object_mut().unwrap().entry("extensions").or_insert_with(|| Value::Object(Map::new()));
+            ext["code"] = Value::String(code);
+            ext["status_code"] = Value::from(status);
+        } else {
+            let ext = e.as_object_mut().unwrap().entry("extensions").or_insert_with(|| Value::Object(Map::new()));
+            if ext.get("code").is_none() {
+                ext["code"] = Value::String("INTERNAL_SERVER_ERROR".into());
+            }
+        }
+    }
+}
+
+pub enum Node<'a> {
+    Query,
+    Board(&'a Board),
+    Column(&'a Column),
+    Group(&'a Group),
+    Item(&'a Item),
+    Cell(&'a Item, &'a Column),
+    Page { ids: Vec<i64>, cursor: Option<String> },
+    Complexity,
+    /// A typed field's object (PeopleEntity, DropdownValueOption, …) from the stored cell.
+    Json(String, &'a Map<String, Value>),
+}
+
+pub struct Obj<'a> {
+    pub ctx: &'a Ctx<'a>,
+    pub node: Node<'a>,
+}
+
+fn j(v: Value) -> JsonValue {
+    JsonValue::from(v)
+}
+
+fn arg<'i>(info: &'i ResolveInfo<'_>, name: &str) -> Option<&'i JsonValue> {
+    info.arguments().get(name).filter(|v| !v.is_null())
+}
+
+fn arg_i64(info: &ResolveInfo<'_>, name: &str) -> Option<i64> {
+    arg(info, name).and_then(|v| v.as_i64())
+}
+
+/// `[ID!]` arguments arrive as strings (or integers, which monday also accepts).
+fn arg_ids(info: &ResolveInfo<'_>, name: &str) -> Option<Vec<i64>> {
+    let list = arg(info, name)?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_i64()))
+            .collect(),
+    )
+}
+
+fn arg_strs(info: &ResolveInfo<'_>, name: &str) -> Option<Vec<String>> {
+    let list = arg(info, name)?.as_array()?;
+    Some(list.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+}
+
+fn encode_cursor(board: i64, snap: u64, total: usize, offset: usize) -> String {
+    let raw = format!("1,{board},{snap},{total},{offset},|{}", offset % 7);
+    raw.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_cursor(c: &str) -> Option<(i64, u64, usize)> {
+    if c.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..c.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(c.get(i..i + 2)?, 16).ok())
+        .collect();
+    let raw = String::from_utf8(bytes?).ok()?;
+    let f: Vec<&str> = raw.split(',').collect();
+    if f.len() < 5 || f[0] != "1" {
+        return None;
+    }
+    Some((f[1].parse().ok()?, f[2].parse().ok()?, f[4].parse().ok()?))
+}
+
+impl<'a> Obj<'a> {
+    fn new(&self, node: Node<'a>) -> Obj<'a> {
+        Obj { ctx: self.ctx, node }
+    }
+
+    fn list<'b, I: Iterator<Item = Node<'a>> + 'b>(&self, nodes: I) -> ResolvedValue<'b>
+    where
+        'a: 'b,
+    {
+        let ctx = self.ctx;
+        ResolvedValue::list(nodes.map(move |n| ResolvedValue::object(Obj { ctx, node: n })))
+    }
+
+    /// One page of a snapshot, and the cursor for the rest (`null` at the end).
+    fn page(&self, board: i64, snap: u64, offset: usize, limit: usize) -> Result<Node<'a>, FieldError> {
+        let mut cursors = self.ctx.cursors.borrow_mut();
+        let total = cursors.snapshots.get(&snap).map(|s| s.ids.len()).unwrap_or(0);
+        let ids: Vec<i64> = cursors
+            .snapshots
+            .get(&snap)
+            .map(|s| s.ids.iter().skip(offset).take(limit).copied().collect())
+            .unwrap_or_default();
+        // A snapshot keeps its ids; items deleted since are skipped, changes since are live.
+        let ids: Vec<i64> = ids
+            .into_iter()
+            .filter(|i| self.ctx.world.items.get(i).is_some_and(|it| it.state == State::Active))
+            .collect();
+        let end = offset + limit;
+        let cursor = if end < total {
+            Some(encode_cursor(board, snap, total, end))
+        } else {
+            cursors.snapshots.remove(&snap);
+            None
+        };
+        Ok(Node::Page { ids, cursor })
+    }
+
+    fn first_page(&self, board: &'a Board, limit: usize) -> Result<Node<'a>, FieldError> {
+        let snap = {
+            let mut cursors = self.ctx.cursors.borrow_mut();
+            cursors.next_token += 1;
+            let t = cursors.next_token;
+            cursors.snapshots.insert(
+                t,
+                Snapshot { board: board.id, ids: self.ctx.world.active_items(board.id), created: Instant::now() },
+            );
+            t
+        };
+        self.page(board.id, snap, 0, limit)
+    }
+
+    fn next_page(&self, cursor: &str, limit: usize) -> Result<Node<'a>, FieldError> {
+        let expired = || coded("CursorExpiredError", 200, "The cursor has expired. Cursors are valid for 60 minutes after the first request; start a new items_page query.");
+        let Some((board, snap, offset)) = decode_cursor(cursor) else {
+            return Err(coded("CursorException", 200, "Invalid or corrupted cursor provided."));
+        };
+        {
+            let mut cursors = self.ctx.cursors.borrow_mut();
+            let Some(s) = cursors.snapshots.get(&snap) else { return Err(expired()) };
+            if s.board != board || s.created.elapsed() > self.ctx.cursor_ttl {
+                cursors.snapshots.remove(&snap);
+                return Err(expired());
+            }
+            if let Some(n) = self.ctx.expire_after_pages {
+                if cursors.pages_served >= n {
+                    cursors.snapshots.clear();
+                    cursors.pages_served = 0;
+                    return Err(expired());
+                }
+            }
+            cursors.pages_served += 1;
+        }
+        self.page(board, snap, offset, limit)
+    }
+}
+
+fn limit_arg(info: &ResolveInfo<'_>) -> Result<usize, FieldError> {
+    let limit = arg_i64(info, "limit").unwrap_or(25);
+    if !(1..=500).contains(&limit) {
+        return Err(coded("InvalidArgumentException", 400, &format!("limit must be between 1 and 500, got {limit}")));
+    }
+    Ok(limit as usize)
+}
+
+impl<'a> ObjectValue for Obj<'a> {
+    fn type_name(&self) -> &str {
+        match &self.node {
+            Node::Query => "Query",
+            Node::Board(_) => "Board",
+            Node::Column(_) => "Column",
+            Node::Group(_) => "Group",
+            Node::Item(_) => "Item",
+            Node::Cell(_, c) => cell_type_name(&c.typ),
+            Node::Page { .. } => "ItemsResponse",
+            Node::Complexity => "Complexity",
+            Node::Json(t, _) => t,
+        }
+    }
+
+    fn resolve_field<'b>(&'b self, info: &'b ResolveInfo<'b>) -> Result<ResolvedValue<'b>, FieldError> {
+        let w = self.ctx.world;
+        let f = info.field_name();
+        let not_implemented = || Err(FieldError { message: format!("fake monday: {}.{f} is not implemented", self.type_name()) });
+        match &self.node {
+            Node::Query => match f {
+                "boards" => {
+                    let ids = arg_ids(info, "ids");
+                    let boards: Vec<&Board> = match &ids {
+                        Some(ids) => ids.iter().filter_map(|i| w.boards.get(i)).collect(),
+                        None => w.boards.values().take(arg_i64(info, "limit").unwrap_or(25) as usize).collect(),
+                    };
+                    if boards.iter().any(|b| b.restricted) {
+                        return Err(coded("USER_UNAUTHORIZED", 403, "User unauthorized to perform action"));
+                    }
+                    Ok(self.list(boards.into_iter().map(Node::Board)))
+                }
+                "items" => {
+                    let Some(ids) = arg_ids(info, "ids") else { return Ok(ResolvedValue::list(std::iter::empty())) };
+                    if ids.len() > 100 {
+                        return Err(coded("InvalidArgumentException", 400, "The items query accepts at most 100 ids"));
+                    }
+                    let limit = arg_i64(info, "limit").unwrap_or(25).max(0) as usize;
+                    let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
+                    let exclude = arg(info, "exclude_nonactive").and_then(|v| v.as_bool()).unwrap_or(false);
+                    let mut seen = std::collections::HashSet::new();
+                    let items: Vec<&Item> = ids
+                        .iter()
+                        .filter(|i| seen.insert(**i))
+                        .filter_map(|i| w.items.get(i))
+                        .filter(|it| !exclude || it.state == State::Active)
+                        .skip((page - 1) * limit)
+                        .take(limit)
+                        .collect();
+                    Ok(self.list(items.into_iter().map(Node::Item)))
+                }
+                "next_items_page" => {
+                    let limit = limit_arg(info)?;
+                    let cursor = arg(info, "cursor").and_then(|v| v.as_str()).unwrap_or("");
+                    Ok(ResolvedValue::object(self.new(self.next_page(cursor, limit)?)))
+                }
+                "complexity" => Ok(ResolvedValue::object(self.new(Node::Complexity))),
+                _ => not_implemented(),
+            },
+            Node::Complexity => {
+                let c = self.ctx.complexity;
+                let v = match f {
+                    "before" => c[0],
+                    "after" => c[1],
+                    "query" => c[2],
+                    "reset_in_x_seconds" => c[3],
+                    _ => return not_implemented(),
+                };
+                Ok(ResolvedValue::leaf(j(Value::from(v))))
+            }
+            Node::Board(b) => match f {
+                "id" => Ok(ResolvedValue::leaf(j(Value::String(b.id.to_string())))),
+                "name" => Ok(ResolvedValue::leaf(j(Value::String(b.name.clone())))),
+                "state" => Ok(ResolvedValue::leaf(j(Value::String("active".into())))),
+                "type" => Ok(ResolvedValue::leaf(j(Value::String(b.kind.into())))),
+                "board_kind" => Ok(ResolvedValue::leaf(j(Value::String("public".into())))),
+                "items_count" => Ok(ResolvedValue::leaf(j(Value::from(w.active_items(b.id).len())))),
+                "columns" => {
+                    let ids = arg_strs(info, "ids");
+                    let types = arg_strs(info, "types");
+                    Ok(self.list(
+                        b.columns
+                            .iter()
+                            .filter(move |c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+                            .filter(move |c| types.as_ref().is_none_or(|t| t.contains(&c.typ)))
+                            .map(Node::Column),
+                    ))
+                }
+                "groups" => {
+                    let ids = arg_strs(info, "ids");
+                    Ok(self.list(
+                        b.groups
+                            .iter()
+                            .filter(move |g| ids.as_ref().is_none_or(|ids| ids.contains(&g.id)))
+                            .map(Node::Group),
+                    ))
+                }
+                "items_page" => {
+                    let limit = limit_arg(info)?;
+                    if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
+                        if arg(info, "query_params").is_some() {
+                            return Err(coded("InvalidArgumentException", 400, "query_params and cursor cannot be used together"));
+                        }
+                        return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
+                    }
+                    if arg(info, "query_params").is_some() {
+                        return not_implemented();
+                    }
+                    Ok(ResolvedValue::object(self.new(self.first_page(b, limit)?)))
+                }
+                _ => not_implemented(),
+            },
+            Node::Column(c) => match f {
+                "id" => Ok(ResolvedValue::leaf(j(Value::String(c.id.clone())))),
+                "title" => Ok(ResolvedValue::leaf(j(Value::String(c.title.clone())))),
+                "type" => Ok(ResolvedValue::leaf(j(Value::String(c.typ.clone())))),
+                "settings_str" => Ok(ResolvedValue::leaf(j(Value::String(c.settings_str.clone())))),
+                "archived" => Ok(ResolvedValue::leaf(j(Value::Bool(false)))),
+                "description" | "width" => Ok(ResolvedValue::null()),
+                _ => not_implemented(),
+            },
+            Node::Group(g) => match f {
+                "id" => Ok(ResolvedValue::leaf(j(Value::String(g.id.clone())))),
+                "title" => Ok(ResolvedValue::leaf(j(Value::String(g.title.clone())))),
+                "color" => Ok(ResolvedValue::leaf(j(Value::String(g.color.clone())))),
+                "position" => Ok(ResolvedValue::leaf(j(Value::String(g.position.clone())))),
+                "archived" | "deleted" => Ok(ResolvedValue::leaf(j(Value::Bool(false)))),
+                _ => not_implemented(),
+            },
+            Node::Page { ids, cursor } => match f {
+                "cursor" => Ok(match cursor {
+                    Some(c) => ResolvedValue::leaf(j(Value::String(c.clone()))),
+                    None => ResolvedValue::null(),
+                }),
+                "items" => Ok(self.list(ids.iter().filter_map(|i| w.items.get(i)).map(Node::Item))),
+                _ => not_implemented(),
+            },
+            Node::Item(it) => match f {
+                "id" => Ok(ResolvedValue::leaf(j(Value::String(it.id.to_string())))),
+                "name" => Ok(ResolvedValue::leaf(j(Value::String(it.name.clone())))),
+                "state" => Ok(ResolvedValue::leaf(j(Value::String(it.state.as_str().into())))),
+                "created_at" => Ok(ResolvedValue::leaf(j(Value::String(it.created_at.clone())))),
+                "updated_at" => Ok(ResolvedValue::leaf(j(Value::String(it.updated_at.clone())))),
+                "creator_id" => Ok(ResolvedValue::leaf(j(Value::String("44865791".into())))),
+                "url" => Ok(ResolvedValue::leaf(j(Value::String(format!(
+                    "https://example.monday.com/boards/{}/pulses/{}",
+                    it.board_id, it.id
+                ))))),
+                "group" => {
+                    let g = w.boards.get(&it.board_id).and_then(|b| b.groups.iter().find(|g| g.id == it.group_id));
+                    Ok(ResolvedValue::nullable_object(g.map(|g| self.new(Node::Group(g)))))
+                }
+                "board" => Ok(ResolvedValue::nullable_object(w.boards.get(&it.board_id).map(|b| self.new(Node::Board(b))))),
+                "parent_item" => Ok(ResolvedValue::nullable_object(
+                    it.parent_item_id.and_then(|p| w.items.get(&p)).map(|p| self.new(Node::Item(p))),
+                )),
+                "subitems" => {
+                    let subs: Vec<&Item> = w
+                        .boards
+                        .values()
+                        .filter(|b| b.kind == "sub_items_board")
+                        .flat_map(|b| b.item_ids.iter())
+                        .filter_map(|i| w.items.get(i))
+                        .filter(|s| s.parent_item_id == Some(it.id) && s.state == State::Active)
+                        .collect();
+                    Ok(self.list(subs.into_iter().map(Node::Item)))
+                }
+                "column_values" => {
+                    let Some(b) = w.boards.get(&it.board_id) else { return Ok(self.list(std::iter::empty())) };
+                    let ids = arg_strs(info, "ids");
+                    let types = arg_strs(info, "types");
+                    let item: &'a Item = it;
+                    Ok(self.list(
+                        b.columns
+                            .iter()
+                            .filter(|c| c.typ != "name")
+                            .filter(move |c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+                            .filter(move |c| types.as_ref().is_none_or(|t| t.contains(&c.typ)))
+                            .map(move |c| Node::Cell(item, c)),
+                    ))
+                }
+                _ => not_implemented(),
+            },
+            Node::Cell(it, c) => {
+                let cell = it.cells.get(&c.id);
+                match f {
+                    "id" => Ok(ResolvedValue::leaf(j(Value::String(c.id.clone())))),
+                    "type" => Ok(ResolvedValue::leaf(j(Value::String(c.typ.clone())))),
+                    "column" => Ok(ResolvedValue::object(self.new(Node::Column(c)))),
+                    "is_leaf" => Ok(ResolvedValue::leaf(j(Value::Bool(true)))),
+                    "text" => Ok(match cell.and_then(|m| m.get("text")) {
+                        Some(v) => ResolvedValue::leaf(j(v.clone())),
+                        // Never-set cells: "" for most types, null for status/dropdown/color picker and the link types.
+                        None => match c.typ.as_str() {
+                            "status" | "dropdown" | "color_picker" | "mirror" | "board_relation" | "dependency"
+                            | "formula" | "subtasks" => ResolvedValue::null(),
+                            _ => ResolvedValue::leaf(j(Value::String(String::new()))),
+                        },
+                    }),
+                    "value" => Ok(match cell.and_then(|m| m.get("value")) {
+                        Some(v) => ResolvedValue::leaf(j(v.clone())),
+                        None => ResolvedValue::null(),
+                    }),
+                    _ => match cell.and_then(|m| m.get(f)) {
+                        Some(v) => Ok(json_resolved(self.ctx, info, v)),
+                        None => {
+                            // Non-null list fields of an unset cell are empty lists; the rest null.
+                            if info.field_definition().ty.is_non_null() && info.field_definition().ty.is_list() {
+                                Ok(ResolvedValue::list(std::iter::empty()))
+                            } else if info.field_definition().ty.is_non_null() {
+                                Ok(ResolvedValue::leaf(j(Value::String(String::new()))))
+                            } else {
+                                Ok(ResolvedValue::null())
+                            }
+                        }
+                    },
+                }
+            }
+            Node::Json(_, m) => Ok(match m.get(f) {
+                Some(v) => json_resolved(self.ctx, info, v),
+                None => ResolvedValue::null(),
+            }),
+        }
+    }
+}
+
+/// A stored typed field: scalars as leaves; objects as objects of the field's declared type.
+fn json_resolved<'a: 'b, 'b>(ctx: &'a Ctx<'a>, info: &ResolveInfo<'_>, v: &'a Value) -> ResolvedValue<'b> {
+    let ty = info.field_definition().ty.inner_named_type().to_string();
+    fn go<'a: 'b, 'b>(ctx: &'a Ctx<'a>, ty: String, v: &'a Value) -> ResolvedValue<'b> {
+        match v {
+            Value::Object(m) => ResolvedValue::object(Obj { ctx, node: Node::Json(ty, m) }),
+            Value::Array(a) => {
+                ResolvedValue::list(a.iter().map(move |x| go(ctx, ty.clone(), x)))
+            }
+            other => ResolvedValue::leaf(JsonValue::from(other.clone())),
+        }
+    }
+    go(ctx, ty, v)
+}
+
+/// `status` → `"StatusValue"`, interned once per type (ObjectValue::type_name returns a borrow).
+fn cell_type_name(typ: &str) -> &'static str {
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<HashMap<String, &'static str>>> = OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap();
+    if let Some(n) = names.get(typ) {
+        return n;
+    }
+    let n: &'static str = Box::leak(value_type_name(typ).into_boxed_str());
+    names.insert(typ.to_string(), n);
+    n
+}
+
+/// monday computes a query's complexity before running it. This estimate follows the same idea:
+/// every field costs 1, and a paginated list multiplies the cost of its selection by its limit.
+pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) -> i64 {
+    let mut total = 0;
+    for s in &set.selections {
+        total += match s {
+            Selection::Field(f) => {
+                let int_arg = |name: &str| -> Option<i64> {
+                    let a = f.arguments.iter().find(|a| a.name == name)?;
+                    match a.value.as_ref() {
+                        apollo_compiler::ast::Value::Int(i) => i.try_to_i32().ok().map(i64::from),
+                        apollo_compiler::ast::Value::Variable(v) => vars.get(v.as_str()).and_then(|x| x.as_i64()),
+                        _ => None,
+                    }
+                };
+                let list_len = |name: &str| -> Option<i64> {
+                    let a = f.arguments.iter().find(|a| a.name == name)?;
+                    match a.value.as_ref() {
+                        apollo_compiler::ast::Value::List(l) => Some(l.len() as i64),
+                        apollo_compiler::ast::Value::Variable(v) => {
+                            vars.get(v.as_str()).and_then(|x| x.as_array()).map(|a| a.len() as i64)
+                        }
+                        _ => Some(1),
+                    }
+                };
+                let mult = match f.name.as_str() {
+                    "items_page" | "next_items_page" => int_arg("limit").unwrap_or(25),
+                    "items" => list_len("ids").unwrap_or(25).min(int_arg("limit").unwrap_or(25)),
+                    "boards" => list_len("ids").unwrap_or(25),
+                    _ => 1,
+                };
+                1 + mult * estimate(doc, &f.selection_set, vars)
+            }
+            Selection::InlineFragment(fr) => estimate(doc, &fr.selection_set, vars),
+            Selection::FragmentSpread(fs) => doc
+                .fragments
+                .get(&fs.fragment_name)
+                .map(|fr| estimate(doc, &fr.selection_set, vars))
+                .unwrap_or(0),
+        };
+    }
+    total
+}

@@ -1,0 +1,559 @@
+//! The fake monday server: real HTTP/1.1 on 127.0.0.1, every request validated against the official
+//! schema (`shared/monday-api/schema.graphql`, API 2026-07) and answered in monday's shapes
+//! (FACTS.md): double-encoded values, cursors that are snapshots and expire, `items(ids:)`'s default
+//! `limit: 25`, complexity accounting, the daily call limit, and every fault a client must survive.
+//!
+//! Tests drive it in-process (`Fake::start`, then `fake.with(|s| …)` to change boards, queue faults
+//! and read the request log); `pgrx-tests/run fake-monday` serves it on its own for the demo.
+
+pub mod exec;
+pub mod world;
+
+use apollo_compiler::request::coerce_variable_values;
+use apollo_compiler::resolvers::Execution;
+use apollo_compiler::response::JsonMap;
+use apollo_compiler::validation::Valid;
+use apollo_compiler::{ExecutableDocument, Schema};
+use exec::{Ctx, Cursors};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::{BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+pub use world::World;
+
+pub const API_VERSION: &str = "2026-07";
+
+/// One fault, served instead of (or around) the next request's normal answer.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// HTTP status with monday's JSON error body (500 → INTERNAL_SERVER_ERROR).
+    Status(u16),
+    /// A proxy's HTML error page (Cloudflare 502/504) with that status.
+    Html(u16),
+    /// The connection is closed without an answer.
+    Drop,
+    /// No answer for this long, then the connection is closed.
+    Hang(Duration),
+    /// COMPLEXITY_BUDGET_EXHAUSTED inside an HTTP 200 body, `retry_in_seconds` = n.
+    Complexity200(u32),
+    /// COMPLEXITY_BUDGET_EXHAUSTED as an HTTP 429, `retry_in_seconds` = n.
+    Complexity429(u32),
+    /// HTTP 429 "Minute limit rate exceeded" with `Retry-After: n`.
+    RetryAfter(u32),
+}
+
+pub struct Knobs {
+    pub latency: Duration,
+    pub faults: VecDeque<Fault>,
+    /// Cursors die this long after the first page (monday: 60 minutes).
+    pub cursor_ttl: Duration,
+    /// The next `next_items_page` after this many cursor pages answers CursorExpiredError (once).
+    pub expire_cursor_after_pages: Option<u32>,
+    /// Calls allowed "today" (monday: 1,000 / 10,000 / 25,000 by plan); None = unlimited.
+    pub daily_limit: Option<u64>,
+    pub token: String,
+    /// Complexity per minute (personal token: 10,000,000).
+    pub budget_per_minute: i64,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            latency: Duration::ZERO,
+            faults: VecDeque::new(),
+            cursor_ttl: Duration::from_secs(3600),
+            expire_cursor_after_pages: None,
+            daily_limit: None,
+            token: "fake-token".into(),
+            budget_per_minute: 10_000_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LogEntry {
+    pub n: u64,
+    pub status: u16,
+    /// Root fields of the operation (`boards`, `next_items_page`, `items`, …); empty when rejected early.
+    pub roots: Vec<String>,
+    pub fault: Option<String>,
+    pub complexity: i64,
+    pub api_version: Option<String>,
+    /// `errors[0].extensions.code` when the answer carried one.
+    pub error_code: Option<String>,
+    pub query: String,
+    pub variables: Value,
+}
+
+pub struct Shared {
+    pub world: World,
+    pub knobs: Knobs,
+    pub log: Vec<LogEntry>,
+    pub cursors: Cursors,
+    pub calls_today: u64,
+    budget_window: Option<Instant>,
+    budget_used: i64,
+    knobs_hang: Option<Duration>,
+}
+
+pub struct Fake {
+    pub port: u16,
+    shared: Arc<Mutex<Shared>>,
+}
+
+fn schema() -> &'static Valid<Schema> {
+    static SCHEMA: OnceLock<Valid<Schema>> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        // A copy of shared/monday-api/schema.graphql (provenance: fixtures/SCHEMA_SOURCE.md).
+        let sdl = include_str!("../../fixtures/schema.graphql");
+        load_schema(sdl)
+    })
+}
+
+/// monday's SDL is printed from introspection: it re-declares the built-in scalars and the `__*`
+/// introspection types, which a spec-compliant schema must omit. Drop those, validate the rest.
+pub fn load_schema(sdl: &str) -> Valid<Schema> {
+    use apollo_compiler::ast::{Definition, Document};
+    let doc = Document::parse(sdl, "schema.graphql").expect("schema parses");
+    let builtin = ["String", "Int", "Float", "Boolean", "ID"];
+    let mut kept = Document::new();
+    for d in doc.definitions {
+        let name = d.name().map(|n| n.as_str().to_string()).unwrap_or_default();
+        let drop = name.starts_with("__")
+            || (matches!(d, Definition::ScalarTypeDefinition(_)) && builtin.contains(&name.as_str()));
+        if !drop {
+            kept.definitions.push(d);
+        }
+    }
+    kept.to_schema_validate().expect("monday schema validates")
+}
+
+/// Validates a document the way the fake does (for unit tests of the client's documents).
+pub fn validate(query: &str) -> Result<(), String> {
+    ExecutableDocument::parse_and_validate(schema(), query, "request.graphql")
+        .map(|_| ())
+        .map_err(|e| e.errors.to_string())
+}
+
+impl Fake {
+    pub fn start(world: World) -> std::io::Result<Fake> {
+        Self::start_on(world, 0)
+    }
+
+    pub fn start_on(world: World, port: u16) -> std::io::Result<Fake> {
+        let _ = schema();
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        let shared = Arc::new(Mutex::new(Shared {
+            world,
+            knobs: Knobs::default(),
+            log: Vec::new(),
+            cursors: Cursors::default(),
+            calls_today: 0,
+            budget_window: None,
+            budget_used: 0,
+            knobs_hang: None,
+        }));
+        let s2 = shared.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let s3 = s2.clone();
+                std::thread::spawn(move || serve_connection(conn, s3));
+            }
+        });
+        Ok(Fake { port, shared })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/v2", self.port)
+    }
+
+    /// Runs `f` on the fake's state (world, knobs, log) under its lock.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
+        f(&mut self.shared.lock().unwrap())
+    }
+
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.with(|s| s.log.clone())
+    }
+
+    pub fn clear_log(&self) {
+        self.with(|s| s.log.clear())
+    }
+
+    pub fn fault(&self, f: Fault) {
+        self.with(|s| s.knobs.faults.push_back(f))
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    keep_alive: bool,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one request (httparse for the head, Content-Length for the body). None at EOF.
+fn read_request(r: &mut BufReader<TcpStream>, buf: &mut Vec<u8>) -> Option<Request> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let method = req.method.unwrap_or("").to_string();
+                let path = req.path.unwrap_or("").to_string();
+                let headers: Vec<(String, String)> = req
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                    .collect();
+                let version = req.version.unwrap_or(1);
+                let len: usize = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let close = headers
+                    .iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
+                while buf.len() < head_len + len {
+                    let mut chunk = [0u8; 65536];
+                    let n = r.read(&mut chunk).ok()?;
+                    if n == 0 {
+                        return None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let body = buf[head_len..head_len + len].to_vec();
+                buf.drain(..head_len + len);
+                return Some(Request { method, path, headers, body, keep_alive: version == 1 && !close });
+            }
+            Ok(httparse::Status::Partial) => {
+                let mut chunk = [0u8; 65536];
+                let n = r.read(&mut chunk).ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            Err(_) => return None,
+        }
+    }
+}
+
+struct Response {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    extra: Vec<(String, String)>,
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    Response { status, content_type: "application/json; charset=utf-8", body: body.to_string().into_bytes(), extra: vec![] }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Error",
+    }
+}
+
+fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
+    let _ = stream.set_nodelay(true);
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    let mut buf = Vec::new();
+    while let Some(req) = read_request(&mut reader, &mut buf) {
+        let outcome = handle(&req, &shared);
+        let Some(resp) = outcome else {
+            // Dropped connection (or a hang that ended): close without answering.
+            let _ = writer.shutdown(std::net::Shutdown::Both);
+            return;
+        };
+        let mut head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nApi-Version: {API_VERSION}\r\nX-Request-Id: {}\r\n",
+            resp.status,
+            reason(resp.status),
+            resp.content_type,
+            resp.body.len(),
+            request_id()
+        );
+        for (k, v) in &resp.extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !req.keep_alive {
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str("\r\n");
+        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&resp.body)).is_err() {
+            return;
+        }
+        if !req.keep_alive {
+            return;
+        }
+    }
+}
+
+fn request_id() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("6f1c2a9e-0000-4000-8000-{n:012x}")
+}
+
+fn error_body(message: &str, code: &str, status: u16, extra: Value) -> Value {
+    let mut ext = json!({"code": code, "status_code": status});
+    if let Value::Object(m) = extra {
+        for (k, v) in m {
+            ext[k] = v;
+        }
+    }
+    json!({"errors": [{"message": message, "extensions": ext}], "extensions": {"request_id": request_id()}})
+}
+
+/// Everything about one POST /v2, then the log line. None = drop the connection.
+fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
+    if req.method == "GET" && req.path.starts_with("/v2/get_schema") {
+        let sdl = schema().to_string();
+        return Some(Response { status: 200, content_type: "text/plain; charset=utf-8", body: sdl.into_bytes(), extra: vec![] });
+    }
+    if req.method != "POST" || req.path != "/v2" {
+        return Some(json_response(404, json!({"errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND", "status_code": 404}}]})));
+    }
+    let latency = shared.lock().unwrap().knobs.latency;
+    if !latency.is_zero() {
+        std::thread::sleep(latency);
+    }
+    let mut s = shared.lock().unwrap();
+    let n = s.log.len() as u64 + 1;
+    let parsed: Result<Value, _> = serde_json::from_slice(&req.body);
+    let (query, variables) = match &parsed {
+        Ok(v) => (
+            v.get("query").and_then(Value::as_str).unwrap_or("").to_string(),
+            v.get("variables").cloned().unwrap_or(Value::Null),
+        ),
+        Err(_) => (String::from_utf8_lossy(&req.body).into_owned(), Value::Null),
+    };
+    let mut entry = LogEntry {
+        n,
+        status: 0,
+        roots: vec![],
+        fault: None,
+        complexity: 0,
+        api_version: req.header("API-Version").map(String::from),
+        error_code: None,
+        query,
+        variables,
+    };
+    let resp = answer(req, &mut s, parsed, &mut entry);
+    match &resp {
+        Some(r) => {
+            entry.status = r.status;
+            if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
+                entry.error_code = v["errors"][0]["extensions"]["code"].as_str().map(String::from);
+            }
+        }
+        None => entry.status = 0,
+    }
+    let hang = match &entry.fault {
+        Some(f) if f.starts_with("Hang") => s.knobs_hang.take(),
+        _ => None,
+    };
+    s.log.push(entry);
+    drop(s);
+    if let Some(d) = hang {
+        std::thread::sleep(d);
+    }
+    resp
+}
+
+impl Shared {
+    /// Resets the day (calls made so far) and the complexity window.
+    pub fn new_day(&mut self) {
+        self.calls_today = 0;
+        self.budget_window = None;
+        self.budget_used = 0;
+    }
+}
+
+fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error>, entry: &mut LogEntry) -> Option<Response> {
+    // Authentication: the bare token (monday's SDK) or "Bearer <token>" (airbyte) both work.
+    let token = req.header("Authorization").map(|t| t.trim().trim_start_matches("Bearer ").trim());
+    if token != Some(s.knobs.token.as_str()) {
+        return Some(json_response(401, json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "NOT_AUTHENTICATED"}}]})));
+    }
+    if let Some(v) = req.header("API-Version") {
+        let ok = v.len() == 7 && v.as_bytes()[4] == b'-' && v[..4].bytes().all(|b| b.is_ascii_digit()) && v[5..].bytes().all(|b| b.is_ascii_digit());
+        if !ok {
+            return Some(json_response(400, error_body(&format!("Invalid API version: {v}"), "InvalidVersionException", 400, json!({}))));
+        }
+    }
+    // The daily limit counts every call, rejected ones included (monday bills them 0.1).
+    if let Some(limit) = s.knobs.daily_limit {
+        if s.calls_today >= limit {
+            let secs = 86400 - (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 86400);
+            entry.fault = Some("DailyLimit".into());
+            let mut r = json_response(429, error_body("Daily limit exceeded", "DAILY_LIMIT_EXCEEDED", 429, json!({"retry_in_seconds": secs})));
+            r.extra.push(("Retry-After".into(), secs.to_string()));
+            return Some(r);
+        }
+    }
+    s.calls_today += 1;
+
+    if let Some(f) = s.knobs.faults.pop_front() {
+        entry.fault = Some(format!("{f:?}"));
+        match f {
+            Fault::Status(code) => {
+                return Some(json_response(code, error_body("Internal server error", "INTERNAL_SERVER_ERROR", code, json!({}))));
+            }
+            Fault::Html(code) => {
+                let html = format!("<html>\r\n<head><title>{code} {r}</title></head>\r\n<body>\r\n<center><h1>{code} {r}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n", r = reason(code));
+                return Some(Response { status: code, content_type: "text/html", body: html.into_bytes(), extra: vec![] });
+            }
+            Fault::Drop => return None,
+            Fault::Hang(d) => {
+                s.knobs_hang = Some(d);
+                return None;
+            }
+            Fault::Complexity200(secs) | Fault::Complexity429(secs) => {
+                let status = if matches!(f, Fault::Complexity200(_)) { 200 } else { 429 };
+                let body = error_body(
+                    "Complexity budget exhausted",
+                    "COMPLEXITY_BUDGET_EXHAUSTED",
+                    429,
+                    json!({"complexity": 6182, "complexity_budget_left": 100, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": secs}),
+                );
+                return Some(json_response(status, body));
+            }
+            Fault::RetryAfter(secs) => {
+                let mut r = json_response(429, error_body("Minute limit rate exceeded", "RATE_LIMIT_EXCEEDED", 429, json!({"retry_in_seconds": secs})));
+                r.extra.push(("Retry-After".into(), secs.to_string()));
+                return Some(r);
+            }
+        }
+    }
+
+    let body = match parsed {
+        Ok(b) => b,
+        Err(e) => return Some(json_response(400, error_body(&format!("Unexpected token in JSON: {e}"), "JsonParseException", 400, json!({})))),
+    };
+    let Some(query) = body.get("query").and_then(Value::as_str) else {
+        return Some(json_response(400, error_body("No query string was present", "JsonParseException", 400, json!({}))));
+    };
+    // Since 2025-04 `variables` must be a JSON object; a JSON-encoded string is rejected.
+    let vars: JsonMap = match body.get("variables") {
+        None | Some(Value::Null) => JsonMap::new(),
+        Some(Value::Object(m)) => match serde_json::from_value(Value::Object(m.clone())) {
+            Ok(v) => v,
+            Err(_) => JsonMap::new(),
+        },
+        Some(_) => {
+            return Some(json_response(400, error_body("variables must be a JSON object", "InvalidArgumentException", 400, json!({}))));
+        }
+    };
+    let doc = match ExecutableDocument::parse_and_validate(schema(), query, "request.graphql") {
+        Ok(d) => d,
+        Err(e) => {
+            let errors: Vec<Value> = e
+                .errors
+                .iter()
+                .map(|d| {
+                    let json = d.unstable_to_json_compat();
+                    let msg = json.message.clone();
+                    let code = if msg.contains("does not have a field") || msg.contains("Cannot query field") {
+                        "undefinedField"
+                    } else if msg.contains("argument") && msg.contains("not") && msg.contains("defined") {
+                        "argumentNotAccepted"
+                    } else {
+                        "GRAPHQL_VALIDATION_FAILED"
+                    };
+                    let locations: Vec<Value> = json.locations.iter().map(|l| json!({"line": l.line, "column": l.column})).collect();
+                    json!({"message": msg, "locations": locations, "extensions": {"code": code, "status_code": 200}})
+                })
+                .collect();
+            return Some(json_response(200, json!({"errors": errors, "extensions": {"request_id": request_id()}})));
+        }
+    };
+    let op_name = body.get("operationName").and_then(Value::as_str);
+    let Ok(op) = doc.operations.get(op_name) else {
+        return Some(json_response(200, error_body("Unknown operation", "GRAPHQL_VALIDATION_FAILED", 200, json!({}))));
+    };
+    entry.roots = op
+        .selection_set
+        .fields()
+        .map(|f| f.name.to_string())
+        .collect();
+    let coerced = match coerce_variable_values(schema(), op, &vars) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(json_response(200, error_body(&e.message().to_string(), "argumentLiteralsIncompatible", 200, json!({}))));
+        }
+    };
+    // Complexity: estimated before running; charged against the per-minute budget.
+    let cost = exec::estimate(&doc, &op.selection_set, &coerced);
+    entry.complexity = cost;
+    if cost > 5_000_000 {
+        return Some(json_response(200, error_body(&format!("Query has complexity of {cost}, which exceeds max complexity of 5000000"), "ComplexityException", 200, json!({}))));
+    }
+    let now = Instant::now();
+    if s.budget_window.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
+        s.budget_window = Some(now);
+        s.budget_used = 0;
+    }
+    let reset = 60 - now.duration_since(s.budget_window.unwrap()).as_secs() as i64;
+    let before = s.knobs.budget_per_minute - s.budget_used;
+    if cost > before {
+        return Some(json_response(
+            200,
+            error_body(
+                "Complexity budget exhausted",
+                "COMPLEXITY_BUDGET_EXHAUSTED",
+                429,
+                json!({"complexity": cost, "complexity_budget_left": before, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": reset}),
+            ),
+        ));
+    }
+    s.budget_used += cost;
+    let Shared { world, cursors, knobs, .. } = s;
+    let ctx = Ctx {
+        world,
+        cursors: std::cell::RefCell::new(cursors),
+        cursor_ttl: knobs.cursor_ttl,
+        expire_after_pages: knobs.expire_cursor_after_pages,
+        complexity: [before, before - cost, cost, reset],
+    };
+    let root = exec::Obj { ctx: &ctx, node: exec::Node::Query };
+    let result = Execution::new(schema(), &doc)
+        .operation(op)
+        .coerced_variable_values(&coerced)
+        .execute_sync(&root);
+    let mut out = match result {
+        Ok(r) => serde_json::to_value(&r).unwrap_or(Value::Null),
+        Err(e) => json!({"errors": [{"message": e.message().to_string()}]}),
+    };
+    exec::fix_errors(&mut out);
+    if let Value::Object(m) = &mut out {
+        m.insert("extensions".into(), json!({"request_id": request_id()}));
+    }
+    Some(json_response(200, out))
+}

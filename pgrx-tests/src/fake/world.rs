@@ -1,0 +1,377 @@
+//! The fake's data: boards, columns, groups, items and their cells, in monday's shapes.
+//!
+//! A sample board is generated from `fixtures/items_page.json` (a realistic page covering every column
+//! type in old, new and empty forms, FACTS.md §1.3): item `k` reuses the cells of template item `k % 5`
+//! with its own id, name, numbers and text, so large boards stay realistic and distinct.
+
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Clone, Debug)]
+pub struct Column {
+    pub id: String,
+    pub title: String,
+    pub typ: String,
+    pub settings_str: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: String,
+    pub title: String,
+    pub color: String,
+    pub position: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    Active,
+    Archived,
+    Deleted,
+}
+
+impl State {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Archived => "archived",
+            State::Deleted => "deleted",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub id: i64,
+    pub board_id: i64,
+    pub name: String,
+    pub group_id: String,
+    pub state: State,
+    pub created_at: String,
+    pub updated_at: String,
+    pub parent_item_id: Option<i64>,
+    /// Column id → the cell as the API returns it (`text`, `value` and the typed fields), minus `id`/`type`.
+    pub cells: HashMap<String, Map<String, Value>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Board {
+    pub id: i64,
+    pub name: String,
+    /// `board` or `sub_items_board`.
+    pub kind: &'static str,
+    pub columns: Vec<Column>,
+    pub groups: Vec<Group>,
+    /// Item ids in board order (items_page order).
+    pub item_ids: Vec<i64>,
+    /// Answers `USER_UNAUTHORIZED` (the token's user cannot see it).
+    pub restricted: bool,
+}
+
+#[derive(Default, Debug)]
+pub struct World {
+    pub boards: BTreeMap<i64, Board>,
+    pub items: HashMap<i64, Item>,
+    /// Bumped on every change: cursors snapshot the board at a version.
+    pub version: u64,
+}
+
+pub const SAMPLE_BOARD: i64 = 18414630189;
+pub const SAMPLE_SUBITEMS_BOARD: i64 = 18414630191;
+/// First item id of the sample board: above 2^31, like real ids.
+pub const FIRST_ITEM: i64 = 18265984789;
+pub const FIRST_SUBITEM: i64 = 18265990001;
+
+/// The column type → the GraphQL object type of its `ColumnValue` (`status` → `StatusValue`).
+pub fn value_type_name(typ: &str) -> String {
+    let mut out = String::new();
+    for part in typ.split('_') {
+        let mut chars = part.chars();
+        if let Some(c) = chars.next() {
+            out.extend(c.to_uppercase());
+            out.push_str(chars.as_str());
+        }
+    }
+    out.push_str("Value");
+    out
+}
+
+impl World {
+    /// The sample board "Q3 Launch plan" with `n` items (every column type) and, when `subitems`,
+    /// two subitems under every third item on its subitems board.
+    pub fn sample(n: usize, subitems: bool) -> World {
+        let fixture: Value =
+            serde_json::from_str(include_str!("../../fixtures/items_page.json")).expect("fixture");
+        let b = &fixture["data"]["boards"][0];
+        let columns: Vec<Column> = b["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| Column {
+                id: c["id"].as_str().unwrap().into(),
+                title: c["title"].as_str().unwrap().into(),
+                typ: c["type"].as_str().unwrap().into(),
+                settings_str: c["settings_str"].as_str().unwrap().into(),
+            })
+            .collect();
+        let groups = vec![
+            Group { id: "topics".into(), title: "This sprint".into(), color: "#579bfc".into(), position: "65536".into() },
+            Group { id: "new_group_mkxz".into(), title: "Backlog".into(), color: "#a25ddc".into(), position: "131072".into() },
+        ];
+        let templates: Vec<(String, String, HashMap<String, Map<String, Value>>)> = b["items_page"]["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|it| {
+                let cells = it["column_values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|cv| {
+                        let mut m = cv.as_object().unwrap().clone();
+                        let id = m.remove("id").unwrap().as_str().unwrap().to_string();
+                        m.remove("type");
+                        (id, m)
+                    })
+                    .collect();
+                (
+                    it["name"].as_str().unwrap().to_string(),
+                    it["group"]["id"].as_str().unwrap().to_string(),
+                    cells,
+                )
+            })
+            .collect();
+
+        let mut w = World::default();
+        let mut board = Board {
+            id: SAMPLE_BOARD,
+            name: "Q3 Launch plan".into(),
+            kind: "board",
+            columns: columns.clone(),
+            groups,
+            item_ids: Vec::with_capacity(n),
+            restricted: false,
+        };
+        let mut sub_board = Board {
+            id: SAMPLE_SUBITEMS_BOARD,
+            name: "Subitems of Q3 Launch plan".into(),
+            kind: "sub_items_board",
+            columns: vec![
+                Column { id: "name".into(), title: "Name".into(), typ: "name".into(), settings_str: "{}".into() },
+                columns.iter().find(|c| c.id == "person").unwrap().clone(),
+                columns.iter().find(|c| c.id == "status").unwrap().clone(),
+                Column { id: "date0".into(), title: "Date".into(), typ: "date".into(), settings_str: "{}".into() },
+                Column { id: "numbers5".into(), title: "Hours".into(), typ: "numbers".into(), settings_str: "{}".into() },
+            ],
+            groups: vec![Group { id: "topics".into(), title: "Subitems".into(), color: "#579bfc".into(), position: "65536".into() }],
+            item_ids: Vec::new(),
+            restricted: false,
+        };
+        let mut next_sub = FIRST_SUBITEM;
+        for k in 0..n {
+            let (tname, tgroup, tcells) = &templates[k % templates.len()];
+            let id = FIRST_ITEM + k as i64;
+            let mut cells = tcells.clone();
+            let amount = format!("{}.{:02}", 1000 + (k * 37) % 90000, k % 100);
+            cells.insert(
+                "numeric_mkx1".into(),
+                obj(json!({"text": amount, "value": serde_json::to_string(&amount).unwrap(), "number": amount.parse::<f64>().unwrap()})),
+            );
+            let note = format!("note {k}");
+            cells.insert(
+                "text0".into(),
+                obj(json!({"text": note, "value": serde_json::to_string(&note).unwrap()})),
+            );
+            cells.insert(
+                "item_id_mkxl".into(),
+                obj(json!({"text": id.to_string(), "value": json!({"item_id": id.to_string()}).to_string(), "item_id": id.to_string()})),
+            );
+            let mut sub_ids = Vec::new();
+            if subitems && k % 3 == 0 {
+                for s in 0..2 {
+                    let sid = next_sub;
+                    next_sub += 1;
+                    sub_ids.push(sid);
+                    let mut sc = HashMap::new();
+                    sc.insert("person".into(), tcells.get("person").cloned().unwrap_or_default());
+                    sc.insert("status".into(), tcells.get("status").cloned().unwrap_or_default());
+                    let day = format!("2026-07-{:02}", 1 + (k + s) % 28);
+                    sc.insert(
+                        "date0".into(),
+                        obj(json!({"text": day, "value": json!({"date": day, "changed_at": "2026-06-01T10:00:00.000Z"}).to_string(), "date": day, "time": null})),
+                    );
+                    let hours = format!("{}", (k + s) % 12 + 1);
+                    sc.insert(
+                        "numbers5".into(),
+                        obj(json!({"text": hours, "value": serde_json::to_string(&hours).unwrap(), "number": hours.parse::<f64>().unwrap()})),
+                    );
+                    w.items.insert(
+                        sid,
+                        Item {
+                            id: sid,
+                            board_id: SAMPLE_SUBITEMS_BOARD,
+                            name: format!("Step {} of {}", s + 1, tname),
+                            group_id: "topics".into(),
+                            state: State::Active,
+                            created_at: "2026-06-01T10:00:00Z".into(),
+                            updated_at: "2026-06-01T10:00:00Z".into(),
+                            parent_item_id: Some(id),
+                            cells: sc,
+                        },
+                    );
+                    sub_board.item_ids.push(sid);
+                }
+            }
+            let names: Vec<String> = sub_ids.iter().map(|s| w.items[s].name.clone()).collect();
+            cells.insert(
+                "subitems".into(),
+                obj(json!({"text": null, "value": null,
+                    "subitems_ids": sub_ids.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    "display_value": names.join(", ")})),
+            );
+            w.items.insert(
+                id,
+                Item {
+                    id,
+                    board_id: SAMPLE_BOARD,
+                    name: if k < templates.len() { tname.clone() } else { format!("{tname} #{k}") },
+                    group_id: tgroup.clone(),
+                    state: State::Active,
+                    created_at: "2026-05-02T09:12:44Z".into(),
+                    updated_at: "2026-06-01T08:00:03Z".into(),
+                    parent_item_id: None,
+                    cells,
+                },
+            );
+            board.item_ids.push(id);
+        }
+        w.boards.insert(board.id, board);
+        if subitems {
+            w.boards.insert(sub_board.id, sub_board);
+        } else if let Some(b) = w.boards.get_mut(&SAMPLE_BOARD) {
+            b.columns.retain(|c| c.typ != "subtasks");
+        }
+        w
+    }
+
+    /// The active items of a board, in board order.
+    pub fn active_items(&self, board: i64) -> Vec<i64> {
+        self.boards
+            .get(&board)
+            .map(|b| {
+                b.item_ids
+                    .iter()
+                    .copied()
+                    .filter(|i| self.items.get(i).is_some_and(|it| it.state == State::Active))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    // ---- changes that tests make, as monday users would ----
+
+    pub fn touch(&mut self, item: i64) {
+        self.version += 1;
+        if let Some(it) = self.items.get_mut(&item) {
+            it.updated_at = now_iso();
+        }
+    }
+
+    /// Sets one cell (`value` is the decoded JSON, stored double-encoded like monday; `None` = never set).
+    pub fn set_cell(&mut self, item: i64, column: &str, value: Option<Value>, text: Option<&str>) {
+        if let Some(it) = self.items.get_mut(&item) {
+            let mut m = Map::new();
+            m.insert("text".into(), text.map(|t| Value::String(t.into())).unwrap_or(Value::Null));
+            m.insert(
+                "value".into(),
+                value.map(|v| Value::String(v.to_string())).unwrap_or(Value::Null),
+            );
+            it.cells.insert(column.into(), m);
+        }
+        self.touch(item);
+    }
+
+    pub fn set_state(&mut self, item: i64, state: State) {
+        if let Some(it) = self.items.get_mut(&item) {
+            it.state = state;
+        }
+        self.touch(item);
+    }
+
+    /// Gone for good (past monday's 30-day recycle bin): `items(ids:)` no longer returns it.
+    pub fn purge(&mut self, item: i64) {
+        if let Some(it) = self.items.remove(&item) {
+            if let Some(b) = self.boards.get_mut(&it.board_id) {
+                b.item_ids.retain(|i| *i != item);
+            }
+        }
+        self.version += 1;
+    }
+
+    pub fn add_item(&mut self, board: i64, like: i64, id: i64, name: &str) {
+        let mut it = self.items[&like].clone();
+        it.id = id;
+        it.name = name.into();
+        it.board_id = board;
+        it.created_at = now_iso();
+        it.updated_at = now_iso();
+        self.items.insert(id, it);
+        self.boards.get_mut(&board).unwrap().item_ids.push(id);
+        self.version += 1;
+    }
+
+    pub fn add_column(&mut self, board: i64, id: &str, title: &str, typ: &str) {
+        self.boards.get_mut(&board).unwrap().columns.push(Column {
+            id: id.into(),
+            title: title.into(),
+            typ: typ.into(),
+            settings_str: "{}".into(),
+        });
+        self.version += 1;
+    }
+
+    pub fn remove_column(&mut self, board: i64, id: &str) {
+        self.boards.get_mut(&board).unwrap().columns.retain(|c| c.id != id);
+        for it in self.items.values_mut().filter(|i| i.board_id == board) {
+            it.cells.remove(id);
+        }
+        self.version += 1;
+    }
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => unreachable!(),
+    }
+}
+
+pub fn now_iso() -> String {
+    // Seconds since the epoch → RFC 3339 UTC, without a date crate.
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days → civil date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z.rem_euclid(146097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
