@@ -4,7 +4,9 @@
 
 use pgrx::prelude::*;
 
+pub mod api;
 pub mod codec;
+pub mod sync;
 pub mod pg;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -1,0 +1,459 @@
+//! One monday API call, with monday's limits and faults handled (FACTS.md §4):
+//! - `COMPLEXITY_BUDGET_EXHAUSTED` (HTTP 200 with `errors[]`, or HTTP 429) and other rate limits:
+//!   wait `retry_in_seconds` / `Retry-After`, then try again;
+//! - 5xx, HTML error pages, dropped connections, timeouts: bounded retries with backoff;
+//! - 401: "token rejected"; `USER_UNAUTHORIZED`: no access; `DAILY_LIMIT_EXCEEDED`: stop;
+//! - everything else in `errors[]`: a clear error naming monday's code.
+//!
+//! The token is only ever put in the `Authorization` header: never in a message.
+
+use serde_json::Value;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+pub struct Config {
+    pub url: String,
+    pub version: String,
+    pub token: String,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// Retries after a transport failure or a 5xx (not counting rate-limit waits).
+    pub max_retries: u32,
+    /// The longest total time one call may spend waiting on rate limits.
+    pub max_wait: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("url", &self.url)
+            .field("version", &self.version)
+            .field("token", &"<hidden>")
+            .finish()
+    }
+}
+
+/// `complexity { before after query reset_in_x_seconds }` of one call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Complexity {
+    pub before: i64,
+    pub after: i64,
+    pub query: i64,
+    pub reset_in_seconds: i64,
+}
+
+/// What one logical call cost: HTTP attempts, waits, complexity.
+#[derive(Clone, Debug)]
+pub struct CallRecord {
+    pub operation: &'static str,
+    pub http_status: u16,
+    pub attempts: u32,
+    pub waited: Duration,
+    pub elapsed: Duration,
+    pub complexity: Option<Complexity>,
+    /// monday's error code, or a transport error kind, of the last failed attempt.
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// HTTP 401 / NOT_AUTHENTICATED.
+    TokenRejected,
+    /// USER_UNAUTHORIZED and friends: the token's user may not read this.
+    Unauthorized,
+    /// The board or item does not exist (or is not visible).
+    NotFound,
+    /// DAILY_LIMIT_EXCEEDED: no more calls until midnight UTC.
+    DailyLimit,
+    /// A rate-limit wait longer than `monday_sync.max_wait`.
+    WaitTooLong,
+    /// The cursor of a walk expired (60 minutes after the first page).
+    CursorExpired,
+    /// Retries exhausted on 5xx, HTML pages, dropped connections or timeouts.
+    Unavailable,
+    /// Any other error monday answered (validation, bad argument, …).
+    Api,
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiError {
+    pub kind: ApiErrorKind,
+    pub message: String,
+    pub detail: String,
+    pub hint: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.detail)
+    }
+}
+
+/// One HTTP exchange as it came back.
+#[derive(Debug)]
+pub enum Raw {
+    Http { status: u16, retry_after: Option<String>, body: Vec<u8> },
+    /// Connection refused or reset, closed without an answer, timed out.
+    Failed { timeout: bool, message: String },
+}
+
+/// What to do about one exchange.
+#[derive(Debug)]
+pub enum Verdict {
+    Data(Value, Option<Complexity>),
+    Wait { seconds: f64, why: String },
+    Retry { why: String },
+    Fail(ApiError),
+}
+
+fn code_of(err: &Value) -> &str {
+    err.pointer("/extensions/code")
+        .and_then(Value::as_str)
+        .or_else(|| err.get("error_code").and_then(Value::as_str))
+        .unwrap_or("")
+}
+
+fn short(s: &str, max: usize) -> String {
+    let t = crate::codec::truncate_bytes(s.trim(), max);
+    if t.len() < s.trim().len() {
+        format!("{t}…")
+    } else {
+        t.to_string()
+    }
+}
+
+fn retry_in(err: &Value) -> Option<f64> {
+    let v = err.pointer("/extensions/retry_in_seconds")?;
+    v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+/// Turns one exchange into data, a wait, a retry or an error. Pure: unit tested on monday's shapes.
+pub fn classify(raw: &Raw) -> Verdict {
+    let (status, retry_after, body) = match raw {
+        Raw::Failed { timeout, message } => {
+            return Verdict::Retry {
+                why: if *timeout { format!("timeout: {message}") } else { format!("connection: {message}") },
+            }
+        }
+        Raw::Http { status, retry_after, body } => (*status, retry_after.as_deref(), body),
+    };
+    let json: Option<Value> = serde_json::from_slice(body).ok().filter(Value::is_object);
+    let first_error = json
+        .as_ref()
+        .and_then(|j| j.get("errors"))
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .cloned()
+        // Legacy (≤2024-10) shape: error_code / error_message at the top level.
+        .or_else(|| json.as_ref().filter(|j| j.get("error_code").is_some()).cloned());
+    let header_wait = retry_after.and_then(|s| s.trim().parse::<f64>().ok());
+
+    if status == 401 {
+        return Verdict::Fail(ApiError {
+            kind: ApiErrorKind::TokenRejected,
+            message: "monday rejected the API token".into(),
+            detail: format!("HTTP 401{}", first_error.as_ref().map(|e| format!(", {}", code_of(e))).unwrap_or_default()),
+            hint: "Set a valid token with SELECT monday_sync.set_token('…'); personal tokens are under Profile → Developers → My access tokens.".into(),
+        });
+    }
+    if let Some(err) = &first_error {
+        let code = code_of(err);
+        let message = err
+            .get("message")
+            .or_else(|| err.get("error_message"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match code {
+            "DAILY_LIMIT_EXCEEDED" => {
+                return Verdict::Fail(ApiError {
+                    kind: ApiErrorKind::DailyLimit,
+                    message: "monday's daily API call limit is exhausted".into(),
+                    detail: format!(
+                        "HTTP {status}, DAILY_LIMIT_EXCEEDED; resets at midnight UTC{}",
+                        retry_in(err).or(header_wait).map(|s| format!(" (in {s:.0} s)")).unwrap_or_default()
+                    ),
+                    hint: "The limit depends on the monday plan (1,000 / 10,000 / 25,000 calls a day); pull less often or wait for the reset.".into(),
+                })
+            }
+            "NOT_AUTHENTICATED" => {
+                return Verdict::Fail(ApiError {
+                    kind: ApiErrorKind::TokenRejected,
+                    message: "monday rejected the API token".into(),
+                    detail: format!("HTTP {status}, NOT_AUTHENTICATED"),
+                    hint: "Set a valid token with SELECT monday_sync.set_token('…').".into(),
+                })
+            }
+            "USER_UNAUTHORIZED" | "UserUnauthorizedException" | "USER_ACCESS_DENIED" | "missingRequiredPermissions" | "UNAUTHORIZED" => {
+                return Verdict::Fail(ApiError {
+                    kind: ApiErrorKind::Unauthorized,
+                    message: "the token's monday user may not read this".into(),
+                    detail: format!("HTTP {status}, {code}: {}", short(message, 200)),
+                    hint: "Share the board with the token's user, or use a token of a user who can see it.".into(),
+                })
+            }
+            "InvalidBoardIdException" | "InvalidItemIdException" | "ResourceNotFoundException" => {
+                return Verdict::Fail(ApiError {
+                    kind: ApiErrorKind::NotFound,
+                    message: "monday does not know this board or item".into(),
+                    detail: format!("HTTP {status}, {code}: {}", short(message, 200)),
+                    hint: "Check the id in the board's URL (https://<account>.monday.com/boards/<board id>).".into(),
+                })
+            }
+            "CursorExpiredError" | "CursorException" => {
+                return Verdict::Fail(ApiError {
+                    kind: ApiErrorKind::CursorExpired,
+                    message: "the items_page cursor expired".into(),
+                    detail: format!("{code}: {}", short(message, 200)),
+                    hint: "Cursors live 60 minutes from the first page; the walk restarts.".into(),
+                })
+            }
+            "INTERNAL_SERVER_ERROR" => return Verdict::Retry { why: format!("HTTP {status}, INTERNAL_SERVER_ERROR") },
+            _ => {}
+        }
+        // Any other error that says when to come back is a rate limit: complexity budget, minute
+        // limit, concurrency, IP limit, FIELD_LIMIT_EXCEEDED.
+        if let Some(secs) = retry_in(err).or(if status == 429 { header_wait } else { None }) {
+            return Verdict::Wait { seconds: secs.max(0.0), why: format!("HTTP {status}, {}", if code.is_empty() { "rate limited" } else { code }) };
+        }
+        if status == 429 {
+            return Verdict::Wait { seconds: header_wait.unwrap_or(60.0), why: format!("HTTP 429, {code}") };
+        }
+        if status >= 500 {
+            return Verdict::Retry { why: format!("HTTP {status}, {code}") };
+        }
+        let locations = err
+            .get("locations")
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        return Verdict::Fail(ApiError {
+            kind: ApiErrorKind::Api,
+            message: format!("monday answered an error: {}", short(message, 200)),
+            detail: format!("HTTP {status}, code {}{locations}", if code.is_empty() { "(none)" } else { code }),
+            hint: "See https://developer.monday.com/api-reference/docs/errors; if it names a field, the API version (monday_sync.api_version) may not match.".into(),
+        });
+    }
+    if status == 429 {
+        return Verdict::Wait { seconds: header_wait.unwrap_or(60.0), why: "HTTP 429".into() };
+    }
+    if status >= 500 || (status == 200 && json.is_none()) {
+        let what = if body.starts_with(b"<") || body.windows(5).any(|w| w.eq_ignore_ascii_case(b"<html")) {
+            "an HTML error page"
+        } else if json.is_none() {
+            "a body that is not JSON"
+        } else {
+            "an error"
+        };
+        return Verdict::Retry { why: format!("HTTP {status} with {what}") };
+    }
+    let Some(mut json) = json else {
+        return Verdict::Fail(ApiError {
+            kind: ApiErrorKind::Api,
+            message: format!("monday answered HTTP {status}"),
+            detail: format!("body: {}", short(&String::from_utf8_lossy(body), 200)),
+            hint: "Check monday_sync.api_url.".into(),
+        });
+    };
+    if status != 200 {
+        return Verdict::Fail(ApiError {
+            kind: ApiErrorKind::Api,
+            message: format!("monday answered HTTP {status}"),
+            detail: format!("body: {}", short(&json.to_string(), 200)),
+            hint: "Check monday_sync.api_url and monday_sync.api_version.".into(),
+        });
+    }
+    let data = json.get_mut("data").map(Value::take).unwrap_or(Value::Null);
+    if !data.is_object() {
+        return Verdict::Fail(ApiError {
+            kind: ApiErrorKind::Api,
+            message: "monday answered without data".into(),
+            detail: format!("body: {}", short(&json.to_string(), 200)),
+            hint: "Check monday_sync.api_url.".into(),
+        });
+    }
+    let complexity = data.get("complexity").and_then(|c| {
+        Some(Complexity {
+            before: c.get("before")?.as_i64()?,
+            after: c.get("after")?.as_i64()?,
+            query: c.get("query")?.as_i64()?,
+            reset_in_seconds: c.get("reset_in_x_seconds")?.as_i64()?,
+        })
+    });
+    Verdict::Data(data, complexity)
+}
+
+/// Backoff before retry `n` (1-based): 0.25 s, 0.5 s, 1 s, 2 s, … capped at 8 s.
+pub fn backoff(n: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1u64 << n.saturating_sub(1).min(5))).min(Duration::from_secs(8))
+}
+
+pub struct Client<'p> {
+    cfg: Config,
+    agent: ureq::Agent,
+    poll: &'p mut dyn FnMut(),
+    /// Every logical call made so far, in order.
+    pub calls: Vec<CallRecord>,
+}
+
+const POLL: Duration = Duration::from_millis(20);
+
+impl<'p> Client<'p> {
+    pub fn new(cfg: Config, poll: &'p mut dyn FnMut()) -> Client<'p> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(cfg.connect_timeout))
+            .timeout_global(Some(cfg.request_timeout))
+            // The token travels in a header: never follow a redirect with it.
+            .max_redirects(0)
+            .user_agent(concat!("monday_sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Client { cfg, agent, poll, calls: Vec::new() }
+    }
+
+    pub fn complexity_used(&self) -> i64 {
+        self.calls.iter().filter_map(|c| c.complexity).map(|c| c.query).sum()
+    }
+
+    /// HTTP attempts made so far (each counts against monday's daily limit).
+    pub fn http_calls(&self) -> u32 {
+        self.calls.iter().map(|c| c.attempts).sum()
+    }
+
+    /// Sleeps in 20 ms steps, polling for cancellation.
+    pub fn sleep(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        loop {
+            (self.poll)();
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            std::thread::sleep((end - now).min(POLL));
+        }
+    }
+
+    fn exchange(&mut self, body: String) -> Raw {
+        let (tx, rx) = mpsc::channel();
+        let agent = self.agent.clone();
+        let (url, token, version) = (self.cfg.url.clone(), self.cfg.token.clone(), self.cfg.version.clone());
+        // The helper thread never touches Postgres; if the backend is cancelled it finishes on its own.
+        let spawned = std::thread::Builder::new().name("monday_sync http".into()).spawn(move || {
+            let result = agent
+                .post(&url)
+                .header("Authorization", &token)
+                .header("API-Version", &version)
+                .header("Content-Type", "application/json")
+                .send(body.as_bytes());
+            let raw = match result {
+                Ok(mut resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from);
+                    match resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_vec() {
+                        Ok(body) => Raw::Http { status, retry_after, body },
+                        Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &token) },
+                    }
+                }
+                Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &token) },
+            };
+            let _ = tx.send(raw);
+        });
+        if let Err(e) = spawned {
+            return Raw::Failed { timeout: false, message: format!("could not start the HTTP thread: {e}") };
+        }
+        loop {
+            match rx.recv_timeout(POLL) {
+                Ok(raw) => return raw,
+                Err(mpsc::RecvTimeoutError::Timeout) => (self.poll)(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Raw::Failed { timeout: false, message: "the HTTP thread ended without an answer".into() }
+                }
+            }
+        }
+    }
+
+    /// Sends one document; returns its `data`. Waits out rate limits (up to `max_wait` in all) and
+    /// retries transient failures (up to `max_retries`), polling for cancellation throughout.
+    pub fn query(&mut self, operation: &'static str, document: &str, variables: Value) -> Result<Value, ApiError> {
+        let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
+        let started = Instant::now();
+        let mut rec = CallRecord {
+            operation,
+            http_status: 0,
+            attempts: 0,
+            waited: Duration::ZERO,
+            elapsed: Duration::ZERO,
+            complexity: None,
+            last_error: None,
+        };
+        let mut retries = 0u32;
+        let result = loop {
+            (self.poll)();
+            rec.attempts += 1;
+            let raw = self.exchange(body.clone());
+            rec.http_status = match &raw {
+                Raw::Http { status, .. } => *status,
+                Raw::Failed { .. } => 0,
+            };
+            match classify(&raw) {
+                Verdict::Data(data, complexity) => {
+                    rec.complexity = complexity;
+                    break Ok(data);
+                }
+                Verdict::Fail(e) => {
+                    rec.last_error = Some(format!("{:?}", e.kind));
+                    break Err(e);
+                }
+                Verdict::Wait { seconds, why } => {
+                    rec.last_error = Some(why.clone());
+                    let d = Duration::from_secs_f64(seconds.min(86400.0));
+                    if rec.waited + d > self.cfg.max_wait {
+                        break Err(ApiError {
+                            kind: ApiErrorKind::WaitTooLong,
+                            message: "monday asked to wait longer than monday_sync.max_wait allows".into(),
+                            detail: format!(
+                                "{why}: wait {seconds:.0} s; already waited {:.0} s; max_wait is {} s",
+                                rec.waited.as_secs_f64(),
+                                self.cfg.max_wait.as_secs()
+                            ),
+                            hint: "Raise monday_sync.max_wait, or pull when other API users are quieter.".into(),
+                        });
+                    }
+                    rec.waited += d;
+                    self.sleep(d);
+                }
+                Verdict::Retry { why } => {
+                    rec.last_error = Some(why.clone());
+                    retries += 1;
+                    if retries > self.cfg.max_retries {
+                        break Err(ApiError {
+                            kind: ApiErrorKind::Unavailable,
+                            message: "monday's API is unavailable".into(),
+                            detail: format!("{} attempts; last: {why}", rec.attempts),
+                            hint: "monday may be having an outage (https://status.monday.com); try again later, or raise monday_sync.max_retries.".into(),
+                        });
+                    }
+                    let d = backoff(retries);
+                    rec.waited += d;
+                    self.sleep(d);
+                }
+            }
+        };
+        rec.elapsed = started.elapsed();
+        self.calls.push(rec);
+        result
+    }
+}
+
+/// Removes the token from a message, should a library ever echo it.
+pub fn scrub(message: &str, token: &str) -> String {
+    if token.len() >= 4 {
+        message.replace(token, "<token>")
+    } else {
+        message.to_string()
+    }
+}
