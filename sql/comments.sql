@@ -16,3 +16,36 @@ columns (optional): the board's columns [{id, type, settings_str}, …], for col
 
 COMMENT ON FUNCTION monday_sync.column_sql_type(text) IS
 $$The Postgres type monday_sync.decode converts a monday column type to (e.g. status → text, numbers → numeric, timeline → daterange, people → bigint[]). Unknown types → jsonb.$$;
+
+-- The sync surface. Everything that reaches monday's API uses the token: revoked from PUBLIC.
+REVOKE EXECUTE ON FUNCTION monday_sync.set_token(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.track_board(bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync._map_column(bigint, text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.map_column(bigint, text, text, regtype) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.pull_board(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.pull_item(bigint) FROM PUBLIC;
+
+COMMENT ON FUNCTION monday_sync.set_token(text) IS
+$$Store the monday API token (personal or app token). Only the extension's owner can read it; it never appears in settings, logs or errors. NULL removes it.$$;
+
+COMMENT ON FUNCTION monday_sync.track_board(bigint, text) IS
+$$Start syncing a monday board: read its columns and groups, record them in monday_sync.columns / monday_sync.groups, and create the typed table (default public.<slug of the board name>; subitems go to <table>_subitems). Returns the table. Calling it again refreshes the mapping and recreates a dropped table.$$;
+
+COMMENT ON FUNCTION monday_sync.map_column(bigint, text, text, regtype) IS
+$$Rename (and optionally retype) the SQL column of one monday column: map_column(board_id, column_id, sql_name, sql_type DEFAULT NULL). The new name is kept on every later pull.$$;
+
+COMMENT ON FUNCTION monday_sync._map_column(bigint, text, text, text) IS
+$$Internal: the implementation of monday_sync.map_column.$$;
+
+COMMENT ON FUNCTION monday_sync.pull_board(bigint) IS
+$$Full backfill / reconcile of a tracked board and its subitems: pages of 500 items, unchanged rows left alone, rows missing from monday marked archived or deleted (never dropped). Returns a summary (items_seen, rows_written, marked_deleted, api_calls, complexity_used, duration_ms, warnings); the run is recorded in monday_sync.sync_runs.$$;
+
+COMMENT ON FUNCTION monday_sync.pull_item(bigint) IS
+$$Fetch one item (or subitem) from monday, upsert it into its board's table, and return its row as jsonb (without raw). An item deleted on monday keeps its row with state = 'deleted'.$$;
+
+COMMENT ON TABLE monday_sync._credentials IS 'The monday API token. Readable only by the extension''s owner.';
+COMMENT ON TABLE monday_sync.boards IS 'Tracked monday boards and the tables they sync into.';
+COMMENT ON TABLE monday_sync.columns IS 'monday column → SQL column of each tracked board. removed_at is set when the column disappears from monday; the SQL column and its data stay.';
+COMMENT ON TABLE monday_sync.groups IS 'Groups of each tracked board.';
+COMMENT ON TABLE monday_sync.sync_runs IS 'One row per track_board / pull_board / pull_item: status, items seen, rows written, API calls, complexity used, warnings.';
+COMMENT ON TABLE monday_sync.api_calls IS 'Every monday API call of a run: HTTP status, attempts, time waited on rate limits, complexity before/after/cost.';

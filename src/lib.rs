@@ -11,7 +11,14 @@ pub mod pg;
 
 ::pgrx::pg_module_magic!(name, version);
 
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
+
+/// Settings are defined when the library loads (first use, or shared_preload_libraries).
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    pg::settings::init();
+}
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

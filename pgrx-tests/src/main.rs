@@ -3,6 +3,7 @@
 //! Everything happens in throwaway clusters under /tmp owned by `postgres`, on Unix sockets only.
 
 mod cluster;
+mod e2e;
 mod regress;
 mod setup;
 mod util;
@@ -62,6 +63,7 @@ fn main() {
         Some("setup") => setup::ensure(),
         Some("demo") => setup::ensure().and_then(|_| demo(args.iter().any(|a| a == "--keep"))),
         Some("test") => setup::ensure().and_then(|_| test()),
+        Some("e2e") => setup::ensure().and_then(|_| e2e_only()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
         _ => usage(),
@@ -117,6 +119,11 @@ fn test() -> Result<(), String> {
     let c = Cluster::start("regress", 28816, &[])?;
     let summary = regress::run(&c)?;
     println!("\nregress: {summary}");
+
+    step("end-to-end: a real cluster and the fake monday server over HTTP on 127.0.0.1");
+    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "log_statement = 'none'"])?;
+    let e2e = e2e::run(&c)?;
+    println!("\ne2e: {e2e}");
     Ok(())
 }
 
@@ -266,4 +273,13 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
     loop {
         std::thread::sleep(std::time::Duration::from_secs(3600));
     }
+}
+
+/// `e2e`: only the end-to-end tests (E2E_FILTER=<part of a name> picks some).
+fn e2e_only() -> Result<(), String> {
+    install(false)?;
+    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "log_statement = 'none'"])?;
+    let e2e = e2e::run(&c)?;
+    println!("\ne2e: {e2e}");
+    Ok(())
 }

@@ -503,3 +503,17 @@ unsafe impl BoxRet for RegType {
 }
 
 sql_type!(RegType, "regtype");
+
+/// A `regclass` result.
+pub struct RegClass(pub pg_sys::Oid);
+
+unsafe impl BoxRet for RegClass {
+    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        match self.0.into_datum() {
+            Some(d) => unsafe { fcinfo.return_raw_datum(d) },
+            None => fcinfo.return_null(),
+        }
+    }
+}
+
+sql_type!(RegClass, "regclass");

@@ -3,3 +3,5 @@
 pub mod codec;
 pub mod errors;
 pub mod jsonb;
+pub mod settings;
+pub mod sync;

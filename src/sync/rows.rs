@@ -15,6 +15,8 @@ pub struct MappedColumn {
     pub typ: String,
     /// Column settings, for the kinds that read them (status, dropdown).
     pub settings: Option<Value>,
+    /// The SQL column's type (`format_type` output), for the explicit cast on write.
+    pub sql_type: String,
 }
 
 #[derive(Debug, Default)]

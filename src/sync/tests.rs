@@ -44,8 +44,8 @@ fn meta_and_subitems_board() {
 #[test]
 fn rows_decode_and_keep_raw() {
     let cols = vec![
-        MappedColumn { column_id: "numeric".into(), sql_name: "budget".into(), typ: "numbers".into(), settings: None },
-        MappedColumn { column_id: "date4".into(), sql_name: "due".into(), typ: "date".into(), settings: None },
+        MappedColumn { column_id: "numeric".into(), sql_name: "budget".into(), typ: "numbers".into(), settings: None, sql_type: String::new() },
+        MappedColumn { column_id: "date4".into(), sql_name: "due".into(), typ: "date".into(), settings: None, sql_type: String::new() },
     ];
     let items = vec![json!({"id":"18265984789","name":"A \"quoted\" name","state":"active",
         "group":{"id":"topics","title":"This sprint"},"parent_item":null,

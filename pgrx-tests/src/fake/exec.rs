@@ -26,6 +26,8 @@ pub struct Cursors {
     pub snapshots: HashMap<u64, Snapshot>,
     /// Pages served from cursors since the knob was set (for `expire_cursor_after_pages`).
     pub pages_served: u32,
+    /// `expire_cursor_after_pages` fires once.
+    pub expiry_fired: bool,
 }
 
 pub struct Ctx<'a> {
@@ -195,9 +197,9 @@ impl<'a> Obj<'a> {
                 return Err(expired());
             }
             if let Some(n) = self.ctx.expire_after_pages {
-                if cursors.pages_served >= n {
+                if cursors.pages_served >= n && !cursors.expiry_fired {
                     cursors.snapshots.clear();
-                    cursors.pages_served = 0;
+                    cursors.expiry_fired = true;
                     return Err(expired());
                 }
             }
@@ -425,7 +427,12 @@ impl<'a> ObjectValue for Obj<'a> {
                             if info.field_definition().ty.is_non_null() && info.field_definition().ty.is_list() {
                                 Ok(ResolvedValue::list(std::iter::empty()))
                             } else if info.field_definition().ty.is_non_null() {
-                                Ok(ResolvedValue::leaf(j(Value::String(String::new()))))
+                                // Non-null scalars of an unset cell: monday's zero values.
+                                Ok(ResolvedValue::leaf(j(match info.field_definition().ty.inner_named_type().as_str() {
+                                    "Int" | "Float" => Value::from(0),
+                                    "Boolean" => Value::Bool(false),
+                                    _ => Value::String(String::new()),
+                                })))
                             } else {
                                 Ok(ResolvedValue::null())
                             }

@@ -1,0 +1,89 @@
+-- monday_sync's tables. Loaded first (bootstrap); COMMENTs are in comments.sql.
+
+-- The API token. Only the extension's owner (and superusers) can read it: no grants, ever.
+CREATE TABLE monday_sync._credentials (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    token text NOT NULL,
+    set_at timestamptz NOT NULL DEFAULT now(),
+    set_by name NOT NULL DEFAULT current_user
+);
+REVOKE ALL ON monday_sync._credentials FROM PUBLIC;
+
+-- Tracked boards and where they land.
+CREATE TABLE monday_sync.boards (
+    board_id bigint PRIMARY KEY,
+    board_name text NOT NULL,
+    board_kind text NOT NULL DEFAULT 'board',
+    target_schema name NOT NULL,
+    target_table name NOT NULL,
+    parent_board_id bigint REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    subitems_board_id bigint,
+    items_count bigint,
+    tracked_at timestamptz NOT NULL DEFAULT now(),
+    last_pulled_at timestamptz,
+    UNIQUE (target_schema, target_table)
+);
+
+-- monday column → SQL column, one row per column ever seen (removed ones keep their row).
+CREATE TABLE monday_sync.columns (
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    column_id text NOT NULL,
+    title text NOT NULL,
+    column_type text NOT NULL,
+    settings jsonb,
+    sql_name name NOT NULL,
+    sql_type regtype NOT NULL,
+    position int NOT NULL,
+    added_at timestamptz NOT NULL DEFAULT now(),
+    removed_at timestamptz,
+    PRIMARY KEY (board_id, column_id),
+    UNIQUE (board_id, sql_name)
+);
+
+CREATE TABLE monday_sync.groups (
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    group_id text NOT NULL,
+    title text NOT NULL,
+    position text,
+    removed_at timestamptz,
+    PRIMARY KEY (board_id, group_id)
+);
+
+-- Run history, in pg_cron's vocabulary.
+CREATE TABLE monday_sync.sync_runs (
+    runid bigserial PRIMARY KEY,
+    board_id bigint NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item')),
+    status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    items_seen bigint NOT NULL DEFAULT 0,
+    rows_written bigint NOT NULL DEFAULT 0,
+    api_calls int NOT NULL DEFAULT 0,
+    complexity_used bigint NOT NULL DEFAULT 0,
+    warnings int NOT NULL DEFAULT 0,
+    message text
+);
+CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
+
+-- Every API call of a run: what it cost against monday's limits.
+CREATE TABLE monday_sync.api_calls (
+    runid bigint NOT NULL REFERENCES monday_sync.sync_runs (runid) ON DELETE CASCADE,
+    call_no int NOT NULL,
+    operation text NOT NULL,
+    http_status int,
+    attempts int NOT NULL,
+    waited_ms bigint NOT NULL,
+    duration_ms bigint NOT NULL,
+    complexity_before bigint,
+    complexity_after bigint,
+    complexity_cost bigint,
+    reset_in_seconds int,
+    last_error text,
+    PRIMARY KEY (runid, call_no)
+);
+
+-- pg_dump keeps the mappings (not the token, not the history).
+SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');
+SELECT pg_catalog.pg_extension_config_dump('monday_sync.columns', '');
+SELECT pg_catalog.pg_extension_config_dump('monday_sync.groups', '');

@@ -1,0 +1,93 @@
+//! `monday_sync.*` settings. The URL and the API version are superuser-only (PGC_SUSET): a role that
+//! could point `api_url` at its own server would receive the token.
+
+use crate::api::Config;
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use std::ffi::CString;
+use std::time::Duration;
+
+pub static API_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"https://api.monday.com/v2"));
+pub static API_VERSION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"2026-07"));
+pub static CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+pub static REQUEST_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(120_000);
+pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(5);
+pub static MAX_WAIT: GucSetting<i32> = GucSetting::<i32>::new(300);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"monday_sync.api_url",
+        c"URL of monday's GraphQL API.",
+        c"Default https://api.monday.com/v2. Superuser only: the API token is sent to this URL.",
+        &API_URL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"monday_sync.api_version",
+        c"monday API version sent as the API-Version header (YYYY-MM).",
+        c"The GraphQL documents are validated against this version's schema (2026-07).",
+        &API_VERSION,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.connect_timeout",
+        c"Time allowed to connect to monday's API.",
+        c"",
+        &CONNECT_TIMEOUT,
+        100,
+        600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.request_timeout",
+        c"Time allowed for one API request, from connecting to the last byte of the answer.",
+        c"A timed-out request is retried (monday_sync.max_retries).",
+        &REQUEST_TIMEOUT,
+        100,
+        3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.max_retries",
+        c"Retries of one API call after 5xx answers, HTML error pages, dropped connections or timeouts.",
+        c"Backoff between retries: 0.25 s, 0.5 s, 1 s, … up to 8 s.",
+        &MAX_RETRIES,
+        0,
+        20,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.max_wait",
+        c"Longest total wait on monday's rate limits within one API call.",
+        c"monday says how long to wait (retry_in_seconds, Retry-After); a call that would wait longer fails.",
+        &MAX_WAIT,
+        0,
+        86_400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+}
+
+fn string(s: &GucSetting<Option<CString>>, default: &str) -> String {
+    s.get()
+        .and_then(|c| c.into_string().ok())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The client configuration from the current settings (read on the backend thread).
+pub fn api_config(token: String) -> Config {
+    Config {
+        url: string(&API_URL, "https://api.monday.com/v2"),
+        version: string(&API_VERSION, "2026-07"),
+        token,
+        connect_timeout: Duration::from_millis(CONNECT_TIMEOUT.get().max(1) as u64),
+        request_timeout: Duration::from_millis(REQUEST_TIMEOUT.get().max(1) as u64),
+        max_retries: MAX_RETRIES.get().max(0) as u32,
+        max_wait: Duration::from_secs(MAX_WAIT.get().max(0) as u64),
+    }
+}

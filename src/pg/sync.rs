@@ -1,0 +1,954 @@
+//! SQL surface of the sync engine: `set_token`, `track_board`, `map_column`, `pull_board`,
+//! `pull_item`. HTTP runs through `crate::api` (cancellable); tables are written through SPI with
+//! every identifier quoted by `quote_identifier`; values always travel as parameters.
+#![allow(clippy::result_large_err)] // ErrorReport is the SQL error type.
+
+use super::jsonb::RegClass;
+use super::settings;
+use crate::api::{documents, ApiError, ApiErrorKind, CallRecord, Client};
+use crate::codec::Kind;
+use crate::sync::names::{table_name, unique_column_name, FIXED_COLUMNS};
+use crate::sync::rows::{build_rows, MappedColumn};
+use crate::sync::{board_meta, id_of, BoardMeta};
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::spi::{quote_identifier, Spi};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+type R<T> = Result<T, ErrorReport>;
+
+fn err(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> ErrorReport {
+    ErrorReport::new(code, message.into(), "monday_sync")
+        .set_detail(detail.into())
+        .set_hint(hint.into())
+}
+
+// ---------- SPI helpers (Postgres errors raised inside SPI propagate as errors) ----------
+
+fn spi_fail(e: pgrx::spi::SpiError) -> ! {
+    pgrx::error!("monday_sync: SPI failed: {e}")
+}
+
+/// Runs a statement; returns the number of rows it processed.
+fn exec(sql: &str, args: &[DatumWithOid]) -> u64 {
+    Spi::connect_mut(|c| c.update(sql, None, args).map(|t| t.len() as u64)).unwrap_or_else(|e| spi_fail(e))
+}
+
+/// First column of the first row, or None when there is no row (or it is NULL).
+fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Option<T> {
+    Spi::connect_mut(|c| {
+        let t = c.update(sql, Some(1), args)?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        t.first().get_one::<T>()
+    })
+    .unwrap_or_else(|e| spi_fail(e))
+}
+
+fn q(ident: &str) -> String {
+    quote_identifier(ident)
+}
+
+// ---------- the token ----------
+
+/// `monday_sync.set_token(token)`: stores the API token where only the extension's owner can read
+/// it. NULL removes it.
+#[pg_extern(volatile, parallel_unsafe)]
+fn set_token(token: Option<&str>) -> R<()> {
+    match token.map(str::trim) {
+        None => {
+            exec("DELETE FROM monday_sync._credentials", &[]);
+        }
+        Some("") => {
+            return Err(err(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "the monday API token is empty",
+                "set_token was given an empty string",
+                "Pass the token from monday: Profile → Developers → My access tokens; set_token(NULL) removes it.",
+            ))
+        }
+        Some(t) => {
+            exec(
+                "INSERT INTO monday_sync._credentials (id, token) VALUES (true, $1)
+                 ON CONFLICT (id) DO UPDATE SET token = excluded.token, set_at = now(), set_by = current_user",
+                &[t.into()],
+            );
+        }
+    }
+    Ok(())
+}
+
+fn token() -> R<String> {
+    let can_read: bool = one(
+        "SELECT has_table_privilege('monday_sync._credentials', 'SELECT')",
+        &[],
+    )
+    .unwrap_or(false);
+    if !can_read {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "only the owner of monday_sync can call monday's API",
+            "the API token is readable only by the extension's owner",
+            "Call this as the extension's owner (or a superuser); other roles can read the synced tables.",
+        ));
+    }
+    one::<String>("SELECT token FROM monday_sync._credentials", &[]).ok_or_else(|| {
+        err(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "no monday API token is set",
+            "monday_sync._credentials is empty",
+            "SELECT monday_sync.set_token('<your monday API token>');",
+        )
+    })
+}
+
+/// monday's answer → an SQL error with a SQLSTATE, naming the board when there is one.
+fn api_err(e: ApiError, what: &str) -> ErrorReport {
+    let code = match e.kind {
+        ApiErrorKind::TokenRejected => PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        ApiErrorKind::Unauthorized => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        ApiErrorKind::NotFound => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        ApiErrorKind::DailyLimit | ApiErrorKind::WaitTooLong => PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+        ApiErrorKind::Unavailable => PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+        ApiErrorKind::CursorExpired | ApiErrorKind::Api => PgSqlErrorCode::ERRCODE_FDW_ERROR,
+    };
+    err(code, format!("{what}: {}", e.message), e.detail, e.hint)
+}
+
+fn new_client(poll: &mut dyn FnMut()) -> R<Client<'_>> {
+    Ok(Client::new(settings::api_config(token()?), poll))
+}
+
+// ---------- tracked boards ----------
+
+#[derive(Clone, Debug)]
+struct Tracked {
+    board_id: i64,
+    name: String,
+    schema: String,
+    table: String,
+    subitems_board_id: Option<i64>,
+}
+
+impl Tracked {
+    fn qualified(&self) -> String {
+        format!("{}.{}", q(&self.schema), q(&self.table))
+    }
+}
+
+fn tracked(board_id: i64) -> Option<Tracked> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT board_name, target_schema::text, target_table::text, subitems_board_id
+               FROM monday_sync.boards WHERE board_id = $1",
+            None,
+            &[board_id.into()],
+        )?;
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let r = t.first();
+        Ok(Some(Tracked {
+            board_id,
+            name: r.get::<String>(1)?.unwrap_or_default(),
+            schema: r.get::<String>(2)?.unwrap_or_default(),
+            table: r.get::<String>(3)?.unwrap_or_default(),
+            subitems_board_id: r.get::<i64>(4)?,
+        }))
+    })
+    .unwrap_or_else(|e| spi_fail(e))
+}
+
+fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
+    err(
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("monday board {board_id} is not tracked"),
+        what.to_string(),
+        format!("SELECT monday_sync.track_board({board_id});"),
+    )
+}
+
+fn table_exists(schema: &str, table: &str) -> bool {
+    one::<bool>(
+        "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+        &[schema.into(), table.into()],
+    )
+    .unwrap_or(false)
+}
+
+fn ensure_target(tb: &Tracked) -> R<()> {
+    if table_exists(&tb.schema, &tb.table) {
+        return Ok(());
+    }
+    Err(err(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+        format!("the table of monday board {} is missing", tb.board_id),
+        format!("{} does not exist (dropped or renamed)", tb.qualified()),
+        format!("SELECT monday_sync.track_board({}); creates it again.", tb.board_id),
+    ))
+}
+
+fn fetch_meta(client: &mut Client, board_id: i64) -> R<(BoardMeta, Value)> {
+    let data = client
+        .query("BoardMeta", documents::BOARD_META, json!({ "board": board_id.to_string() }))
+        .map_err(|e| api_err(e, &format!("monday board {board_id}")))?;
+    let board = data.pointer("/boards/0").cloned().unwrap_or(Value::Null);
+    match board_meta(&board) {
+        Some(m) => Ok((m, board)),
+        None => Err(board_not_found(board_id)),
+    }
+}
+
+fn board_not_found(board_id: i64) -> ErrorReport {
+    err(
+        PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+        format!("monday board {board_id} was not found"),
+        format!("boards(ids: [{board_id}]) returned no board: it does not exist, was deleted, or is not shared with the token's user"),
+        "Check the id in the board's URL (https://<account>.monday.com/boards/<board id>).",
+    )
+}
+
+/// Brings the mapping table (and the typed table, when it exists) in line with the board's columns:
+/// new columns are added, removed ones are marked removed (their data stays). Returns the live mapping.
+fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<MappedColumn> {
+    let existing: Vec<(String, String)> = Spi::connect(|c| {
+        c.select(
+            "SELECT column_id, sql_name::text FROM monday_sync.columns WHERE board_id = $1",
+            None,
+            &[board_id.into()],
+        )?
+        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())))
+        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    let mut taken: Vec<String> = existing.iter().map(|(_, n)| n.clone()).collect();
+    for (pos, col) in meta.columns.iter().enumerate().filter(|(_, c)| c.typ != "name") {
+        let settings = col.settings.to_string();
+        if existing.iter().any(|(id, _)| *id == col.id) {
+            exec(
+                "UPDATE monday_sync.columns SET title = $3, column_type = $4, settings = $5::jsonb,
+                        position = $6, removed_at = NULL
+                  WHERE board_id = $1 AND column_id = $2",
+                &[board_id.into(), col.id.as_str().into(), col.title.as_str().into(), col.typ.as_str().into(), settings.into(), (pos as i32).into()],
+            );
+            continue;
+        }
+        let sql_name = unique_column_name(&col.title, &col.id, &taken);
+        taken.push(sql_name.clone());
+        let sql_type = Kind::from_name(&col.typ).sql_type();
+        exec(
+            "INSERT INTO monday_sync.columns (board_id, column_id, title, column_type, settings, sql_name, sql_type, position)
+             VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::regtype, $8)",
+            &[board_id.into(), col.id.as_str().into(), col.title.as_str().into(), col.typ.as_str().into(), settings.into(), sql_name.as_str().into(), sql_type.into(), (pos as i32).into()],
+        );
+        if let Some(tb) = target.filter(|tb| table_exists(&tb.schema, &tb.table)) {
+            // The type name comes from Kind::sql_type, a fixed list of built-in types.
+            exec(&format!("ALTER TABLE {} ADD COLUMN {} {sql_type}", tb.qualified(), q(&sql_name)), &[]);
+            comment_column(tb, &sql_name, col.id.as_str(), &col.title, &col.typ);
+        }
+    }
+    let live: Vec<&str> = meta.columns.iter().map(|c| c.id.as_str()).collect();
+    for (id, _) in existing.iter().filter(|(id, _)| !live.contains(&id.as_str())) {
+        exec(
+            "UPDATE monday_sync.columns SET removed_at = now() WHERE board_id = $1 AND column_id = $2 AND removed_at IS NULL",
+            &[board_id.into(), id.as_str().into()],
+        );
+    }
+    for (pos, g) in meta.groups.iter().enumerate() {
+        exec(
+            "INSERT INTO monday_sync.groups (board_id, group_id, title, position) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (board_id, group_id) DO UPDATE SET title = excluded.title, position = excluded.position, removed_at = NULL",
+            &[board_id.into(), g.id.as_str().into(), g.title.as_str().into(), if g.position.is_empty() { pos.to_string() } else { g.position.clone() }.into()],
+        );
+    }
+    let live_groups: Vec<String> = meta.groups.iter().map(|g| g.id.clone()).collect();
+    exec(
+        "UPDATE monday_sync.groups SET removed_at = now() WHERE board_id = $1 AND removed_at IS NULL AND group_id <> ALL ($2)",
+        &[board_id.into(), live_groups.into()],
+    );
+    mapping(board_id)
+}
+
+fn mapping(board_id: i64) -> Vec<MappedColumn> {
+    Spi::connect(|c| {
+        c.select(
+            "SELECT column_id, sql_name::text, column_type, settings::text, sql_type::text FROM monday_sync.columns
+              WHERE board_id = $1 AND removed_at IS NULL ORDER BY position, column_id",
+            None,
+            &[board_id.into()],
+        )?
+        .map(|r| {
+            let typ = r.get::<String>(3)?.unwrap_or_default();
+            let settings = if Kind::from_name(&typ).uses_settings() {
+                r.get::<String>(4)?.and_then(|s| serde_json::from_str(&s).ok())
+            } else {
+                None
+            };
+            Ok(MappedColumn {
+                column_id: r.get::<String>(1)?.unwrap_or_default(),
+                sql_name: r.get::<String>(2)?.unwrap_or_default(),
+                typ,
+                settings,
+                sql_type: r.get::<String>(5)?.unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| spi_fail(e))
+}
+
+fn comment_column(tb: &Tracked, sql_name: &str, column_id: &str, title: &str, typ: &str) {
+    let text = format!("monday column \"{title}\" (id {column_id}, type {typ})");
+    exec(
+        &format!(
+            "DO $c$ BEGIN EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', {}::regclass, {}, {}); END $c$",
+            literal(&tb.qualified()),
+            literal(sql_name),
+            literal(&text)
+        ),
+        &[],
+    );
+}
+
+/// A SQL string literal (for the few utility statements that cannot take parameters).
+fn literal(s: &str) -> String {
+    pgrx::spi::quote_literal(s)
+}
+
+fn create_table(tb: &Tracked, cols: &[MappedColumn], parent: Option<&Tracked>) {
+    let mut ddl = format!(
+        "CREATE TABLE {} (
+            item_id bigint PRIMARY KEY,
+            name text,
+            group_id text,
+            group_title text,
+            state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'archived', 'deleted')),
+            parent_item_id bigint,
+            created_at timestamptz,
+            updated_at timestamptz",
+        tb.qualified()
+    );
+    let types: Vec<(String, String)> = Spi::connect(|c| {
+        c.select(
+            "SELECT column_id, sql_type::text FROM monday_sync.columns WHERE board_id = $1",
+            None,
+            &[tb.board_id.into()],
+        )?
+        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())))
+        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    for c in cols {
+        let ty = types.iter().find(|(id, _)| *id == c.column_id).map(|(_, t)| t.as_str()).unwrap_or("jsonb");
+        ddl.push_str(&format!(",\n            {} {ty}", q(&c.sql_name)));
+    }
+    ddl.push_str(",\n            raw jsonb,\n            synced_at timestamptz NOT NULL DEFAULT now()\n        )");
+    exec(&ddl, &[]);
+    let what = match parent {
+        Some(p) => format!("subitems of monday board \"{}\" ({}), board {}; synced by monday_sync", p.name, p.board_id, tb.board_id),
+        None => format!("monday board \"{}\" ({}); synced by monday_sync", tb.name, tb.board_id),
+    };
+    exec(&format!("COMMENT ON TABLE {} IS {}", tb.qualified(), literal(&what)), &[]);
+    if parent.is_some() {
+        exec(&format!("CREATE INDEX ON {} (parent_item_id)", tb.qualified()), &[]);
+    }
+    let meta: Vec<(String, String, String)> = Spi::connect(|c| {
+        c.select(
+            "SELECT column_id, title, column_type FROM monday_sync.columns WHERE board_id = $1 AND removed_at IS NULL",
+            None,
+            &[tb.board_id.into()],
+        )?
+        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default(), r.get::<String>(3)?.unwrap_or_default())))
+        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    for c in cols {
+        if let Some((id, title, typ)) = meta.iter().find(|(id, _, _)| *id == c.column_id) {
+            comment_column(tb, &c.sql_name, id, title, typ);
+        }
+    }
+}
+
+/// Splits `target` into (schema, table): `parse_ident` rules, unqualified → the current schema.
+fn parse_target(target: &str) -> R<(String, String)> {
+    let parts: Vec<String> = Spi::connect(|c| {
+        let t = c.select("SELECT parse_ident($1)", None, &[target.into()])?;
+        Ok::<_, pgrx::spi::SpiError>(t.first().get_one::<Vec<String>>()?.unwrap_or_default())
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    match parts.as_slice() {
+        [table] => Ok((one::<String>("SELECT current_schema()::text", &[]).unwrap_or_else(|| "public".into()), table.clone())),
+        [schema, table] => Ok((schema.clone(), table.clone())),
+        _ => Err(err(
+            PgSqlErrorCode::ERRCODE_INVALID_NAME,
+            format!("invalid target table name: {target}"),
+            "expected table or schema.table",
+            "Pass e.g. 'analytics.launch_plan'.",
+        )),
+    }
+}
+
+/// Records a board (and creates its table) or refreshes an already tracked one.
+fn track(client: &mut Client, meta: &BoardMeta, schema: &str, table: &str, parent: Option<&Tracked>) -> R<Tracked> {
+    let existing = tracked(meta.id);
+    let tb = match existing {
+        Some(mut tb) => {
+            exec(
+                "UPDATE monday_sync.boards SET board_name = $2, items_count = $3, board_kind = $4 WHERE board_id = $1",
+                &[meta.id.into(), meta.name.as_str().into(), meta.items_count.into(), meta.kind.as_str().into()],
+            );
+            tb.name = meta.name.clone();
+            tb
+        }
+        None => {
+            if table_exists(schema, table) {
+                let other: Option<i64> = one(
+                    "SELECT board_id FROM monday_sync.boards WHERE target_schema = $1 AND target_table = $2",
+                    &[schema.into(), table.into()],
+                );
+                return Err(err(
+                    PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
+                    format!("table {}.{} already exists and is not monday board {}'s", q(schema), q(table), meta.id),
+                    match other {
+                        Some(b) => format!("it holds monday board {b}"),
+                        None => "it was not created by monday_sync".to_string(),
+                    },
+                    format!("Pass another table: SELECT monday_sync.track_board({}, 'schema.table');", parent.map(|p| p.board_id).unwrap_or(meta.id)),
+                ));
+            }
+            exec(
+                "INSERT INTO monday_sync.boards (board_id, board_name, board_kind, target_schema, target_table, parent_board_id, items_count)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[meta.id.into(), meta.name.as_str().into(), meta.kind.as_str().into(), schema.into(), table.into(), parent.map(|p| p.board_id).into(), meta.items_count.into()],
+            );
+            Tracked { board_id: meta.id, name: meta.name.clone(), schema: schema.into(), table: table.into(), subitems_board_id: None }
+        }
+    };
+    let exists = table_exists(&tb.schema, &tb.table);
+    let cols = reconcile(meta.id, if exists { Some(&tb) } else { None }, meta);
+    if !exists {
+        create_table(&tb, &cols, parent);
+    }
+    let _ = client;
+    Ok(tb)
+}
+
+/// `monday_sync.track_board(board_id, target)`: reads the board's columns and groups, records
+/// them, and creates the typed table (and its subitems table). Idempotent: tracking again refreshes
+/// the mapping and recreates a dropped table.
+#[pg_extern(volatile, parallel_unsafe)]
+fn track_board(board_id: i64, target: default!(Option<&str>, "NULL")) -> R<RegClass> {
+    let mut poll = || {
+        pgrx::check_for_interrupts!();
+    };
+    let mut client = new_client(&mut poll)?;
+    let started = Instant::now();
+    let runid = start_run(board_id, "track_board");
+    let (meta, _) = fetch_meta(&mut client, board_id)?;
+    if meta.kind == "sub_items_board" && tracked(board_id).is_none() {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("monday board {board_id} is a subitems board"),
+            format!("\"{}\" holds the subitems of another board", meta.name),
+            "Track the parent board: its subitems are synced with it, into <table>_subitems.",
+        ));
+    }
+    let (schema, table) = match (tracked(board_id), target) {
+        (Some(tb), None) => (tb.schema, tb.table),
+        (Some(tb), Some(t)) => {
+            let (s, n) = parse_target(t)?;
+            if (s.as_str(), n.as_str()) != (tb.schema.as_str(), tb.table.as_str()) {
+                return Err(err(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("monday board {board_id} is already tracked into {}", tb.qualified()),
+                    format!("asked for {}.{}", q(&s), q(&n)),
+                    "Rename the table with ALTER TABLE and update monday_sync.boards (target_schema, target_table), or DELETE FROM monday_sync.boards WHERE board_id = … to start over.",
+                ));
+            }
+            (s, n)
+        }
+        (None, Some(t)) => parse_target(t)?,
+        (None, None) => ("public".to_string(), table_name(&meta.name, board_id)),
+    };
+    let mut tb = track(&mut client, &meta, &schema, &table, None)?;
+    if let Some(sub) = meta.subitems_board() {
+        let (sub_meta, _) = fetch_meta(&mut client, sub)?;
+        let sub_table = tracked(sub).map(|t| t.table).unwrap_or_else(|| format!("{table}_subitems"));
+        track(&mut client, &sub_meta, &schema, &sub_table, Some(&tb))?;
+        exec("UPDATE monday_sync.boards SET subitems_board_id = $2 WHERE board_id = $1", &[board_id.into(), sub.into()]);
+        tb.subitems_board_id = Some(sub);
+    }
+    finish_run(runid, &client.calls, &Stats::default(), started, "tracked");
+    let oid: pg_sys::Oid = one("SELECT $1::regclass::oid", &[tb.qualified().into()])
+        .unwrap_or_else(|| pgrx::error!("monday_sync: {} vanished", tb.qualified()));
+    Ok(RegClass(oid))
+}
+
+/// The SQL wrapper gives `map_column` a `regtype` parameter.
+#[pg_extern(volatile, parallel_unsafe, name = "_map_column")]
+fn map_column_impl(board_id: i64, column_id: &str, sql_name: &str, sql_type: Option<&str>) -> R<()> {
+    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, "map_column renames or retypes the column of a tracked board"))?;
+    ensure_target(&tb)?;
+    let current: Option<(String, String)> = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT sql_name::text, sql_type::text FROM monday_sync.columns WHERE board_id = $1 AND column_id = $2",
+            Some(1),
+            &[board_id.into(), column_id.into()],
+        )?;
+        if t.is_empty() {
+            return Ok::<_, pgrx::spi::SpiError>(None);
+        }
+        let r = t.first();
+        Ok(Some((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())))
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    let Some((old_name, old_type)) = current else {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+            format!("monday board {board_id} has no column \"{column_id}\""),
+            "map_column takes monday's column id, not its title",
+            format!("SELECT column_id, title, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"),
+        ));
+    };
+    let new_name = sql_name.trim();
+    if new_name.is_empty() || new_name.len() > 63 || FIXED_COLUMNS.contains(&new_name) {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_INVALID_NAME,
+            format!("\"{new_name}\" cannot name a synced column"),
+            format!("names must be 1 to 63 bytes and not one of: {}", FIXED_COLUMNS.join(", ")),
+            "Choose another name.",
+        ));
+    }
+    if new_name != old_name {
+        let clash: Option<bool> = one(
+            "SELECT true FROM monday_sync.columns WHERE board_id = $1 AND sql_name = $2",
+            &[board_id.into(), new_name.into()],
+        );
+        if clash.is_some() {
+            return Err(err(
+                PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
+                format!("column \"{new_name}\" already exists in {}", tb.qualified()),
+                "another monday column is mapped to that name",
+                format!("SELECT column_id, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"),
+            ));
+        }
+        exec(&format!("ALTER TABLE {} RENAME COLUMN {} TO {}", tb.qualified(), q(&old_name), q(new_name)), &[]);
+        exec(
+            "UPDATE monday_sync.columns SET sql_name = $3 WHERE board_id = $1 AND column_id = $2",
+            &[board_id.into(), column_id.into(), new_name.into()],
+        );
+    }
+    if let Some(ty) = sql_type.filter(|t| *t != old_type) {
+        // `ty` is the output of regtype (format_type): a valid, quoted type name.
+        exec(
+            &format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::text::{ty}", t = tb.qualified(), c = q(new_name)),
+            &[],
+        );
+        exec(
+            "UPDATE monday_sync.columns SET sql_type = $3::regtype WHERE board_id = $1 AND column_id = $2",
+            &[board_id.into(), column_id.into(), ty.into()],
+        );
+    }
+    Ok(())
+}
+
+extension_sql!(
+    r#"
+CREATE FUNCTION monday_sync.map_column(board_id bigint, column_id text, sql_name text, sql_type regtype DEFAULT NULL)
+RETURNS void LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT monday_sync._map_column(board_id, column_id, sql_name, sql_type::text) $$;
+"#,
+    name = "map_column",
+    requires = [map_column_impl]
+);
+
+// ---------- runs ----------
+
+#[derive(Default, Debug)]
+struct Stats {
+    items_seen: i64,
+    rows_written: i64,
+    marked_deleted: i64,
+    warnings: i64,
+    warning_texts: Vec<String>,
+    restarts: i64,
+    items_count: Option<i64>,
+}
+
+fn start_run(board_id: i64, kind: &str) -> i64 {
+    one(
+        "INSERT INTO monday_sync.sync_runs (board_id, kind, status) VALUES ($1, $2, 'running') RETURNING runid",
+        &[board_id.into(), kind.into()],
+    )
+    .unwrap_or_else(|| pgrx::error!("monday_sync: could not start a run"))
+}
+
+fn finish_run(runid: i64, calls: &[CallRecord], stats: &Stats, started: Instant, summary: &str) {
+    for (i, c) in calls.iter().enumerate() {
+        exec(
+            "INSERT INTO monday_sync.api_calls (runid, call_no, operation, http_status, attempts, waited_ms, duration_ms,
+                    complexity_before, complexity_after, complexity_cost, reset_in_seconds, last_error)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                runid.into(),
+                (i as i32 + 1).into(),
+                c.operation.into(),
+                (c.http_status as i32).into(),
+                (c.attempts as i32).into(),
+                (c.waited.as_millis() as i64).into(),
+                (c.elapsed.as_millis() as i64).into(),
+                c.complexity.map(|x| x.before).into(),
+                c.complexity.map(|x| x.after).into(),
+                c.complexity.map(|x| x.query).into(),
+                c.complexity.map(|x| x.reset_in_seconds as i32).into(),
+                c.last_error.clone().into(),
+            ],
+        );
+    }
+    let http_calls: i64 = calls.iter().map(|c| c.attempts as i64).sum();
+    let complexity: i64 = calls.iter().filter_map(|c| c.complexity).map(|c| c.query).sum();
+    let mut message = summary.to_string();
+    if !stats.warning_texts.is_empty() {
+        message.push_str("; warnings: ");
+        message.push_str(&stats.warning_texts.join("; "));
+        if stats.warnings as usize > stats.warning_texts.len() {
+            message.push_str(&format!("; … {} more", stats.warnings as usize - stats.warning_texts.len()));
+        }
+    }
+    exec(
+        "UPDATE monday_sync.sync_runs SET status = 'succeeded', finished_at = clock_timestamp(),
+                items_seen = $2, rows_written = $3, api_calls = $4, complexity_used = $5, warnings = $6, message = $7
+          WHERE runid = $1",
+        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (http_calls as i32).into(), complexity.into(), (stats.warnings as i32).into(), message.into()],
+    );
+    let _ = started;
+}
+
+// ---------- writing rows ----------
+
+/// The upsert for one table: rows come as one JSON array; unchanged rows are not written.
+fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
+    let fixed = ["item_id", "name", "group_id", "group_title", "state", "parent_item_id", "created_at", "updated_at"];
+    let mut all: Vec<String> = fixed.iter().map(|c| q(c)).collect();
+    all.extend(cols.iter().map(|c| q(&c.sql_name)));
+    all.push(q("raw"));
+    let rest = &all[1..];
+    let list = all.join(", ");
+    let set_cols = rest.join(", ");
+    let set_vals: Vec<String> = rest.iter().map(|c| format!("excluded.{c}")).collect();
+    // Typed columns compare as text: a column retyped with map_column may lack an equality operator.
+    let cmp = |prefix: &str| -> String {
+        rest.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i >= fixed.len() - 1 && c != "raw" {
+                    format!("{prefix}.{c}::text")
+                } else {
+                    format!("{prefix}.{c}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Explicit casts apply type modifiers (numeric(12,2), varchar(n)) that the record type alone does not.
+    let mut select: Vec<String> = fixed.iter().map(|c| q(c)).collect();
+    select.extend(cols.iter().map(|c| {
+        if c.sql_type.is_empty() {
+            q(&c.sql_name)
+        } else {
+            format!("CAST({} AS {})", q(&c.sql_name), c.sql_type)
+        }
+    }));
+    select.push(q("raw"));
+    format!(
+        "INSERT INTO {t} AS t ({list}, synced_at)
+         SELECT {select}, now() FROM json_populate_recordset(NULL::{t}, $1::json)
+         ON CONFLICT (item_id) DO UPDATE SET ({set_cols}, synced_at) = ROW({vals}, now())
+         WHERE ({old}) IS DISTINCT FROM ({new})",
+        t = tb.qualified(),
+        vals = set_vals.join(", "),
+        select = select.join(", "),
+        old = cmp("t"),
+        new = cmp("excluded"),
+    )
+}
+
+struct Writer {
+    sql: String,
+    cols: Vec<MappedColumn>,
+}
+
+impl Writer {
+    fn new(tb: &Tracked, cols: Vec<MappedColumn>) -> Writer {
+        Writer { sql: upsert_sql(tb, &cols), cols }
+    }
+
+    /// Writes one page; the ids go to the walk's seen-set when `seen`.
+    fn write(&self, items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let page = build_rows(items, &self.cols);
+        stats.rows_written += exec(&self.sql, &[page.json.into()]) as i64;
+        stats.warnings += page.warning_count as i64;
+        for w in page.warnings {
+            if stats.warning_texts.len() < 5 {
+                stats.warning_texts.push(w);
+            }
+        }
+        if seen {
+            exec(
+                "INSERT INTO pg_temp.monday_sync_seen SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
+                &[page.ids.clone().into()],
+            );
+        }
+        page.ids
+    }
+}
+
+fn items_of(v: Option<&Value>) -> &[Value] {
+    v.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// A full walk of one board: every page, restarts on an expired cursor, then the reconciliation of
+/// rows the walk did not see (archived, deleted, moved).
+fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats) -> R<()> {
+    ensure_target(tb)?;
+    exec("CREATE TEMP TABLE IF NOT EXISTS monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP", &[]);
+    exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
+    let what = format!("monday board {}", tb.board_id);
+    let mut writer: Option<Writer> = None;
+    'walk: loop {
+        let data = client
+            .query("BoardPage", &documents::board_page(), json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }))
+            .map_err(|e| api_err(e, &what))?;
+        let board = data.pointer("/boards/0").ok_or_else(|| board_not_found(tb.board_id))?;
+        let meta = board_meta(board).ok_or_else(|| board_not_found(tb.board_id))?;
+        if writer.is_none() {
+            let cols = reconcile(tb.board_id, Some(tb), &meta);
+            exec(
+                "UPDATE monday_sync.boards SET board_name = $2, items_count = $3 WHERE board_id = $1",
+                &[tb.board_id.into(), meta.name.as_str().into(), meta.items_count.into()],
+            );
+            writer = Some(Writer::new(tb, cols));
+        }
+        let w = writer.as_ref().unwrap();
+        stats.items_count = meta.items_count;
+        w.write(items_of(board.pointer("/items_page/items")), stats, true);
+        let mut cursor = board.pointer("/items_page/cursor").and_then(Value::as_str).map(String::from);
+        while let Some(c) = cursor.take() {
+            match client.query("NextPage", &documents::next_page(), json!({ "cursor": c, "limit": documents::PAGE_LIMIT })) {
+                Ok(d) => {
+                    w.write(items_of(d.pointer("/next_items_page/items")), stats, true);
+                    cursor = d.pointer("/next_items_page/cursor").and_then(Value::as_str).map(String::from);
+                }
+                Err(e) if e.kind == ApiErrorKind::CursorExpired && stats.restarts < 3 => {
+                    // Rows already written stay; the new walk skips nothing and rewrites nothing unchanged.
+                    stats.restarts += 1;
+                    continue 'walk;
+                }
+                Err(e) => return Err(api_err(e, &what)),
+            }
+        }
+        break;
+    }
+    let w = writer.expect("the walk made a writer");
+    stats.items_seen += one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
+
+    // Rows that were active but did not come back in a complete walk: ask monday what became of them.
+    let missing: Vec<i64> = Spi::connect(|c| {
+        c.select(
+            &format!(
+                "SELECT item_id FROM {} t WHERE state = 'active'
+                   AND NOT EXISTS (SELECT 1 FROM pg_temp.monday_sync_seen s WHERE s.item_id = t.item_id)
+                 ORDER BY item_id",
+                tb.qualified()
+            ),
+            None,
+            &[],
+        )?
+        .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
+        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    for chunk in missing.chunks(documents::IDS_PER_CALL) {
+        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        let d = client
+            .query("ItemsByIds", &documents::items_by_ids(), json!({ "ids": ids, "limit": chunk.len() }))
+            .map_err(|e| api_err(e, &what))?;
+        let returned: Vec<Value> = items_of(d.get("items"))
+            .iter()
+            .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(tb.board_id))
+            .cloned()
+            .collect();
+        let written = w.write(&returned, stats, false);
+        let gone: Vec<i64> = chunk.iter().copied().filter(|i| !written.contains(i)).collect();
+        if !gone.is_empty() {
+            stats.marked_deleted += exec(
+                &format!("UPDATE {} SET state = 'deleted', synced_at = now() WHERE item_id = ANY ($1) AND state <> 'deleted'", tb.qualified()),
+                &[gone.into()],
+            ) as i64;
+        }
+    }
+    if let Some(n) = stats.items_count {
+        if n != stats.items_seen {
+            stats.warnings += 1;
+            stats.warning_texts.push(format!(
+                "board {}: the walk saw {} items but monday's items_count is {n} (items changed during the pull?)",
+                tb.board_id, stats.items_seen
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn summary(runid: i64, board_id: i64, stats: &Stats, sub: Option<&Stats>, client: &Client, started: Instant) -> Value {
+    let mut v = json!({
+        "runid": runid,
+        "board_id": board_id,
+        "items_seen": stats.items_seen,
+        "rows_written": stats.rows_written,
+        "marked_deleted": stats.marked_deleted,
+        "api_calls": client.http_calls(),
+        "complexity_used": client.complexity_used(),
+        "duration_ms": started.elapsed().as_millis() as i64,
+        "warnings": stats.warnings,
+        "cursor_restarts": stats.restarts,
+    });
+    if let Some(s) = sub {
+        v["subitems"] = json!({
+            "items_seen": s.items_seen,
+            "rows_written": s.rows_written,
+            "marked_deleted": s.marked_deleted,
+            "warnings": s.warnings,
+        });
+    }
+    v
+}
+
+/// `monday_sync.pull_board(board_id)`: a full backfill / reconcile of a tracked board and its
+/// subitems. Returns a summary; the run is recorded in `monday_sync.sync_runs`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
+    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, "pull_board fills the table that track_board creates"))?;
+    let mut poll = || {
+        pgrx::check_for_interrupts!();
+    };
+    let mut client = new_client(&mut poll)?;
+    let started = Instant::now();
+    let runid = start_run(board_id, "pull_board");
+    let mut stats = Stats::default();
+    walk(&mut client, &tb, &mut stats)?;
+    let mut sub_stats = None;
+    if let Some(sub) = tb.subitems_board_id.and_then(tracked) {
+        let mut s = Stats::default();
+        walk(&mut client, &sub, &mut s)?;
+        sub_stats = Some(s);
+    }
+    let mut total = Stats {
+        items_seen: stats.items_seen + sub_stats.as_ref().map_or(0, |s| s.items_seen),
+        rows_written: stats.rows_written + sub_stats.as_ref().map_or(0, |s| s.rows_written),
+        marked_deleted: stats.marked_deleted + sub_stats.as_ref().map_or(0, |s| s.marked_deleted),
+        warnings: stats.warnings + sub_stats.as_ref().map_or(0, |s| s.warnings),
+        warning_texts: stats.warning_texts.clone(),
+        restarts: stats.restarts + sub_stats.as_ref().map_or(0, |s| s.restarts),
+        items_count: None,
+    };
+    if let Some(s) = &sub_stats {
+        total.warning_texts.extend(s.warning_texts.iter().cloned());
+    }
+    let text = format!(
+        "{} items seen, {} rows written, {} marked deleted{}",
+        total.items_seen,
+        total.rows_written,
+        total.marked_deleted,
+        if total.restarts > 0 { format!(", {} cursor restarts", total.restarts) } else { String::new() }
+    );
+    finish_run(runid, &client.calls, &total, started, &text);
+    exec(
+        "UPDATE monday_sync.boards SET last_pulled_at = now() WHERE board_id = ANY ($1)",
+        &[vec![Some(board_id), tb.subitems_board_id].into_iter().flatten().collect::<Vec<i64>>().into()],
+    );
+    if total.warnings > 0 {
+        pgrx::notice!(
+            "monday_sync: {} warning(s) during the pull of board {board_id}; see monday_sync.sync_runs (runid {runid})",
+            total.warnings
+        );
+    }
+    Ok(pgrx::JsonB(summary(runid, board_id, &stats, sub_stats.as_ref(), &client, started)))
+}
+
+/// `monday_sync.pull_item(item_id)`: fetches one item (or subitem), upserts it, returns its row.
+#[pg_extern(volatile, parallel_unsafe)]
+fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
+    let mut poll = || {
+        pgrx::check_for_interrupts!();
+    };
+    let mut client = new_client(&mut poll)?;
+    let started = Instant::now();
+    let what = format!("monday item {item_id}");
+    let d = client
+        .query("ItemsByIds", &documents::items_by_ids(), json!({ "ids": [item_id.to_string()], "limit": 1 }))
+        .map_err(|e| api_err(e, &what))?;
+    let items = items_of(d.get("items")).to_vec();
+    let Some(item) = items.first() else {
+        // Gone from monday: keep the row, mark it deleted.
+        let boards: Vec<i64> = Spi::connect(|c| {
+            c.select("SELECT board_id FROM monday_sync.boards ORDER BY board_id", None, &[])?
+                .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
+                .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+        })
+        .unwrap_or_else(|e| spi_fail(e));
+        for b in boards {
+            let Some(tb) = tracked(b) else { continue };
+            if !table_exists(&tb.schema, &tb.table) {
+                continue;
+            }
+            let row: Option<pgrx::JsonB> = one(
+                &format!(
+                    "WITH u AS (UPDATE {t} SET state = 'deleted', synced_at = now() WHERE item_id = $1 AND state <> 'deleted' RETURNING item_id)
+                     SELECT to_jsonb(t) - 'raw' FROM {t} t WHERE item_id = $1",
+                    t = tb.qualified()
+                ),
+                &[item_id.into()],
+            );
+            if let Some(row) = row {
+                let runid = start_run(b, "pull_item");
+                let stats = Stats { items_seen: 0, rows_written: 1, marked_deleted: 1, ..Default::default() };
+                finish_run(runid, &client.calls, &stats, started, &format!("item {item_id} no longer exists on monday: marked deleted"));
+                let mut v = row.0;
+                v["state"] = json!("deleted");
+                return Ok(pgrx::JsonB(v));
+            }
+        }
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("monday item {item_id} was not found"),
+            format!("items(ids: [{item_id}]) returned nothing and no tracked table holds it"),
+            "Check the item id (the number after /pulses/ in the item's URL).",
+        ));
+    };
+    let board_id = item.pointer("/board/id").and_then(id_of).unwrap_or(0);
+    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, &format!("item {item_id} belongs to monday board {board_id}")))?;
+    ensure_target(&tb)?;
+    let runid = start_run(board_id, "pull_item");
+    let mut cols = mapping(board_id);
+    let mut stats = Stats { items_seen: 1, ..Default::default() };
+    if !build_rows(&items, &cols).unmapped.is_empty() {
+        // A column was added on monday since the last pull: map it first.
+        let (meta, _) = fetch_meta(&mut client, board_id)?;
+        cols = reconcile(board_id, Some(&tb), &meta);
+    }
+    Writer::new(&tb, cols).write(&items, &mut stats, false);
+    let text = format!("item {item_id}: {} row written", stats.rows_written);
+    finish_run(runid, &client.calls, &stats, started, &text);
+    let row: Option<pgrx::JsonB> = one(
+        &format!("SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1", tb.qualified()),
+        &[item_id.into()],
+    );
+    row.ok_or_else(|| pgrx::error!("monday_sync: item {item_id} was written but cannot be read back"))
+}
