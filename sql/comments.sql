@@ -24,6 +24,7 @@ REVOKE EXECUTE ON FUNCTION monday_sync._map_column(bigint, text, text, text) FRO
 REVOKE EXECUTE ON FUNCTION monday_sync.map_column(bigint, text, text, regtype) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.pull_board(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.pull_item(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync._progress() FROM PUBLIC;
 
 COMMENT ON FUNCTION monday_sync.set_token(text) IS
 $$Store the monday API token (personal or app token). Only the extension's owner can read it; it never appears in settings, logs or errors. NULL removes it.$$;
@@ -49,3 +50,6 @@ COMMENT ON TABLE monday_sync.columns IS 'monday column → SQL column of each tr
 COMMENT ON TABLE monday_sync.groups IS 'Groups of each tracked board.';
 COMMENT ON TABLE monday_sync.sync_runs IS 'One row per track_board / pull_board / pull_item: status, items seen, rows written, API calls, complexity used, warnings.';
 COMMENT ON TABLE monday_sync.api_calls IS 'Every monday API call of a run: HTTP status, attempts, time waited on rate limits, complexity before/after/cost.';
+
+COMMENT ON FUNCTION monday_sync._progress() IS
+$$Internal: the shared-memory progress slots behind monday_sync.pull_progress.$$;

@@ -18,6 +18,7 @@ extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     pg::settings::init();
+    pg::progress::init();
 }
 
 /// Required by `cargo pgrx test`.

@@ -223,6 +223,8 @@ fn pull_board_backfills(e: &mut Env) -> T {
     // 1,200 items → 3 pages; 800 subitems → 2 pages. Bound: ceil(N/500) + 2 per board.
     eq(&log.len(), &5, "API calls for 1,200 items and 800 subitems")?;
     check(log.iter().all(|l| l.status == 200), "every call answered 200")?;
+    check(log.iter().all(|l| l.api_version.as_deref() == Some("2026-07")), "every call sends API-Version: 2026-07")?;
+    check(log.iter().all(|l| l.variables["limit"] == serde_json::json!(500)), "pages of 500")?;
     eq(&s["items_seen"], &serde_json::json!(1200), "items_seen")?;
     eq(&s["rows_written"], &serde_json::json!(1200), "rows_written")?;
     eq(&s["subitems"]["items_seen"], &serde_json::json!(800), "subitems seen")?;
@@ -534,6 +536,29 @@ fn token_is_private(e: &mut Env) -> T {
     Ok(())
 }
 
+fn progress_is_visible_from_another_session(e: &mut Env) -> T {
+    e.track()?;
+    e.fake.with(|s| s.knobs.latency = Duration::from_millis(400));
+    let conn = e.cluster_conn.clone();
+    let url = e.fake.url();
+    let puller = std::thread::spawn(move || -> T {
+        let mut c = connect_str(&conn)?;
+        c.batch_execute(&format!("SET monday_sync.api_url = '{url}'; SELECT monday_sync.pull_board({SAMPLE_BOARD})")).map_err(pg)
+    });
+    let mut seen: Vec<(i64, i64, String)> = Vec::new();
+    let t = Instant::now();
+    while !puller.is_finished() && t.elapsed() < Duration::from_secs(30) {
+        for r in e.db.query("SELECT items_seen, coalesce(items_expected, 0), phase FROM monday_sync.pull_progress WHERE board_id IN (18414630189, 18414630191)", &[]).map_err(pg)? {
+            seen.push((r.get(0), r.get(1), r.get(2)));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    puller.join().map_err(|_| "puller panicked".to_string())??;
+    check(seen.iter().any(|s| s.0 > 0 && s.0 < 1200 && s.1 == 1200), &format!("a partial count of 1,200 in progress: {seen:?}"))?;
+    check(seen.windows(2).all(|w| w[0].0 <= w[1].0), "items_seen never goes back")?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.pull_progress")?, &0, "no progress row after the pull")
+}
+
 type Test = (&'static str, fn(&mut Env) -> T, usize);
 
 pub fn run(c: &Cluster) -> Result<String, String> {
@@ -550,6 +575,7 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         ("an expired cursor restarts the walk", cursor_expiry_restarts_the_walk, 1200),
         ("statement_timeout and pg_cancel_backend are prompt", cancel_and_timeout_are_prompt, 60),
         ("the token stays private", token_is_private, 60),
+        ("pull_progress shows a pull from another session", progress_is_visible_from_another_session, 1200),
     ];
     let filter = std::env::var("E2E_FILTER").unwrap_or_default();
     let (mut passed, mut failed) = (0, Vec::new());

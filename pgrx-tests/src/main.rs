@@ -2,6 +2,7 @@
 //!
 //! Everything happens in throwaway clusters under /tmp owned by `postgres`, on Unix sockets only.
 
+mod bench;
 mod cluster;
 mod e2e;
 mod regress;
@@ -49,7 +50,8 @@ fn usage() -> ! {
          \n  demo [--keep]   build, install into a throwaway cluster, decode the bundled items page into a typed table\
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
-         \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T]\
+         \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
+         \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
          \n  setup           only install what is missing (apt packages, cargo-pgrx, cargo pgrx init)"
     );
@@ -66,6 +68,7 @@ fn main() {
         Some("e2e") => setup::ensure().and_then(|_| e2e_only()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
+        Some("bench-sync") => setup::ensure().and_then(|_| install(true)).and_then(|_| bench::sync()),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -75,27 +78,46 @@ fn main() {
 }
 
 fn demo(keep: bool) -> Result<(), String> {
-    if std::env::var("MONDAY_API_TOKEN").is_ok() {
-        step("MONDAY_API_TOKEN is set, but pulling from the API is not built yet: showing the codec on the bundled page");
-    }
+    let real = match (std::env::var("MONDAY_API_TOKEN"), std::env::var("MONDAY_BOARD_ID")) {
+        (Ok(t), Ok(b)) if !t.trim().is_empty() => {
+            Some((t.trim().to_string(), b.trim().parse::<i64>().map_err(|_| format!("MONDAY_BOARD_ID is not a board id: {b}"))?))
+        }
+        (Ok(_), Err(_)) => return Err("MONDAY_API_TOKEN is set but MONDAY_BOARD_ID is not: set both for the real API".into()),
+        _ => None,
+    };
     install(false)?;
-    let mut c = Cluster::start("demo", 28815, &[])?;
+    let mut c = Cluster::start("demo", 28815, &["shared_preload_libraries = 'monday_sync'"])?;
     let mut db = c.connect("postgres")?;
-    let page = std::fs::read_to_string("pgrx-tests/fixtures/items_page.json")
-        .map_err(|e| e.to_string())?;
-    db.batch_execute("CREATE EXTENSION monday_sync; CREATE TABLE monday_page (page jsonb);")
-        .map_err(pg_err)?;
-    db.execute("INSERT INTO monday_page VALUES ($1::text::jsonb)", &[&page])
-        .map_err(pg_err)?;
-    c.psql("postgres", &["-f", "pgrx-tests/demo/build_table.sql"])?;
+    db.batch_execute("CREATE EXTENSION monday_sync").map_err(pg_err)?;
+    // The fake lives as long as this process (and the cluster, with --keep).
+    let _fake;
+    let (token, board) = match real {
+        Some((token, board)) => {
+            step(&format!("pulling monday board {board} from the real API (https://api.monday.com/v2)"));
+            (token, board)
+        }
+        None => {
+            let fake = fake::Fake::start(fake::World::sample(1234, true)).map_err(|e| e.to_string())?;
+            step(&format!(
+                "pulling the sample board from the fake monday server at {} (MONDAY_API_TOKEN + MONDAY_BOARD_ID use the real API)",
+                fake.url()
+            ));
+            db.batch_execute(&format!("ALTER DATABASE postgres SET monday_sync.api_url = '{}'", fake.url()))
+                .map_err(pg_err)?;
+            let token = fake.with(|s| s.knobs.token.clone());
+            _fake = fake;
+            (token, fake::world::SAMPLE_BOARD)
+        }
+    };
+    db.execute("SELECT monday_sync.set_token($1)", &[&token]).map_err(pg_err)?;
     println!(
         "{}",
-        c.psql("postgres", &["-f", "pgrx-tests/demo/show.sql"])?
+        c.psql("postgres", &["-v", &format!("board={board}"), "-f", "pgrx-tests/demo/sync.sql"])?
     );
     if keep {
         c.keep_running();
         println!(
-            "The cluster keeps running: psql -h {} -p {} -U postgres",
+            "The cluster keeps running: psql -h {} -p {} -U postgres (the fake stops with this process)",
             c.socket_dir().display(),
             c.port
         );
@@ -121,7 +143,7 @@ fn test() -> Result<(), String> {
     println!("\nregress: {summary}");
 
     step("end-to-end: a real cluster and the fake monday server over HTTP on 127.0.0.1");
-    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "log_statement = 'none'"])?;
+    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "shared_preload_libraries = 'monday_sync'"])?;
     let e2e = e2e::run(&c)?;
     println!("\ne2e: {e2e}");
     Ok(())
@@ -243,7 +265,9 @@ fn bench() -> Result<(), String> {
         dec_cpu / base_cpu,
         dec_wall / base_wall
     );
-    Ok(())
+    drop(db);
+    drop(c);
+    bench::sync()
 }
 
 fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
@@ -260,7 +284,8 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
     let items: usize = flag(args, "--items", 120);
     let latency: u64 = flag(args, "--latency-ms", 0);
     let token: String = flag(args, "--token", "fake-token".to_string());
-    let fake = fake::Fake::start_on(fake::World::sample(items, true), port).map_err(|e| e.to_string())?;
+    let subitems = !args.iter().any(|a| a == "--no-subitems");
+    let fake = fake::Fake::start_on(fake::World::sample(items, subitems), port).map_err(|e| e.to_string())?;
     fake.with(|s| {
         s.knobs.latency = std::time::Duration::from_millis(latency);
         s.knobs.token = token.clone();
@@ -278,7 +303,7 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
 /// `e2e`: only the end-to-end tests (E2E_FILTER=<part of a name> picks some).
 fn e2e_only() -> Result<(), String> {
     install(false)?;
-    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "log_statement = 'none'"])?;
+    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "shared_preload_libraries = 'monday_sync'"])?;
     let e2e = e2e::run(&c)?;
     println!("\ne2e: {e2e}");
     Ok(())

@@ -3,5 +3,6 @@
 pub mod codec;
 pub mod errors;
 pub mod jsonb;
+pub mod progress;
 pub mod settings;
 pub mod sync;

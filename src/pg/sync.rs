@@ -4,6 +4,7 @@
 #![allow(clippy::result_large_err)] // ErrorReport is the SQL error type.
 
 use super::jsonb::RegClass;
+use super::progress::{Figures, Progress};
 use super::settings;
 use crate::api::{documents, ApiError, ApiErrorKind, CallRecord, Client};
 use crate::codec::Kind;
@@ -50,6 +51,17 @@ fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Option<T> 
 
 fn q(ident: &str) -> String {
     quote_identifier(ident)
+}
+
+fn not_null<T>(v: Option<T>, name: &str) -> R<T> {
+    v.ok_or_else(|| {
+        err(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{name} must not be NULL"),
+            format!("{name} was NULL"),
+            "Pass a value; see \\df+ monday_sync.*",
+        )
+    })
 }
 
 // ---------- the token ----------
@@ -440,7 +452,8 @@ fn track(client: &mut Client, meta: &BoardMeta, schema: &str, table: &str, paren
 /// them, and creates the typed table (and its subitems table). Idempotent: tracking again refreshes
 /// the mapping and recreates a dropped table.
 #[pg_extern(volatile, parallel_unsafe)]
-fn track_board(board_id: i64, target: default!(Option<&str>, "NULL")) -> R<RegClass> {
+fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) -> R<RegClass> {
+    let board_id = not_null(board_id, "board_id")?;
     let mut poll = || {
         pgrx::check_for_interrupts!();
     };
@@ -489,7 +502,10 @@ fn track_board(board_id: i64, target: default!(Option<&str>, "NULL")) -> R<RegCl
 
 /// The SQL wrapper gives `map_column` a `regtype` parameter.
 #[pg_extern(volatile, parallel_unsafe, name = "_map_column")]
-fn map_column_impl(board_id: i64, column_id: &str, sql_name: &str, sql_type: Option<&str>) -> R<()> {
+fn map_column_impl(board_id: Option<i64>, column_id: Option<&str>, sql_name: Option<&str>, sql_type: Option<&str>) -> R<()> {
+    let board_id = not_null(board_id, "board_id")?;
+    let column_id = not_null(column_id, "column_id")?;
+    let sql_name = not_null(sql_name, "sql_name")?;
     let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, "map_column renames or retypes the column of a tracked board"))?;
     ensure_target(&tb)?;
     let current: Option<(String, String)> = Spi::connect(|c| {
@@ -716,12 +732,26 @@ fn items_of(v: Option<&Value>) -> &[Value] {
 
 /// A full walk of one board: every page, restarts on an expired cursor, then the reconciliation of
 /// rows the walk did not see (archived, deleted, moved).
-fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats) -> R<()> {
+fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<Progress>, base: &Figures) -> R<()> {
     ensure_target(tb)?;
     exec("CREATE TEMP TABLE IF NOT EXISTS monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP", &[]);
     exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
     let what = format!("monday board {}", tb.board_id);
     let mut writer: Option<Writer> = None;
+    let mut walked: i64 = 0;
+    let report = |client: &Client, stats: &Stats, walked: i64, phase: u8| {
+        if let Some(p) = progress {
+            p.update(&Figures {
+                phase,
+                board_id: tb.board_id,
+                items_seen: base.items_seen + walked,
+                items_count: base.items_count + stats.items_count.unwrap_or(0),
+                rows_written: base.rows_written + stats.rows_written,
+                api_calls: client.http_calls() as i64,
+                complexity: client.complexity_used(),
+            });
+        }
+    };
     'walk: loop {
         let data = client
             .query("BoardPage", &documents::board_page(), json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }))
@@ -738,12 +768,14 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats) -> R<()> {
         }
         let w = writer.as_ref().unwrap();
         stats.items_count = meta.items_count;
-        w.write(items_of(board.pointer("/items_page/items")), stats, true);
+        walked += w.write(items_of(board.pointer("/items_page/items")), stats, true).len() as i64;
+        report(client, stats, walked, 1);
         let mut cursor = board.pointer("/items_page/cursor").and_then(Value::as_str).map(String::from);
         while let Some(c) = cursor.take() {
             match client.query("NextPage", &documents::next_page(), json!({ "cursor": c, "limit": documents::PAGE_LIMIT })) {
                 Ok(d) => {
-                    w.write(items_of(d.pointer("/next_items_page/items")), stats, true);
+                    walked += w.write(items_of(d.pointer("/next_items_page/items")), stats, true).len() as i64;
+                    report(client, stats, walked, 1);
                     cursor = d.pointer("/next_items_page/cursor").and_then(Value::as_str).map(String::from);
                 }
                 Err(e) if e.kind == ApiErrorKind::CursorExpired && stats.restarts < 3 => {
@@ -775,6 +807,7 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats) -> R<()> {
         .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
     })
     .unwrap_or_else(|e| spi_fail(e));
+    report(client, stats, stats.items_seen, 2);
     for chunk in missing.chunks(documents::IDS_PER_CALL) {
         let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
         let d = client
@@ -842,11 +875,18 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
     let started = Instant::now();
     let runid = start_run(board_id, "pull_board");
     let mut stats = Stats::default();
-    walk(&mut client, &tb, &mut stats)?;
+    let progress = Progress::start(runid, board_id, 1);
+    walk(&mut client, &tb, &mut stats, &progress, &Figures::default())?;
     let mut sub_stats = None;
     if let Some(sub) = tb.subitems_board_id.and_then(tracked) {
         let mut s = Stats::default();
-        walk(&mut client, &sub, &mut s)?;
+        let base = Figures {
+            items_seen: stats.items_seen,
+            items_count: stats.items_count.unwrap_or(0),
+            rows_written: stats.rows_written,
+            ..Default::default()
+        };
+        walk(&mut client, &sub, &mut s, &progress, &base)?;
         sub_stats = Some(s);
     }
     let mut total = Stats {

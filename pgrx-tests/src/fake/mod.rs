@@ -73,6 +73,7 @@ impl Default for Knobs {
 }
 
 #[derive(Clone, Debug)]
+#[allow(dead_code)] // read by tests and when debugging
 pub struct LogEntry {
     pub n: u64,
     pub status: u16,
@@ -85,6 +86,8 @@ pub struct LogEntry {
     pub error_code: Option<String>,
     pub query: String,
     pub variables: Value,
+    /// Time the fake spent answering (validation, execution, JSON), without the latency knob.
+    pub server_ms: f64,
 }
 
 pub struct Shared {
@@ -131,6 +134,7 @@ pub fn load_schema(sdl: &str) -> Valid<Schema> {
 }
 
 /// Validates a document the way the fake does (for unit tests of the client's documents).
+#[cfg(test)]
 pub fn validate(query: &str) -> Result<(), String> {
     ExecutableDocument::parse_and_validate(schema(), query, "request.graphql")
         .map(|_| ())
@@ -337,6 +341,16 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         let sdl = schema().to_string();
         return Some(Response { status: 200, content_type: "text/plain; charset=utf-8", body: sdl.into_bytes(), extra: vec![] });
     }
+    if req.method == "GET" && req.path == "/_fake/stats" {
+        // For a fake run in another process (the benchmark): how many requests it answered.
+        let s = shared.lock().unwrap();
+        let body = json!({
+            "requests": s.log.len(),
+            "complexity": s.log.iter().map(|l| l.complexity).sum::<i64>(),
+            "server_ms": s.log.iter().map(|l| l.server_ms).sum::<f64>(),
+        });
+        return Some(json_response(200, body));
+    }
     if req.method != "POST" || req.path != "/v2" {
         return Some(json_response(404, json!({"errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND", "status_code": 404}}]})));
     }
@@ -344,6 +358,7 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
+    let t0 = Instant::now();
     let mut s = shared.lock().unwrap();
     let n = s.log.len() as u64 + 1;
     let parsed: Result<Value, _> = serde_json::from_slice(&req.body);
@@ -364,6 +379,7 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         error_code: None,
         query,
         variables,
+        server_ms: 0.0,
     };
     let resp = answer(req, &mut s, parsed, &mut entry);
     match &resp {
@@ -379,6 +395,7 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         Some(f) if f.starts_with("Hang") => s.knobs_hang.take(),
         _ => None,
     };
+    entry.server_ms = t0.elapsed().as_secs_f64() * 1000.0;
     s.log.push(entry);
     drop(s);
     if let Some(d) = hang {
@@ -387,14 +404,6 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     resp
 }
 
-impl Shared {
-    /// Resets the day (calls made so far) and the complexity window.
-    pub fn new_day(&mut self) {
-        self.calls_today = 0;
-        self.budget_window = None;
-        self.budget_used = 0;
-    }
-}
 
 fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error>, entry: &mut LogEntry) -> Option<Response> {
     // Authentication: the bare token (monday's SDK) or "Bearer <token>" (airbyte) both work.
@@ -556,4 +565,33 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
         m.insert("extensions".into(), json!({"request_id": request_id()}));
     }
     Some(json_response(200, out))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every document the extension sends validates against monday's 2026-07 schema.
+    #[test]
+    fn extension_documents_validate() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/api/graphql");
+        let fragment = std::fs::read_to_string(format!("{dir}/item_fields.graphql")).unwrap();
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            if !text.trim_start().starts_with("query") {
+                continue;
+            }
+            let doc = if text.contains("...ItemFields") { format!("{text}{fragment}") } else { text };
+            super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn invalid_documents_are_rejected() {
+        assert!(super::validate("{ boards { idx } }").unwrap_err().contains("idx"));
+        assert!(super::validate("query { items(ids: [1]) { id } }").is_ok());
+        assert!(super::validate("query { next_items_page { cursor } }").is_err(), "cursor is required");
+    }
 }

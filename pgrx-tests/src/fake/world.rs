@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct Column {
@@ -51,7 +52,32 @@ pub struct Item {
     pub updated_at: String,
     pub parent_item_id: Option<i64>,
     /// Column id → the cell as the API returns it (`text`, `value` and the typed fields), minus `id`/`type`.
-    pub cells: HashMap<String, Map<String, Value>>,
+    pub cells: Cells,
+}
+
+/// An item's cells: the template it was made from (shared, so 100,000 items fit in memory) and its
+/// own cells on top (None = removed).
+#[derive(Clone, Debug, Default)]
+pub struct Cells {
+    base: Arc<HashMap<String, Map<String, Value>>>,
+    own: HashMap<String, Option<Map<String, Value>>>,
+}
+
+impl Cells {
+    pub fn get(&self, column: &str) -> Option<&Map<String, Value>> {
+        match self.own.get(column) {
+            Some(own) => own.as_ref(),
+            None => self.base.get(column),
+        }
+    }
+
+    pub fn insert(&mut self, column: String, cell: Map<String, Value>) {
+        self.own.insert(column, Some(cell));
+    }
+
+    pub fn remove(&mut self, column: &str) {
+        self.own.insert(column.to_string(), None);
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -118,7 +144,7 @@ impl World {
             Group { id: "topics".into(), title: "This sprint".into(), color: "#579bfc".into(), position: "65536".into() },
             Group { id: "new_group_mkxz".into(), title: "Backlog".into(), color: "#a25ddc".into(), position: "131072".into() },
         ];
-        let templates: Vec<(String, String, HashMap<String, Map<String, Value>>)> = b["items_page"]["items"]
+        let templates: Vec<(String, String, Arc<HashMap<String, Map<String, Value>>>)> = b["items_page"]["items"]
             .as_array()
             .expect("items")
             .iter()
@@ -137,7 +163,7 @@ impl World {
                 (
                     it["name"].as_str().unwrap().to_string(),
                     it["group"]["id"].as_str().unwrap().to_string(),
-                    cells,
+                    Arc::new(cells),
                 )
             })
             .collect();
@@ -171,7 +197,7 @@ impl World {
         for k in 0..n {
             let (tname, tgroup, tcells) = &templates[k % templates.len()];
             let id = FIRST_ITEM + k as i64;
-            let mut cells = tcells.clone();
+            let mut cells = Cells { base: tcells.clone(), own: HashMap::new() };
             let amount = format!("{}.{:02}", 1000 + (k * 37) % 90000, k % 100);
             cells.insert(
                 "numeric_mkx1".into(),
@@ -192,7 +218,7 @@ impl World {
                     let sid = next_sub;
                     next_sub += 1;
                     sub_ids.push(sid);
-                    let mut sc = HashMap::new();
+                    let mut sc = Cells::default();
                     sc.insert("person".into(), tcells.get("person").cloned().unwrap_or_default());
                     sc.insert("status".into(), tcells.get("status").cloned().unwrap_or_default());
                     let day = format!("2026-07-{:02}", 1 + (k + s) % 28);

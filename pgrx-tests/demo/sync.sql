@@ -1,0 +1,34 @@
+-- The demo: a monday board becomes a typed table that stays current. Run by `pgrx-tests/run demo`
+-- with :board set (the fake's sample board, or MONDAY_BOARD_ID against the real API).
+\pset footer off
+\echo
+\echo '== track_board: read the board''s columns and groups, create the typed table'
+SELECT monday_sync.track_board(:board) AS target \gset
+\echo :target
+SELECT column_id, title, column_type, sql_name, sql_type
+  FROM monday_sync.columns WHERE board_id = :board ORDER BY position LIMIT 14;
+
+\echo '== pull_board: a full backfill (pages of 500; subitems too)'
+SELECT jsonb_pretty(monday_sync.pull_board(:board)) AS summary;
+
+\echo '== the typed table'
+SELECT item_id, name, group_title, state, synced_at::timestamp(0) AS synced_at
+  FROM :target ORDER BY item_id LIMIT 6;
+\x on
+SELECT * FROM :target ORDER BY item_id LIMIT 1;
+\x off
+
+\echo '== nothing changed on monday: a second pull writes no rows'
+SELECT monday_sync.pull_board(:board) ->> 'rows_written' AS rows_written;
+
+\echo '== pull_item: one item, fetched and upserted'
+SELECT item_id AS first_item FROM :target ORDER BY item_id LIMIT 1 \gset
+SELECT jsonb_pretty(monday_sync.pull_item(:first_item) - 'raw') AS row
+ WHERE :first_item IS NOT NULL;
+
+\echo '== run history'
+SELECT runid, kind, status, items_seen, rows_written, api_calls, complexity_used,
+       round(extract(epoch FROM finished_at - started_at)::numeric, 2) AS seconds, message
+  FROM monday_sync.sync_runs ORDER BY runid;
+SELECT runid, call_no, operation, http_status, attempts, complexity_cost, complexity_after
+  FROM monday_sync.api_calls ORDER BY runid, call_no LIMIT 10;

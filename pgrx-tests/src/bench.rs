@@ -1,0 +1,133 @@
+//! The sync benchmark: full backfills of 10,000 and 100,000 items from the fake monday server (a
+//! release build in its own process), at 0 ms and 100 ms latency per request. Prints items/s, API
+//! calls against the bound ceil(N/500) + 2, the fake's own share of the time, and the backend's peak
+//! private memory (RssAnon, sampled every 10 ms), which must stay flat as N grows.
+
+use crate::cluster::Cluster;
+use crate::util::{pg_err, run, step};
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct FakeProcess {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for FakeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_fake(items: usize, latency_ms: u64, port: u16) -> Result<FakeProcess, String> {
+    let child = Command::new("target/release/harness")
+        .args(["fake-monday", "--port", &port.to_string(), "--items", &items.to_string(), "--latency-ms", &latency_ms.to_string(), "--no-subitems"])
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting the fake: {e}"))?;
+    let f = FakeProcess { child, port };
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(120) {
+        if stats(port).is_ok() {
+            return Ok(f);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err("the fake did not start".into())
+}
+
+/// GET /_fake/stats from the fake (its own endpoint; a plain request is all it takes).
+fn stats(port: u16) -> Result<serde_json::Value, String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.write_all(b"GET /_fake/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let body = out.split("\r\n\r\n").nth(1).ok_or("no body")?;
+    serde_json::from_str(body).map_err(|e| e.to_string())
+}
+
+fn rss_anon_kb(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("RssAnon:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+pub fn sync() -> Result<(), String> {
+    step("sync benchmark: building the fake monday server (release)");
+    run("cargo", &["build", "--release", "-q", "-p", "monday_sync_harness"], &[])?;
+    let c = Cluster::start("benchsync", 28819, &["shared_preload_libraries = 'monday_sync'", "jit = off"])?;
+    println!("\nFull backfill with pull_board (release build; one backend; 500 items per page; fake in its own process):");
+    println!(
+        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>16}",
+        "items", "latency", "seconds", "items/s", "API calls", "bound", "fake's time", "peak RssAnon"
+    );
+    for (i, &(n, latency)) in [(10_000usize, 0u64), (100_000, 0), (10_000, 100), (100_000, 100)].iter().enumerate() {
+        let port = 28890 + i as u16;
+        let fake = start_fake(n, latency, port)?;
+        let db_name = format!("bench_{n}_{latency}");
+        let mut admin = c.connect("postgres")?;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}")).map_err(pg_err)?;
+        admin.batch_execute(&format!("CREATE DATABASE {db_name}")).map_err(pg_err)?;
+        let mut db = c.connect(&db_name)?;
+        db.batch_execute(&format!(
+            "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{}/v2'; SELECT monday_sync.set_token('fake-token');
+             SELECT monday_sync.track_board(18414630189);",
+            fake.port
+        ))
+        .map_err(pg_err)?;
+        let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).map_err(pg_err)?.get(0);
+        let base = rss_anon_kb(pid).unwrap_or(0);
+        let before = stats(port)?;
+        let peak = Arc::new(AtomicU64::new(base));
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peak, done) = (peak.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    if let Some(kb) = rss_anon_kb(pid) {
+                        peak.fetch_max(kb, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        let t = Instant::now();
+        let summary: serde_json::Value = db
+            .query_one("SELECT monday_sync.pull_board(18414630189)", &[])
+            .map_err(pg_err)?
+            .get(0);
+        let secs = t.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        let _ = sampler.join();
+        let after = stats(port)?;
+        let calls = after["requests"].as_i64().unwrap_or(0) - before["requests"].as_i64().unwrap_or(0);
+        let fake_ms = after["server_ms"].as_f64().unwrap_or(0.0) - before["server_ms"].as_f64().unwrap_or(0.0);
+        let seen = summary["items_seen"].as_i64().unwrap_or(0);
+        if seen != n as i64 {
+            return Err(format!("pull_board saw {seen} items of {n}: {summary}"));
+        }
+        let bound = n.div_ceil(500) + 2;
+        println!(
+            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>6.1} → {:>5.1} MB",
+            n,
+            latency,
+            secs,
+            n as f64 / secs,
+            calls,
+            bound,
+            fake_ms / 1000.0,
+            base as f64 / 1024.0,
+            peak.load(Ordering::Relaxed) as f64 / 1024.0
+        );
+        drop(db);
+        drop(fake);
+    }
+    println!("  (fake's time: what the fake server spent validating, executing and serialising, inside the seconds column)");
+    Ok(())
+}
