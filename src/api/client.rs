@@ -8,7 +8,8 @@
 //! The token is only ever put in the `Authorization` header: never in a message.
 
 use serde_json::Value;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -297,6 +298,18 @@ pub struct Client<'p> {
 
 const POLL: Duration = Duration::from_millis(20);
 
+/// A call under way on its helper thread. Dropping it tells the thread to stop retrying.
+pub struct Pending {
+    rx: mpsc::Receiver<(Result<Value, ApiError>, CallRecord)>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
 impl<'p> Client<'p> {
     pub fn new(cfg: Config, poll: &'p mut dyn FnMut()) -> Client<'p> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -320,133 +333,169 @@ impl<'p> Client<'p> {
         self.calls.iter().map(|c| c.attempts).sum()
     }
 
-    /// Sleeps in 20 ms steps, polling for cancellation.
-    pub fn sleep(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        loop {
-            (self.poll)();
-            let now = Instant::now();
-            if now >= end {
-                return;
-            }
-            std::thread::sleep((end - now).min(POLL));
-        }
-    }
-
-    fn exchange(&mut self, body: String) -> Raw {
+    /// Starts one call on a helper thread (which never touches Postgres): its retries and rate-limit
+    /// waits run there, so the backend can write the previous page meanwhile.
+    pub fn begin(&mut self, operation: &'static str, document: &str, variables: Value) -> Pending {
+        let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
         let (tx, rx) = mpsc::channel();
-        let agent = self.agent.clone();
-        let (url, token, version) = (self.cfg.url.clone(), self.cfg.token.clone(), self.cfg.version.clone());
-        // The helper thread never touches Postgres; if the backend is cancelled it finishes on its own.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (agent, cfg, stop) = (self.agent.clone(), self.cfg.clone(), cancel.clone());
         let spawned = std::thread::Builder::new().name("monday_sync http".into()).spawn(move || {
-            let result = agent
-                .post(&url)
-                .header("Authorization", &token)
-                .header("API-Version", &version)
-                .header("Content-Type", "application/json")
-                .send(body.as_bytes());
-            let raw = match result {
-                Ok(mut resp) => {
-                    let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .map(String::from);
-                    match resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_vec() {
-                        Ok(body) => Raw::Http { status, retry_after, body },
-                        Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &token) },
-                    }
-                }
-                Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &token) },
-            };
-            let _ = tx.send(raw);
+            let _ = tx.send(run_call(&agent, &cfg, operation, body, &stop));
         });
         if let Err(e) = spawned {
-            return Raw::Failed { timeout: false, message: format!("could not start the HTTP thread: {e}") };
+            let (tx, rx2) = mpsc::channel();
+            let rec = CallRecord { operation, http_status: 0, attempts: 0, waited: Duration::ZERO, elapsed: Duration::ZERO, complexity: None, last_error: None };
+            let _ = tx.send((
+                Err(ApiError {
+                    kind: ApiErrorKind::Unavailable,
+                    message: "could not start the HTTP thread".into(),
+                    detail: e.to_string(),
+                    hint: "The server may be out of threads or memory.".into(),
+                }),
+                rec,
+            ));
+            return Pending { rx: rx2, cancel };
         }
+        Pending { rx, cancel }
+    }
+
+    /// Waits for a call started with `begin`, polling for cancellation every 20 ms.
+    pub fn finish(&mut self, pending: Pending) -> Result<Value, ApiError> {
         loop {
-            match rx.recv_timeout(POLL) {
-                Ok(raw) => return raw,
+            match pending.rx.recv_timeout(POLL) {
+                Ok((result, rec)) => {
+                    self.calls.push(rec);
+                    return result;
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => (self.poll)(),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Raw::Failed { timeout: false, message: "the HTTP thread ended without an answer".into() }
+                    return Err(ApiError {
+                        kind: ApiErrorKind::Unavailable,
+                        message: "the HTTP thread ended without an answer".into(),
+                        detail: "the request thread panicked or was stopped".into(),
+                        hint: "Try again; report a bug if it persists.".into(),
+                    })
                 }
             }
         }
     }
 
-    /// Sends one document; returns its `data`. Waits out rate limits (up to `max_wait` in all) and
-    /// retries transient failures (up to `max_retries`), polling for cancellation throughout.
+    /// Sends one document and returns its `data`: `begin` + `finish`.
     pub fn query(&mut self, operation: &'static str, document: &str, variables: Value) -> Result<Value, ApiError> {
-        let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
-        let started = Instant::now();
-        let mut rec = CallRecord {
-            operation,
-            http_status: 0,
-            attempts: 0,
-            waited: Duration::ZERO,
-            elapsed: Duration::ZERO,
-            complexity: None,
-            last_error: None,
+        (self.poll)();
+        let p = self.begin(operation, document, variables);
+        self.finish(p)
+    }
+}
+
+/// Sleeps in 20 ms steps; false when told to stop.
+fn nap(d: Duration, stop: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return true;
+        }
+        std::thread::sleep((end - now).min(POLL));
+    }
+}
+
+fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str) -> Raw {
+    let result = agent
+        .post(&cfg.url)
+        .header("Authorization", &cfg.token)
+        .header("API-Version", &cfg.version)
+        .header("Content-Type", "application/json")
+        .send(body.as_bytes());
+    match result {
+        Ok(mut resp) => {
+            let status = resp.status().as_u16();
+            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
+            match resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_vec() {
+                Ok(body) => Raw::Http { status, retry_after, body },
+                Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &cfg.token) },
+            }
+        }
+        Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &cfg.token) },
+    }
+}
+
+/// One logical call: waits out rate limits (up to `max_wait` in all) and retries transient
+/// failures (up to `max_retries`). Runs on the helper thread.
+fn run_call(agent: &ureq::Agent, cfg: &Config, operation: &'static str, body: String, stop: &AtomicBool) -> (Result<Value, ApiError>, CallRecord) {
+    let started = Instant::now();
+    let mut rec = CallRecord { operation, http_status: 0, attempts: 0, waited: Duration::ZERO, elapsed: Duration::ZERO, complexity: None, last_error: None };
+    let cancelled = || ApiError {
+        kind: ApiErrorKind::Unavailable,
+        message: "the call was abandoned".into(),
+        detail: "the statement was cancelled".into(),
+        hint: "".into(),
+    };
+    let mut retries = 0u32;
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Err(cancelled());
+        }
+        rec.attempts += 1;
+        let raw = exchange(agent, cfg, &body);
+        rec.http_status = match &raw {
+            Raw::Http { status, .. } => *status,
+            Raw::Failed { .. } => 0,
         };
-        let mut retries = 0u32;
-        let result = loop {
-            (self.poll)();
-            rec.attempts += 1;
-            let raw = self.exchange(body.clone());
-            rec.http_status = match &raw {
-                Raw::Http { status, .. } => *status,
-                Raw::Failed { .. } => 0,
-            };
-            match classify(&raw) {
-                Verdict::Data(data, complexity) => {
-                    rec.complexity = complexity;
-                    break Ok(data);
+        match classify(&raw) {
+            Verdict::Data(data, complexity) => {
+                rec.complexity = complexity;
+                break Ok(data);
+            }
+            Verdict::Fail(e) => {
+                rec.last_error = Some(format!("{:?}", e.kind));
+                break Err(e);
+            }
+            Verdict::Wait { seconds, why } => {
+                rec.last_error = Some(why.clone());
+                let d = Duration::from_secs_f64(seconds.min(86400.0));
+                if rec.waited + d > cfg.max_wait {
+                    break Err(ApiError {
+                        kind: ApiErrorKind::WaitTooLong,
+                        message: "monday asked to wait longer than monday_sync.max_wait allows".into(),
+                        detail: format!(
+                            "{why}: wait {seconds:.0} s; already waited {:.0} s; max_wait is {} s",
+                            rec.waited.as_secs_f64(),
+                            cfg.max_wait.as_secs()
+                        ),
+                        hint: "Raise monday_sync.max_wait, or pull when other API users are quieter.".into(),
+                    });
                 }
-                Verdict::Fail(e) => {
-                    rec.last_error = Some(format!("{:?}", e.kind));
-                    break Err(e);
-                }
-                Verdict::Wait { seconds, why } => {
-                    rec.last_error = Some(why.clone());
-                    let d = Duration::from_secs_f64(seconds.min(86400.0));
-                    if rec.waited + d > self.cfg.max_wait {
-                        break Err(ApiError {
-                            kind: ApiErrorKind::WaitTooLong,
-                            message: "monday asked to wait longer than monday_sync.max_wait allows".into(),
-                            detail: format!(
-                                "{why}: wait {seconds:.0} s; already waited {:.0} s; max_wait is {} s",
-                                rec.waited.as_secs_f64(),
-                                self.cfg.max_wait.as_secs()
-                            ),
-                            hint: "Raise monday_sync.max_wait, or pull when other API users are quieter.".into(),
-                        });
-                    }
-                    rec.waited += d;
-                    self.sleep(d);
-                }
-                Verdict::Retry { why } => {
-                    rec.last_error = Some(why.clone());
-                    retries += 1;
-                    if retries > self.cfg.max_retries {
-                        break Err(ApiError {
-                            kind: ApiErrorKind::Unavailable,
-                            message: "monday's API is unavailable".into(),
-                            detail: format!("{} attempts; last: {why}", rec.attempts),
-                            hint: "monday may be having an outage (https://status.monday.com); try again later, or raise monday_sync.max_retries.".into(),
-                        });
-                    }
-                    let d = backoff(retries);
-                    rec.waited += d;
-                    self.sleep(d);
+                rec.waited += d;
+                if !nap(d, stop) {
+                    break Err(cancelled());
                 }
             }
-        };
-        rec.elapsed = started.elapsed();
-        self.calls.push(rec);
-        result
-    }
+            Verdict::Retry { why } => {
+                rec.last_error = Some(why.clone());
+                retries += 1;
+                if retries > cfg.max_retries {
+                    break Err(ApiError {
+                        kind: ApiErrorKind::Unavailable,
+                        message: "monday's API is unavailable".into(),
+                        detail: format!("{} attempts; last: {why}", rec.attempts),
+                        hint: "monday may be having an outage (https://status.monday.com); try again later, or raise monday_sync.max_retries.".into(),
+                    });
+                }
+                let d = backoff(retries);
+                rec.waited += d;
+                if !nap(d, stop) {
+                    break Err(cancelled());
+                }
+            }
+        }
+    };
+    rec.elapsed = started.elapsed();
+    (result, rec)
 }
 
 /// Removes the token from a message, should a library ever echo it.

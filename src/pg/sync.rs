@@ -15,6 +15,7 @@ use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, Spi};
+use pgrx::PgMemoryContexts;
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -696,20 +697,31 @@ fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
 struct Writer {
     sql: String,
     cols: Vec<MappedColumn>,
+    /// Everything Postgres allocates for one page (the rows' text, SPI) lives here and is freed
+    /// after the page: the backend's memory stays flat however many pages a walk has.
+    page_memory: PgMemoryContexts,
 }
 
 impl Writer {
     fn new(tb: &Tracked, cols: Vec<MappedColumn>) -> Writer {
-        Writer { sql: upsert_sql(tb, &cols), cols }
+        Writer { sql: upsert_sql(tb, &cols), cols, page_memory: PgMemoryContexts::new("monday_sync page") }
     }
 
     /// Writes one page; the ids go to the walk's seen-set when `seen`.
-    fn write(&self, items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
+    fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
         if items.is_empty() {
             return Vec::new();
         }
-        let page = build_rows(items, &self.cols);
-        stats.rows_written += exec(&self.sql, &[page.json.into()]) as i64;
+        let (sql, cols) = (&self.sql, &self.cols);
+        // SAFETY: nothing allocated in the page context outlives this call (results are Rust values).
+        let ids = unsafe { self.page_memory.switch_to(|_| Self::write_page(sql, cols, items, stats, seen)) };
+        unsafe { self.page_memory.reset() };
+        ids
+    }
+
+    fn write_page(sql: &str, cols: &[MappedColumn], items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
+        let page = build_rows(items, cols);
+        stats.rows_written += exec(sql, &[page.json.into()]) as i64;
         stats.warnings += page.warning_count as i64;
         for w in page.warnings {
             if stats.warning_texts.len() < 5 {
@@ -766,17 +778,22 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
             );
             writer = Some(Writer::new(tb, cols));
         }
-        let w = writer.as_ref().unwrap();
+        let w = writer.as_mut().unwrap();
         stats.items_count = meta.items_count;
+        // Pipelined: the next page is requested before this one is written, so monday's latency
+        // overlaps with our writing.
+        let next = |client: &mut Client, cursor: Option<&str>| {
+            cursor.map(|c| client.begin("NextPage", &documents::next_page(), json!({ "cursor": c, "limit": documents::PAGE_LIMIT })))
+        };
+        let mut pending = next(client, board.pointer("/items_page/cursor").and_then(Value::as_str));
         walked += w.write(items_of(board.pointer("/items_page/items")), stats, true).len() as i64;
         report(client, stats, walked, 1);
-        let mut cursor = board.pointer("/items_page/cursor").and_then(Value::as_str).map(String::from);
-        while let Some(c) = cursor.take() {
-            match client.query("NextPage", &documents::next_page(), json!({ "cursor": c, "limit": documents::PAGE_LIMIT })) {
+        while let Some(p) = pending.take() {
+            match client.finish(p) {
                 Ok(d) => {
+                    pending = next(client, d.pointer("/next_items_page/cursor").and_then(Value::as_str));
                     walked += w.write(items_of(d.pointer("/next_items_page/items")), stats, true).len() as i64;
                     report(client, stats, walked, 1);
-                    cursor = d.pointer("/next_items_page/cursor").and_then(Value::as_str).map(String::from);
                 }
                 Err(e) if e.kind == ApiErrorKind::CursorExpired && stats.restarts < 3 => {
                     // Rows already written stay; the new walk skips nothing and rewrites nothing unchanged.
@@ -788,7 +805,7 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
         }
         break;
     }
-    let w = writer.expect("the walk made a writer");
+    let mut w = writer.expect("the walk made a writer");
     stats.items_seen += one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
 
     // Rows that were active but did not come back in a complete walk: ask monday what became of them.

@@ -503,7 +503,10 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                 };
                 let mult = match f.name.as_str() {
                     "items_page" | "next_items_page" => int_arg("limit").unwrap_or(25),
-                    "items" => list_len("ids").unwrap_or(25).min(int_arg("limit").unwrap_or(25)),
+                    // Query.items(ids:, limit:); ItemsResponse.items is sized by its items_page.
+                    "items" if f.arguments.iter().any(|a| a.name == "ids") => {
+                        list_len("ids").unwrap_or(25).min(int_arg("limit").unwrap_or(25))
+                    }
                     "boards" => list_len("ids").unwrap_or(25),
                     _ => 1,
                 };
