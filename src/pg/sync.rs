@@ -746,8 +746,12 @@ fn items_of(v: Option<&Value>) -> &[Value] {
 /// rows the walk did not see (archived, deleted, moved).
 fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<Progress>, base: &Figures) -> R<()> {
     ensure_target(tb)?;
-    exec("CREATE TEMP TABLE IF NOT EXISTS monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP", &[]);
-    exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
+    // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board size.
+    if one::<bool>("SELECT to_regclass('pg_temp.monday_sync_seen') IS NOT NULL", &[]).unwrap_or(false) {
+        exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
+    } else {
+        exec("CREATE TEMP TABLE monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP", &[]);
+    }
     let what = format!("monday board {}", tb.board_id);
     let mut writer: Option<Writer> = None;
     let mut walked: i64 = 0;
@@ -1001,7 +1005,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         cols = reconcile(board_id, Some(&tb), &meta);
     }
     Writer::new(&tb, cols).write(&items, &mut stats, false);
-    let text = format!("item {item_id}: {} row written", stats.rows_written);
+    let text = format!("item {item_id}: {} row{} written", stats.rows_written, if stats.rows_written == 1 { "" } else { "s" });
     finish_run(runid, &client.calls, &stats, started, &text);
     let row: Option<pgrx::JsonB> = one(
         &format!("SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1", tb.qualified()),
