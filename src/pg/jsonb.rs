@@ -490,30 +490,25 @@ unsafe impl BoxRet for JsonbOut {
 
 sql_type!(JsonbOut, "jsonb");
 
-/// A `regtype` result.
-pub struct RegType(pub pg_sys::Oid);
+/// An oid returned as a reg* type (`regtype`, `regclass`).
+macro_rules! reg_result {
+    ($name:ident, $sql:literal, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(pub pg_sys::Oid);
 
-unsafe impl BoxRet for RegType {
-    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
-        match self.0.into_datum() {
-            Some(d) => unsafe { fcinfo.return_raw_datum(d) },
-            None => fcinfo.return_null(),
+        unsafe impl BoxRet for $name {
+            unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+                match self.0.into_datum() {
+                    Some(d) => unsafe { fcinfo.return_raw_datum(d) },
+                    None => fcinfo.return_null(),
+                }
+            }
         }
-    }
+
+        sql_type!($name, $sql);
+    };
 }
 
-sql_type!(RegType, "regtype");
+reg_result!(RegType, "regtype", "A `regtype` result.");
+reg_result!(RegClass, "regclass", "A `regclass` result.");
 
-/// A `regclass` result.
-pub struct RegClass(pub pg_sys::Oid);
-
-unsafe impl BoxRet for RegClass {
-    unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
-        match self.0.into_datum() {
-            Some(d) => unsafe { fcinfo.return_raw_datum(d) },
-            None => fcinfo.return_null(),
-        }
-    }
-}
-
-sql_type!(RegClass, "regclass");

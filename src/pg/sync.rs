@@ -206,7 +206,7 @@ fn ensure_target(tb: &Tracked) -> R<()> {
 
 fn fetch_meta(client: &mut Client, board_id: i64) -> R<(BoardMeta, Value)> {
     let data = client
-        .query("BoardMeta", documents::BOARD_META, json!({ "board": board_id.to_string() }))
+        .query("BoardMeta", &documents::board_meta(), json!({ "board": board_id.to_string() }))
         .map_err(|e| api_err(e, &format!("monday board {board_id}")))?;
     let board = data.pointer("/boards/0").cloned().unwrap_or(Value::Null);
     match board_meta(&board) {

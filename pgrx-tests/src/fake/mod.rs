@@ -573,7 +573,8 @@ mod tests {
     #[test]
     fn extension_documents_validate() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/api/graphql");
-        let fragment = std::fs::read_to_string(format!("{dir}/item_fields.graphql")).unwrap();
+        let items = std::fs::read_to_string(format!("{dir}/item_fields.graphql")).unwrap();
+        let board = std::fs::read_to_string(format!("{dir}/board_fields.graphql")).unwrap();
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -581,7 +582,12 @@ mod tests {
             if !text.trim_start().starts_with("query") {
                 continue;
             }
-            let doc = if text.contains("...ItemFields") { format!("{text}{fragment}") } else { text };
+            let mut doc = text.clone();
+            for (spread, fragment) in [("...ItemFields", &items), ("...BoardFields", &board)] {
+                if text.contains(spread) {
+                    doc.push_str(fragment);
+                }
+            }
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
