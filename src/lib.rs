@@ -6,8 +6,8 @@ use pgrx::prelude::*;
 
 pub mod api;
 pub mod codec;
-pub mod sync;
 pub mod pg;
+pub mod sync;
 
 ::pgrx::pg_module_magic!(name, version);
 

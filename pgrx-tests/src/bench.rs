@@ -25,7 +25,16 @@ impl Drop for FakeProcess {
 
 fn start_fake(items: usize, latency_ms: u64, port: u16) -> Result<FakeProcess, String> {
     let child = Command::new("target/release/harness")
-        .args(["fake-monday", "--port", &port.to_string(), "--items", &items.to_string(), "--latency-ms", &latency_ms.to_string(), "--no-subitems"])
+        .args([
+            "fake-monday",
+            "--port",
+            &port.to_string(),
+            "--items",
+            &items.to_string(),
+            "--latency-ms",
+            &latency_ms.to_string(),
+            "--no-subitems",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting the fake: {e}"))?;
@@ -43,7 +52,8 @@ fn start_fake(items: usize, latency_ms: u64, port: u16) -> Result<FakeProcess, S
 /// GET /_fake/stats from the fake (its own endpoint; a plain request is all it takes).
 fn stats(port: u16) -> Result<serde_json::Value, String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.write_all(b"GET /_fake/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    s.write_all(b"GET /_fake/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .map_err(|e| e.to_string())?;
     let mut out = String::new();
     s.read_to_string(&mut out).map_err(|e| e.to_string())?;
     let body = out.split("\r\n\r\n").nth(1).ok_or("no body")?;
@@ -55,7 +65,8 @@ fn cpu_seconds(pid: i32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
@@ -69,20 +80,48 @@ fn rss_anon_kb(pid: i32) -> Option<u64> {
 
 pub fn sync() -> Result<(), String> {
     step("sync benchmark: building the fake monday server (release)");
-    run("cargo", &["build", "--release", "-q", "-p", "monday_sync_harness"], &[])?;
-    let c = Cluster::start("benchsync", 28819, &["shared_preload_libraries = 'monday_sync'", "jit = off"])?;
+    run(
+        "cargo",
+        &["build", "--release", "-q", "-p", "monday_sync_harness"],
+        &[],
+    )?;
+    let c = Cluster::start(
+        "benchsync",
+        28819,
+        &["shared_preload_libraries = 'monday_sync'", "jit = off"],
+    )?;
     println!("\nFull backfill with pull_board (release build; one backend; 500 items per page; fake in its own process):");
     println!(
         "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>16}",
-        "items", "latency", "seconds", "items/s", "API calls", "bound", "fake's time", "backend CPU", "peak RssAnon"
+        "items",
+        "latency",
+        "seconds",
+        "items/s",
+        "API calls",
+        "bound",
+        "fake's time",
+        "backend CPU",
+        "peak RssAnon"
     );
-    for (i, &(n, latency)) in [(10_000usize, 0u64), (100_000, 0), (10_000, 100), (100_000, 100)].iter().enumerate() {
+    for (i, &(n, latency)) in [
+        (10_000usize, 0u64),
+        (100_000, 0),
+        (10_000, 100),
+        (100_000, 100),
+    ]
+    .iter()
+    .enumerate()
+    {
         let port = 28890 + i as u16;
         let fake = start_fake(n, latency, port)?;
         let db_name = format!("bench_{n}_{latency}");
         let mut admin = c.connect("postgres")?;
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}")).map_err(pg_err)?;
-        admin.batch_execute(&format!("CREATE DATABASE {db_name}")).map_err(pg_err)?;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}"))
+            .map_err(pg_err)?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db_name}"))
+            .map_err(pg_err)?;
         let mut db = c.connect(&db_name)?;
         db.batch_execute(&format!(
             "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{}/v2'; SELECT monday_sync.set_token('fake-token');
@@ -90,7 +129,10 @@ pub fn sync() -> Result<(), String> {
             fake.port
         ))
         .map_err(pg_err)?;
-        let pid: i32 = db.query_one("SELECT pg_backend_pid()", &[]).map_err(pg_err)?.get(0);
+        let pid: i32 = db
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(pg_err)?
+            .get(0);
         let base = rss_anon_kb(pid).unwrap_or(0);
         let before = stats(port)?;
         let peak = Arc::new(AtomicU64::new(base));
@@ -117,8 +159,10 @@ pub fn sync() -> Result<(), String> {
         done.store(true, Ordering::Relaxed);
         let _ = sampler.join();
         let after = stats(port)?;
-        let calls = after["requests"].as_i64().unwrap_or(0) - before["requests"].as_i64().unwrap_or(0);
-        let fake_ms = after["server_ms"].as_f64().unwrap_or(0.0) - before["server_ms"].as_f64().unwrap_or(0.0);
+        let calls =
+            after["requests"].as_i64().unwrap_or(0) - before["requests"].as_i64().unwrap_or(0);
+        let fake_ms = after["server_ms"].as_f64().unwrap_or(0.0)
+            - before["server_ms"].as_f64().unwrap_or(0.0);
         let seen = summary["items_seen"].as_i64().unwrap_or(0);
         if seen != n as i64 {
             return Err(format!("pull_board saw {seen} items of {n}: {summary}"));

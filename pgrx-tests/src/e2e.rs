@@ -29,11 +29,22 @@ fn setup(c: &Cluster, n: usize, world: World, i: usize) -> Result<Env, String> {
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname}"))
         .map_err(pg)?;
-    admin.batch_execute(&format!("CREATE DATABASE {dbname}")).map_err(pg)?;
-    let mut env = Env { fake, cluster_conn: c.conn_string(&dbname), db: connect_str(&c.conn_string(&dbname))?, dbname };
-    env.db.batch_execute("CREATE EXTENSION monday_sync").map_err(pg)?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {dbname}"))
+        .map_err(pg)?;
+    let mut env = Env {
+        fake,
+        cluster_conn: c.conn_string(&dbname),
+        db: connect_str(&c.conn_string(&dbname))?,
+        dbname,
+    };
+    env.db
+        .batch_execute("CREATE EXTENSION monday_sync")
+        .map_err(pg)?;
     env.session()?;
-    env.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN]).map_err(pg)?;
+    env.db
+        .execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
     Ok(env)
 }
 
@@ -58,7 +69,8 @@ impl Env {
 
     fn second_session(&self) -> Result<Client, String> {
         let mut c = connect_str(&self.cluster_conn)?;
-        c.batch_execute(&format!("SET monday_sync.api_url = '{}'", self.fake.url())).map_err(pg)?;
+        c.batch_execute(&format!("SET monday_sync.api_url = '{}'", self.fake.url()))
+            .map_err(pg)?;
         Ok(c)
     }
 
@@ -92,18 +104,38 @@ impl Env {
     /// Every active item of the board is in the table exactly once, with its name, group, budget
     /// and notes as the fake holds them; inactive ones carry their state.
     fn check_table(&mut self, table: &str, board: i64) -> T {
-        let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> = self.fake.with(|s| {
-            s.world
-                .items
-                .values()
-                .filter(|it| it.board_id == board)
-                .map(|it| {
-                    let cell_text = |c: &str| it.cells.get(c).and_then(|m| m.get("text")).and_then(|t| t.as_str()).map(String::from);
-                    (it.id, (it.name.clone(), it.group_id.clone(), it.state.clone(), cell_text("numeric_mkx1"), cell_text("text0")))
-                })
-                .collect()
-        });
-        let (budget, notes) = if board == SAMPLE_BOARD { ("budget::text", "notes") } else { ("NULL::text", "NULL::text") };
+        let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> =
+            self.fake.with(|s| {
+                s.world
+                    .items
+                    .values()
+                    .filter(|it| it.board_id == board)
+                    .map(|it| {
+                        let cell_text = |c: &str| {
+                            it.cells
+                                .get(c)
+                                .and_then(|m| m.get("text"))
+                                .and_then(|t| t.as_str())
+                                .map(String::from)
+                        };
+                        (
+                            it.id,
+                            (
+                                it.name.clone(),
+                                it.group_id.clone(),
+                                it.state.clone(),
+                                cell_text("numeric_mkx1"),
+                                cell_text("text0"),
+                            ),
+                        )
+                    })
+                    .collect()
+            });
+        let (budget, notes) = if board == SAMPLE_BOARD {
+            ("budget::text", "notes")
+        } else {
+            ("NULL::text", "NULL::text")
+        };
         let rows = self
             .db
             .query(
@@ -119,9 +151,15 @@ impl Env {
                 if state == "deleted" {
                     continue; // purged on monday: the row stays, marked deleted
                 }
-                return Err(format!("{table}: item {id} is {state} in Postgres but unknown to monday"));
+                return Err(format!(
+                    "{table}: item {id} is {state} in Postgres but unknown to monday"
+                ));
             };
-            eq(&state.as_str(), &st.as_str(), &format!("{table} item {id} state"))?;
+            eq(
+                &state.as_str(),
+                &st.as_str(),
+                &format!("{table} item {id} state"),
+            )?;
             if *st != State::Active {
                 continue;
             }
@@ -129,8 +167,16 @@ impl Env {
             eq(&r.get::<_, String>(1), name, &format!("item {id} name"))?;
             eq(&r.get::<_, String>(2), group, &format!("item {id} group"))?;
             if board == SAMPLE_BOARD {
-                eq(&r.get::<_, Option<String>>(4), &b.clone().filter(|s| !s.is_empty()), &format!("item {id} budget"))?;
-                eq(&r.get::<_, Option<String>>(5), &n.clone().filter(|s| !s.is_empty()), &format!("item {id} notes"))?;
+                eq(
+                    &r.get::<_, Option<String>>(4),
+                    &b.clone().filter(|s| !s.is_empty()),
+                    &format!("item {id} budget"),
+                )?;
+                eq(
+                    &r.get::<_, Option<String>>(5),
+                    &n.clone().filter(|s| !s.is_empty()),
+                    &format!("item {id} notes"),
+                )?;
             }
         }
         let want = expected.values().filter(|v| v.2 == State::Active).count();
@@ -159,12 +205,25 @@ fn expect_err(db: &mut Client, sql: &str, sqlstate: &str) -> Result<String, Stri
     match db.batch_execute(sql) {
         Ok(()) => Err(format!("{sql}: succeeded, expected SQLSTATE {sqlstate}")),
         Err(e) => {
-            let Some(d) = e.as_db_error() else { return Err(format!("{sql}: {e}")) };
-            let text = format!("{} | {} | {}", d.message(), d.detail().unwrap_or(""), d.hint().unwrap_or(""));
+            let Some(d) = e.as_db_error() else {
+                return Err(format!("{sql}: {e}"));
+            };
+            let text = format!(
+                "{} | {} | {}",
+                d.message(),
+                d.detail().unwrap_or(""),
+                d.hint().unwrap_or("")
+            );
             if d.code().code() != sqlstate {
-                return Err(format!("{sql}: SQLSTATE {} ({text}), expected {sqlstate}", d.code().code()));
+                return Err(format!(
+                    "{sql}: SQLSTATE {} ({text}), expected {sqlstate}",
+                    d.code().code()
+                ));
             }
-            check(d.detail().is_some() && d.hint().is_some(), &format!("{sql}: error without DETAIL or HINT: {text}"))?;
+            check(
+                d.detail().is_some() && d.hint().is_some(),
+                &format!("{sql}: error without DETAIL or HINT: {text}"),
+            )?;
             check(!text.contains(TOKEN), "the token appears in an error")?;
             Ok(text)
         }
@@ -175,7 +234,11 @@ fn expect_err(db: &mut Client, sql: &str, sqlstate: &str) -> Result<String, Stri
 
 fn track_creates_typed_tables(e: &mut Env) -> T {
     e.track()?;
-    eq(&e.calls(), &2, "track_board calls (board + its subitems board)")?;
+    eq(
+        &e.calls(),
+        &2,
+        "track_board calls (board + its subitems board)",
+    )?;
     let types = e.json(
         "SELECT jsonb_object_agg(attname, format_type(atttypid, atttypmod)) FROM pg_attribute
           WHERE attrelid = 'public.q3_launch_plan'::regclass AND attnum > 0 AND NOT attisdropped",
@@ -194,24 +257,53 @@ fn track_creates_typed_tables(e: &mut Env) -> T {
         ("raw", "jsonb"),
         ("synced_at", "timestamp with time zone"),
     ] {
-        eq(&types.get(col).and_then(|v| v.as_str()), &Some(ty), &format!("column {col}"))?;
+        eq(
+            &types.get(col).and_then(|v| v.as_str()),
+            &Some(ty),
+            &format!("column {col}"),
+        )?;
     }
-    eq(&e.i64("SELECT count(*) FROM monday_sync.columns WHERE board_id = 18414630189")?, &31, "mapped columns")?;
-    eq(&e.i64("SELECT count(*) FROM monday_sync.groups WHERE board_id = 18414630189")?, &2, "groups")?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.columns WHERE board_id = 18414630189")?,
+        &31,
+        "mapped columns",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.groups WHERE board_id = 18414630189")?,
+        &2,
+        "groups",
+    )?;
     let sub = e.json("SELECT to_jsonb(array_agg(attname::text ORDER BY attnum)) FROM pg_attribute WHERE attrelid = 'public.q3_launch_plan_subitems'::regclass AND attnum > 0")?;
-    check(sub.to_string().contains("hours") && sub.to_string().contains("parent_item_id"), &format!("subitems table: {sub}"))?;
+    check(
+        sub.to_string().contains("hours") && sub.to_string().contains("parent_item_id"),
+        &format!("subitems table: {sub}"),
+    )?;
     // Tracking again is idempotent and costs the same two calls.
     e.track()?;
     eq(&e.calls(), &4, "calls after re-tracking")?;
     // Someone else's table of the same name: an error with a HINT to pass target.
-    e.db.batch_execute("CREATE TABLE public.other_board (id int)").map_err(pg)?;
-    e.fake.with(|s| s.world.boards.get_mut(&SAMPLE_BOARD).unwrap().name = "Other board".into());
+    e.db.batch_execute("CREATE TABLE public.other_board (id int)")
+        .map_err(pg)?;
+    e.fake
+        .with(|s| s.world.boards.get_mut(&SAMPLE_BOARD).unwrap().name = "Other board".into());
     let mut w2 = e.second_session()?;
-    w2.batch_execute("DELETE FROM monday_sync.boards").map_err(pg)?;
-    w2.batch_execute("DROP TABLE public.q3_launch_plan, public.q3_launch_plan_subitems").map_err(pg)?;
-    let msg = expect_err(&mut w2, "SELECT monday_sync.track_board(18414630189)", "42P07")?;
-    check(msg.contains("track_board(18414630189, 'schema.table')"), &msg)?;
-    w2.batch_execute("CREATE SCHEMA ops; SELECT monday_sync.track_board(18414630189, 'ops.launch')").map_err(pg)?;
+    w2.batch_execute("DELETE FROM monday_sync.boards")
+        .map_err(pg)?;
+    w2.batch_execute("DROP TABLE public.q3_launch_plan, public.q3_launch_plan_subitems")
+        .map_err(pg)?;
+    let msg = expect_err(
+        &mut w2,
+        "SELECT monday_sync.track_board(18414630189)",
+        "42P07",
+    )?;
+    check(
+        msg.contains("track_board(18414630189, 'schema.table')"),
+        &msg,
+    )?;
+    w2.batch_execute(
+        "CREATE SCHEMA ops; SELECT monday_sync.track_board(18414630189, 'ops.launch')",
+    )
+    .map_err(pg)?;
     eq(&e.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'ops' AND tablename IN ('launch', 'launch_subitems')")?, &2, "tables in ops")
 }
 
@@ -222,14 +314,36 @@ fn pull_board_backfills(e: &mut Env) -> T {
     let log = e.fake.log();
     // 1,200 items → 3 pages; 800 subitems → 2 pages. Bound: ceil(N/500) + 2 per board.
     eq(&log.len(), &5, "API calls for 1,200 items and 800 subitems")?;
-    check(log.iter().all(|l| l.status == 200), "every call answered 200")?;
-    check(log.iter().all(|l| l.api_version.as_deref() == Some("2026-07")), "every call sends API-Version: 2026-07")?;
-    check(log.iter().all(|l| l.variables["limit"] == serde_json::json!(500)), "pages of 500")?;
+    check(
+        log.iter().all(|l| l.status == 200),
+        "every call answered 200",
+    )?;
+    check(
+        log.iter()
+            .all(|l| l.api_version.as_deref() == Some("2026-07")),
+        "every call sends API-Version: 2026-07",
+    )?;
+    check(
+        log.iter()
+            .all(|l| l.variables["limit"] == serde_json::json!(500)),
+        "pages of 500",
+    )?;
     eq(&s["items_seen"], &serde_json::json!(1200), "items_seen")?;
     eq(&s["rows_written"], &serde_json::json!(1200), "rows_written")?;
-    eq(&s["subitems"]["items_seen"], &serde_json::json!(800), "subitems seen")?;
-    eq(&s["api_calls"], &serde_json::json!(5), "api_calls in the summary")?;
-    check(s["complexity_used"].as_i64().unwrap_or(0) > 0, "complexity recorded")?;
+    eq(
+        &s["subitems"]["items_seen"],
+        &serde_json::json!(800),
+        "subitems seen",
+    )?;
+    eq(
+        &s["api_calls"],
+        &serde_json::json!(5),
+        "api_calls in the summary",
+    )?;
+    check(
+        s["complexity_used"].as_i64().unwrap_or(0) > 0,
+        "complexity recorded",
+    )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
     e.check_table("q3_launch_plan_subitems", SAMPLE_SUBITEMS_BOARD)?;
     // Typed values of the first item, as monday shows them (fixtures/items_page.json).
@@ -247,9 +361,18 @@ fn pull_board_backfills(e: &mut Env) -> T {
     )?;
     eq(&e.i64(&format!("SELECT count(*) FROM public.q3_launch_plan_subitems WHERE parent_item_id = {FIRST_ITEM}"))?, &2, "subitems linked to their parent")?;
     // Run history and per-call budget records.
-    let run = e.json("SELECT to_jsonb(r) FROM monday_sync.sync_runs r WHERE kind = 'pull_board'")?;
-    eq(&run["status"], &serde_json::json!("succeeded"), "run status")?;
-    eq(&run["items_seen"], &serde_json::json!(2000), "run items_seen (items + subitems)")?;
+    let run =
+        e.json("SELECT to_jsonb(r) FROM monday_sync.sync_runs r WHERE kind = 'pull_board'")?;
+    eq(
+        &run["status"],
+        &serde_json::json!("succeeded"),
+        "run status",
+    )?;
+    eq(
+        &run["items_seen"],
+        &serde_json::json!(2000),
+        "run items_seen (items + subitems)",
+    )?;
     eq(&run["api_calls"], &serde_json::json!(5), "run api_calls")?;
     eq(
         &e.i64("SELECT count(*) FROM monday_sync.api_calls WHERE complexity_cost > 0 AND complexity_after < complexity_before
@@ -259,27 +382,56 @@ fn pull_board_backfills(e: &mut Env) -> T {
     )?;
     // Nothing changed on monday: a second pull writes nothing.
     let s2 = e.pull()?;
-    eq(&s2["rows_written"], &serde_json::json!(0), "rows written by an unchanged pull")?;
-    eq(&s2["subitems"]["rows_written"], &serde_json::json!(0), "subitem rows written by an unchanged pull")
+    eq(
+        &s2["rows_written"],
+        &serde_json::json!(0),
+        "rows written by an unchanged pull",
+    )?;
+    eq(
+        &s2["subitems"]["rows_written"],
+        &serde_json::json!(0),
+        "subitem rows written by an unchanged pull",
+    )
 }
 
 fn changes_on_monday_arrive(e: &mut Env) -> T {
     e.track()?;
     e.pull()?;
-    let (changed, archived, deleted, purged, added) = (FIRST_ITEM + 1, FIRST_ITEM + 2, FIRST_ITEM + 3, FIRST_ITEM + 4, FIRST_ITEM + 5000);
+    let (changed, archived, deleted, purged, added) = (
+        FIRST_ITEM + 1,
+        FIRST_ITEM + 2,
+        FIRST_ITEM + 3,
+        FIRST_ITEM + 4,
+        FIRST_ITEM + 5000,
+    );
     e.fake.with(|s| {
-        s.world.set_cell(changed, "numeric_mkx1", Some(serde_json::json!("77.5")), Some("77.5"));
+        s.world.set_cell(
+            changed,
+            "numeric_mkx1",
+            Some(serde_json::json!("77.5")),
+            Some("77.5"),
+        );
         s.world.set_state(archived, State::Archived);
         s.world.set_state(deleted, State::Deleted);
         s.world.purge(purged);
-        s.world.add_item(SAMPLE_BOARD, FIRST_ITEM + 10, added, "Brand new item");
+        s.world
+            .add_item(SAMPLE_BOARD, FIRST_ITEM + 10, added, "Brand new item");
     });
     e.fake.clear_log();
     let s = e.pull()?;
     // changed + added written by the walk; archived, deleted and purged found missing and resolved.
     eq(&s["rows_written"], &serde_json::json!(4), "rows written")?;
-    eq(&s["marked_deleted"], &serde_json::json!(1), "purged item marked deleted")?;
-    let ids_calls = e.fake.log().iter().filter(|l| l.roots.contains(&"items".to_string())).count();
+    eq(
+        &s["marked_deleted"],
+        &serde_json::json!(1),
+        "purged item marked deleted",
+    )?;
+    let ids_calls = e
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.roots.contains(&"items".to_string()))
+        .count();
     eq(&ids_calls, &1, "items(ids:) calls for 3 missing items")?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
     let states = e.json(&format!(
@@ -290,7 +442,13 @@ fn changes_on_monday_arrive(e: &mut Env) -> T {
         &serde_json::json!({archived.to_string(): "archived", deleted.to_string(): "deleted", purged.to_string(): "deleted", added.to_string(): "active"}),
         "states",
     )?;
-    eq(&e.i64(&format!("SELECT (budget * 10)::bigint FROM public.q3_launch_plan WHERE item_id = {changed}"))?, &775, "changed budget")
+    eq(
+        &e.i64(&format!(
+            "SELECT (budget * 10)::bigint FROM public.q3_launch_plan WHERE item_id = {changed}"
+        ))?,
+        &775,
+        "changed budget",
+    )
 }
 
 fn many_missing_items_beat_the_default_limit(e: &mut Env) -> T {
@@ -303,7 +461,11 @@ fn many_missing_items_beat_the_default_limit(e: &mut Env) -> T {
         }
     });
     e.pull()?;
-    eq(&e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE state = 'archived'")?, &30, "archived rows")?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE state = 'archived'")?,
+        &30,
+        "archived rows",
+    )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)
 }
 
@@ -311,24 +473,48 @@ fn columns_follow_the_board(e: &mut Env) -> T {
     e.track()?;
     e.pull()?;
     e.fake.with(|s| {
-        s.world.add_column(SAMPLE_BOARD, "text_mkzz", "Risk note", "text");
-        s.world.set_cell(FIRST_ITEM, "text_mkzz", Some(serde_json::json!("vendor lock-in")), Some("vendor lock-in"));
+        s.world
+            .add_column(SAMPLE_BOARD, "text_mkzz", "Risk note", "text");
+        s.world.set_cell(
+            FIRST_ITEM,
+            "text_mkzz",
+            Some(serde_json::json!("vendor lock-in")),
+            Some("vendor lock-in"),
+        );
         s.world.remove_column(SAMPLE_BOARD, "rating_mkxa");
     });
-    let before = e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE confidence IS NOT NULL")?;
+    let before =
+        e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE confidence IS NOT NULL")?;
     e.pull()?;
-    let note: Option<String> = e
-        .db
-        .query_one(&format!("SELECT risk_note FROM public.q3_launch_plan WHERE item_id = {FIRST_ITEM}"), &[])
+    let note: Option<String> =
+        e.db.query_one(
+            &format!("SELECT risk_note FROM public.q3_launch_plan WHERE item_id = {FIRST_ITEM}"),
+            &[],
+        )
         .map_err(pg)?
         .get(0);
-    eq(&note.as_deref(), &Some("vendor lock-in"), "new column's value")?;
+    eq(
+        &note.as_deref(),
+        &Some("vendor lock-in"),
+        "new column's value",
+    )?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.columns WHERE column_id = 'rating_mkxa' AND removed_at IS NOT NULL")?, &1, "removed column marked")?;
-    eq(&e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE confidence IS NOT NULL")?, &before, "removed column's data kept")?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE confidence IS NOT NULL")?,
+        &before,
+        "removed column's data kept",
+    )?;
     check(before > 0, "the removed column had data")?;
     // map_column: rename and retype; later pulls keep the mapping.
     e.db.batch_execute("SELECT monday_sync.map_column(18414630189, 'numeric_mkx1', 'budget_usd', 'double precision')").map_err(pg)?;
-    e.fake.with(|s| s.world.set_cell(FIRST_ITEM, "numeric_mkx1", Some(serde_json::json!("10.129")), Some("10.129")));
+    e.fake.with(|s| {
+        s.world.set_cell(
+            FIRST_ITEM,
+            "numeric_mkx1",
+            Some(serde_json::json!("10.129")),
+            Some("10.129"),
+        )
+    });
     e.pull()?;
     let v: String = e
         .db
@@ -339,9 +525,21 @@ fn columns_follow_the_board(e: &mut Env) -> T {
         )
         .map_err(pg)?
         .get(0);
-    eq(&v.as_str(), &"double precision 10.129", "renamed, retyped column")?;
-    expect_err(&mut e.db, "SELECT monday_sync.map_column(18414630189, 'no_such', 'x')", "42703")?;
-    expect_err(&mut e.db, "SELECT monday_sync.map_column(18414630189, 'text0', 'item_id')", "42602")?;
+    eq(
+        &v.as_str(),
+        &"double precision 10.129",
+        "renamed, retyped column",
+    )?;
+    expect_err(
+        &mut e.db,
+        "SELECT monday_sync.map_column(18414630189, 'no_such', 'x')",
+        "42703",
+    )?;
+    expect_err(
+        &mut e.db,
+        "SELECT monday_sync.map_column(18414630189, 'text0', 'item_id')",
+        "42602",
+    )?;
     Ok(())
 }
 
@@ -349,18 +547,34 @@ fn pull_item_upserts_and_marks_deleted(e: &mut Env) -> T {
     e.track()?;
     e.fake.clear_log();
     let row = e.json(&format!("SELECT monday_sync.pull_item({FIRST_ITEM})"))?;
-    eq(&row["name"], &serde_json::json!("Checkout redesign"), "pulled row")?;
+    eq(
+        &row["name"],
+        &serde_json::json!("Checkout redesign"),
+        "pulled row",
+    )?;
     eq(&row["budget"], &serde_json::json!(1000.0), "pulled budget")?;
     eq(&e.calls(), &1, "one call per pull_item")?;
     let q = e.fake.log()[0].variables.clone();
-    eq(&q["limit"], &serde_json::json!(1), "pull_item asks for limit 1")?;
+    eq(
+        &q["limit"],
+        &serde_json::json!(1),
+        "pull_item asks for limit 1",
+    )?;
     // A subitem goes to the subitems table.
     let sub = e.json("SELECT monday_sync.pull_item(18265990001)")?;
-    eq(&sub["parent_item_id"], &serde_json::json!(FIRST_ITEM), "subitem's parent")?;
+    eq(
+        &sub["parent_item_id"],
+        &serde_json::json!(FIRST_ITEM),
+        "subitem's parent",
+    )?;
     // Deleted on monday: the row stays, state = deleted.
     e.fake.with(|s| s.world.purge(FIRST_ITEM));
     let gone = e.json(&format!("SELECT monday_sync.pull_item({FIRST_ITEM})"))?;
-    eq(&gone["state"], &serde_json::json!("deleted"), "state after deletion")?;
+    eq(
+        &gone["state"],
+        &serde_json::json!("deleted"),
+        "state after deletion",
+    )?;
     eq(&e.i64(&format!("SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {FIRST_ITEM} AND state = 'deleted'"))?, &1, "row kept")?;
     // An item of a board nobody tracked: 55000 with the track_board call in the HINT.
     e.fake.with(|s| {
@@ -368,10 +582,14 @@ fn pull_item_upserts_and_marks_deleted(e: &mut Env) -> T {
         b.id = 5550001;
         b.item_ids.clear();
         s.world.boards.insert(b.id, b);
-        s.world.add_item(5550001, FIRST_ITEM + 1, 5550002, "Elsewhere");
+        s.world
+            .add_item(5550001, FIRST_ITEM + 1, 5550002, "Elsewhere");
     });
     let msg = expect_err(&mut e.db, "SELECT monday_sync.pull_item(5550002)", "55000")?;
-    check(msg.contains("SELECT monday_sync.track_board(5550001);"), &msg)?;
+    check(
+        msg.contains("SELECT monday_sync.track_board(5550001);"),
+        &msg,
+    )?;
     let msg = expect_err(&mut e.db, "SELECT monday_sync.pull_item(1)", "42704")?;
     check(msg.contains("not found"), &msg)?;
     // A board that is not tracked.
@@ -381,14 +599,33 @@ fn pull_item_upserts_and_marks_deleted(e: &mut Env) -> T {
 
 fn undecodable_cell_does_not_fail_the_page(e: &mut Env) -> T {
     e.track()?;
-    e.fake.with(|s| s.world.set_cell(FIRST_ITEM, "date4", Some(serde_json::json!({"date": "2026-13-45"})), Some("2026-13-45")));
+    e.fake.with(|s| {
+        s.world.set_cell(
+            FIRST_ITEM,
+            "date4",
+            Some(serde_json::json!({"date": "2026-13-45"})),
+            Some("2026-13-45"),
+        )
+    });
     e.pull()?;
     let r = e.json(&format!("SELECT jsonb_build_object('due', due_date, 'raw', raw->'date4'->>'value') FROM public.q3_launch_plan WHERE item_id = {FIRST_ITEM}"))?;
-    eq(&r["due"], &serde_json::Value::Null, "typed value of an undecodable cell")?;
-    eq(&r["raw"], &serde_json::json!("{\"date\":\"2026-13-45\"}"), "raw keeps the cell")?;
-    let run = e.json("SELECT to_jsonb(r) FROM monday_sync.sync_runs r WHERE kind = 'pull_board'")?;
+    eq(
+        &r["due"],
+        &serde_json::Value::Null,
+        "typed value of an undecodable cell",
+    )?;
+    eq(
+        &r["raw"],
+        &serde_json::json!("{\"date\":\"2026-13-45\"}"),
+        "raw keeps the cell",
+    )?;
+    let run =
+        e.json("SELECT to_jsonb(r) FROM monday_sync.sync_runs r WHERE kind = 'pull_board'")?;
     eq(&run["warnings"], &serde_json::json!(1), "warnings")?;
-    check(run["message"].as_str().unwrap_or("").contains("date4"), &format!("warning text: {run}"))?;
+    check(
+        run["message"].as_str().unwrap_or("").contains("date4"),
+        &format!("warning text: {run}"),
+    )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)
 }
 
@@ -401,12 +638,27 @@ fn survives(e: &mut Env, fault: Fault, min_wait: Duration) -> T {
     let t = Instant::now();
     let row = e.json(&format!("SELECT monday_sync.pull_item({})", FIRST_ITEM + 7))?;
     let took = t.elapsed();
-    eq(&row["name"], &serde_json::json!("Vendor shortlist #7"), &format!("{fault:?}: row"))?;
+    eq(
+        &row["name"],
+        &serde_json::json!("Vendor shortlist #7"),
+        &format!("{fault:?}: row"),
+    )?;
     eq(&e.calls(), &2, &format!("{fault:?}: requests"))?;
-    check(took >= min_wait, &format!("{fault:?}: waited {took:?}, expected at least {min_wait:?}"))?;
-    check(took < min_wait + Duration::from_secs(4), &format!("{fault:?}: took {took:?}"))?;
-    let rec = e.json("SELECT to_jsonb(c) FROM monday_sync.api_calls c ORDER BY runid DESC LIMIT 1")?;
-    eq(&rec["attempts"], &serde_json::json!(2), &format!("{fault:?}: attempts recorded"))
+    check(
+        took >= min_wait,
+        &format!("{fault:?}: waited {took:?}, expected at least {min_wait:?}"),
+    )?;
+    check(
+        took < min_wait + Duration::from_secs(4),
+        &format!("{fault:?}: took {took:?}"),
+    )?;
+    let rec =
+        e.json("SELECT to_jsonb(c) FROM monday_sync.api_calls c ORDER BY runid DESC LIMIT 1")?;
+    eq(
+        &rec["attempts"],
+        &serde_json::json!(2),
+        &format!("{fault:?}: attempts recorded"),
+    )
 }
 
 fn faults_are_retried_or_waited(e: &mut Env) -> T {
@@ -418,51 +670,94 @@ fn faults_are_retried_or_waited(e: &mut Env) -> T {
     survives(e, Fault::Complexity200(2), Duration::from_secs(2))?;
     survives(e, Fault::Complexity429(1), Duration::from_secs(1))?;
     survives(e, Fault::RetryAfter(2), Duration::from_secs(2))?;
-    e.db.batch_execute("SET monday_sync.request_timeout = '700ms'").map_err(pg)?;
-    survives(e, Fault::Hang(Duration::from_secs(3)), Duration::from_millis(700))?;
+    e.db.batch_execute("SET monday_sync.request_timeout = '700ms'")
+        .map_err(pg)?;
+    survives(
+        e,
+        Fault::Hang(Duration::from_secs(3)),
+        Duration::from_millis(700),
+    )?;
     Ok(())
 }
 
 fn failures_are_clear_errors(e: &mut Env) -> T {
     e.track()?;
     // Retries are bounded.
-    e.db.batch_execute("SET monday_sync.max_retries = 2").map_err(pg)?;
+    e.db.batch_execute("SET monday_sync.max_retries = 2")
+        .map_err(pg)?;
     for _ in 0..5 {
         e.fake.fault(Fault::Status(500));
     }
     e.fake.clear_log();
-    let msg = expect_err(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "HV00N")?;
+    let msg = expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "HV00N",
+    )?;
     check(msg.contains("3 attempts"), &msg)?;
     eq(&e.calls(), &3, "bounded retries")?;
     e.fake.with(|s| s.knobs.faults.clear());
     // A wait longer than max_wait fails instead of hanging.
-    e.db.batch_execute("SET monday_sync.max_wait = '5s'").map_err(pg)?;
+    e.db.batch_execute("SET monday_sync.max_wait = '5s'")
+        .map_err(pg)?;
     e.fake.fault(Fault::Complexity200(60));
-    expect_err(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "53400")?;
+    expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "53400",
+    )?;
     // The board's user lacks access.
-    e.fake.with(|s| s.world.boards.get_mut(&SAMPLE_BOARD).unwrap().restricted = true);
-    let msg = expect_err(&mut e.db, &format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"), "42501")?;
+    e.fake
+        .with(|s| s.world.boards.get_mut(&SAMPLE_BOARD).unwrap().restricted = true);
+    let msg = expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"),
+        "42501",
+    )?;
     check(msg.contains("18414630189"), &msg)?;
-    e.fake.with(|s| s.world.boards.get_mut(&SAMPLE_BOARD).unwrap().restricted = false);
+    e.fake
+        .with(|s| s.world.boards.get_mut(&SAMPLE_BOARD).unwrap().restricted = false);
     // Unknown board.
     let msg = expect_err(&mut e.db, "SELECT monday_sync.track_board(42)", "42704")?;
     check(msg.contains("monday board 42"), &msg)?;
     // The daily limit.
     e.fake.with(|s| s.knobs.daily_limit = Some(s.calls_today));
-    let msg = expect_err(&mut e.db, &format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"), "53400")?;
+    let msg = expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"),
+        "53400",
+    )?;
     check(msg.contains("DAILY_LIMIT_EXCEEDED"), &msg)?;
     e.fake.with(|s| s.knobs.daily_limit = None);
     // A wrong token: 28000, and the token is in no message.
-    e.db.execute("SELECT monday_sync.set_token($1)", &[&"wrong-token-zz9"]).map_err(pg)?;
-    let msg = expect_err(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "28000")?;
+    e.db.execute("SELECT monday_sync.set_token($1)", &[&"wrong-token-zz9"])
+        .map_err(pg)?;
+    let msg = expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "28000",
+    )?;
     check(!msg.contains("wrong-token-zz9"), &msg)?;
-    e.db.execute("SELECT monday_sync.set_token(NULL)", &[]).map_err(pg)?;
-    let msg = expect_err(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "55000")?;
+    e.db.execute("SELECT monday_sync.set_token(NULL)", &[])
+        .map_err(pg)?;
+    let msg = expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "55000",
+    )?;
     check(msg.contains("set_token"), &msg)?;
     // Nothing is listening.
-    e.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN]).map_err(pg)?;
-    e.db.batch_execute("SET monday_sync.api_url = 'http://127.0.0.1:9/v2'; SET monday_sync.max_retries = 1").map_err(pg)?;
-    expect_err(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "HV00N")?;
+    e.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
+    e.db.batch_execute(
+        "SET monday_sync.api_url = 'http://127.0.0.1:9/v2'; SET monday_sync.max_retries = 1",
+    )
+    .map_err(pg)?;
+    expect_err(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "HV00N",
+    )?;
     Ok(())
 }
 
@@ -472,42 +767,83 @@ fn cursor_expiry_restarts_the_walk(e: &mut Env) -> T {
     e.fake.clear_log();
     let s = e.pull()?;
     eq(&s["cursor_restarts"], &serde_json::json!(1), "restarts")?;
-    eq(&s["items_seen"], &serde_json::json!(1200), "items seen once each")?;
-    let expired = e.fake.log().iter().filter(|l| l.error_code.as_deref() == Some("CursorExpiredError")).count();
+    eq(
+        &s["items_seen"],
+        &serde_json::json!(1200),
+        "items seen once each",
+    )?;
+    let expired = e
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.error_code.as_deref() == Some("CursorExpiredError"))
+        .count();
     eq(&expired, &1, "expired cursor answers")?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
-    eq(&e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE state <> 'active'")?, &0, "nothing marked deleted")
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan WHERE state <> 'active'")?,
+        &0,
+        "nothing marked deleted",
+    )
 }
 
 fn cancel_and_timeout_are_prompt(e: &mut Env) -> T {
     e.track()?;
     e.fake.with(|s| s.knobs.latency = Duration::from_secs(10));
-    e.db.batch_execute("SET statement_timeout = '1s'").map_err(pg)?;
+    e.db.batch_execute("SET statement_timeout = '1s'")
+        .map_err(pg)?;
     let t = Instant::now();
-    expect_err_plain(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "57014")?;
+    expect_err_plain(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "57014",
+    )?;
     let took = t.elapsed();
-    check(took < Duration::from_millis(1600), &format!("statement_timeout 1s took {took:?}"))?;
-    e.db.batch_execute("SET statement_timeout = 0").map_err(pg)?;
+    check(
+        took < Duration::from_millis(1600),
+        &format!("statement_timeout 1s took {took:?}"),
+    )?;
+    e.db.batch_execute("SET statement_timeout = 0")
+        .map_err(pg)?;
     // A wait on a rate limit is cancellable too.
     e.fake.with(|s| s.knobs.latency = Duration::ZERO);
     e.fake.fault(Fault::Complexity200(25));
-    let pid: i32 = e.db.query_one("SELECT pg_backend_pid()", &[]).map_err(pg)?.get(0);
+    let pid: i32 =
+        e.db.query_one("SELECT pg_backend_pid()", &[])
+            .map_err(pg)?
+            .get(0);
     let mut other = e.second_session()?;
     let killer = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(800));
-        other.execute("SELECT pg_cancel_backend($1)", &[&pid]).map(|_| ())
+        other
+            .execute("SELECT pg_cancel_backend($1)", &[&pid])
+            .map(|_| ())
     });
     let t = Instant::now();
-    expect_err_plain(&mut e.db, &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"), "57014")?;
+    expect_err_plain(
+        &mut e.db,
+        &format!("SELECT monday_sync.pull_item({FIRST_ITEM})"),
+        "57014",
+    )?;
     let took = t.elapsed();
-    killer.join().map_err(|_| "canceller panicked".to_string())?.map_err(pg)?;
-    check(took < Duration::from_millis(1500), &format!("pg_cancel_backend during a 25 s wait took {took:?}"))
+    killer
+        .join()
+        .map_err(|_| "canceller panicked".to_string())?
+        .map_err(pg)?;
+    check(
+        took < Duration::from_millis(1500),
+        &format!("pg_cancel_backend during a 25 s wait took {took:?}"),
+    )
 }
 
 fn expect_err_plain(db: &mut Client, sql: &str, sqlstate: &str) -> T {
     match db.batch_execute(sql) {
         Ok(()) => Err(format!("{sql}: succeeded, expected {sqlstate}")),
-        Err(e) => eq(&e.code().map(|c| c.code().to_string()), &Some(sqlstate.to_string()), sql),
+        Err(e) => eq(
+            &e.code().map(|c| c.code().to_string()),
+            &Some(sqlstate.to_string()),
+            sql,
+        ),
     }
 }
 
@@ -520,28 +856,56 @@ fn token_is_private(e: &mut Env) -> T {
     let mut a = connect_str(&format!("{} user=analyst", e.cluster_conn))?;
     expect_err_plain(&mut a, "SELECT * FROM monday_sync._credentials", "42501")?;
     expect_err_plain(&mut a, "SELECT monday_sync.set_token('x')", "42501")?;
-    expect_err_plain(&mut a, &format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"), "42501")?;
+    expect_err_plain(
+        &mut a,
+        &format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"),
+        "42501",
+    )?;
     // The URL the token is sent to is superuser-only, before and after the library loads.
-    expect_err_plain(&mut a, "SET monday_sync.api_url = 'http://127.0.0.1:1/steal'", "42501")?;
-    let url: String = a.query_one("SHOW monday_sync.api_url", &[]).map_err(pg)?.get(0);
-    eq(&url.as_str(), &"https://api.monday.com/v2", "api_url unchanged by a non-superuser")?;
-    a.batch_execute("SELECT count(*) FROM public.q3_launch_plan").map_err(pg)?;
-    let settings = e.json("SELECT to_jsonb(array_agg(setting)) FROM pg_settings WHERE name LIKE 'monday_sync.%'")?;
-    check(!settings.to_string().contains(TOKEN), "token in pg_settings")?;
+    expect_err_plain(
+        &mut a,
+        "SET monday_sync.api_url = 'http://127.0.0.1:1/steal'",
+        "42501",
+    )?;
+    let url: String = a
+        .query_one("SHOW monday_sync.api_url", &[])
+        .map_err(pg)?
+        .get(0);
+    eq(
+        &url.as_str(),
+        &"https://api.monday.com/v2",
+        "api_url unchanged by a non-superuser",
+    )?;
+    a.batch_execute("SELECT count(*) FROM public.q3_launch_plan")
+        .map_err(pg)?;
+    let settings = e.json(
+        "SELECT to_jsonb(array_agg(setting)) FROM pg_settings WHERE name LIKE 'monday_sync.%'",
+    )?;
+    check(
+        !settings.to_string().contains(TOKEN),
+        "token in pg_settings",
+    )?;
     let runs = e.json("SELECT to_jsonb(array_agg(r)) FROM (SELECT * FROM monday_sync.sync_runs UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, last_error FROM monday_sync.api_calls) r")?;
-    check(!runs.to_string().contains(TOKEN), "token in the run history")?;
+    check(
+        !runs.to_string().contains(TOKEN),
+        "token in the run history",
+    )?;
     let _ = &e.dbname;
     Ok(())
 }
 
 fn progress_is_visible_from_another_session(e: &mut Env) -> T {
     e.track()?;
-    e.fake.with(|s| s.knobs.latency = Duration::from_millis(400));
+    e.fake
+        .with(|s| s.knobs.latency = Duration::from_millis(400));
     let conn = e.cluster_conn.clone();
     let url = e.fake.url();
     let puller = std::thread::spawn(move || -> T {
         let mut c = connect_str(&conn)?;
-        c.batch_execute(&format!("SET monday_sync.api_url = '{url}'; SELECT monday_sync.pull_board({SAMPLE_BOARD})")).map_err(pg)
+        c.batch_execute(&format!(
+            "SET monday_sync.api_url = '{url}'; SELECT monday_sync.pull_board({SAMPLE_BOARD})"
+        ))
+        .map_err(pg)
     });
     let mut seen: Vec<(i64, i64, String)> = Vec::new();
     let t = Instant::now();
@@ -552,28 +916,86 @@ fn progress_is_visible_from_another_session(e: &mut Env) -> T {
         std::thread::sleep(Duration::from_millis(100));
     }
     puller.join().map_err(|_| "puller panicked".to_string())??;
-    check(seen.iter().any(|s| s.0 > 0 && s.0 < 1200 && s.1 == 1200), &format!("a partial count of 1,200 in progress: {seen:?}"))?;
-    check(seen.windows(2).all(|w| w[0].0 <= w[1].0), "items_seen never goes back")?;
-    eq(&e.i64("SELECT count(*) FROM monday_sync.pull_progress")?, &0, "no progress row after the pull")
+    check(
+        seen.iter().any(|s| s.0 > 0 && s.0 < 1200 && s.1 == 1200),
+        &format!("a partial count of 1,200 in progress: {seen:?}"),
+    )?;
+    check(
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
+        "items_seen never goes back",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.pull_progress")?,
+        &0,
+        "no progress row after the pull",
+    )
 }
 
 type Test = (&'static str, fn(&mut Env) -> T, usize);
 
 pub fn run(c: &Cluster) -> Result<String, String> {
     let tests: Vec<Test> = vec![
-        ("track_board creates typed tables", track_creates_typed_tables, 1200),
-        ("pull_board backfills within the call bound", pull_board_backfills, 1200),
-        ("changes on monday arrive; nothing is dropped", changes_on_monday_arrive, 1200),
-        ("more missing items than items(ids:)'s default limit", many_missing_items_beat_the_default_limit, 1200),
-        ("columns follow the board; map_column", columns_follow_the_board, 1200),
-        ("pull_item upserts and marks deleted", pull_item_upserts_and_marks_deleted, 60),
-        ("an undecodable cell does not fail the page", undecodable_cell_does_not_fail_the_page, 60),
-        ("faults: 5xx, HTML, drop, complexity 200/429, Retry-After, hang", faults_are_retried_or_waited, 60),
-        ("failures: bounded retries, max_wait, access, daily limit, token", failures_are_clear_errors, 60),
-        ("an expired cursor restarts the walk", cursor_expiry_restarts_the_walk, 1200),
-        ("statement_timeout and pg_cancel_backend are prompt", cancel_and_timeout_are_prompt, 60),
+        (
+            "track_board creates typed tables",
+            track_creates_typed_tables,
+            1200,
+        ),
+        (
+            "pull_board backfills within the call bound",
+            pull_board_backfills,
+            1200,
+        ),
+        (
+            "changes on monday arrive; nothing is dropped",
+            changes_on_monday_arrive,
+            1200,
+        ),
+        (
+            "more missing items than items(ids:)'s default limit",
+            many_missing_items_beat_the_default_limit,
+            1200,
+        ),
+        (
+            "columns follow the board; map_column",
+            columns_follow_the_board,
+            1200,
+        ),
+        (
+            "pull_item upserts and marks deleted",
+            pull_item_upserts_and_marks_deleted,
+            60,
+        ),
+        (
+            "an undecodable cell does not fail the page",
+            undecodable_cell_does_not_fail_the_page,
+            60,
+        ),
+        (
+            "faults: 5xx, HTML, drop, complexity 200/429, Retry-After, hang",
+            faults_are_retried_or_waited,
+            60,
+        ),
+        (
+            "failures: bounded retries, max_wait, access, daily limit, token",
+            failures_are_clear_errors,
+            60,
+        ),
+        (
+            "an expired cursor restarts the walk",
+            cursor_expiry_restarts_the_walk,
+            1200,
+        ),
+        (
+            "statement_timeout and pg_cancel_backend are prompt",
+            cancel_and_timeout_are_prompt,
+            60,
+        ),
         ("the token stays private", token_is_private, 60),
-        ("pull_progress shows a pull from another session", progress_is_visible_from_another_session, 1200),
+        (
+            "pull_progress shows a pull from another session",
+            progress_is_visible_from_another_session,
+            1200,
+        ),
     ];
     let filter = std::env::var("E2E_FILTER").unwrap_or_default();
     let (mut passed, mut failed) = (0, Vec::new());
@@ -602,6 +1024,10 @@ pub fn run(c: &Cluster) -> Result<String, String> {
     if failed.is_empty() {
         Ok(format!("{passed} passed, 0 failed"))
     } else {
-        Err(format!("e2e: {} failed: {}", failed.len(), failed.join("; ")))
+        Err(format!(
+            "e2e: {} failed: {}",
+            failed.len(),
+            failed.join("; ")
+        ))
     }
 }

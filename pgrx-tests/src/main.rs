@@ -5,10 +5,10 @@
 mod bench;
 mod cluster;
 mod e2e;
+mod fake;
 mod regress;
 mod setup;
 mod util;
-mod fake;
 
 use cluster::Cluster;
 use std::path::{Path, PathBuf};
@@ -68,7 +68,9 @@ fn main() {
         Some("e2e") => setup::ensure().and_then(|_| e2e_only()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
-        Some("bench-sync") => setup::ensure().and_then(|_| install(true)).and_then(|_| bench::sync()),
+        Some("bench-sync") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| bench::sync()),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -78,41 +80,68 @@ fn main() {
 }
 
 fn demo(keep: bool) -> Result<(), String> {
-    let real = match (std::env::var("MONDAY_API_TOKEN"), std::env::var("MONDAY_BOARD_ID")) {
-        (Ok(t), Ok(b)) if !t.trim().is_empty() => {
-            Some((t.trim().to_string(), b.trim().parse::<i64>().map_err(|_| format!("MONDAY_BOARD_ID is not a board id: {b}"))?))
+    let real = match (
+        std::env::var("MONDAY_API_TOKEN"),
+        std::env::var("MONDAY_BOARD_ID"),
+    ) {
+        (Ok(t), Ok(b)) if !t.trim().is_empty() => Some((
+            t.trim().to_string(),
+            b.trim()
+                .parse::<i64>()
+                .map_err(|_| format!("MONDAY_BOARD_ID is not a board id: {b}"))?,
+        )),
+        (Ok(_), Err(_)) => {
+            return Err(
+                "MONDAY_API_TOKEN is set but MONDAY_BOARD_ID is not: set both for the real API"
+                    .into(),
+            )
         }
-        (Ok(_), Err(_)) => return Err("MONDAY_API_TOKEN is set but MONDAY_BOARD_ID is not: set both for the real API".into()),
         _ => None,
     };
     install(false)?;
     let mut c = Cluster::start("demo", 28815, &["shared_preload_libraries = 'monday_sync'"])?;
     let mut db = c.connect("postgres")?;
-    db.batch_execute("CREATE EXTENSION monday_sync").map_err(pg_err)?;
+    db.batch_execute("CREATE EXTENSION monday_sync")
+        .map_err(pg_err)?;
     // The fake lives as long as this process (and the cluster, with --keep).
     let _fake;
     let (token, board) = match real {
         Some((token, board)) => {
-            step(&format!("pulling monday board {board} from the real API (https://api.monday.com/v2)"));
+            step(&format!(
+                "pulling monday board {board} from the real API (https://api.monday.com/v2)"
+            ));
             (token, board)
         }
         None => {
-            let fake = fake::Fake::start(fake::World::sample(1234, true)).map_err(|e| e.to_string())?;
+            let fake =
+                fake::Fake::start(fake::World::sample(1234, true)).map_err(|e| e.to_string())?;
             step(&format!(
                 "pulling the sample board from the fake monday server at {} (MONDAY_API_TOKEN + MONDAY_BOARD_ID use the real API)",
                 fake.url()
             ));
-            db.batch_execute(&format!("ALTER DATABASE postgres SET monday_sync.api_url = '{}'", fake.url()))
-                .map_err(pg_err)?;
+            db.batch_execute(&format!(
+                "ALTER DATABASE postgres SET monday_sync.api_url = '{}'",
+                fake.url()
+            ))
+            .map_err(pg_err)?;
             let token = fake.with(|s| s.knobs.token.clone());
             _fake = fake;
             (token, fake::world::SAMPLE_BOARD)
         }
     };
-    db.execute("SELECT monday_sync.set_token($1)", &[&token]).map_err(pg_err)?;
+    db.execute("SELECT monday_sync.set_token($1)", &[&token])
+        .map_err(pg_err)?;
     println!(
         "{}",
-        c.psql("postgres", &["-v", &format!("board={board}"), "-f", "pgrx-tests/demo/sync.sql"])?
+        c.psql(
+            "postgres",
+            &[
+                "-v",
+                &format!("board={board}"),
+                "-f",
+                "pgrx-tests/demo/sync.sql"
+            ]
+        )?
     );
     if keep {
         c.keep_running();
@@ -143,7 +172,14 @@ fn test() -> Result<(), String> {
     println!("\nregress: {summary}");
 
     step("end-to-end: a real cluster and the fake monday server over HTTP on 127.0.0.1");
-    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "shared_preload_libraries = 'monday_sync'"])?;
+    let c = Cluster::start(
+        "e2e",
+        28818,
+        &[
+            "log_min_messages = info",
+            "shared_preload_libraries = 'monday_sync'",
+        ],
+    )?;
     let e2e = e2e::run(&c)?;
     println!("\ne2e: {e2e}");
     Ok(())
@@ -285,7 +321,8 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
     let latency: u64 = flag(args, "--latency-ms", 0);
     let token: String = flag(args, "--token", "fake-token".to_string());
     let subitems = !args.iter().any(|a| a == "--no-subitems");
-    let fake = fake::Fake::start_on(fake::World::sample(items, subitems), port).map_err(|e| e.to_string())?;
+    let fake = fake::Fake::start_on(fake::World::sample(items, subitems), port)
+        .map_err(|e| e.to_string())?;
     fake.with(|s| {
         s.knobs.latency = std::time::Duration::from_millis(latency);
         s.knobs.token = token.clone();
@@ -303,7 +340,14 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
 /// `e2e`: only the end-to-end tests (E2E_FILTER=<part of a name> picks some).
 fn e2e_only() -> Result<(), String> {
     install(false)?;
-    let c = Cluster::start("e2e", 28818, &["log_min_messages = info", "shared_preload_libraries = 'monday_sync'"])?;
+    let c = Cluster::start(
+        "e2e",
+        28818,
+        &[
+            "log_min_messages = info",
+            "shared_preload_libraries = 'monday_sync'",
+        ],
+    )?;
     let e2e = e2e::run(&c)?;
     println!("\ne2e: {e2e}");
     Ok(())

@@ -94,7 +94,11 @@ impl std::fmt::Display for ApiError {
 /// One HTTP exchange as it came back.
 #[derive(Debug)]
 pub enum Raw {
-    Http { status: u16, retry_after: Option<String>, body: Vec<u8> },
+    Http {
+        status: u16,
+        retry_after: Option<String>,
+        body: Vec<u8>,
+    },
     /// Connection refused or reset, closed without an answer, timed out.
     Failed { timeout: bool, message: String },
 }
@@ -126,7 +130,8 @@ fn short(s: &str, max: usize) -> String {
 
 fn retry_in(err: &Value) -> Option<f64> {
     let v = err.pointer("/extensions/retry_in_seconds")?;
-    v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// Turns one exchange into data, a wait, a retry or an error. Pure: unit tested on monday's shapes.
@@ -134,10 +139,18 @@ pub fn classify(raw: &Raw) -> Verdict {
     let (status, retry_after, body) = match raw {
         Raw::Failed { timeout, message } => {
             return Verdict::Retry {
-                why: if *timeout { format!("timeout: {message}") } else { format!("connection: {message}") },
+                why: if *timeout {
+                    format!("timeout: {message}")
+                } else {
+                    format!("connection: {message}")
+                },
             }
         }
-        Raw::Http { status, retry_after, body } => (*status, retry_after.as_deref(), body),
+        Raw::Http {
+            status,
+            retry_after,
+            body,
+        } => (*status, retry_after.as_deref(), body),
     };
     let json: Option<Value> = serde_json::from_slice(body).ok().filter(Value::is_object);
     let first_error = json
@@ -147,7 +160,11 @@ pub fn classify(raw: &Raw) -> Verdict {
         .and_then(|a| a.first())
         .cloned()
         // Legacy (≤2024-10) shape: error_code / error_message at the top level.
-        .or_else(|| json.as_ref().filter(|j| j.get("error_code").is_some()).cloned());
+        .or_else(|| {
+            json.as_ref()
+                .filter(|j| j.get("error_code").is_some())
+                .cloned()
+        });
     let header_wait = retry_after.and_then(|s| s.trim().parse::<f64>().ok());
 
     if status == 401 {
@@ -215,13 +232,28 @@ pub fn classify(raw: &Raw) -> Verdict {
         // Any other error that says when to come back is a rate limit: complexity budget, minute
         // limit, concurrency, IP limit, FIELD_LIMIT_EXCEEDED.
         if let Some(secs) = retry_in(err).or(if status == 429 { header_wait } else { None }) {
-            return Verdict::Wait { seconds: secs.max(0.0), why: format!("HTTP {status}, {}", if code.is_empty() { "rate limited" } else { code }) };
+            return Verdict::Wait {
+                seconds: secs.max(0.0),
+                why: format!(
+                    "HTTP {status}, {}",
+                    if code.is_empty() {
+                        "rate limited"
+                    } else {
+                        code
+                    }
+                ),
+            };
         }
         if status == 429 {
-            return Verdict::Wait { seconds: header_wait.unwrap_or(60.0), why: format!("HTTP 429, {code}") };
+            return Verdict::Wait {
+                seconds: header_wait.unwrap_or(60.0),
+                why: format!("HTTP 429, {code}"),
+            };
         }
         if status >= 500 {
-            return Verdict::Retry { why: format!("HTTP {status}, {code}") };
+            return Verdict::Retry {
+                why: format!("HTTP {status}, {code}"),
+            };
         }
         let locations = err
             .get("locations")
@@ -235,17 +267,24 @@ pub fn classify(raw: &Raw) -> Verdict {
         });
     }
     if status == 429 {
-        return Verdict::Wait { seconds: header_wait.unwrap_or(60.0), why: "HTTP 429".into() };
+        return Verdict::Wait {
+            seconds: header_wait.unwrap_or(60.0),
+            why: "HTTP 429".into(),
+        };
     }
     if status >= 500 || (status == 200 && json.is_none()) {
-        let what = if body.starts_with(b"<") || body.windows(5).any(|w| w.eq_ignore_ascii_case(b"<html")) {
+        let what = if body.starts_with(b"<")
+            || body.windows(5).any(|w| w.eq_ignore_ascii_case(b"<html"))
+        {
             "an HTML error page"
         } else if json.is_none() {
             "a body that is not JSON"
         } else {
             "an error"
         };
-        return Verdict::Retry { why: format!("HTTP {status} with {what}") };
+        return Verdict::Retry {
+            why: format!("HTTP {status} with {what}"),
+        };
     }
     let Some(mut json) = json else {
         return Verdict::Fail(ApiError {
@@ -285,7 +324,8 @@ pub fn classify(raw: &Raw) -> Verdict {
 
 /// Backoff before retry `n` (1-based): 0.25 s, 0.5 s, 1 s, 2 s, … capped at 8 s.
 pub fn backoff(n: u32) -> Duration {
-    Duration::from_millis(250u64.saturating_mul(1u64 << n.saturating_sub(1).min(5))).min(Duration::from_secs(8))
+    Duration::from_millis(250u64.saturating_mul(1u64 << n.saturating_sub(1).min(5)))
+        .min(Duration::from_secs(8))
 }
 
 pub struct Client<'p> {
@@ -321,11 +361,20 @@ impl<'p> Client<'p> {
             .user_agent(concat!("monday_sync/", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
-        Client { cfg, agent, poll, calls: Vec::new() }
+        Client {
+            cfg,
+            agent,
+            poll,
+            calls: Vec::new(),
+        }
     }
 
     pub fn complexity_used(&self) -> i64 {
-        self.calls.iter().filter_map(|c| c.complexity).map(|c| c.query).sum()
+        self.calls
+            .iter()
+            .filter_map(|c| c.complexity)
+            .map(|c| c.query)
+            .sum()
     }
 
     /// HTTP attempts made so far (each counts against monday's daily limit).
@@ -340,12 +389,22 @@ impl<'p> Client<'p> {
         let (tx, rx) = mpsc::channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let (agent, cfg, stop) = (self.agent.clone(), self.cfg.clone(), cancel.clone());
-        let spawned = std::thread::Builder::new().name("monday_sync http".into()).spawn(move || {
-            let _ = tx.send(run_call(&agent, &cfg, operation, body, &stop));
-        });
+        let spawned = std::thread::Builder::new()
+            .name("monday_sync http".into())
+            .spawn(move || {
+                let _ = tx.send(run_call(&agent, &cfg, operation, body, &stop));
+            });
         if let Err(e) = spawned {
             let (tx, rx2) = mpsc::channel();
-            let rec = CallRecord { operation, http_status: 0, attempts: 0, waited: Duration::ZERO, elapsed: Duration::ZERO, complexity: None, last_error: None };
+            let rec = CallRecord {
+                operation,
+                http_status: 0,
+                attempts: 0,
+                waited: Duration::ZERO,
+                elapsed: Duration::ZERO,
+                complexity: None,
+                last_error: None,
+            };
             let _ = tx.send((
                 Err(ApiError {
                     kind: ApiErrorKind::Unavailable,
@@ -382,7 +441,12 @@ impl<'p> Client<'p> {
     }
 
     /// Sends one document and returns its `data`: `begin` + `finish`.
-    pub fn query(&mut self, operation: &'static str, document: &str, variables: Value) -> Result<Value, ApiError> {
+    pub fn query(
+        &mut self,
+        operation: &'static str,
+        document: &str,
+        variables: Value,
+    ) -> Result<Value, ApiError> {
         (self.poll)();
         let p = self.begin(operation, document, variables);
         self.finish(p)
@@ -414,21 +478,54 @@ fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str) -> Raw {
     match result {
         Ok(mut resp) => {
             let status = resp.status().as_u16();
-            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(String::from);
-            match resp.body_mut().with_config().limit(512 * 1024 * 1024).read_to_vec() {
-                Ok(body) => Raw::Http { status, retry_after, body },
-                Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &cfg.token) },
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(String::from);
+            match resp
+                .body_mut()
+                .with_config()
+                .limit(512 * 1024 * 1024)
+                .read_to_vec()
+            {
+                Ok(body) => Raw::Http {
+                    status,
+                    retry_after,
+                    body,
+                },
+                Err(e) => Raw::Failed {
+                    timeout: matches!(e, ureq::Error::Timeout(_)),
+                    message: scrub(&e.to_string(), &cfg.token),
+                },
             }
         }
-        Err(e) => Raw::Failed { timeout: matches!(e, ureq::Error::Timeout(_)), message: scrub(&e.to_string(), &cfg.token) },
+        Err(e) => Raw::Failed {
+            timeout: matches!(e, ureq::Error::Timeout(_)),
+            message: scrub(&e.to_string(), &cfg.token),
+        },
     }
 }
 
 /// One logical call: waits out rate limits (up to `max_wait` in all) and retries transient
 /// failures (up to `max_retries`). Runs on the helper thread.
-fn run_call(agent: &ureq::Agent, cfg: &Config, operation: &'static str, body: String, stop: &AtomicBool) -> (Result<Value, ApiError>, CallRecord) {
+fn run_call(
+    agent: &ureq::Agent,
+    cfg: &Config,
+    operation: &'static str,
+    body: String,
+    stop: &AtomicBool,
+) -> (Result<Value, ApiError>, CallRecord) {
     let started = Instant::now();
-    let mut rec = CallRecord { operation, http_status: 0, attempts: 0, waited: Duration::ZERO, elapsed: Duration::ZERO, complexity: None, last_error: None };
+    let mut rec = CallRecord {
+        operation,
+        http_status: 0,
+        attempts: 0,
+        waited: Duration::ZERO,
+        elapsed: Duration::ZERO,
+        complexity: None,
+        last_error: None,
+    };
     let cancelled = || ApiError {
         kind: ApiErrorKind::Unavailable,
         message: "the call was abandoned".into(),
@@ -461,13 +558,16 @@ fn run_call(agent: &ureq::Agent, cfg: &Config, operation: &'static str, body: St
                 if rec.waited + d > cfg.max_wait {
                     break Err(ApiError {
                         kind: ApiErrorKind::WaitTooLong,
-                        message: "monday asked to wait longer than monday_sync.max_wait allows".into(),
+                        message: "monday asked to wait longer than monday_sync.max_wait allows"
+                            .into(),
                         detail: format!(
                             "{why}: wait {seconds:.0} s; already waited {:.0} s; max_wait is {} s",
                             rec.waited.as_secs_f64(),
                             cfg.max_wait.as_secs()
                         ),
-                        hint: "Raise monday_sync.max_wait, or pull when other API users are quieter.".into(),
+                        hint:
+                            "Raise monday_sync.max_wait, or pull when other API users are quieter."
+                                .into(),
                     });
                 }
                 rec.waited += d;

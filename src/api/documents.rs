@@ -11,7 +11,12 @@ pub fn board_meta() -> String {
 
 /// The board's metadata and its first page of items in one call: a walk costs ceil(N/500) calls.
 pub fn board_page() -> String {
-    [include_str!("graphql/board_page.graphql"), BOARD_FIELDS, ITEM_FIELDS].concat()
+    [
+        include_str!("graphql/board_page.graphql"),
+        BOARD_FIELDS,
+        ITEM_FIELDS,
+    ]
+    .concat()
 }
 
 /// The following pages of a walk (root-level `next_items_page`, cheaper than re-nesting).

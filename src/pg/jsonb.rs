@@ -511,4 +511,3 @@ macro_rules! reg_result {
 
 reg_result!(RegType, "regtype", "A `regtype` result.");
 reg_result!(RegClass, "regclass", "A `regclass` result.");
-

@@ -35,7 +35,9 @@ pub struct Slots {
 
 impl Default for Slots {
     fn default() -> Self {
-        Slots { slots: [Slot::default(); SLOTS] }
+        Slots {
+            slots: [Slot::default(); SLOTS],
+        }
     }
 }
 
@@ -141,7 +143,13 @@ fn progress_rows() -> TableIterator<
     ),
 > {
     let rows: Vec<Slot> = if READY.load(Ordering::Acquire) {
-        PROGRESS.share().slots.iter().copied().filter(|s| s.pid != 0).collect()
+        PROGRESS
+            .share()
+            .slots
+            .iter()
+            .copied()
+            .filter(|s| s.pid != 0)
+            .collect()
     } else {
         Vec::new()
     };

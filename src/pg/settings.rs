@@ -6,8 +6,10 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use std::ffi::CString;
 use std::time::Duration;
 
-pub static API_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"https://api.monday.com/v2"));
-pub static API_VERSION: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"2026-07"));
+pub static API_URL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"https://api.monday.com/v2"));
+pub static API_VERSION: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"2026-07"));
 pub static CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static REQUEST_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(120_000);
 pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(5);

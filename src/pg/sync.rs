@@ -21,7 +21,12 @@ use std::time::Instant;
 
 type R<T> = Result<T, ErrorReport>;
 
-fn err(code: PgSqlErrorCode, message: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> ErrorReport {
+fn err(
+    code: PgSqlErrorCode,
+    message: impl Into<String>,
+    detail: impl Into<String>,
+    hint: impl Into<String>,
+) -> ErrorReport {
     ErrorReport::new(code, message.into(), "monday_sync")
         .set_detail(detail.into())
         .set_hint(hint.into())
@@ -35,7 +40,8 @@ fn spi_fail(e: pgrx::spi::SpiError) -> ! {
 
 /// Runs a statement; returns the number of rows it processed.
 fn exec(sql: &str, args: &[DatumWithOid]) -> u64 {
-    Spi::connect_mut(|c| c.update(sql, None, args).map(|t| t.len() as u64)).unwrap_or_else(|e| spi_fail(e))
+    Spi::connect_mut(|c| c.update(sql, None, args).map(|t| t.len() as u64))
+        .unwrap_or_else(|e| spi_fail(e))
 }
 
 /// First column of the first row, or None when there is no row (or it is NULL).
@@ -124,7 +130,9 @@ fn api_err(e: ApiError, what: &str) -> ErrorReport {
         ApiErrorKind::TokenRejected => PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
         ApiErrorKind::Unauthorized => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         ApiErrorKind::NotFound => PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
-        ApiErrorKind::DailyLimit | ApiErrorKind::WaitTooLong => PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+        ApiErrorKind::DailyLimit | ApiErrorKind::WaitTooLong => {
+            PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
+        }
         ApiErrorKind::Unavailable => PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
         ApiErrorKind::CursorExpired | ApiErrorKind::Api => PgSqlErrorCode::ERRCODE_FDW_ERROR,
     };
@@ -200,13 +208,20 @@ fn ensure_target(tb: &Tracked) -> R<()> {
         PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
         format!("the table of monday board {} is missing", tb.board_id),
         format!("{} does not exist (dropped or renamed)", tb.qualified()),
-        format!("SELECT monday_sync.track_board({}); creates it again.", tb.board_id),
+        format!(
+            "SELECT monday_sync.track_board({}); creates it again.",
+            tb.board_id
+        ),
     ))
 }
 
 fn fetch_meta(client: &mut Client, board_id: i64) -> R<(BoardMeta, Value)> {
     let data = client
-        .query("BoardMeta", &documents::board_meta(), json!({ "board": board_id.to_string() }))
+        .query(
+            "BoardMeta",
+            &documents::board_meta(),
+            json!({ "board": board_id.to_string() }),
+        )
         .map_err(|e| api_err(e, &format!("monday board {board_id}")))?;
     let board = data.pointer("/boards/0").cloned().unwrap_or(Value::Null);
     match board_meta(&board) {
@@ -233,19 +248,36 @@ fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<M
             None,
             &[board_id.into()],
         )?
-        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())))
+        .map(|r| {
+            Ok((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+            ))
+        })
         .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
     })
     .unwrap_or_else(|e| spi_fail(e));
     let mut taken: Vec<String> = existing.iter().map(|(_, n)| n.clone()).collect();
-    for (pos, col) in meta.columns.iter().enumerate().filter(|(_, c)| c.typ != "name") {
+    for (pos, col) in meta
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.typ != "name")
+    {
         let settings = col.settings.to_string();
         if existing.iter().any(|(id, _)| *id == col.id) {
             exec(
                 "UPDATE monday_sync.columns SET title = $3, column_type = $4, settings = $5::jsonb,
                         position = $6, removed_at = NULL
                   WHERE board_id = $1 AND column_id = $2",
-                &[board_id.into(), col.id.as_str().into(), col.title.as_str().into(), col.typ.as_str().into(), settings.into(), (pos as i32).into()],
+                &[
+                    board_id.into(),
+                    col.id.as_str().into(),
+                    col.title.as_str().into(),
+                    col.typ.as_str().into(),
+                    settings.into(),
+                    (pos as i32).into(),
+                ],
             );
             continue;
         }
@@ -259,12 +291,22 @@ fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<M
         );
         if let Some(tb) = target.filter(|tb| table_exists(&tb.schema, &tb.table)) {
             // The type name comes from Kind::sql_type, a fixed list of built-in types.
-            exec(&format!("ALTER TABLE {} ADD COLUMN {} {sql_type}", tb.qualified(), q(&sql_name)), &[]);
+            exec(
+                &format!(
+                    "ALTER TABLE {} ADD COLUMN {} {sql_type}",
+                    tb.qualified(),
+                    q(&sql_name)
+                ),
+                &[],
+            );
             comment_column(tb, &sql_name, col.id.as_str(), &col.title, &col.typ);
         }
     }
     let live: Vec<&str> = meta.columns.iter().map(|c| c.id.as_str()).collect();
-    for (id, _) in existing.iter().filter(|(id, _)| !live.contains(&id.as_str())) {
+    for (id, _) in existing
+        .iter()
+        .filter(|(id, _)| !live.contains(&id.as_str()))
+    {
         exec(
             "UPDATE monday_sync.columns SET removed_at = now() WHERE board_id = $1 AND column_id = $2 AND removed_at IS NULL",
             &[board_id.into(), id.as_str().into()],
@@ -350,12 +392,21 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], parent: Option<&Tracked>) {
             None,
             &[tb.board_id.into()],
         )?
-        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default())))
+        .map(|r| {
+            Ok((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+            ))
+        })
         .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
     })
     .unwrap_or_else(|e| spi_fail(e));
     for c in cols {
-        let ty = types.iter().find(|(id, _)| *id == c.column_id).map(|(_, t)| t.as_str()).unwrap_or("jsonb");
+        let ty = types
+            .iter()
+            .find(|(id, _)| *id == c.column_id)
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("jsonb");
         ddl.push_str(&format!(",\n            {} {ty}", q(&c.sql_name)));
     }
     // raw (a few KB per item) is TOASTed: lz4, where the server has it, compresses it several times
@@ -365,16 +416,32 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], parent: Option<&Tracked>) {
         &[],
     )
     .unwrap_or(false);
-    ddl.push_str(if lz4 { ",\n            raw jsonb COMPRESSION lz4" } else { ",\n            raw jsonb" });
+    ddl.push_str(if lz4 {
+        ",\n            raw jsonb COMPRESSION lz4"
+    } else {
+        ",\n            raw jsonb"
+    });
     ddl.push_str(",\n            synced_at timestamptz NOT NULL DEFAULT now()\n        )");
     exec(&ddl, &[]);
     let what = match parent {
-        Some(p) => format!("subitems of monday board \"{}\" ({}), board {}; synced by monday_sync", p.name, p.board_id, tb.board_id),
-        None => format!("monday board \"{}\" ({}); synced by monday_sync", tb.name, tb.board_id),
+        Some(p) => format!(
+            "subitems of monday board \"{}\" ({}), board {}; synced by monday_sync",
+            p.name, p.board_id, tb.board_id
+        ),
+        None => format!(
+            "monday board \"{}\" ({}); synced by monday_sync",
+            tb.name, tb.board_id
+        ),
     };
-    exec(&format!("COMMENT ON TABLE {} IS {}", tb.qualified(), literal(&what)), &[]);
+    exec(
+        &format!("COMMENT ON TABLE {} IS {}", tb.qualified(), literal(&what)),
+        &[],
+    );
     if parent.is_some() {
-        exec(&format!("CREATE INDEX ON {} (parent_item_id)", tb.qualified()), &[]);
+        exec(
+            &format!("CREATE INDEX ON {} (parent_item_id)", tb.qualified()),
+            &[],
+        );
     }
     let meta: Vec<(String, String, String)> = Spi::connect(|c| {
         c.select(
@@ -401,7 +468,10 @@ fn parse_target(target: &str) -> R<(String, String)> {
     })
     .unwrap_or_else(|e| spi_fail(e));
     match parts.as_slice() {
-        [table] => Ok((one::<String>("SELECT current_schema()::text", &[]).unwrap_or_else(|| "public".into()), table.clone())),
+        [table] => Ok((
+            one::<String>("SELECT current_schema()::text", &[]).unwrap_or_else(|| "public".into()),
+            table.clone(),
+        )),
         [schema, table] => Ok((schema.clone(), table.clone())),
         _ => Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_NAME,
@@ -413,7 +483,13 @@ fn parse_target(target: &str) -> R<(String, String)> {
 }
 
 /// Records a board (and creates its table) or refreshes an already tracked one.
-fn track(client: &mut Client, meta: &BoardMeta, schema: &str, table: &str, parent: Option<&Tracked>) -> R<Tracked> {
+fn track(
+    client: &mut Client,
+    meta: &BoardMeta,
+    schema: &str,
+    table: &str,
+    parent: Option<&Tracked>,
+) -> R<Tracked> {
     let existing = tracked(meta.id);
     let tb = match existing {
         Some(mut tb) => {
@@ -432,12 +508,20 @@ fn track(client: &mut Client, meta: &BoardMeta, schema: &str, table: &str, paren
                 );
                 return Err(err(
                     PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
-                    format!("table {}.{} already exists and is not monday board {}'s", q(schema), q(table), meta.id),
+                    format!(
+                        "table {}.{} already exists and is not monday board {}'s",
+                        q(schema),
+                        q(table),
+                        meta.id
+                    ),
                     match other {
                         Some(b) => format!("it holds monday board {b}"),
                         None => "it was not created by monday_sync".to_string(),
                     },
-                    format!("Pass another table: SELECT monday_sync.track_board({}, 'schema.table');", parent.map(|p| p.board_id).unwrap_or(meta.id)),
+                    format!(
+                        "Pass another table: SELECT monday_sync.track_board({}, 'schema.table');",
+                        parent.map(|p| p.board_id).unwrap_or(meta.id)
+                    ),
                 ));
             }
             exec(
@@ -445,7 +529,13 @@ fn track(client: &mut Client, meta: &BoardMeta, schema: &str, table: &str, paren
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[meta.id.into(), meta.name.as_str().into(), meta.kind.as_str().into(), schema.into(), table.into(), parent.map(|p| p.board_id).into(), meta.items_count.into()],
             );
-            Tracked { board_id: meta.id, name: meta.name.clone(), schema: schema.into(), table: table.into(), subitems_board_id: None }
+            Tracked {
+                board_id: meta.id,
+                name: meta.name.clone(),
+                schema: schema.into(),
+                table: table.into(),
+                subitems_board_id: None,
+            }
         }
     };
     let exists = table_exists(&tb.schema, &tb.table);
@@ -498,9 +588,14 @@ fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) ->
     let mut tb = track(&mut client, &meta, &schema, &table, None)?;
     if let Some(sub) = meta.subitems_board() {
         let (sub_meta, _) = fetch_meta(&mut client, sub)?;
-        let sub_table = tracked(sub).map(|t| t.table).unwrap_or_else(|| format!("{table}_subitems"));
+        let sub_table = tracked(sub)
+            .map(|t| t.table)
+            .unwrap_or_else(|| format!("{table}_subitems"));
         track(&mut client, &sub_meta, &schema, &sub_table, Some(&tb))?;
-        exec("UPDATE monday_sync.boards SET subitems_board_id = $2 WHERE board_id = $1", &[board_id.into(), sub.into()]);
+        exec(
+            "UPDATE monday_sync.boards SET subitems_board_id = $2 WHERE board_id = $1",
+            &[board_id.into(), sub.into()],
+        );
         tb.subitems_board_id = Some(sub);
     }
     finish_run(runid, &client.calls, &Stats::default(), started, "tracked");
@@ -511,11 +606,21 @@ fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) ->
 
 /// The SQL wrapper gives `map_column` a `regtype` parameter.
 #[pg_extern(volatile, parallel_unsafe, name = "_map_column")]
-fn map_column_impl(board_id: Option<i64>, column_id: Option<&str>, sql_name: Option<&str>, sql_type: Option<&str>) -> R<()> {
+fn map_column_impl(
+    board_id: Option<i64>,
+    column_id: Option<&str>,
+    sql_name: Option<&str>,
+    sql_type: Option<&str>,
+) -> R<()> {
     let board_id = not_null(board_id, "board_id")?;
     let column_id = not_null(column_id, "column_id")?;
     let sql_name = not_null(sql_name, "sql_name")?;
-    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, "map_column renames or retypes the column of a tracked board"))?;
+    let tb = tracked(board_id).ok_or_else(|| {
+        not_tracked(
+            board_id,
+            "map_column renames or retypes the column of a tracked board",
+        )
+    })?;
     ensure_target(&tb)?;
     let current: Option<(String, String)> = Spi::connect(|c| {
         let t = c.select(
@@ -543,7 +648,10 @@ fn map_column_impl(board_id: Option<i64>, column_id: Option<&str>, sql_name: Opt
         return Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_NAME,
             format!("\"{new_name}\" cannot name a synced column"),
-            format!("names must be 1 to 63 bytes and not one of: {}", FIXED_COLUMNS.join(", ")),
+            format!(
+                "names must be 1 to 63 bytes and not one of: {}",
+                FIXED_COLUMNS.join(", ")
+            ),
             "Choose another name.",
         ));
     }
@@ -560,7 +668,15 @@ fn map_column_impl(board_id: Option<i64>, column_id: Option<&str>, sql_name: Opt
                 format!("SELECT column_id, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"),
             ));
         }
-        exec(&format!("ALTER TABLE {} RENAME COLUMN {} TO {}", tb.qualified(), q(&old_name), q(new_name)), &[]);
+        exec(
+            &format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                tb.qualified(),
+                q(&old_name),
+                q(new_name)
+            ),
+            &[],
+        );
         exec(
             "UPDATE monday_sync.columns SET sql_name = $3 WHERE board_id = $1 AND column_id = $2",
             &[board_id.into(), column_id.into(), new_name.into()],
@@ -569,7 +685,11 @@ fn map_column_impl(board_id: Option<i64>, column_id: Option<&str>, sql_name: Opt
     if let Some(ty) = sql_type.filter(|t| *t != old_type) {
         // `ty` is the output of regtype (format_type): a valid, quoted type name.
         exec(
-            &format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::text::{ty}", t = tb.qualified(), c = q(new_name)),
+            &format!(
+                "ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::text::{ty}",
+                t = tb.qualified(),
+                c = q(new_name)
+            ),
             &[],
         );
         exec(
@@ -635,13 +755,20 @@ fn finish_run(runid: i64, calls: &[CallRecord], stats: &Stats, started: Instant,
         );
     }
     let http_calls: i64 = calls.iter().map(|c| c.attempts as i64).sum();
-    let complexity: i64 = calls.iter().filter_map(|c| c.complexity).map(|c| c.query).sum();
+    let complexity: i64 = calls
+        .iter()
+        .filter_map(|c| c.complexity)
+        .map(|c| c.query)
+        .sum();
     let mut message = summary.to_string();
     if !stats.warning_texts.is_empty() {
         message.push_str("; warnings: ");
         message.push_str(&stats.warning_texts.join("; "));
         if stats.warnings as usize > stats.warning_texts.len() {
-            message.push_str(&format!("; … {} more", stats.warnings as usize - stats.warning_texts.len()));
+            message.push_str(&format!(
+                "; … {} more",
+                stats.warnings as usize - stats.warning_texts.len()
+            ));
         }
     }
     exec(
@@ -657,7 +784,16 @@ fn finish_run(runid: i64, calls: &[CallRecord], stats: &Stats, started: Instant,
 
 /// The upsert for one table: rows come as one JSON array; unchanged rows are not written.
 fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
-    let fixed = ["item_id", "name", "group_id", "group_title", "state", "parent_item_id", "created_at", "updated_at"];
+    let fixed = [
+        "item_id",
+        "name",
+        "group_id",
+        "group_title",
+        "state",
+        "parent_item_id",
+        "created_at",
+        "updated_at",
+    ];
     let mut all: Vec<String> = fixed.iter().map(|c| q(c)).collect();
     all.extend(cols.iter().map(|c| q(&c.sql_name)));
     all.push(q("raw"));
@@ -712,7 +848,11 @@ struct Writer {
 
 impl Writer {
     fn new(tb: &Tracked, cols: Vec<MappedColumn>) -> Writer {
-        Writer { sql: upsert_sql(tb, &cols), cols, page_memory: PgMemoryContexts::new("monday_sync page") }
+        Writer {
+            sql: upsert_sql(tb, &cols),
+            cols,
+            page_memory: PgMemoryContexts::new("monday_sync page"),
+        }
     }
 
     /// Writes one page; the ids go to the walk's seen-set when `seen`.
@@ -722,12 +862,21 @@ impl Writer {
         }
         let (sql, cols) = (&self.sql, &self.cols);
         // SAFETY: nothing allocated in the page context outlives this call (results are Rust values).
-        let ids = unsafe { self.page_memory.switch_to(|_| Self::write_page(sql, cols, items, stats, seen)) };
+        let ids = unsafe {
+            self.page_memory
+                .switch_to(|_| Self::write_page(sql, cols, items, stats, seen))
+        };
         unsafe { self.page_memory.reset() };
         ids
     }
 
-    fn write_page(sql: &str, cols: &[MappedColumn], items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
+    fn write_page(
+        sql: &str,
+        cols: &[MappedColumn],
+        items: &[Value],
+        stats: &mut Stats,
+        seen: bool,
+    ) -> Vec<i64> {
         let page = build_rows(items, cols);
         stats.rows_written += exec(sql, &[page.json.into()]) as i64;
         stats.warnings += page.warning_count as i64;
@@ -747,18 +896,34 @@ impl Writer {
 }
 
 fn items_of(v: Option<&Value>) -> &[Value] {
-    v.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    v.and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// A full walk of one board: every page, restarts on an expired cursor, then the reconciliation of
 /// rows the walk did not see (archived, deleted, moved).
-fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<Progress>, base: &Figures) -> R<()> {
+fn walk(
+    client: &mut Client,
+    tb: &Tracked,
+    stats: &mut Stats,
+    progress: &Option<Progress>,
+    base: &Figures,
+) -> R<()> {
     ensure_target(tb)?;
     // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board size.
-    if one::<bool>("SELECT to_regclass('pg_temp.monday_sync_seen') IS NOT NULL", &[]).unwrap_or(false) {
+    if one::<bool>(
+        "SELECT to_regclass('pg_temp.monday_sync_seen') IS NOT NULL",
+        &[],
+    )
+    .unwrap_or(false)
+    {
         exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
     } else {
-        exec("CREATE TEMP TABLE monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP", &[]);
+        exec(
+            "CREATE TEMP TABLE monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP",
+            &[],
+        );
     }
     let what = format!("monday board {}", tb.board_id);
     let mut writer: Option<Writer> = None;
@@ -778,9 +943,15 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
     };
     'walk: loop {
         let data = client
-            .query("BoardPage", &documents::board_page(), json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }))
+            .query(
+                "BoardPage",
+                &documents::board_page(),
+                json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }),
+            )
             .map_err(|e| api_err(e, &what))?;
-        let board = data.pointer("/boards/0").ok_or_else(|| board_not_found(tb.board_id))?;
+        let board = data
+            .pointer("/boards/0")
+            .ok_or_else(|| board_not_found(tb.board_id))?;
         let meta = board_meta(board).ok_or_else(|| board_not_found(tb.board_id))?;
         if writer.is_none() {
             let cols = reconcile(tb.board_id, Some(tb), &meta);
@@ -795,16 +966,32 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
         // Pipelined: the next page is requested before this one is written, so monday's latency
         // overlaps with our writing.
         let next = |client: &mut Client, cursor: Option<&str>| {
-            cursor.map(|c| client.begin("NextPage", &documents::next_page(), json!({ "cursor": c, "limit": documents::PAGE_LIMIT })))
+            cursor.map(|c| {
+                client.begin(
+                    "NextPage",
+                    &documents::next_page(),
+                    json!({ "cursor": c, "limit": documents::PAGE_LIMIT }),
+                )
+            })
         };
-        let mut pending = next(client, board.pointer("/items_page/cursor").and_then(Value::as_str));
-        walked += w.write(items_of(board.pointer("/items_page/items")), stats, true).len() as i64;
+        let mut pending = next(
+            client,
+            board.pointer("/items_page/cursor").and_then(Value::as_str),
+        );
+        walked += w
+            .write(items_of(board.pointer("/items_page/items")), stats, true)
+            .len() as i64;
         report(client, stats, walked, 1);
         while let Some(p) = pending.take() {
             match client.finish(p) {
                 Ok(d) => {
-                    pending = next(client, d.pointer("/next_items_page/cursor").and_then(Value::as_str));
-                    walked += w.write(items_of(d.pointer("/next_items_page/items")), stats, true).len() as i64;
+                    pending = next(
+                        client,
+                        d.pointer("/next_items_page/cursor").and_then(Value::as_str),
+                    );
+                    walked += w
+                        .write(items_of(d.pointer("/next_items_page/items")), stats, true)
+                        .len() as i64;
                     report(client, stats, walked, 1);
                 }
                 Err(e) if e.kind == ApiErrorKind::CursorExpired && stats.restarts < 3 => {
@@ -818,7 +1005,8 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
         break;
     }
     let mut w = writer.expect("the walk made a writer");
-    stats.items_seen += one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
+    stats.items_seen +=
+        one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
 
     // Rows that were active but did not come back in a complete walk: ask monday what became of them.
     let missing: Vec<i64> = Spi::connect(|c| {
@@ -840,7 +1028,11 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
     for chunk in missing.chunks(documents::IDS_PER_CALL) {
         let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
         let d = client
-            .query("ItemsByIds", &documents::items_by_ids(), json!({ "ids": ids, "limit": chunk.len() }))
+            .query(
+                "ItemsByIds",
+                &documents::items_by_ids(),
+                json!({ "ids": ids, "limit": chunk.len() }),
+            )
             .map_err(|e| api_err(e, &what))?;
         let returned: Vec<Value> = items_of(d.get("items"))
             .iter()
@@ -848,7 +1040,11 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
             .cloned()
             .collect();
         let written = w.write(&returned, stats, false);
-        let gone: Vec<i64> = chunk.iter().copied().filter(|i| !written.contains(i)).collect();
+        let gone: Vec<i64> = chunk
+            .iter()
+            .copied()
+            .filter(|i| !written.contains(i))
+            .collect();
         if !gone.is_empty() {
             stats.marked_deleted += exec(
                 &format!("UPDATE {} SET state = 'deleted', synced_at = now() WHERE item_id = ANY ($1) AND state <> 'deleted'", tb.qualified()),
@@ -868,7 +1064,14 @@ fn walk(client: &mut Client, tb: &Tracked, stats: &mut Stats, progress: &Option<
     Ok(())
 }
 
-fn summary(runid: i64, board_id: i64, stats: &Stats, sub: Option<&Stats>, client: &Client, started: Instant) -> Value {
+fn summary(
+    runid: i64,
+    board_id: i64,
+    stats: &Stats,
+    sub: Option<&Stats>,
+    client: &Client,
+    started: Instant,
+) -> Value {
     let mut v = json!({
         "runid": runid,
         "board_id": board_id,
@@ -896,7 +1099,12 @@ fn summary(runid: i64, board_id: i64, stats: &Stats, sub: Option<&Stats>, client
 /// subitems. Returns a summary; the run is recorded in `monday_sync.sync_runs`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
-    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, "pull_board fills the table that track_board creates"))?;
+    let tb = tracked(board_id).ok_or_else(|| {
+        not_tracked(
+            board_id,
+            "pull_board fills the table that track_board creates",
+        )
+    })?;
     let mut poll = || {
         pgrx::check_for_interrupts!();
     };
@@ -935,12 +1143,20 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
         total.items_seen,
         total.rows_written,
         total.marked_deleted,
-        if total.restarts > 0 { format!(", {} cursor restarts", total.restarts) } else { String::new() }
+        if total.restarts > 0 {
+            format!(", {} cursor restarts", total.restarts)
+        } else {
+            String::new()
+        }
     );
     finish_run(runid, &client.calls, &total, started, &text);
     exec(
         "UPDATE monday_sync.boards SET last_pulled_at = now() WHERE board_id = ANY ($1)",
-        &[vec![Some(board_id), tb.subitems_board_id].into_iter().flatten().collect::<Vec<i64>>().into()],
+        &[vec![Some(board_id), tb.subitems_board_id]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<i64>>()
+            .into()],
     );
     if total.warnings > 0 {
         pgrx::notice!(
@@ -948,7 +1164,14 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
             total.warnings
         );
     }
-    Ok(pgrx::JsonB(summary(runid, board_id, &stats, sub_stats.as_ref(), &client, started)))
+    Ok(pgrx::JsonB(summary(
+        runid,
+        board_id,
+        &stats,
+        sub_stats.as_ref(),
+        &client,
+        started,
+    )))
 }
 
 /// `monday_sync.pull_item(item_id)`: fetches one item (or subitem), upserts it, returns its row.
@@ -961,15 +1184,23 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
     let started = Instant::now();
     let what = format!("monday item {item_id}");
     let d = client
-        .query("ItemsByIds", &documents::items_by_ids(), json!({ "ids": [item_id.to_string()], "limit": 1 }))
+        .query(
+            "ItemsByIds",
+            &documents::items_by_ids(),
+            json!({ "ids": [item_id.to_string()], "limit": 1 }),
+        )
         .map_err(|e| api_err(e, &what))?;
     let items = items_of(d.get("items")).to_vec();
     let Some(item) = items.first() else {
         // Gone from monday: keep the row, mark it deleted.
         let boards: Vec<i64> = Spi::connect(|c| {
-            c.select("SELECT board_id FROM monday_sync.boards ORDER BY board_id", None, &[])?
-                .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
-                .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+            c.select(
+                "SELECT board_id FROM monday_sync.boards ORDER BY board_id",
+                None,
+                &[],
+            )?
+            .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
+            .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
         })
         .unwrap_or_else(|e| spi_fail(e));
         for b in boards {
@@ -987,8 +1218,19 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
             );
             if let Some(row) = row {
                 let runid = start_run(b, "pull_item");
-                let stats = Stats { items_seen: 0, rows_written: 1, marked_deleted: 1, ..Default::default() };
-                finish_run(runid, &client.calls, &stats, started, &format!("item {item_id} no longer exists on monday: marked deleted"));
+                let stats = Stats {
+                    items_seen: 0,
+                    rows_written: 1,
+                    marked_deleted: 1,
+                    ..Default::default()
+                };
+                finish_run(
+                    runid,
+                    &client.calls,
+                    &stats,
+                    started,
+                    &format!("item {item_id} no longer exists on monday: marked deleted"),
+                );
                 let mut v = row.0;
                 v["state"] = json!("deleted");
                 return Ok(pgrx::JsonB(v));
@@ -1002,22 +1244,39 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         ));
     };
     let board_id = item.pointer("/board/id").and_then(id_of).unwrap_or(0);
-    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, &format!("item {item_id} belongs to monday board {board_id}")))?;
+    let tb = tracked(board_id).ok_or_else(|| {
+        not_tracked(
+            board_id,
+            &format!("item {item_id} belongs to monday board {board_id}"),
+        )
+    })?;
     ensure_target(&tb)?;
     let runid = start_run(board_id, "pull_item");
     let mut cols = mapping(board_id);
-    let mut stats = Stats { items_seen: 1, ..Default::default() };
+    let mut stats = Stats {
+        items_seen: 1,
+        ..Default::default()
+    };
     if !build_rows(&items, &cols).unmapped.is_empty() {
         // A column was added on monday since the last pull: map it first.
         let (meta, _) = fetch_meta(&mut client, board_id)?;
         cols = reconcile(board_id, Some(&tb), &meta);
     }
     Writer::new(&tb, cols).write(&items, &mut stats, false);
-    let text = format!("item {item_id}: {} row{} written", stats.rows_written, if stats.rows_written == 1 { "" } else { "s" });
+    let text = format!(
+        "item {item_id}: {} row{} written",
+        stats.rows_written,
+        if stats.rows_written == 1 { "" } else { "s" }
+    );
     finish_run(runid, &client.calls, &stats, started, &text);
     let row: Option<pgrx::JsonB> = one(
-        &format!("SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1", tb.qualified()),
+        &format!(
+            "SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1",
+            tb.qualified()
+        ),
         &[item_id.into()],
     );
-    row.ok_or_else(|| pgrx::error!("monday_sync: item {item_id} was written but cannot be read back"))
+    row.ok_or_else(|| {
+        pgrx::error!("monday_sync: item {item_id} was written but cannot be read back")
+    })
 }

@@ -44,7 +44,13 @@ impl BoardMeta {
         self.columns
             .iter()
             .filter(|c| c.typ == "subtasks" || c.typ == "subitems")
-            .find_map(|c| c.settings.get("boardIds")?.as_array()?.first().and_then(id_of))
+            .find_map(|c| {
+                c.settings
+                    .get("boardIds")?
+                    .as_array()?
+                    .first()
+                    .and_then(id_of)
+            })
     }
 }
 
@@ -85,7 +91,11 @@ pub fn board_meta(b: &Value) -> Option<BoardMeta> {
                     Some(ApiGroup {
                         id: g.get("id")?.as_str()?.to_string(),
                         title: g.get("title")?.as_str()?.to_string(),
-                        position: g.get("position").and_then(Value::as_str).unwrap_or("").to_string(),
+                        position: g
+                            .get("position")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_string(),
                     })
                 })
                 .collect()
@@ -94,7 +104,11 @@ pub fn board_meta(b: &Value) -> Option<BoardMeta> {
     Some(BoardMeta {
         id: id_of(b.get("id")?)?,
         name: b.get("name")?.as_str()?.to_string(),
-        kind: b.get("type").and_then(Value::as_str).unwrap_or("board").to_string(),
+        kind: b
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("board")
+            .to_string(),
         items_count: b.get("items_count").and_then(Value::as_i64),
         columns,
         groups,

@@ -68,11 +68,15 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
     let mut page = PageRows::default();
     page.json.reserve(items.len() * 2048);
     page.json.push('[');
-    let by_id: HashMap<&str, &MappedColumn> = cols.iter().map(|c| (c.column_id.as_str(), c)).collect();
+    let by_id: HashMap<&str, &MappedColumn> =
+        cols.iter().map(|c| (c.column_id.as_str(), c)).collect();
     let mut first = true;
     for item in items {
         let Some(item_id) = item.get("id").and_then(id_of) else {
-            page.warn(format!("an item without a usable id was skipped: {}", codec::truncate_bytes(&item.to_string(), 100)));
+            page.warn(format!(
+                "an item without a usable id was skipped: {}",
+                codec::truncate_bytes(&item.to_string(), 100)
+            ));
             continue;
         };
         page.ids.push(item_id);
@@ -85,9 +89,21 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
         out.push_str("{\"item_id\":");
         out.push_str(&item_id.to_string());
         put_str(out, "name", str_of(item, "name"));
-        put_str(out, "group_id", item.pointer("/group/id").and_then(Value::as_str));
-        put_str(out, "group_title", item.pointer("/group/title").and_then(Value::as_str));
-        put_str(out, "state", Some(str_of(item, "state").unwrap_or("active")));
+        put_str(
+            out,
+            "group_id",
+            item.pointer("/group/id").and_then(Value::as_str),
+        );
+        put_str(
+            out,
+            "group_title",
+            item.pointer("/group/title").and_then(Value::as_str),
+        );
+        put_str(
+            out,
+            "state",
+            Some(str_of(item, "state").unwrap_or("active")),
+        );
         put_key(out, "parent_item_id");
         match item.pointer("/parent_item/id").and_then(id_of) {
             Some(p) => out.push_str(&p.to_string()),
@@ -104,7 +120,9 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
         let mut decoded: Vec<(&str, Decoded)> = Vec::with_capacity(cols.len());
         let mut warnings: Vec<String> = Vec::new();
         for cell in &cells {
-            let Some(cid) = cell.get("id").and_then(Value::as_str) else { continue };
+            let Some(cid) = cell.get("id").and_then(Value::as_str) else {
+                continue;
+            };
             let Some(col) = by_id.get(cid) else {
                 if !page.unmapped.iter().any(|u| u == cid) {
                     page.unmapped.push(cid.to_string());
@@ -126,7 +144,9 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
         put_key(out, "raw");
         out.push('{');
         for (i, cell) in cells.iter().enumerate() {
-            let Some(cid) = cell.get("id").and_then(Value::as_str) else { continue };
+            let Some(cid) = cell.get("id").and_then(Value::as_str) else {
+                continue;
+            };
             if i > 0 {
                 out.push(',');
             }

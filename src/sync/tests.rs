@@ -19,7 +19,10 @@ fn unique_names_avoid_fixed_and_taken() {
     let taken = vec!["status".to_string(), "status_2".to_string()];
     assert_eq!(unique_column_name("Status", "status", &taken), "status_3");
     assert_eq!(unique_column_name("Name", "text0", &[]), "name_2");
-    assert_eq!(unique_column_name("Created at", "date", &[]), "created_at_2");
+    assert_eq!(
+        unique_column_name("Created at", "date", &[]),
+        "created_at_2"
+    );
     assert_eq!(unique_column_name("🔥", "text_mkx1", &[]), "text_mkx1");
     let long = "y".repeat(70);
     let first = unique_column_name(&long, "c", &[]);
@@ -44,16 +47,30 @@ fn meta_and_subitems_board() {
 #[test]
 fn rows_decode_and_keep_raw() {
     let cols = vec![
-        MappedColumn { column_id: "numeric".into(), sql_name: "budget".into(), typ: "numbers".into(), settings: None, sql_type: String::new() },
-        MappedColumn { column_id: "date4".into(), sql_name: "due".into(), typ: "date".into(), settings: None, sql_type: String::new() },
+        MappedColumn {
+            column_id: "numeric".into(),
+            sql_name: "budget".into(),
+            typ: "numbers".into(),
+            settings: None,
+            sql_type: String::new(),
+        },
+        MappedColumn {
+            column_id: "date4".into(),
+            sql_name: "due".into(),
+            typ: "date".into(),
+            settings: None,
+            sql_type: String::new(),
+        },
     ];
-    let items = vec![json!({"id":"18265984789","name":"A \"quoted\" name","state":"active",
+    let items = vec![
+        json!({"id":"18265984789","name":"A \"quoted\" name","state":"active",
         "group":{"id":"topics","title":"This sprint"},"parent_item":null,
         "created_at":"2026-05-02T09:12:44Z","updated_at":"2026-06-01T08:00:03Z",
         "column_values":[
             {"id":"numeric","type":"numbers","text":"12.5","value":"\"12.5\""},
             {"id":"date4","type":"date","text":"","value":"{\"date\":\"not a date\"}"},
-            {"id":"new_col","type":"text","text":"x","value":"\"x\""}]})];
+            {"id":"new_col","type":"text","text":"x","value":"\"x\""}]}),
+    ];
     let page = build_rows(&items, &cols);
     let rows: Value = serde_json::from_str(&page.json).expect(&page.json);
     let r = &rows[0];
@@ -61,7 +78,10 @@ fn rows_decode_and_keep_raw() {
     assert_eq!(r["name"], json!("A \"quoted\" name"));
     assert_eq!(r["budget"], json!(12.5));
     assert!(r.get("due").is_none(), "undecodable cell → NULL");
-    assert_eq!(r["raw"]["date4"]["value"], json!("{\"date\":\"not a date\"}"));
+    assert_eq!(
+        r["raw"]["date4"]["value"],
+        json!("{\"date\":\"not a date\"}")
+    );
     assert_eq!(page.warning_count, 1);
     assert!(page.warnings[0].contains("date4"), "{:?}", page.warnings);
     assert_eq!(page.unmapped, vec!["new_col".to_string()]);

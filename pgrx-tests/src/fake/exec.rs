@@ -41,7 +41,9 @@ pub struct Ctx<'a> {
 
 /// Marks a resolver error with monday's `extensions.code`; `fix_errors` turns it into the real shape.
 pub fn coded(code: &str, status: u16, message: &str) -> FieldError {
-    FieldError { message: format!("\u{1}{code}\u{1}{status}\u{1}{message}") }
+    FieldError {
+        message: format!("\u{1}{code}\u{1}{status}\u{1}{message}"),
+    }
 }
 
 /// Rewrites coded resolver errors into monday's unified error shape.
@@ -50,16 +52,30 @@ pub fn fix_errors(body: &mut Value) {
         return;
     };
     for e in errors {
-        let Some(msg) = e.get("message").and_then(Value::as_str) else { continue };
+        let Some(msg) = e.get("message").and_then(Value::as_str) else {
+            continue;
+        };
         let parts: Vec<&str> = msg.splitn(4, '\u{1}').collect();
         if parts.len() == 4 {
-            let (code, status, message) = (parts[1].to_string(), parts[2].parse::<u16>().unwrap_or(200), parts[3].to_string());
+            let (code, status, message) = (
+                parts[1].to_string(),
+                parts[2].parse::<u16>().unwrap_or(200),
+                parts[3].to_string(),
+            );
             e["message"] = Value::String(message);
-            let ext = e.as_object_mut().unwrap().entry("extensions").or_insert_with(|| Value::Object(Map::new()));
+            let ext = e
+                .as_object_mut()
+                .unwrap()
+                .entry("extensions")
+                .or_insert_with(|| Value::Object(Map::new()));
             ext["code"] = Value::String(code);
             ext["status_code"] = Value::from(status);
         } else {
-            let ext = e.as_object_mut().unwrap().entry("extensions").or_insert_with(|| Value::Object(Map::new()));
+            let ext = e
+                .as_object_mut()
+                .unwrap()
+                .entry("extensions")
+                .or_insert_with(|| Value::Object(Map::new()));
             if ext.get("code").is_none() {
                 ext["code"] = Value::String("INTERNAL_SERVER_ERROR".into());
             }
@@ -74,7 +90,10 @@ pub enum Node<'a> {
     Group(&'a Group),
     Item(&'a Item),
     Cell(&'a Item, &'a Column),
-    Page { ids: Vec<i64>, cursor: Option<String> },
+    Page {
+        ids: Vec<i64>,
+        cursor: Option<String>,
+    },
     Complexity,
     /// A typed field's object (PeopleEntity, DropdownValueOption, …) from the stored cell.
     Json(String, &'a Map<String, Value>),
@@ -102,14 +121,22 @@ fn arg_ids(info: &ResolveInfo<'_>, name: &str) -> Option<Vec<i64>> {
     let list = arg(info, name)?.as_array()?;
     Some(
         list.iter()
-            .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_i64()))
+            .filter_map(|v| {
+                v.as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| v.as_i64())
+            })
             .collect(),
     )
 }
 
 fn arg_strs(info: &ResolveInfo<'_>, name: &str) -> Option<Vec<String>> {
     let list = arg(info, name)?.as_array()?;
-    Some(list.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+    Some(
+        list.iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+    )
 }
 
 fn encode_cursor(board: i64, snap: u64, total: usize, offset: usize) -> String {
@@ -135,7 +162,10 @@ fn decode_cursor(c: &str) -> Option<(i64, u64, usize)> {
 
 impl<'a> Obj<'a> {
     fn new(&self, node: Node<'a>) -> Obj<'a> {
-        Obj { ctx: self.ctx, node }
+        Obj {
+            ctx: self.ctx,
+            node,
+        }
     }
 
     fn list<'b, I: Iterator<Item = Node<'a>> + 'b>(&self, nodes: I) -> ResolvedValue<'b>
@@ -147,9 +177,19 @@ impl<'a> Obj<'a> {
     }
 
     /// One page of a snapshot, and the cursor for the rest (`null` at the end).
-    fn page(&self, board: i64, snap: u64, offset: usize, limit: usize) -> Result<Node<'a>, FieldError> {
+    fn page(
+        &self,
+        board: i64,
+        snap: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Node<'a>, FieldError> {
         let mut cursors = self.ctx.cursors.borrow_mut();
-        let total = cursors.snapshots.get(&snap).map(|s| s.ids.len()).unwrap_or(0);
+        let total = cursors
+            .snapshots
+            .get(&snap)
+            .map(|s| s.ids.len())
+            .unwrap_or(0);
         let ids: Vec<i64> = cursors
             .snapshots
             .get(&snap)
@@ -158,7 +198,13 @@ impl<'a> Obj<'a> {
         // A snapshot keeps its ids; items deleted since are skipped, changes since are live.
         let ids: Vec<i64> = ids
             .into_iter()
-            .filter(|i| self.ctx.world.items.get(i).is_some_and(|it| it.state == State::Active))
+            .filter(|i| {
+                self.ctx
+                    .world
+                    .items
+                    .get(i)
+                    .is_some_and(|it| it.state == State::Active)
+            })
             .collect();
         let end = offset + limit;
         let cursor = if end < total {
@@ -177,7 +223,11 @@ impl<'a> Obj<'a> {
             let t = cursors.next_token;
             cursors.snapshots.insert(
                 t,
-                Snapshot { board: board.id, ids: self.ctx.world.active_items(board.id), created: Instant::now() },
+                Snapshot {
+                    board: board.id,
+                    ids: self.ctx.world.active_items(board.id),
+                    created: Instant::now(),
+                },
             );
             t
         };
@@ -185,13 +235,21 @@ impl<'a> Obj<'a> {
     }
 
     fn next_page(&self, cursor: &str, limit: usize) -> Result<Node<'a>, FieldError> {
-        let expired = || coded("CursorExpiredError", 200, "The cursor has expired. Cursors are valid for 60 minutes after the first request; start a new items_page query.");
+        let expired = || {
+            coded("CursorExpiredError", 200, "The cursor has expired. Cursors are valid for 60 minutes after the first request; start a new items_page query.")
+        };
         let Some((board, snap, offset)) = decode_cursor(cursor) else {
-            return Err(coded("CursorException", 200, "Invalid or corrupted cursor provided."));
+            return Err(coded(
+                "CursorException",
+                200,
+                "Invalid or corrupted cursor provided.",
+            ));
         };
         {
             let mut cursors = self.ctx.cursors.borrow_mut();
-            let Some(s) = cursors.snapshots.get(&snap) else { return Err(expired()) };
+            let Some(s) = cursors.snapshots.get(&snap) else {
+                return Err(expired());
+            };
             if s.board != board || s.created.elapsed() > self.ctx.cursor_ttl {
                 cursors.snapshots.remove(&snap);
                 return Err(expired());
@@ -212,7 +270,11 @@ impl<'a> Obj<'a> {
 fn limit_arg(info: &ResolveInfo<'_>) -> Result<usize, FieldError> {
     let limit = arg_i64(info, "limit").unwrap_or(25);
     if !(1..=500).contains(&limit) {
-        return Err(coded("InvalidArgumentException", 400, &format!("limit must be between 1 and 500, got {limit}")));
+        return Err(coded(
+            "InvalidArgumentException",
+            400,
+            &format!("limit must be between 1 and 500, got {limit}"),
+        ));
     }
     Ok(limit as usize)
 }
@@ -232,31 +294,54 @@ impl<'a> ObjectValue for Obj<'a> {
         }
     }
 
-    fn resolve_field<'b>(&'b self, info: &'b ResolveInfo<'b>) -> Result<ResolvedValue<'b>, FieldError> {
+    fn resolve_field<'b>(
+        &'b self,
+        info: &'b ResolveInfo<'b>,
+    ) -> Result<ResolvedValue<'b>, FieldError> {
         let w = self.ctx.world;
         let f = info.field_name();
-        let not_implemented = || Err(FieldError { message: format!("fake monday: {}.{f} is not implemented", self.type_name()) });
+        let not_implemented = || {
+            Err(FieldError {
+                message: format!("fake monday: {}.{f} is not implemented", self.type_name()),
+            })
+        };
         match &self.node {
             Node::Query => match f {
                 "boards" => {
                     let ids = arg_ids(info, "ids");
                     let boards: Vec<&Board> = match &ids {
                         Some(ids) => ids.iter().filter_map(|i| w.boards.get(i)).collect(),
-                        None => w.boards.values().take(arg_i64(info, "limit").unwrap_or(25) as usize).collect(),
+                        None => w
+                            .boards
+                            .values()
+                            .take(arg_i64(info, "limit").unwrap_or(25) as usize)
+                            .collect(),
                     };
                     if boards.iter().any(|b| b.restricted) {
-                        return Err(coded("USER_UNAUTHORIZED", 403, "User unauthorized to perform action"));
+                        return Err(coded(
+                            "USER_UNAUTHORIZED",
+                            403,
+                            "User unauthorized to perform action",
+                        ));
                     }
                     Ok(self.list(boards.into_iter().map(Node::Board)))
                 }
                 "items" => {
-                    let Some(ids) = arg_ids(info, "ids") else { return Ok(ResolvedValue::list(std::iter::empty())) };
+                    let Some(ids) = arg_ids(info, "ids") else {
+                        return Ok(ResolvedValue::list(std::iter::empty()));
+                    };
                     if ids.len() > 100 {
-                        return Err(coded("InvalidArgumentException", 400, "The items query accepts at most 100 ids"));
+                        return Err(coded(
+                            "InvalidArgumentException",
+                            400,
+                            "The items query accepts at most 100 ids",
+                        ));
                     }
                     let limit = arg_i64(info, "limit").unwrap_or(25).max(0) as usize;
                     let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
-                    let exclude = arg(info, "exclude_nonactive").and_then(|v| v.as_bool()).unwrap_or(false);
+                    let exclude = arg(info, "exclude_nonactive")
+                        .and_then(|v| v.as_bool())
+                        .unwrap_or(false);
                     let mut seen = std::collections::HashSet::new();
                     let items: Vec<&Item> = ids
                         .iter()
@@ -271,7 +356,9 @@ impl<'a> ObjectValue for Obj<'a> {
                 "next_items_page" => {
                     let limit = limit_arg(info)?;
                     let cursor = arg(info, "cursor").and_then(|v| v.as_str()).unwrap_or("");
-                    Ok(ResolvedValue::object(self.new(self.next_page(cursor, limit)?)))
+                    Ok(ResolvedValue::object(
+                        self.new(self.next_page(cursor, limit)?),
+                    ))
                 }
                 "complexity" => Ok(ResolvedValue::object(self.new(Node::Complexity))),
                 _ => not_implemented(),
@@ -293,7 +380,9 @@ impl<'a> ObjectValue for Obj<'a> {
                 "state" => Ok(ResolvedValue::leaf(j(Value::String("active".into())))),
                 "type" => Ok(ResolvedValue::leaf(j(Value::String(b.kind.into())))),
                 "board_kind" => Ok(ResolvedValue::leaf(j(Value::String("public".into())))),
-                "items_count" => Ok(ResolvedValue::leaf(j(Value::from(w.active_items(b.id).len())))),
+                "items_count" => Ok(ResolvedValue::leaf(j(Value::from(
+                    w.active_items(b.id).len(),
+                )))),
                 "columns" => {
                     let ids = arg_strs(info, "ids");
                     let types = arg_strs(info, "types");
@@ -318,7 +407,11 @@ impl<'a> ObjectValue for Obj<'a> {
                     let limit = limit_arg(info)?;
                     if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
                         if arg(info, "query_params").is_some() {
-                            return Err(coded("InvalidArgumentException", 400, "query_params and cursor cannot be used together"));
+                            return Err(coded(
+                                "InvalidArgumentException",
+                                400,
+                                "query_params and cursor cannot be used together",
+                            ));
                         }
                         return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
                     }
@@ -333,7 +426,9 @@ impl<'a> ObjectValue for Obj<'a> {
                 "id" => Ok(ResolvedValue::leaf(j(Value::String(c.id.clone())))),
                 "title" => Ok(ResolvedValue::leaf(j(Value::String(c.title.clone())))),
                 "type" => Ok(ResolvedValue::leaf(j(Value::String(c.typ.clone())))),
-                "settings_str" => Ok(ResolvedValue::leaf(j(Value::String(c.settings_str.clone())))),
+                "settings_str" => Ok(ResolvedValue::leaf(j(Value::String(
+                    c.settings_str.clone(),
+                )))),
                 "archived" => Ok(ResolvedValue::leaf(j(Value::Bool(false)))),
                 "description" | "width" => Ok(ResolvedValue::null()),
                 _ => not_implemented(),
@@ -357,7 +452,9 @@ impl<'a> ObjectValue for Obj<'a> {
             Node::Item(it) => match f {
                 "id" => Ok(ResolvedValue::leaf(j(Value::String(it.id.to_string())))),
                 "name" => Ok(ResolvedValue::leaf(j(Value::String(it.name.clone())))),
-                "state" => Ok(ResolvedValue::leaf(j(Value::String(it.state.as_str().into())))),
+                "state" => Ok(ResolvedValue::leaf(j(Value::String(
+                    it.state.as_str().into(),
+                )))),
                 "created_at" => Ok(ResolvedValue::leaf(j(Value::String(it.created_at.clone())))),
                 "updated_at" => Ok(ResolvedValue::leaf(j(Value::String(it.updated_at.clone())))),
                 "creator_id" => Ok(ResolvedValue::leaf(j(Value::String("44865791".into())))),
@@ -366,12 +463,21 @@ impl<'a> ObjectValue for Obj<'a> {
                     it.board_id, it.id
                 ))))),
                 "group" => {
-                    let g = w.boards.get(&it.board_id).and_then(|b| b.groups.iter().find(|g| g.id == it.group_id));
-                    Ok(ResolvedValue::nullable_object(g.map(|g| self.new(Node::Group(g)))))
+                    let g = w
+                        .boards
+                        .get(&it.board_id)
+                        .and_then(|b| b.groups.iter().find(|g| g.id == it.group_id));
+                    Ok(ResolvedValue::nullable_object(
+                        g.map(|g| self.new(Node::Group(g))),
+                    ))
                 }
-                "board" => Ok(ResolvedValue::nullable_object(w.boards.get(&it.board_id).map(|b| self.new(Node::Board(b))))),
+                "board" => Ok(ResolvedValue::nullable_object(
+                    w.boards.get(&it.board_id).map(|b| self.new(Node::Board(b))),
+                )),
                 "parent_item" => Ok(ResolvedValue::nullable_object(
-                    it.parent_item_id.and_then(|p| w.items.get(&p)).map(|p| self.new(Node::Item(p))),
+                    it.parent_item_id
+                        .and_then(|p| w.items.get(&p))
+                        .map(|p| self.new(Node::Item(p))),
                 )),
                 "subitems" => {
                     let subs: Vec<&Item> = w
@@ -385,7 +491,9 @@ impl<'a> ObjectValue for Obj<'a> {
                     Ok(self.list(subs.into_iter().map(Node::Item)))
                 }
                 "column_values" => {
-                    let Some(b) = w.boards.get(&it.board_id) else { return Ok(self.list(std::iter::empty())) };
+                    let Some(b) = w.boards.get(&it.board_id) else {
+                        return Ok(self.list(std::iter::empty()));
+                    };
                     let ids = arg_strs(info, "ids");
                     let types = arg_strs(info, "types");
                     let item: &'a Item = it;
@@ -411,8 +519,10 @@ impl<'a> ObjectValue for Obj<'a> {
                         Some(v) => ResolvedValue::leaf(j(v.clone())),
                         // Never-set cells: "" for most types, null for status/dropdown/color picker and the link types.
                         None => match c.typ.as_str() {
-                            "status" | "dropdown" | "color_picker" | "mirror" | "board_relation" | "dependency"
-                            | "formula" | "subtasks" => ResolvedValue::null(),
+                            "status" | "dropdown" | "color_picker" | "mirror"
+                            | "board_relation" | "dependency" | "formula" | "subtasks" => {
+                                ResolvedValue::null()
+                            }
                             _ => ResolvedValue::leaf(j(Value::String(String::new()))),
                         },
                     }),
@@ -424,15 +534,19 @@ impl<'a> ObjectValue for Obj<'a> {
                         Some(v) => Ok(json_resolved(self.ctx, info, v)),
                         None => {
                             // Non-null list fields of an unset cell are empty lists; the rest null.
-                            if info.field_definition().ty.is_non_null() && info.field_definition().ty.is_list() {
+                            if info.field_definition().ty.is_non_null()
+                                && info.field_definition().ty.is_list()
+                            {
                                 Ok(ResolvedValue::list(std::iter::empty()))
                             } else if info.field_definition().ty.is_non_null() {
                                 // Non-null scalars of an unset cell: monday's zero values.
-                                Ok(ResolvedValue::leaf(j(match info.field_definition().ty.inner_named_type().as_str() {
-                                    "Int" | "Float" => Value::from(0),
-                                    "Boolean" => Value::Bool(false),
-                                    _ => Value::String(String::new()),
-                                })))
+                                Ok(ResolvedValue::leaf(j(
+                                    match info.field_definition().ty.inner_named_type().as_str() {
+                                        "Int" | "Float" => Value::from(0),
+                                        "Boolean" => Value::Bool(false),
+                                        _ => Value::String(String::new()),
+                                    },
+                                )))
                             } else {
                                 Ok(ResolvedValue::null())
                             }
@@ -449,14 +563,19 @@ impl<'a> ObjectValue for Obj<'a> {
 }
 
 /// A stored typed field: scalars as leaves; objects as objects of the field's declared type.
-fn json_resolved<'a: 'b, 'b>(ctx: &'a Ctx<'a>, info: &ResolveInfo<'_>, v: &'a Value) -> ResolvedValue<'b> {
+fn json_resolved<'a: 'b, 'b>(
+    ctx: &'a Ctx<'a>,
+    info: &ResolveInfo<'_>,
+    v: &'a Value,
+) -> ResolvedValue<'b> {
     let ty = info.field_definition().ty.inner_named_type().to_string();
     fn go<'a: 'b, 'b>(ctx: &'a Ctx<'a>, ty: String, v: &'a Value) -> ResolvedValue<'b> {
         match v {
-            Value::Object(m) => ResolvedValue::object(Obj { ctx, node: Node::Json(ty, m) }),
-            Value::Array(a) => {
-                ResolvedValue::list(a.iter().map(move |x| go(ctx, ty.clone(), x)))
-            }
+            Value::Object(m) => ResolvedValue::object(Obj {
+                ctx,
+                node: Node::Json(ty, m),
+            }),
+            Value::Array(a) => ResolvedValue::list(a.iter().map(move |x| go(ctx, ty.clone(), x))),
             other => ResolvedValue::leaf(JsonValue::from(other.clone())),
         }
     }
@@ -487,7 +606,9 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                     let a = f.arguments.iter().find(|a| a.name == name)?;
                     match a.value.as_ref() {
                         apollo_compiler::ast::Value::Int(i) => i.try_to_i32().ok().map(i64::from),
-                        apollo_compiler::ast::Value::Variable(v) => vars.get(v.as_str()).and_then(|x| x.as_i64()),
+                        apollo_compiler::ast::Value::Variable(v) => {
+                            vars.get(v.as_str()).and_then(|x| x.as_i64())
+                        }
                         _ => None,
                     }
                 };
@@ -495,18 +616,19 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                     let a = f.arguments.iter().find(|a| a.name == name)?;
                     match a.value.as_ref() {
                         apollo_compiler::ast::Value::List(l) => Some(l.len() as i64),
-                        apollo_compiler::ast::Value::Variable(v) => {
-                            vars.get(v.as_str()).and_then(|x| x.as_array()).map(|a| a.len() as i64)
-                        }
+                        apollo_compiler::ast::Value::Variable(v) => vars
+                            .get(v.as_str())
+                            .and_then(|x| x.as_array())
+                            .map(|a| a.len() as i64),
                         _ => Some(1),
                     }
                 };
                 let mult = match f.name.as_str() {
                     "items_page" | "next_items_page" => int_arg("limit").unwrap_or(25),
                     // Query.items(ids:, limit:); ItemsResponse.items is sized by its items_page.
-                    "items" if f.arguments.iter().any(|a| a.name == "ids") => {
-                        list_len("ids").unwrap_or(25).min(int_arg("limit").unwrap_or(25))
-                    }
+                    "items" if f.arguments.iter().any(|a| a.name == "ids") => list_len("ids")
+                        .unwrap_or(25)
+                        .min(int_arg("limit").unwrap_or(25)),
                     "boards" => list_len("ids").unwrap_or(25),
                     _ => 1,
                 };

@@ -125,7 +125,8 @@ pub fn load_schema(sdl: &str) -> Valid<Schema> {
     for d in doc.definitions {
         let name = d.name().map(|n| n.as_str().to_string()).unwrap_or_default();
         let drop = name.starts_with("__")
-            || (matches!(d, Definition::ScalarTypeDefinition(_)) && builtin.contains(&name.as_str()));
+            || (matches!(d, Definition::ScalarTypeDefinition(_))
+                && builtin.contains(&name.as_str()));
         if !drop {
             kept.definitions.push(d);
         }
@@ -202,7 +203,10 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -218,7 +222,12 @@ fn read_request(r: &mut BufReader<TcpStream>, buf: &mut Vec<u8>) -> Option<Reque
                 let headers: Vec<(String, String)> = req
                     .headers
                     .iter()
-                    .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                    .map(|h| {
+                        (
+                            h.name.to_string(),
+                            String::from_utf8_lossy(h.value).into_owned(),
+                        )
+                    })
                     .collect();
                 let version = req.version.unwrap_or(1);
                 let len: usize = headers
@@ -226,9 +235,9 @@ fn read_request(r: &mut BufReader<TcpStream>, buf: &mut Vec<u8>) -> Option<Reque
                     .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
                     .and_then(|(_, v)| v.trim().parse().ok())
                     .unwrap_or(0);
-                let close = headers
-                    .iter()
-                    .any(|(k, v)| k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
+                let close = headers.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")
+                });
                 while buf.len() < head_len + len {
                     let mut chunk = [0u8; 65536];
                     let n = r.read(&mut chunk).ok()?;
@@ -239,7 +248,13 @@ fn read_request(r: &mut BufReader<TcpStream>, buf: &mut Vec<u8>) -> Option<Reque
                 }
                 let body = buf[head_len..head_len + len].to_vec();
                 buf.drain(..head_len + len);
-                return Some(Request { method, path, headers, body, keep_alive: version == 1 && !close });
+                return Some(Request {
+                    method,
+                    path,
+                    headers,
+                    body,
+                    keep_alive: version == 1 && !close,
+                });
             }
             Ok(httparse::Status::Partial) => {
                 let mut chunk = [0u8; 65536];
@@ -262,7 +277,12 @@ struct Response {
 }
 
 fn json_response(status: u16, body: Value) -> Response {
-    Response { status, content_type: "application/json; charset=utf-8", body: body.to_string().into_bytes(), extra: vec![] }
+    Response {
+        status,
+        content_type: "application/json; charset=utf-8",
+        body: body.to_string().into_bytes(),
+        extra: vec![],
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -310,7 +330,11 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             head.push_str("Connection: close\r\n");
         }
         head.push_str("\r\n");
-        if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(&resp.body)).is_err() {
+        if writer
+            .write_all(head.as_bytes())
+            .and_then(|_| writer.write_all(&resp.body))
+            .is_err()
+        {
             return;
         }
         if !req.keep_alive {
@@ -339,7 +363,12 @@ fn error_body(message: &str, code: &str, status: u16, extra: Value) -> Value {
 fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     if req.method == "GET" && req.path.starts_with("/v2/get_schema") {
         let sdl = schema().to_string();
-        return Some(Response { status: 200, content_type: "text/plain; charset=utf-8", body: sdl.into_bytes(), extra: vec![] });
+        return Some(Response {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: sdl.into_bytes(),
+            extra: vec![],
+        });
     }
     if req.method == "GET" && req.path == "/_fake/stats" {
         // For a fake run in another process (the benchmark): how many requests it answered.
@@ -352,7 +381,10 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         return Some(json_response(200, body));
     }
     if req.method != "POST" || req.path != "/v2" {
-        return Some(json_response(404, json!({"errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND", "status_code": 404}}]})));
+        return Some(json_response(
+            404,
+            json!({"errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND", "status_code": 404}}]}),
+        ));
     }
     let latency = shared.lock().unwrap().knobs.latency;
     if !latency.is_zero() {
@@ -364,7 +396,10 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     let parsed: Result<Value, _> = serde_json::from_slice(&req.body);
     let (query, variables) = match &parsed {
         Ok(v) => (
-            v.get("query").and_then(Value::as_str).unwrap_or("").to_string(),
+            v.get("query")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             v.get("variables").cloned().unwrap_or(Value::Null),
         ),
         Err(_) => (String::from_utf8_lossy(&req.body).into_owned(), Value::Null),
@@ -386,7 +421,9 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         Some(r) => {
             entry.status = r.status;
             if let Ok(v) = serde_json::from_slice::<Value>(&r.body) {
-                entry.error_code = v["errors"][0]["extensions"]["code"].as_str().map(String::from);
+                entry.error_code = v["errors"][0]["extensions"]["code"]
+                    .as_str()
+                    .map(String::from);
             }
         }
         None => entry.status = 0,
@@ -404,25 +441,58 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     resp
 }
 
-
-fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error>, entry: &mut LogEntry) -> Option<Response> {
+fn answer(
+    req: &Request,
+    s: &mut Shared,
+    parsed: Result<Value, serde_json::Error>,
+    entry: &mut LogEntry,
+) -> Option<Response> {
     // Authentication: the bare token (monday's SDK) or "Bearer <token>" (airbyte) both work.
-    let token = req.header("Authorization").map(|t| t.trim().trim_start_matches("Bearer ").trim());
+    let token = req
+        .header("Authorization")
+        .map(|t| t.trim().trim_start_matches("Bearer ").trim());
     if token != Some(s.knobs.token.as_str()) {
-        return Some(json_response(401, json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "NOT_AUTHENTICATED"}}]})));
+        return Some(json_response(
+            401,
+            json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "NOT_AUTHENTICATED"}}]}),
+        ));
     }
     if let Some(v) = req.header("API-Version") {
-        let ok = v.len() == 7 && v.as_bytes()[4] == b'-' && v[..4].bytes().all(|b| b.is_ascii_digit()) && v[5..].bytes().all(|b| b.is_ascii_digit());
+        let ok = v.len() == 7
+            && v.as_bytes()[4] == b'-'
+            && v[..4].bytes().all(|b| b.is_ascii_digit())
+            && v[5..].bytes().all(|b| b.is_ascii_digit());
         if !ok {
-            return Some(json_response(400, error_body(&format!("Invalid API version: {v}"), "InvalidVersionException", 400, json!({}))));
+            return Some(json_response(
+                400,
+                error_body(
+                    &format!("Invalid API version: {v}"),
+                    "InvalidVersionException",
+                    400,
+                    json!({}),
+                ),
+            ));
         }
     }
     // The daily limit counts every call, rejected ones included (monday bills them 0.1).
     if let Some(limit) = s.knobs.daily_limit {
         if s.calls_today >= limit {
-            let secs = 86400 - (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 86400);
+            let secs = 86400
+                - (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+                    % 86400);
             entry.fault = Some("DailyLimit".into());
-            let mut r = json_response(429, error_body("Daily limit exceeded", "DAILY_LIMIT_EXCEEDED", 429, json!({"retry_in_seconds": secs})));
+            let mut r = json_response(
+                429,
+                error_body(
+                    "Daily limit exceeded",
+                    "DAILY_LIMIT_EXCEEDED",
+                    429,
+                    json!({"retry_in_seconds": secs}),
+                ),
+            );
             r.extra.push(("Retry-After".into(), secs.to_string()));
             return Some(r);
         }
@@ -433,11 +503,24 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
         entry.fault = Some(format!("{f:?}"));
         match f {
             Fault::Status(code) => {
-                return Some(json_response(code, error_body("Internal server error", "INTERNAL_SERVER_ERROR", code, json!({}))));
+                return Some(json_response(
+                    code,
+                    error_body(
+                        "Internal server error",
+                        "INTERNAL_SERVER_ERROR",
+                        code,
+                        json!({}),
+                    ),
+                ));
             }
             Fault::Html(code) => {
                 let html = format!("<html>\r\n<head><title>{code} {r}</title></head>\r\n<body>\r\n<center><h1>{code} {r}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n", r = reason(code));
-                return Some(Response { status: code, content_type: "text/html", body: html.into_bytes(), extra: vec![] });
+                return Some(Response {
+                    status: code,
+                    content_type: "text/html",
+                    body: html.into_bytes(),
+                    extra: vec![],
+                });
             }
             Fault::Drop => return None,
             Fault::Hang(d) => {
@@ -445,7 +528,11 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
                 return None;
             }
             Fault::Complexity200(secs) | Fault::Complexity429(secs) => {
-                let status = if matches!(f, Fault::Complexity200(_)) { 200 } else { 429 };
+                let status = if matches!(f, Fault::Complexity200(_)) {
+                    200
+                } else {
+                    429
+                };
                 let body = error_body(
                     "Complexity budget exhausted",
                     "COMPLEXITY_BUDGET_EXHAUSTED",
@@ -455,7 +542,15 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
                 return Some(json_response(status, body));
             }
             Fault::RetryAfter(secs) => {
-                let mut r = json_response(429, error_body("Minute limit rate exceeded", "RATE_LIMIT_EXCEEDED", 429, json!({"retry_in_seconds": secs})));
+                let mut r = json_response(
+                    429,
+                    error_body(
+                        "Minute limit rate exceeded",
+                        "RATE_LIMIT_EXCEEDED",
+                        429,
+                        json!({"retry_in_seconds": secs}),
+                    ),
+                );
                 r.extra.push(("Retry-After".into(), secs.to_string()));
                 return Some(r);
             }
@@ -464,10 +559,28 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
 
     let body = match parsed {
         Ok(b) => b,
-        Err(e) => return Some(json_response(400, error_body(&format!("Unexpected token in JSON: {e}"), "JsonParseException", 400, json!({})))),
+        Err(e) => {
+            return Some(json_response(
+                400,
+                error_body(
+                    &format!("Unexpected token in JSON: {e}"),
+                    "JsonParseException",
+                    400,
+                    json!({}),
+                ),
+            ))
+        }
     };
     let Some(query) = body.get("query").and_then(Value::as_str) else {
-        return Some(json_response(400, error_body("No query string was present", "JsonParseException", 400, json!({}))));
+        return Some(json_response(
+            400,
+            error_body(
+                "No query string was present",
+                "JsonParseException",
+                400,
+                json!({}),
+            ),
+        ));
     };
     // Since 2025-04 `variables` must be a JSON object; a JSON-encoded string is rejected.
     let vars: JsonMap = match body.get("variables") {
@@ -477,7 +590,15 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
             Err(_) => JsonMap::new(),
         },
         Some(_) => {
-            return Some(json_response(400, error_body("variables must be a JSON object", "InvalidArgumentException", 400, json!({}))));
+            return Some(json_response(
+                400,
+                error_body(
+                    "variables must be a JSON object",
+                    "InvalidArgumentException",
+                    400,
+                    json!({}),
+                ),
+            ));
         }
     };
     let doc = match ExecutableDocument::parse_and_validate(schema(), query, "request.graphql") {
@@ -500,12 +621,23 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
                     json!({"message": msg, "locations": locations, "extensions": {"code": code, "status_code": 200}})
                 })
                 .collect();
-            return Some(json_response(200, json!({"errors": errors, "extensions": {"request_id": request_id()}})));
+            return Some(json_response(
+                200,
+                json!({"errors": errors, "extensions": {"request_id": request_id()}}),
+            ));
         }
     };
     let op_name = body.get("operationName").and_then(Value::as_str);
     let Ok(op) = doc.operations.get(op_name) else {
-        return Some(json_response(200, error_body("Unknown operation", "GRAPHQL_VALIDATION_FAILED", 200, json!({}))));
+        return Some(json_response(
+            200,
+            error_body(
+                "Unknown operation",
+                "GRAPHQL_VALIDATION_FAILED",
+                200,
+                json!({}),
+            ),
+        ));
     };
     entry.roots = op
         .selection_set
@@ -515,17 +647,35 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
     let coerced = match coerce_variable_values(schema(), op, &vars) {
         Ok(v) => v,
         Err(e) => {
-            return Some(json_response(200, error_body(&e.message().to_string(), "argumentLiteralsIncompatible", 200, json!({}))));
+            return Some(json_response(
+                200,
+                error_body(
+                    &e.message().to_string(),
+                    "argumentLiteralsIncompatible",
+                    200,
+                    json!({}),
+                ),
+            ));
         }
     };
     // Complexity: estimated before running; charged against the per-minute budget.
     let cost = exec::estimate(&doc, &op.selection_set, &coerced);
     entry.complexity = cost;
     if cost > 5_000_000 {
-        return Some(json_response(200, error_body(&format!("Query has complexity of {cost}, which exceeds max complexity of 5000000"), "ComplexityException", 200, json!({}))));
+        return Some(json_response(
+            200,
+            error_body(
+                &format!("Query has complexity of {cost}, which exceeds max complexity of 5000000"),
+                "ComplexityException",
+                200,
+                json!({}),
+            ),
+        ));
     }
     let now = Instant::now();
-    if s.budget_window.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
+    if s.budget_window
+        .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60))
+    {
         s.budget_window = Some(now);
         s.budget_used = 0;
     }
@@ -543,7 +693,12 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
         ));
     }
     s.budget_used += cost;
-    let Shared { world, cursors, knobs, .. } = s;
+    let Shared {
+        world,
+        cursors,
+        knobs,
+        ..
+    } = s;
     let ctx = Ctx {
         world,
         cursors: std::cell::RefCell::new(cursors),
@@ -551,7 +706,10 @@ fn answer(req: &Request, s: &mut Shared, parsed: Result<Value, serde_json::Error
         expire_after_pages: knobs.expire_cursor_after_pages,
         complexity: [before, before - cost, cost, reset],
     };
-    let root = exec::Obj { ctx: &ctx, node: exec::Node::Query };
+    let root = exec::Obj {
+        ctx: &ctx,
+        node: exec::Node::Query,
+    };
     let result = Execution::new(schema(), &doc)
         .operation(op)
         .coerced_variable_values(&coerced)
@@ -596,8 +754,13 @@ mod tests {
 
     #[test]
     fn invalid_documents_are_rejected() {
-        assert!(super::validate("{ boards { idx } }").unwrap_err().contains("idx"));
+        assert!(super::validate("{ boards { idx } }")
+            .unwrap_err()
+            .contains("idx"));
         assert!(super::validate("query { items(ids: [1]) { id } }").is_ok());
-        assert!(super::validate("query { next_items_page { cursor } }").is_err(), "cursor is required");
+        assert!(
+            super::validate("query { next_items_page { cursor } }").is_err(),
+            "cursor is required"
+        );
     }
 }

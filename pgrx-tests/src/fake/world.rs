@@ -141,10 +141,21 @@ impl World {
             })
             .collect();
         let groups = vec![
-            Group { id: "topics".into(), title: "This sprint".into(), color: "#579bfc".into(), position: "65536".into() },
-            Group { id: "new_group_mkxz".into(), title: "Backlog".into(), color: "#a25ddc".into(), position: "131072".into() },
+            Group {
+                id: "topics".into(),
+                title: "This sprint".into(),
+                color: "#579bfc".into(),
+                position: "65536".into(),
+            },
+            Group {
+                id: "new_group_mkxz".into(),
+                title: "Backlog".into(),
+                color: "#a25ddc".into(),
+                position: "131072".into(),
+            },
         ];
-        let templates: Vec<(String, String, Arc<HashMap<String, Map<String, Value>>>)> = b["items_page"]["items"]
+        let templates: Vec<(String, String, Arc<HashMap<String, Map<String, Value>>>)> = b
+            ["items_page"]["items"]
             .as_array()
             .expect("items")
             .iter()
@@ -183,13 +194,33 @@ impl World {
             name: "Subitems of Q3 Launch plan".into(),
             kind: "sub_items_board",
             columns: vec![
-                Column { id: "name".into(), title: "Name".into(), typ: "name".into(), settings_str: "{}".into() },
+                Column {
+                    id: "name".into(),
+                    title: "Name".into(),
+                    typ: "name".into(),
+                    settings_str: "{}".into(),
+                },
                 columns.iter().find(|c| c.id == "person").unwrap().clone(),
                 columns.iter().find(|c| c.id == "status").unwrap().clone(),
-                Column { id: "date0".into(), title: "Date".into(), typ: "date".into(), settings_str: "{}".into() },
-                Column { id: "numbers5".into(), title: "Hours".into(), typ: "numbers".into(), settings_str: "{}".into() },
+                Column {
+                    id: "date0".into(),
+                    title: "Date".into(),
+                    typ: "date".into(),
+                    settings_str: "{}".into(),
+                },
+                Column {
+                    id: "numbers5".into(),
+                    title: "Hours".into(),
+                    typ: "numbers".into(),
+                    settings_str: "{}".into(),
+                },
             ],
-            groups: vec![Group { id: "topics".into(), title: "Subitems".into(), color: "#579bfc".into(), position: "65536".into() }],
+            groups: vec![Group {
+                id: "topics".into(),
+                title: "Subitems".into(),
+                color: "#579bfc".into(),
+                position: "65536".into(),
+            }],
             item_ids: Vec::new(),
             restricted: false,
         };
@@ -197,7 +228,10 @@ impl World {
         for k in 0..n {
             let (tname, tgroup, tcells) = &templates[k % templates.len()];
             let id = FIRST_ITEM + k as i64;
-            let mut cells = Cells { base: tcells.clone(), own: HashMap::new() };
+            let mut cells = Cells {
+                base: tcells.clone(),
+                own: HashMap::new(),
+            };
             let amount = format!("{}.{:02}", 1000 + (k * 37) % 90000, k % 100);
             cells.insert(
                 "numeric_mkx1".into(),
@@ -219,8 +253,14 @@ impl World {
                     next_sub += 1;
                     sub_ids.push(sid);
                     let mut sc = Cells::default();
-                    sc.insert("person".into(), tcells.get("person").cloned().unwrap_or_default());
-                    sc.insert("status".into(), tcells.get("status").cloned().unwrap_or_default());
+                    sc.insert(
+                        "person".into(),
+                        tcells.get("person").cloned().unwrap_or_default(),
+                    );
+                    sc.insert(
+                        "status".into(),
+                        tcells.get("status").cloned().unwrap_or_default(),
+                    );
                     let day = format!("2026-07-{:02}", 1 + (k + s) % 28);
                     sc.insert(
                         "date0".into(),
@@ -260,7 +300,11 @@ impl World {
                 Item {
                     id,
                     board_id: SAMPLE_BOARD,
-                    name: if k < templates.len() { tname.clone() } else { format!("{tname} #{k}") },
+                    name: if k < templates.len() {
+                        tname.clone()
+                    } else {
+                        format!("{tname} #{k}")
+                    },
                     group_id: tgroup.clone(),
                     state: State::Active,
                     created_at: "2026-05-02T09:12:44Z".into(),
@@ -288,7 +332,11 @@ impl World {
                 b.item_ids
                     .iter()
                     .copied()
-                    .filter(|i| self.items.get(i).is_some_and(|it| it.state == State::Active))
+                    .filter(|i| {
+                        self.items
+                            .get(i)
+                            .is_some_and(|it| it.state == State::Active)
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -307,10 +355,15 @@ impl World {
     pub fn set_cell(&mut self, item: i64, column: &str, value: Option<Value>, text: Option<&str>) {
         if let Some(it) = self.items.get_mut(&item) {
             let mut m = Map::new();
-            m.insert("text".into(), text.map(|t| Value::String(t.into())).unwrap_or(Value::Null));
+            m.insert(
+                "text".into(),
+                text.map(|t| Value::String(t.into())).unwrap_or(Value::Null),
+            );
             m.insert(
                 "value".into(),
-                value.map(|v| Value::String(v.to_string())).unwrap_or(Value::Null),
+                value
+                    .map(|v| Value::String(v.to_string()))
+                    .unwrap_or(Value::Null),
             );
             it.cells.insert(column.into(), m);
         }
@@ -357,7 +410,11 @@ impl World {
     }
 
     pub fn remove_column(&mut self, board: i64, id: &str) {
-        self.boards.get_mut(&board).unwrap().columns.retain(|c| c.id != id);
+        self.boards
+            .get_mut(&board)
+            .unwrap()
+            .columns
+            .retain(|c| c.id != id);
         for it in self.items.values_mut().filter(|i| i.board_id == board) {
             it.cells.remove(id);
         }
