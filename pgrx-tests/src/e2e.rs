@@ -15,13 +15,11 @@ struct Env {
     fake: Fake,
     cluster_conn: String,
     db: Client,
-    dbname: String,
 }
 
 const TOKEN: &str = "fake-token-3f9c2b7a";
 
-fn setup(c: &Cluster, n: usize, world: World, i: usize) -> Result<Env, String> {
-    let _ = n;
+fn setup(c: &Cluster, world: World, i: usize) -> Result<Env, String> {
     let fake = Fake::start(world).map_err(|e| e.to_string())?;
     fake.with(|s| s.knobs.token = TOKEN.into());
     let dbname = format!("e2e_{i}");
@@ -36,7 +34,6 @@ fn setup(c: &Cluster, n: usize, world: World, i: usize) -> Result<Env, String> {
         fake,
         cluster_conn: c.conn_string(&dbname),
         db: connect_str(&c.conn_string(&dbname))?,
-        dbname,
     };
     env.db
         .batch_execute("CREATE EXTENSION monday_sync")
@@ -890,7 +887,6 @@ fn token_is_private(e: &mut Env) -> T {
         !runs.to_string().contains(TOKEN),
         "token in the run history",
     )?;
-    let _ = &e.dbname;
     Ok(())
 }
 
@@ -1004,7 +1000,7 @@ pub fn run(c: &Cluster) -> Result<String, String> {
             continue;
         }
         let t = Instant::now();
-        let result = setup(c, n, World::sample(n, true), i).and_then(|mut env| f(&mut env));
+        let result = setup(c, World::sample(n, true), i).and_then(|mut env| f(&mut env));
         match result {
             Ok(()) => {
                 passed += 1;

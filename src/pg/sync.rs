@@ -6,7 +6,7 @@
 use super::jsonb::RegClass;
 use super::progress::{Figures, Progress};
 use super::settings;
-use crate::api::{documents, ApiError, ApiErrorKind, CallRecord, Client};
+use crate::api::{documents, ApiError, ApiErrorKind, Client};
 use crate::codec::Kind;
 use crate::sync::names::{table_name, unique_column_name, FIXED_COLUMNS};
 use crate::sync::rows::{build_rows, MappedColumn};
@@ -215,19 +215,17 @@ fn ensure_target(tb: &Tracked) -> R<()> {
     ))
 }
 
-fn fetch_meta(client: &mut Client, board_id: i64) -> R<(BoardMeta, Value)> {
+fn fetch_meta(client: &mut Client, board_id: i64) -> R<BoardMeta> {
     let data = client
         .query(
             "BoardMeta",
-            &documents::board_meta(),
+            documents::BOARD_META,
             json!({ "board": board_id.to_string() }),
         )
         .map_err(|e| api_err(e, &format!("monday board {board_id}")))?;
-    let board = data.pointer("/boards/0").cloned().unwrap_or(Value::Null);
-    match board_meta(&board) {
-        Some(m) => Ok((m, board)),
-        None => Err(board_not_found(board_id)),
-    }
+    data.pointer("/boards/0")
+        .and_then(board_meta)
+        .ok_or_else(|| board_not_found(board_id))
 }
 
 fn board_not_found(board_id: i64) -> ErrorReport {
@@ -289,7 +287,7 @@ fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<M
              VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::regtype, $8)",
             &[board_id.into(), col.id.as_str().into(), col.title.as_str().into(), col.typ.as_str().into(), settings.into(), sql_name.as_str().into(), sql_type.into(), (pos as i32).into()],
         );
-        if let Some(tb) = target.filter(|tb| table_exists(&tb.schema, &tb.table)) {
+        if let Some(tb) = target {
             // The type name comes from Kind::sql_type, a fixed list of built-in types.
             exec(
                 &format!(
@@ -359,9 +357,9 @@ fn comment_column(tb: &Tracked, sql_name: &str, column_id: &str, title: &str, ty
     let text = format!("monday column \"{title}\" (id {column_id}, type {typ})");
     exec(
         &format!(
-            "DO $c$ BEGIN EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', {}::regclass, {}, {}); END $c$",
-            literal(&tb.qualified()),
-            literal(sql_name),
+            "COMMENT ON COLUMN {}.{} IS {}",
+            tb.qualified(),
+            q(sql_name),
             literal(&text)
         ),
         &[],
@@ -373,7 +371,7 @@ fn literal(s: &str) -> String {
     pgrx::spi::quote_literal(s)
 }
 
-fn create_table(tb: &Tracked, cols: &[MappedColumn], parent: Option<&Tracked>) {
+fn create_table(tb: &Tracked, cols: &[MappedColumn], meta: &BoardMeta, parent: Option<&Tracked>) {
     let mut ddl = format!(
         "CREATE TABLE {} (
             item_id bigint PRIMARY KEY,
@@ -386,28 +384,8 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], parent: Option<&Tracked>) {
             updated_at timestamptz",
         tb.qualified()
     );
-    let types: Vec<(String, String)> = Spi::connect(|c| {
-        c.select(
-            "SELECT column_id, sql_type::text FROM monday_sync.columns WHERE board_id = $1",
-            None,
-            &[tb.board_id.into()],
-        )?
-        .map(|r| {
-            Ok((
-                r.get::<String>(1)?.unwrap_or_default(),
-                r.get::<String>(2)?.unwrap_or_default(),
-            ))
-        })
-        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
-    })
-    .unwrap_or_else(|e| spi_fail(e));
     for c in cols {
-        let ty = types
-            .iter()
-            .find(|(id, _)| *id == c.column_id)
-            .map(|(_, t)| t.as_str())
-            .unwrap_or("jsonb");
-        ddl.push_str(&format!(",\n            {} {ty}", q(&c.sql_name)));
+        ddl.push_str(&format!(",\n            {} {}", q(&c.sql_name), c.sql_type));
     }
     // raw (a few KB per item) is TOASTed: lz4, where the server has it, compresses it several times
     // faster than pglz (pglz_compress was the top entry of a backfill's profile).
@@ -443,19 +421,9 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], parent: Option<&Tracked>) {
             &[],
         );
     }
-    let meta: Vec<(String, String, String)> = Spi::connect(|c| {
-        c.select(
-            "SELECT column_id, title, column_type FROM monday_sync.columns WHERE board_id = $1 AND removed_at IS NULL",
-            None,
-            &[tb.board_id.into()],
-        )?
-        .map(|r| Ok((r.get::<String>(1)?.unwrap_or_default(), r.get::<String>(2)?.unwrap_or_default(), r.get::<String>(3)?.unwrap_or_default())))
-        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
-    })
-    .unwrap_or_else(|e| spi_fail(e));
     for c in cols {
-        if let Some((id, title, typ)) = meta.iter().find(|(id, _, _)| *id == c.column_id) {
-            comment_column(tb, &c.sql_name, id, title, typ);
+        if let Some(col) = meta.columns.iter().find(|m| m.id == c.column_id) {
+            comment_column(tb, &c.sql_name, &col.id, &col.title, &col.typ);
         }
     }
 }
@@ -483,13 +451,7 @@ fn parse_target(target: &str) -> R<(String, String)> {
 }
 
 /// Records a board (and creates its table) or refreshes an already tracked one.
-fn track(
-    client: &mut Client,
-    meta: &BoardMeta,
-    schema: &str,
-    table: &str,
-    parent: Option<&Tracked>,
-) -> R<Tracked> {
+fn track(meta: &BoardMeta, schema: &str, table: &str, parent: Option<&Tracked>) -> R<Tracked> {
     let existing = tracked(meta.id);
     let tb = match existing {
         Some(mut tb) => {
@@ -541,9 +503,8 @@ fn track(
     let exists = table_exists(&tb.schema, &tb.table);
     let cols = reconcile(meta.id, if exists { Some(&tb) } else { None }, meta);
     if !exists {
-        create_table(&tb, &cols, parent);
+        create_table(&tb, &cols, meta, parent);
     }
-    let _ = client;
     Ok(tb)
 }
 
@@ -557,9 +518,8 @@ fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) ->
         pgrx::check_for_interrupts!();
     };
     let mut client = new_client(&mut poll)?;
-    let started = Instant::now();
     let runid = start_run(board_id, "track_board");
-    let (meta, _) = fetch_meta(&mut client, board_id)?;
+    let meta = fetch_meta(&mut client, board_id)?;
     if meta.kind == "sub_items_board" && tracked(board_id).is_none() {
         return Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -585,20 +545,20 @@ fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) ->
         (None, Some(t)) => parse_target(t)?,
         (None, None) => ("public".to_string(), table_name(&meta.name, board_id)),
     };
-    let mut tb = track(&mut client, &meta, &schema, &table, None)?;
+    let mut tb = track(&meta, &schema, &table, None)?;
     if let Some(sub) = meta.subitems_board() {
-        let (sub_meta, _) = fetch_meta(&mut client, sub)?;
+        let sub_meta = fetch_meta(&mut client, sub)?;
         let sub_table = tracked(sub)
             .map(|t| t.table)
             .unwrap_or_else(|| format!("{table}_subitems"));
-        track(&mut client, &sub_meta, &schema, &sub_table, Some(&tb))?;
+        track(&sub_meta, &schema, &sub_table, Some(&tb))?;
         exec(
             "UPDATE monday_sync.boards SET subitems_board_id = $2 WHERE board_id = $1",
             &[board_id.into(), sub.into()],
         );
         tb.subitems_board_id = Some(sub);
     }
-    finish_run(runid, &client.calls, &Stats::default(), started, "tracked");
+    finish_run(runid, &client, &Stats::default(), "tracked");
     let oid: pg_sys::Oid = one("SELECT $1::regclass::oid", &[tb.qualified().into()])
         .unwrap_or_else(|| pgrx::error!("monday_sync: {} vanished", tb.qualified()));
     Ok(RegClass(oid))
@@ -724,6 +684,26 @@ struct Stats {
     items_count: Option<i64>,
 }
 
+impl Stats {
+    /// The board's walk plus its subitems board's, for the run row.
+    fn plus(&self, o: &Stats) -> Stats {
+        Stats {
+            items_seen: self.items_seen + o.items_seen,
+            rows_written: self.rows_written + o.rows_written,
+            marked_deleted: self.marked_deleted + o.marked_deleted,
+            warnings: self.warnings + o.warnings,
+            warning_texts: self
+                .warning_texts
+                .iter()
+                .chain(&o.warning_texts)
+                .cloned()
+                .collect(),
+            restarts: self.restarts + o.restarts,
+            items_count: None,
+        }
+    }
+}
+
 fn start_run(board_id: i64, kind: &str) -> i64 {
     one(
         "INSERT INTO monday_sync.sync_runs (board_id, kind, status) VALUES ($1, $2, 'running') RETURNING runid",
@@ -732,8 +712,8 @@ fn start_run(board_id: i64, kind: &str) -> i64 {
     .unwrap_or_else(|| pgrx::error!("monday_sync: could not start a run"))
 }
 
-fn finish_run(runid: i64, calls: &[CallRecord], stats: &Stats, started: Instant, summary: &str) {
-    for (i, c) in calls.iter().enumerate() {
+fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &str) {
+    for (i, c) in client.calls.iter().enumerate() {
         exec(
             "INSERT INTO monday_sync.api_calls (runid, call_no, operation, http_status, attempts, waited_ms, duration_ms,
                     complexity_before, complexity_after, complexity_cost, reset_in_seconds, last_error)
@@ -754,12 +734,6 @@ fn finish_run(runid: i64, calls: &[CallRecord], stats: &Stats, started: Instant,
             ],
         );
     }
-    let http_calls: i64 = calls.iter().map(|c| c.attempts as i64).sum();
-    let complexity: i64 = calls
-        .iter()
-        .filter_map(|c| c.complexity)
-        .map(|c| c.query)
-        .sum();
     let mut message = summary.to_string();
     if !stats.warning_texts.is_empty() {
         message.push_str("; warnings: ");
@@ -775,9 +749,8 @@ fn finish_run(runid: i64, calls: &[CallRecord], stats: &Stats, started: Instant,
         "UPDATE monday_sync.sync_runs SET status = 'succeeded', finished_at = clock_timestamp(),
                 items_seen = $2, rows_written = $3, api_calls = $4, complexity_used = $5, warnings = $6, message = $7
           WHERE runid = $1",
-        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (http_calls as i32).into(), complexity.into(), (stats.warnings as i32).into(), message.into()],
+        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (client.http_calls() as i32).into(), client.complexity_used().into(), (stats.warnings as i32).into(), message.into()],
     );
-    let _ = started;
 }
 
 // ---------- writing rows ----------
@@ -945,7 +918,7 @@ fn walk(
         let data = client
             .query(
                 "BoardPage",
-                &documents::board_page(),
+                documents::BOARD_PAGE,
                 json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }),
             )
             .map_err(|e| api_err(e, &what))?;
@@ -969,7 +942,7 @@ fn walk(
             cursor.map(|c| {
                 client.begin(
                     "NextPage",
-                    &documents::next_page(),
+                    documents::NEXT_PAGE,
                     json!({ "cursor": c, "limit": documents::PAGE_LIMIT }),
                 )
             })
@@ -1030,7 +1003,7 @@ fn walk(
         let d = client
             .query(
                 "ItemsByIds",
-                &documents::items_by_ids(),
+                documents::ITEMS_BY_IDS,
                 json!({ "ids": ids, "limit": chunk.len() }),
             )
             .map_err(|e| api_err(e, &what))?;
@@ -1126,18 +1099,7 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
         walk(&mut client, &sub, &mut s, &progress, &base)?;
         sub_stats = Some(s);
     }
-    let mut total = Stats {
-        items_seen: stats.items_seen + sub_stats.as_ref().map_or(0, |s| s.items_seen),
-        rows_written: stats.rows_written + sub_stats.as_ref().map_or(0, |s| s.rows_written),
-        marked_deleted: stats.marked_deleted + sub_stats.as_ref().map_or(0, |s| s.marked_deleted),
-        warnings: stats.warnings + sub_stats.as_ref().map_or(0, |s| s.warnings),
-        warning_texts: stats.warning_texts.clone(),
-        restarts: stats.restarts + sub_stats.as_ref().map_or(0, |s| s.restarts),
-        items_count: None,
-    };
-    if let Some(s) = &sub_stats {
-        total.warning_texts.extend(s.warning_texts.iter().cloned());
-    }
+    let total = stats.plus(sub_stats.as_ref().unwrap_or(&Stats::default()));
     let text = format!(
         "{} items seen, {} rows written, {} marked deleted{}",
         total.items_seen,
@@ -1149,7 +1111,7 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
             String::new()
         }
     );
-    finish_run(runid, &client.calls, &total, started, &text);
+    finish_run(runid, &client, &total, &text);
     exec(
         "UPDATE monday_sync.boards SET last_pulled_at = now() WHERE board_id = ANY ($1)",
         &[vec![Some(board_id), tb.subitems_board_id]
@@ -1181,12 +1143,11 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         pgrx::check_for_interrupts!();
     };
     let mut client = new_client(&mut poll)?;
-    let started = Instant::now();
     let what = format!("monday item {item_id}");
     let d = client
         .query(
             "ItemsByIds",
-            &documents::items_by_ids(),
+            documents::ITEMS_BY_IDS,
             json!({ "ids": [item_id.to_string()], "limit": 1 }),
         )
         .map_err(|e| api_err(e, &what))?;
@@ -1226,9 +1187,8 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
                 };
                 finish_run(
                     runid,
-                    &client.calls,
+                    &client,
                     &stats,
-                    started,
                     &format!("item {item_id} no longer exists on monday: marked deleted"),
                 );
                 let mut v = row.0;
@@ -1259,7 +1219,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
     };
     if !build_rows(&items, &cols).unmapped.is_empty() {
         // A column was added on monday since the last pull: map it first.
-        let (meta, _) = fetch_meta(&mut client, board_id)?;
+        let meta = fetch_meta(&mut client, board_id)?;
         cols = reconcile(board_id, Some(&tb), &meta);
     }
     Writer::new(&tb, cols).write(&items, &mut stats, false);
@@ -1268,7 +1228,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         stats.rows_written,
         if stats.rows_written == 1 { "" } else { "s" }
     );
-    finish_run(runid, &client.calls, &stats, started, &text);
+    finish_run(runid, &client, &stats, &text);
     let row: Option<pgrx::JsonB> = one(
         &format!(
             "SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1",

@@ -29,8 +29,6 @@ pub struct PageRows {
     pub warning_count: usize,
     /// Column ids found in cells but not in the mapping (a column added since the last pull).
     pub unmapped: Vec<String>,
-    /// Per item: its board id when the answer carried `board { id }` (`items(ids:)`).
-    pub boards: Vec<Option<i64>>,
 }
 
 pub const MAX_WARNINGS: usize = 20;
@@ -62,8 +60,7 @@ fn put_str(out: &mut String, k: &str, v: Option<&str>) {
     }
 }
 
-/// Builds the rows of one page. `parent_of` gives the parent item id for subitems whose answer
-/// lacks `parent_item` (never needed with our documents; kept for webhook payloads later).
+/// Builds the rows of one page.
 pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
     let mut page = PageRows::default();
     page.json.reserve(items.len() * 2048);
@@ -80,7 +77,6 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
             continue;
         };
         page.ids.push(item_id);
-        page.boards.push(item.pointer("/board/id").and_then(id_of));
         if !first {
             page.json.push(',');
         }

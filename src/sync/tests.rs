@@ -26,7 +26,7 @@ fn unique_names_avoid_fixed_and_taken() {
     assert_eq!(unique_column_name("🔥", "text_mkx1", &[]), "text_mkx1");
     let long = "y".repeat(70);
     let first = unique_column_name(&long, "c", &[]);
-    let second = unique_column_name(&long, "c", &[first.clone()]);
+    let second = unique_column_name(&long, "c", std::slice::from_ref(&first));
     assert_eq!(second.len(), 63);
     assert!(second.ends_with("_2") && second != first);
 }
