@@ -2,7 +2,7 @@
 //! fragments, aliases, argument defaults (`items(ids:)`'s `limit: 25`) and result coercion come
 //! from the GraphQL implementation, not from us.
 
-use super::world::{value_type_name, Board, Column, Group, Item, State, World};
+use super::world::{ticks_of_iso, value_type_name, Board, Column, Group, Item, State, World};
 use apollo_compiler::executable::{Selection, SelectionSet};
 use apollo_compiler::resolvers::{FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::{JsonMap, JsonValue};
@@ -35,6 +35,10 @@ pub struct Ctx<'a> {
     pub cursors: RefCell<&'a mut Cursors>,
     pub cursor_ttl: Duration,
     pub expire_after_pages: Option<u32>,
+    /// Activity-log entries older than this are gone (monday's retention depends on the plan).
+    pub log_retention: Option<Duration>,
+    /// How many entries of one activity_logs query pagination can reach (monday: 10,000).
+    pub log_reach: usize,
     /// `complexity { before after query reset_in_x_seconds }` for this request.
     pub complexity: [i64; 4],
 }
@@ -403,6 +407,65 @@ impl<'a> ObjectValue for Obj<'a> {
                             .map(Node::Group),
                     ))
                 }
+                "activity_logs" => {
+                    let limit = arg_i64(info, "limit").unwrap_or(25);
+                    let page = arg_i64(info, "page").unwrap_or(1);
+                    if !(1..=10_000).contains(&limit) || page < 1 {
+                        return Err(coded(
+                            "InvalidArgumentException",
+                            400,
+                            &format!("invalid limit {limit} or page {page}"),
+                        ));
+                    }
+                    let time = |name: &str| -> Result<Option<i64>, FieldError> {
+                        match arg(info, name).and_then(|v| v.as_str()) {
+                            None => Ok(None),
+                            Some(t) => ticks_of_iso(t).map(Some).ok_or_else(|| {
+                                coded(
+                                    "InvalidArgumentException",
+                                    400,
+                                    &format!("{name}: invalid ISO8601 date-time {t:?}"),
+                                )
+                            }),
+                        }
+                    };
+                    let (from, to) = (time("from")?, time("to")?);
+                    let items = arg_ids(info, "item_ids");
+                    let oldest = self.ctx.log_retention.map(|r| {
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| (d.as_nanos() / 100) as i64)
+                            .unwrap_or(0);
+                        now - (r.as_nanos() / 100) as i64
+                    });
+                    let pulse_of = |e: &super::world::LogEvent| -> Option<i64> {
+                        let d: Value = serde_json::from_str(e.fields.get("data")?.as_str()?).ok()?;
+                        d.get("pulse_id")?.as_i64()
+                    };
+                    let (limit, page) = (limit as usize, page as usize);
+                    let start = (page - 1) * limit;
+                    let end = (start + limit).min(self.ctx.log_reach);
+                    let entries: Vec<Node> = w
+                        .logs
+                        .get(&b.id)
+                        .map(|l| l.as_slice())
+                        .unwrap_or(&[])
+                        .iter()
+                        .rev()
+                        .filter(|e| oldest.is_none_or(|o| e.ticks >= o))
+                        .filter(|e| from.is_none_or(|f| e.ticks >= f))
+                        .filter(|e| to.is_none_or(|t| e.ticks <= t))
+                        .filter(|e| {
+                            items
+                                .as_ref()
+                                .is_none_or(|ids| pulse_of(e).is_some_and(|p| ids.contains(&p)))
+                        })
+                        .skip(start)
+                        .take(end.saturating_sub(start))
+                        .map(|e| Node::Json("ActivityLogType".into(), &e.fields))
+                        .collect();
+                    Ok(self.list(entries.into_iter()))
+                }
                 "items_page" => {
                     let limit = limit_arg(info)?;
                     if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
@@ -624,7 +687,9 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                     }
                 };
                 let mult = match f.name.as_str() {
-                    "items_page" | "next_items_page" => int_arg("limit").unwrap_or(25),
+                    "items_page" | "next_items_page" | "activity_logs" => {
+                        int_arg("limit").unwrap_or(25)
+                    }
                     // Query.items(ids:, limit:); ItemsResponse.items is sized by its items_page.
                     "items" if f.arguments.iter().any(|a| a.name == "ids") => list_len("ids")
                         .unwrap_or(25)

@@ -56,6 +56,10 @@ pub struct Knobs {
     pub token: String,
     /// Complexity per minute (personal token: 10,000,000).
     pub budget_per_minute: i64,
+    /// Activity-log entries older than this are no longer served; None = kept forever.
+    pub log_retention: Option<Duration>,
+    /// Entries one activity_logs query can reach through pagination (monday: 10,000).
+    pub log_reach: usize,
 }
 
 impl Default for Knobs {
@@ -68,6 +72,8 @@ impl Default for Knobs {
             daily_limit: None,
             token: "fake-token".into(),
             budget_per_minute: 10_000_000,
+            log_retention: None,
+            log_reach: 10_000,
         }
     }
 }
@@ -94,6 +100,8 @@ pub struct Shared {
     pub world: World,
     pub knobs: Knobs,
     pub log: Vec<LogEntry>,
+    /// Bodies POSTed to /_fake/alert (monday_sync.alert_url in tests).
+    pub alerts: Vec<Value>,
     pub cursors: Cursors,
     pub calls_today: u64,
     budget_window: Option<Instant>,
@@ -155,6 +163,7 @@ impl Fake {
             world,
             knobs: Knobs::default(),
             log: Vec::new(),
+            alerts: Vec::new(),
             cursors: Cursors::default(),
             calls_today: 0,
             budget_window: None,
@@ -379,6 +388,17 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
             "server_ms": s.log.iter().map(|l| l.server_ms).sum::<f64>(),
         });
         return Some(json_response(200, body));
+    }
+    if req.method == "POST" && req.path == "/_fake/alert" {
+        // Stands in for a Slack incoming webhook: keeps the JSON it was sent.
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        shared.lock().unwrap().alerts.push(body);
+        return Some(Response {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: b"ok".to_vec(),
+            extra: vec![],
+        });
     }
     if req.method != "POST" || req.path != "/v2" {
         return Some(json_response(
@@ -704,6 +724,8 @@ fn answer(
         cursors: std::cell::RefCell::new(cursors),
         cursor_ttl: knobs.cursor_ttl,
         expire_after_pages: knobs.expire_cursor_after_pages,
+        log_retention: knobs.log_retention,
+        log_reach: knobs.log_reach,
         complexity: [before, before - cost, cost, reset],
     };
     let root = exec::Obj {

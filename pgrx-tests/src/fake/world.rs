@@ -100,6 +100,17 @@ pub struct World {
     pub items: HashMap<i64, Item>,
     /// Bumped on every change: cursors snapshot the board at a version.
     pub version: u64,
+    /// Each board's activity log, oldest first (`Board.activity_logs` serves it newest first).
+    pub logs: HashMap<i64, Vec<LogEvent>>,
+    last_tick: i64,
+}
+
+/// One `ActivityLogType` entry. `created_at` is monday's 17-digit count of 100-ns ticks.
+#[derive(Clone, Debug)]
+pub struct LogEvent {
+    pub ticks: i64,
+    /// id, event, entity, data (a JSON string), user_id, account_id, created_at: the API's fields.
+    pub fields: Map<String, Value>,
 }
 
 pub const SAMPLE_BOARD: i64 = 18414630189;
@@ -351,6 +362,86 @@ impl World {
         }
     }
 
+    /// Appends an entry to a board's activity log, as monday does for every change.
+    pub fn log(&mut self, board: i64, event: &str, entity: &str, data: Value) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| (d.as_nanos() / 100) as i64)
+            .unwrap_or(0);
+        let ticks = now.max(self.last_tick + 1);
+        self.last_tick = ticks;
+        let mut fields = Map::new();
+        fields.insert("id".into(), Value::String(format!("{:x}-{ticks:x}", board)));
+        fields.insert("event".into(), Value::String(event.into()));
+        fields.insert("entity".into(), Value::String(entity.into()));
+        fields.insert("data".into(), Value::String(data.to_string()));
+        fields.insert("user_id".into(), Value::String("44865791".into()));
+        fields.insert("account_id".into(), Value::String("9876543".into()));
+        fields.insert("created_at".into(), Value::String(ticks.to_string()));
+        self.logs
+            .entry(board)
+            .or_default()
+            .push(LogEvent { ticks, fields });
+    }
+
+    /// An item event's `data`, in the shape of monday's recorded `create_pulse` entry.
+    fn log_item(&mut self, item: i64, event: &str, extra: Value) {
+        let Some(it) = self.items.get(&item) else {
+            return;
+        };
+        let mut data = json!({
+            "board_id": it.board_id,
+            "group_id": it.group_id,
+            "pulse_id": it.id,
+            "pulse_name": it.name,
+        });
+        if let (Some(d), Value::Object(x)) = (data.as_object_mut(), extra) {
+            d.extend(x);
+        }
+        let board = it.board_id;
+        self.log(board, event, "pulse", data);
+    }
+
+    pub fn rename(&mut self, item: i64, name: &str) {
+        if let Some(it) = self.items.get_mut(&item) {
+            it.name = name.into();
+        }
+        self.touch(item);
+        self.log_item(item, "update_name", json!({ "value": { "name": name } }));
+    }
+
+    pub fn move_to_group(&mut self, item: i64, group: &str) {
+        let from = self.items.get(&item).map(|it| it.group_id.clone());
+        if let Some(it) = self.items.get_mut(&item) {
+            it.group_id = group.into();
+        }
+        self.touch(item);
+        self.log_item(
+            item,
+            "move_pulse_into_group",
+            json!({ "source_group": { "id": from }, "dest_group": { "id": group } }),
+        );
+    }
+
+    /// Moves an item to another board (monday logs it on both boards).
+    pub fn move_to_board(&mut self, item: i64, board: i64) {
+        let Some(from) = self.items.get(&item).map(|it| it.board_id) else {
+            return;
+        };
+        self.log_item(item, "move_pulse_from_board", json!({ "dest_board": { "id": board } }));
+        if let Some(b) = self.boards.get_mut(&from) {
+            b.item_ids.retain(|i| *i != item);
+        }
+        let group = self.boards[&board].groups[0].id.clone();
+        if let Some(it) = self.items.get_mut(&item) {
+            it.board_id = board;
+            it.group_id = group;
+        }
+        self.boards.get_mut(&board).unwrap().item_ids.push(item);
+        self.touch(item);
+        self.log_item(item, "move_pulse_into_board", json!({ "source_board": { "id": from } }));
+    }
+
     /// Sets one cell (`value` is the decoded JSON, stored double-encoded like monday; `None` = never set).
     pub fn set_cell(&mut self, item: i64, column: &str, value: Option<Value>, text: Option<&str>) {
         if let Some(it) = self.items.get_mut(&item) {
@@ -362,23 +453,36 @@ impl World {
             m.insert(
                 "value".into(),
                 value
+                    .as_ref()
                     .map(|v| Value::String(v.to_string()))
                     .unwrap_or(Value::Null),
             );
             it.cells.insert(column.into(), m);
         }
         self.touch(item);
+        self.log_item(
+            item,
+            "update_column_value",
+            json!({ "column_id": column, "value": value }),
+        );
     }
 
     pub fn set_state(&mut self, item: i64, state: State) {
+        let event = match state {
+            State::Active => "restore_pulse",
+            State::Archived => "archive_pulse",
+            State::Deleted => "delete_pulse",
+        };
         if let Some(it) = self.items.get_mut(&item) {
             it.state = state;
         }
         self.touch(item);
+        self.log_item(item, event, json!({}));
     }
 
     /// Gone for good (past monday's 30-day recycle bin): `items(ids:)` no longer returns it.
     pub fn purge(&mut self, item: i64) {
+        self.log_item(item, "delete_pulse", json!({}));
         if let Some(it) = self.items.remove(&item) {
             if let Some(b) = self.boards.get_mut(&it.board_id) {
                 b.item_ids.retain(|i| *i != item);
@@ -397,6 +501,7 @@ impl World {
         self.items.insert(id, it);
         self.boards.get_mut(&board).unwrap().item_ids.push(id);
         self.version += 1;
+        self.log_item(id, "create_pulse", json!({}));
     }
 
     pub fn add_column(&mut self, board: i64, id: &str, title: &str, typ: &str) {
@@ -407,6 +512,12 @@ impl World {
             settings_str: "{}".into(),
         });
         self.version += 1;
+        self.log(
+            board,
+            "create_column",
+            "board",
+            json!({ "board_id": board, "column_id": id, "column_title": title, "column_type": typ }),
+        );
     }
 
     pub fn remove_column(&mut self, board: i64, id: &str) {
@@ -419,6 +530,12 @@ impl World {
             it.cells.remove(id);
         }
         self.version += 1;
+        self.log(
+            board,
+            "delete_column",
+            "board",
+            json!({ "board_id": board, "column_id": id }),
+        );
     }
 }
 
@@ -443,6 +560,36 @@ pub fn now_iso() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm]` → 100-ns ticks since the epoch (fraction ignored).
+pub fn ticks_of_iso(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut secs = days_from_civil(y, m as u32, d as u32) * 86400 + hh * 3600 + mm * 60 + ss;
+    let tail = s[19..].trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
+    if let Some(sign) = tail.chars().next().filter(|c| *c == '+' || *c == '-') {
+        let oh: i64 = tail.get(1..3)?.parse().ok()?;
+        let om: i64 = tail.get(4..6).and_then(|x| x.parse().ok()).unwrap_or(0);
+        let off = oh * 3600 + om * 60;
+        secs -= if sign == '+' { off } else { -off };
+    }
+    Some(secs * 10_000_000)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
 }
 
 /// Howard Hinnant's days → civil date.
