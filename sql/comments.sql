@@ -25,6 +25,32 @@ REVOKE EXECUTE ON FUNCTION monday_sync.map_column(bigint, text, text, regtype) F
 REVOKE EXECUTE ON FUNCTION monday_sync.pull_board(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.pull_item(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._progress() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.refresh_board(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.request_refresh(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.request_pull(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.set_schedule(bigint, interval, interval) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync._budget() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync._worker() FROM PUBLIC;
+
+COMMENT ON FUNCTION monday_sync.refresh_board(bigint) IS
+$$Incremental refresh of a tracked board and its subitems, in this transaction: reads monday's activity log since the board's watermark and fetches only the items it names (items(ids:), 100 per call). With nothing changed it costs one API call and writes nothing. Falls back to a full reconcile (and says why in the summary and the run history) when there is no watermark yet, the watermark is older than monday_sync.activity_log_retention, or the log holds more than 10,000 entries since it.$$;
+
+COMMENT ON FUNCTION monday_sync.request_refresh(bigint) IS
+$$Queue an incremental refresh of a tracked board for the background worker; returns the job id at once (safe in triggers and cron jobs). A request while an equal job is queued joins it. Warns when no worker serves this database.$$;
+
+COMMENT ON FUNCTION monday_sync.request_pull(bigint) IS
+$$Queue a full pull (reconcile) of a tracked board for the background worker; returns the job id at once.$$;
+
+COMMENT ON FUNCTION monday_sync.set_schedule(bigint, interval, interval) IS
+$$The worker's own schedule for installs without pg_cron: set_schedule(board_id, refresh_every, reconcile_every DEFAULT '1 day'). NULLs turn a schedule off.$$;
+
+COMMENT ON FUNCTION monday_sync._budget() IS
+$$Internal: the shared-memory API budget behind monday_sync.api_budget.$$;
+
+COMMENT ON FUNCTION monday_sync._worker() IS
+$$Internal: the shared-memory worker state behind monday_sync.worker.$$;
+
+COMMENT ON TABLE monday_sync.jobs IS 'The background worker''s job queue: refresh and pull requests, their status (queued, running, succeeded, failed), attempts, the run they produced and their last error.';
 
 COMMENT ON FUNCTION monday_sync.set_token(text) IS
 $$Store the monday API token (personal or app token). Only the extension's owner can read it; it never appears in settings, logs or errors. NULL removes it.$$;

@@ -21,6 +21,13 @@ CREATE TABLE monday_sync.boards (
     items_count bigint,
     tracked_at timestamptz NOT NULL DEFAULT now(),
     last_pulled_at timestamptz,
+    -- Incremental refresh: activity-log entries after this instant are still to be applied.
+    activity_watermark timestamptz,
+    last_refreshed_at timestamptz,
+    last_full_at timestamptz,
+    -- The worker's own schedule (for installs without pg_cron); NULL = not scheduled.
+    refresh_interval interval CHECK (refresh_interval >= interval '1 second'),
+    reconcile_interval interval CHECK (reconcile_interval >= interval '1 minute'),
     UNIQUE (target_schema, target_table)
 );
 
@@ -53,8 +60,12 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
+    -- The queued job the worker ran this for (NULL: a SQL function call).
+    jobid bigint,
+    -- pull_board / refresh_board: 'full' (every page) or 'incremental' (activity log).
+    mode text CHECK (mode IN ('full', 'incremental')),
     started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     finished_at timestamptz,
     items_seen bigint NOT NULL DEFAULT 0,
@@ -65,6 +76,26 @@ CREATE TABLE monday_sync.sync_runs (
     message text
 );
 CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
+
+-- The worker's job queue. request_refresh / request_pull add a job; the worker claims them with
+-- FOR UPDATE SKIP LOCKED. At most one queued job per board and command: requests coalesce.
+CREATE TABLE monday_sync.jobs (
+    jobid bigserial PRIMARY KEY,
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    command text NOT NULL CHECK (command IN ('refresh', 'pull')),
+    status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
+    attempts int NOT NULL DEFAULT 0,
+    queued_at timestamptz NOT NULL DEFAULT now(),
+    not_before timestamptz NOT NULL DEFAULT now(),
+    started_at timestamptz,
+    finished_at timestamptz,
+    runid bigint,
+    requested_by name NOT NULL DEFAULT current_user,
+    last_error text
+);
+CREATE UNIQUE INDEX jobs_one_queued ON monday_sync.jobs (board_id, command) WHERE status = 'queued';
+CREATE INDEX jobs_due ON monday_sync.jobs (not_before, jobid) WHERE status = 'queued';
+CREATE INDEX ON monday_sync.jobs (board_id, jobid DESC);
 
 -- Every API call of a run: what it cost against monday's limits.
 CREATE TABLE monday_sync.api_calls (

@@ -19,6 +19,8 @@ extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
 pub extern "C-unwind" fn _PG_init() {
     pg::settings::init();
     pg::progress::init();
+    pg::budget::init();
+    pg::worker::init();
 }
 
 /// Required by `cargo pgrx test`.

@@ -927,6 +927,183 @@ fn progress_is_visible_from_another_session(e: &mut Env) -> T {
     )
 }
 
+// ---------------------------------------------------------------- incremental refresh
+
+const OTHER_BOARD: i64 = 18414630555;
+
+fn refresh(e: &mut Env) -> Result<serde_json::Value, String> {
+    e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))
+}
+
+fn num(v: &serde_json::Value, k: &str) -> i64 {
+    v.get(k).and_then(|x| x.as_i64()).unwrap_or(-1)
+}
+
+fn state_of(e: &mut Env, table: &str, id: i64) -> Result<String, String> {
+    let r = e
+        .db
+        .query_one(
+            &format!("SELECT state FROM public.{table} WHERE item_id = $1"),
+            &[&id],
+        )
+        .map_err(|x| format!("item {id} in {table}: {}", pg(x)))?;
+    Ok(r.get(0))
+}
+
+fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
+    e.track()?;
+    // Before any full pull there is no watermark: the refresh walks the board and says why.
+    let first = refresh(e)?;
+    eq(&first["mode"].as_str(), &Some("full"), "first refresh mode")?;
+    check(
+        first["full_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no watermark")),
+        &format!("full_reason: {first}"),
+    )?;
+    e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
+
+    // Nothing changed: one call, nothing written.
+    e.fake.clear_log();
+    let r = refresh(e)?;
+    eq(&r["mode"].as_str(), &Some("incremental"), "mode")?;
+    eq(&e.calls(), &1, "API calls of a refresh with nothing changed")?;
+    eq(&num(&r, "rows_written"), &0, "rows written with nothing changed")?;
+    eq(&num(&r, "changed_items"), &0, "changed items")?;
+
+    // Every kind of change, on items and subitems.
+    let ids: Vec<i64> = e.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    let subs: Vec<i64> = e.fake.with(|s| s.world.active_items(SAMPLE_SUBITEMS_BOARD));
+    let new_id = 18300000001i64;
+    e.fake.with(|s| {
+        let w = &mut s.world;
+        w.add_board(OTHER_BOARD, "Elsewhere");
+        w.set_cell(ids[0], "text0", Some(serde_json::json!("refreshed")), Some("refreshed"));
+        w.rename(ids[1], "Renamed on monday");
+        w.move_to_group(ids[2], "new_group_mkxz");
+        w.set_state(ids[3], State::Archived);
+        w.set_state(ids[4], State::Deleted);
+        w.purge(ids[5]);
+        w.add_item(SAMPLE_BOARD, ids[6], new_id, "Created on monday");
+        w.set_state(ids[7], State::Archived);
+        w.move_to_board(ids[8], OTHER_BOARD);
+        w.rename(subs[0], "Subitem renamed");
+        w.set_state(subs[1], State::Deleted);
+    });
+    e.fake.clear_log();
+    let r = refresh(e)?;
+    eq(&r["mode"].as_str(), &Some("incremental"), "mode")?;
+    let k = num(&r, "changed_items");
+    // Subitem entries also name their parents (whose subitems column changes).
+    check(
+        (11..=13).contains(&k),
+        &format!("changed items: {k} (11 changed, plus subitems' parents): {r}"),
+    )?;
+    eq(&e.calls(), &2, "API calls for k ≤ 100 changes: the log, then one items(ids:)")?;
+    let items_call = e
+        .fake
+        .log()
+        .into_iter()
+        .find(|l| l.roots.iter().any(|r| r == "items"))
+        .ok_or("no items(ids:) call")?;
+    eq(
+        &items_call.variables["limit"].as_i64(),
+        &Some(k),
+        "items(ids:) passes an explicit limit",
+    )?;
+    e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
+    e.check_table("q3_launch_plan_subitems", SAMPLE_SUBITEMS_BOARD)?;
+    eq(&state_of(e, "q3_launch_plan", ids[5])?, &"deleted".to_string(), "purged item")?;
+    eq(&state_of(e, "q3_launch_plan", ids[8])?, &"deleted".to_string(), "item moved to another board")?;
+    eq(&state_of(e, "q3_launch_plan", new_id)?, &"active".to_string(), "created item")?;
+    eq(&state_of(e, "q3_launch_plan_subitems", subs[1])?, &"deleted".to_string(), "deleted subitem")?;
+    eq(
+        &e.i64(&format!("SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {} AND notes = 'refreshed'", ids[0]))?,
+        &1,
+        "the changed cell, typed",
+    )?;
+
+    // Restored on monday: active again. Applying the same log twice changes nothing.
+    e.fake.with(|s| s.world.set_state(ids[7], State::Active));
+    e.fake.clear_log();
+    let r = refresh(e)?;
+    eq(&num(&r, "changed_items"), &1, "a restore names one item")?;
+    eq(&state_of(e, "q3_launch_plan", ids[7])?, &"active".to_string(), "restored item")?;
+    let again = refresh(e)?;
+    eq(&num(&again, "changed_items"), &0, "entries are applied once")?;
+    eq(&num(&again, "rows_written"), &0, "nothing rewritten")?;
+
+    // 250 changed items: the log, then ceil(250/100) = 3 calls of items(ids:).
+    e.fake.with(|s| {
+        for (n, id) in ids[20..270].iter().enumerate() {
+            s.world.set_cell(*id, "numeric_mkx1", Some(serde_json::json!(format!("{n}"))), Some(&n.to_string()));
+        }
+    });
+    e.fake.clear_log();
+    let r = refresh(e)?;
+    eq(&num(&r, "changed_items"), &250, "changed items")?;
+    eq(&num(&r, "rows_written"), &250, "rows written")?;
+    eq(&e.calls(), &(1 + 3), "calls for 250 changes")?;
+    e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
+    // The run history says what each refresh did.
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.sync_runs WHERE kind = 'refresh_board' AND status = 'succeeded' AND mode = 'incremental' AND message LIKE 'incremental:%'")?,
+        &5,
+        "incremental runs recorded",
+    )
+}
+
+fn refresh_falls_back_to_a_full_reconcile(e: &mut Env) -> T {
+    e.track()?;
+    e.pull()?;
+    let ids: Vec<i64> = e.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    // A watermark older than monday_sync.activity_log_retention (7 days by default).
+    e.db.batch_execute(&format!(
+        "UPDATE monday_sync.boards SET activity_watermark = now() - interval '30 days' WHERE board_id = {SAMPLE_BOARD}"
+    ))
+    .map_err(pg)?;
+    e.fake.with(|s| s.world.rename(ids[0], "Seen by the reconcile"));
+    let r = refresh(e)?;
+    eq(&r["mode"].as_str(), &Some("full"), "mode past retention")?;
+    check(
+        r["full_reason"].as_str().is_some_and(|x| x.contains("activity_log_retention")),
+        &format!("full_reason: {r}"),
+    )?;
+    e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.sync_runs WHERE kind = 'refresh_board' AND mode = 'full' AND message LIKE 'full reconcile (the watermark % is older than monday_sync.activity_log_retention%'")?,
+        &1,
+        "the run history says why",
+    )?;
+    // More entries since the watermark than the log can reach (10,000): a full reconcile.
+    e.fake.with(|s| {
+        for n in 0..10_001 {
+            let id = ids[n % ids.len()];
+            s.world.set_cell(id, "numeric_mkx1", Some(serde_json::json!(format!("{n}"))), Some(&n.to_string()));
+        }
+    });
+    e.fake.clear_log();
+    let r = refresh(e)?;
+    eq(&r["mode"].as_str(), &Some("full"), "mode past the reach")?;
+    check(
+        r["full_reason"].as_str().is_some_and(|x| x.contains("10000")),
+        &format!("full_reason: {r}"),
+    )?;
+    let log_pages = e
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.query.contains("activity_logs"))
+        .count();
+    eq(&log_pages, &20, "activity-log pages read before giving up (10,000 / 500)")?;
+    e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
+    // After the reconcile, refreshes are incremental again.
+    e.fake.clear_log();
+    let r = refresh(e)?;
+    eq(&r["mode"].as_str(), &Some("incremental"), "mode after the reconcile")?;
+    eq(&e.calls(), &1, "calls after the reconcile")
+}
+
 type Test = (&'static str, fn(&mut Env) -> T, usize);
 
 pub fn run(c: &Cluster) -> Result<String, String> {
@@ -990,6 +1167,16 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         (
             "pull_progress shows a pull from another session",
             progress_is_visible_from_another_session,
+            1200,
+        ),
+        (
+            "incremental refresh applies exactly the changes",
+            incremental_refresh_applies_exactly_the_changes,
+            1200,
+        ),
+        (
+            "refresh falls back to a full reconcile",
+            refresh_falls_back_to_a_full_reconcile,
             1200,
         ),
     ];

@@ -57,6 +57,21 @@ pub struct CallRecord {
     pub last_error: Option<String>,
 }
 
+impl CallRecord {
+    /// A call that never reached the network.
+    fn refused(operation: &'static str) -> CallRecord {
+        CallRecord {
+            operation,
+            http_status: 0,
+            attempts: 0,
+            waited: Duration::ZERO,
+            elapsed: Duration::ZERO,
+            complexity: None,
+            last_error: None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApiErrorKind {
     /// HTTP 401 / NOT_AUTHENTICATED.
@@ -328,10 +343,29 @@ pub fn backoff(n: u32) -> Duration {
         .min(Duration::from_secs(8))
 }
 
+/// What the caller does around calls. In a backend: check for interrupts, share the budget with
+/// other sessions and the worker. A bare `FnMut()` is a `Hooks` that only polls.
+pub trait Hooks {
+    /// Called every 20 ms while a call is under way (and before each call).
+    fn poll(&mut self);
+    /// Called before each call starts: may wait (polling) or refuse it.
+    fn before(&mut self, _operation: &'static str) -> Result<(), ApiError> {
+        Ok(())
+    }
+    /// Called when a call has ended, with what it cost.
+    fn after(&mut self, _call: &CallRecord) {}
+}
+
+impl<F: FnMut()> Hooks for F {
+    fn poll(&mut self) {
+        self()
+    }
+}
+
 pub struct Client<'p> {
     cfg: Config,
     agent: ureq::Agent,
-    poll: &'p mut dyn FnMut(),
+    hooks: &'p mut dyn Hooks,
     /// Every logical call made so far, in order.
     pub calls: Vec<CallRecord>,
 }
@@ -351,7 +385,7 @@ impl Drop for Pending {
 }
 
 impl<'p> Client<'p> {
-    pub fn new(cfg: Config, poll: &'p mut dyn FnMut()) -> Client<'p> {
+    pub fn new(cfg: Config, hooks: &'p mut dyn Hooks) -> Client<'p> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(cfg.connect_timeout))
@@ -364,7 +398,7 @@ impl<'p> Client<'p> {
         Client {
             cfg,
             agent,
-            poll,
+            hooks,
             calls: Vec::new(),
         }
     }
@@ -385,9 +419,14 @@ impl<'p> Client<'p> {
     /// Starts one call on a helper thread (which never touches Postgres): its retries and rate-limit
     /// waits run there, so the backend can write the previous page meanwhile.
     pub fn begin(&mut self, operation: &'static str, document: &str, variables: Value) -> Pending {
+        let cancel = Arc::new(AtomicBool::new(false));
+        if let Err(e) = self.hooks.before(operation) {
+            let (tx, rx) = mpsc::channel();
+            let _ = tx.send((Err(e), CallRecord::refused(operation)));
+            return Pending { rx, cancel };
+        }
         let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
         let (tx, rx) = mpsc::channel();
-        let cancel = Arc::new(AtomicBool::new(false));
         let (agent, cfg, stop) = (self.agent.clone(), self.cfg.clone(), cancel.clone());
         let spawned = std::thread::Builder::new()
             .name("monday_sync http".into())
@@ -396,15 +435,7 @@ impl<'p> Client<'p> {
             });
         if let Err(e) = spawned {
             let (tx, rx2) = mpsc::channel();
-            let rec = CallRecord {
-                operation,
-                http_status: 0,
-                attempts: 0,
-                waited: Duration::ZERO,
-                elapsed: Duration::ZERO,
-                complexity: None,
-                last_error: None,
-            };
+            let rec = CallRecord::refused(operation);
             let _ = tx.send((
                 Err(ApiError {
                     kind: ApiErrorKind::Unavailable,
@@ -424,10 +455,13 @@ impl<'p> Client<'p> {
         loop {
             match pending.rx.recv_timeout(POLL) {
                 Ok((result, rec)) => {
-                    self.calls.push(rec);
+                    if rec.attempts > 0 {
+                        self.hooks.after(&rec);
+                        self.calls.push(rec);
+                    }
                     return result;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => (self.poll)(),
+                Err(mpsc::RecvTimeoutError::Timeout) => self.hooks.poll(),
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(ApiError {
                         kind: ApiErrorKind::Unavailable,
@@ -447,7 +481,7 @@ impl<'p> Client<'p> {
         document: &str,
         variables: Value,
     ) -> Result<Value, ApiError> {
-        (self.poll)();
+        self.hooks.poll();
         let p = self.begin(operation, document, variables);
         self.finish(p)
     }

@@ -28,6 +28,21 @@ pub const ITEMS_BY_IDS: &str = concat!(
     include_str!("graphql/item_fields.graphql"),
 );
 
+/// A board (and its subitems board) with its activity log since the watermark, first page: the
+/// metadata comes along, so a refresh that finds nothing costs one call.
+pub const BOARD_CHANGES: &str = concat!(
+    include_str!("graphql/board_changes.graphql"),
+    include_str!("graphql/board_fields.graphql"),
+);
+
+/// The following pages of the activity log (page-based; monday reaches 10,000 entries at most).
+pub const ACTIVITY_PAGE: &str = include_str!("graphql/activity_page.graphql");
+
+/// Activity-log entries per page.
+pub const LOG_PAGE_LIMIT: i64 = 500;
+/// How many entries of one activity_logs query monday lets pagination reach.
+pub const LOG_REACH: i64 = 10_000;
+
 /// monday's largest page.
 pub const PAGE_LIMIT: i64 = 500;
 /// monday's `items(ids:)` accepts at most 100 ids.

@@ -15,7 +15,7 @@ const SLOTS: usize = 64;
 pub struct Slot {
     pid: i32,
     kind: u8,
-    /// 1 = walking pages, 2 = resolving missing items, 3 = subitems.
+    /// 1 = walking pages, 2 = resolving missing items, 4 = fetching changed items (refresh).
     phase: u8,
     runid: i64,
     board_id: i64,
@@ -161,12 +161,14 @@ fn progress_rows() -> TableIterator<
             match s.kind {
                 1 => "pull_board",
                 2 => "pull_item",
+                3 => "refresh_board",
                 _ => "track_board",
             }
             .to_string(),
             match s.phase {
                 1 => "walking pages",
                 2 => "checking items missing from the walk",
+                4 => "fetching changed items",
                 _ => "starting",
             }
             .to_string(),

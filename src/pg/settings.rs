@@ -14,6 +14,15 @@ pub static CONNECT_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static REQUEST_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(120_000);
 pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static MAX_WAIT: GucSetting<i32> = GucSetting::<i32>::new(300);
+pub static DATABASE: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"postgres"));
+pub static NAPTIME: GucSetting<i32> = GucSetting::<i32>::new(1_000);
+pub static DAILY_CALL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+pub static COMPLEXITY_PER_MINUTE: GucSetting<i32> = GucSetting::<i32>::new(10_000_000);
+pub static WORKER_BUDGET_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.5);
+pub static LOG_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
+pub static MAX_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(3);
+pub static ALERT_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -72,6 +81,93 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_S,
     );
+    GucRegistry::define_string_guc(
+        c"monday_sync.database",
+        c"Database the monday_sync background worker connects to.",
+        c"The worker waits quietly until this database and CREATE EXTENSION monday_sync exist.",
+        &DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.naptime",
+        c"How often the background worker looks for queued jobs and due schedules.",
+        c"request_refresh and request_pull also wake it at once.",
+        &NAPTIME,
+        100,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.daily_call_limit",
+        c"API calls per UTC day this server may make (monday: 1,000 Free/Standard/Basic, 10,000 Pro, 25,000 Enterprise).",
+        c"Counted in shared memory across the worker and every session; 0 = no limit.",
+        &DAILY_CALL_LIMIT,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.complexity_per_minute",
+        c"monday's complexity budget per minute for the token (10,000,000 personal; 5,000,000 app reads).",
+        c"The worker paces itself below monday_sync.worker_budget_share of it.",
+        &COMPLEXITY_PER_MINUTE,
+        1_000,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_float_guc(
+        c"monday_sync.worker_budget_share",
+        c"Share of the per-minute complexity budget the background worker may use.",
+        c"The rest is left to sessions and other integrations using the same account.",
+        &WORKER_BUDGET_SHARE,
+        0.01,
+        1.0,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.activity_log_retention",
+        c"How far back monday's activity log can be read for this account.",
+        c"A refresh whose watermark is older falls back to a full reconcile.",
+        &LOG_RETENTION,
+        1,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.max_attempts",
+        c"Attempts of one queued job before it fails for good.",
+        c"A failed attempt is retried after 30 s, 60 s, 120 s, …",
+        &MAX_ATTEMPTS,
+        1,
+        100,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"monday_sync.alert_url",
+        c"URL that receives a JSON POST when a queued job fails for good.",
+        c"The body has a \"text\" field, so a Slack incoming webhook works as is. Empty = no alerts.",
+        &ALERT_URL,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+}
+
+pub fn database() -> String {
+    string(&DATABASE, "postgres")
+}
+
+pub fn alert_url() -> Option<String> {
+    ALERT_URL
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .filter(|v| !v.trim().is_empty())
 }
 
 fn string(s: &GucSetting<Option<CString>>, default: &str) -> String {

@@ -3,6 +3,7 @@
 //! every identifier quoted by `quote_identifier`; values always travel as parameters.
 #![allow(clippy::result_large_err)] // ErrorReport is the SQL error type.
 
+use super::budget::PgHooks;
 use super::jsonb::RegClass;
 use super::progress::{Figures, Progress};
 use super::settings;
@@ -19,9 +20,25 @@ use pgrx::PgMemoryContexts;
 use serde_json::{json, Value};
 use std::time::Instant;
 
-type R<T> = Result<T, ErrorReport>;
+pub(super) type R<T> = Result<T, ErrorReport>;
 
-fn err(
+/// How a sync's database work is split into transactions. A SQL function (`pull_board`,
+/// `refresh_board`) runs in its caller's transaction: `Inline`. The background worker commits each
+/// step on its own, so a crash loses at most the page being written and HTTP never happens inside
+/// a transaction.
+pub(super) trait Steps {
+    fn step<T>(&mut self, f: impl FnOnce() -> R<T>) -> R<T>;
+}
+
+pub(super) struct Inline;
+
+impl Steps for Inline {
+    fn step<T>(&mut self, f: impl FnOnce() -> R<T>) -> R<T> {
+        f()
+    }
+}
+
+pub(super) fn err(
     code: PgSqlErrorCode,
     message: impl Into<String>,
     detail: impl Into<String>,
@@ -34,18 +51,18 @@ fn err(
 
 // ---------- SPI helpers (Postgres errors raised inside SPI propagate as errors) ----------
 
-fn spi_fail(e: pgrx::spi::SpiError) -> ! {
+pub(super) fn spi_fail(e: pgrx::spi::SpiError) -> ! {
     pgrx::error!("monday_sync: SPI failed: {e}")
 }
 
 /// Runs a statement; returns the number of rows it processed.
-fn exec(sql: &str, args: &[DatumWithOid]) -> u64 {
+pub(super) fn exec(sql: &str, args: &[DatumWithOid]) -> u64 {
     Spi::connect_mut(|c| c.update(sql, None, args).map(|t| t.len() as u64))
         .unwrap_or_else(|e| spi_fail(e))
 }
 
 /// First column of the first row, or None when there is no row (or it is NULL).
-fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Option<T> {
+pub(super) fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Option<T> {
     Spi::connect_mut(|c| {
         let t = c.update(sql, Some(1), args)?;
         if t.is_empty() {
@@ -56,11 +73,11 @@ fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> Option<T> 
     .unwrap_or_else(|e| spi_fail(e))
 }
 
-fn q(ident: &str) -> String {
+pub(super) fn q(ident: &str) -> String {
     quote_identifier(ident)
 }
 
-fn not_null<T>(v: Option<T>, name: &str) -> R<T> {
+pub(super) fn not_null<T>(v: Option<T>, name: &str) -> R<T> {
     v.ok_or_else(|| {
         err(
             PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
@@ -100,7 +117,7 @@ fn set_token(token: Option<&str>) -> R<()> {
     Ok(())
 }
 
-fn token() -> R<String> {
+pub(super) fn token() -> R<String> {
     let can_read: bool = one(
         "SELECT has_table_privilege('monday_sync._credentials', 'SELECT')",
         &[],
@@ -125,7 +142,7 @@ fn token() -> R<String> {
 }
 
 /// monday's answer → an SQL error with a SQLSTATE, naming the board when there is one.
-fn api_err(e: ApiError, what: &str) -> ErrorReport {
+pub(super) fn api_err(e: ApiError, what: &str) -> ErrorReport {
     let code = match e.kind {
         ApiErrorKind::TokenRejected => PgSqlErrorCode::ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
         ApiErrorKind::Unauthorized => PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -139,28 +156,28 @@ fn api_err(e: ApiError, what: &str) -> ErrorReport {
     err(code, format!("{what}: {}", e.message), e.detail, e.hint)
 }
 
-fn new_client(poll: &mut dyn FnMut()) -> R<Client<'_>> {
-    Ok(Client::new(settings::api_config(token()?), poll))
+fn new_client(hooks: &mut PgHooks) -> R<Client<'_>> {
+    Ok(Client::new(settings::api_config(token()?), hooks))
 }
 
 // ---------- tracked boards ----------
 
 #[derive(Clone, Debug)]
-struct Tracked {
-    board_id: i64,
-    name: String,
-    schema: String,
-    table: String,
-    subitems_board_id: Option<i64>,
+pub(super) struct Tracked {
+    pub board_id: i64,
+    pub name: String,
+    pub schema: String,
+    pub table: String,
+    pub subitems_board_id: Option<i64>,
 }
 
 impl Tracked {
-    fn qualified(&self) -> String {
+    pub fn qualified(&self) -> String {
         format!("{}.{}", q(&self.schema), q(&self.table))
     }
 }
 
-fn tracked(board_id: i64) -> Option<Tracked> {
+pub(super) fn tracked(board_id: i64) -> Option<Tracked> {
     Spi::connect(|c| {
         let t = c.select(
             "SELECT board_name, target_schema::text, target_table::text, subitems_board_id
@@ -183,7 +200,7 @@ fn tracked(board_id: i64) -> Option<Tracked> {
     .unwrap_or_else(|e| spi_fail(e))
 }
 
-fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
+pub(super) fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
     err(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         format!("monday board {board_id} is not tracked"),
@@ -200,7 +217,7 @@ fn table_exists(schema: &str, table: &str) -> bool {
     .unwrap_or(false)
 }
 
-fn ensure_target(tb: &Tracked) -> R<()> {
+pub(super) fn ensure_target(tb: &Tracked) -> R<()> {
     if table_exists(&tb.schema, &tb.table) {
         return Ok(());
     }
@@ -228,7 +245,7 @@ fn fetch_meta(client: &mut Client, board_id: i64) -> R<BoardMeta> {
         .ok_or_else(|| board_not_found(board_id))
 }
 
-fn board_not_found(board_id: i64) -> ErrorReport {
+pub(super) fn board_not_found(board_id: i64) -> ErrorReport {
     err(
         PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
         format!("monday board {board_id} was not found"),
@@ -239,7 +256,7 @@ fn board_not_found(board_id: i64) -> ErrorReport {
 
 /// Brings the mapping table (and the typed table, when it exists) in line with the board's columns:
 /// new columns are added, removed ones are marked removed (their data stays). Returns the live mapping.
-fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<MappedColumn> {
+pub(super) fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<MappedColumn> {
     let existing: Vec<(String, String)> = Spi::connect(|c| {
         c.select(
             "SELECT column_id, sql_name::text FROM monday_sync.columns WHERE board_id = $1",
@@ -264,10 +281,13 @@ fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<M
     {
         let settings = col.settings.to_string();
         if existing.iter().any(|(id, _)| *id == col.id) {
+            // Unchanged columns are not rewritten: a refresh that finds nothing new writes nothing.
             exec(
                 "UPDATE monday_sync.columns SET title = $3, column_type = $4, settings = $5::jsonb,
                         position = $6, removed_at = NULL
-                  WHERE board_id = $1 AND column_id = $2",
+                  WHERE board_id = $1 AND column_id = $2
+                    AND (title, column_type, settings, position, removed_at)
+                        IS DISTINCT FROM ($3, $4, $5::jsonb, $6, NULL)",
                 &[
                     board_id.into(),
                     col.id.as_str().into(),
@@ -313,7 +333,8 @@ fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<M
     for (pos, g) in meta.groups.iter().enumerate() {
         exec(
             "INSERT INTO monday_sync.groups (board_id, group_id, title, position) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (board_id, group_id) DO UPDATE SET title = excluded.title, position = excluded.position, removed_at = NULL",
+             ON CONFLICT (board_id, group_id) DO UPDATE SET title = excluded.title, position = excluded.position, removed_at = NULL
+             WHERE (groups.title, groups.position, groups.removed_at) IS DISTINCT FROM (excluded.title, excluded.position, NULL)",
             &[board_id.into(), g.id.as_str().into(), g.title.as_str().into(), if g.position.is_empty() { pos.to_string() } else { g.position.clone() }.into()],
         );
     }
@@ -322,10 +343,15 @@ fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<M
         "UPDATE monday_sync.groups SET removed_at = now() WHERE board_id = $1 AND removed_at IS NULL AND group_id <> ALL ($2)",
         &[board_id.into(), live_groups.into()],
     );
+    exec(
+        "UPDATE monday_sync.boards SET board_name = $2, items_count = $3
+          WHERE board_id = $1 AND (board_name, items_count) IS DISTINCT FROM ($2, $3)",
+        &[board_id.into(), meta.name.as_str().into(), meta.items_count.into()],
+    );
     mapping(board_id)
 }
 
-fn mapping(board_id: i64) -> Vec<MappedColumn> {
+pub(super) fn mapping(board_id: i64) -> Vec<MappedColumn> {
     Spi::connect(|c| {
         c.select(
             "SELECT column_id, sql_name::text, column_type, settings::text, sql_type::text FROM monday_sync.columns
@@ -514,10 +540,8 @@ fn track(meta: &BoardMeta, schema: &str, table: &str, parent: Option<&Tracked>) 
 #[pg_extern(volatile, parallel_unsafe)]
 fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) -> R<RegClass> {
     let board_id = not_null(board_id, "board_id")?;
-    let mut poll = || {
-        pgrx::check_for_interrupts!();
-    };
-    let mut client = new_client(&mut poll)?;
+    let mut hooks = PgHooks { worker: false };
+    let mut client = new_client(&mut hooks)?;
     let runid = start_run(board_id, "track_board");
     let meta = fetch_meta(&mut client, board_id)?;
     if meta.kind == "sub_items_board" && tracked(board_id).is_none() {
@@ -674,19 +698,19 @@ AS $$ SELECT monday_sync._map_column(board_id, column_id, sql_name, sql_type::te
 // ---------- runs ----------
 
 #[derive(Default, Debug)]
-struct Stats {
-    items_seen: i64,
-    rows_written: i64,
-    marked_deleted: i64,
-    warnings: i64,
-    warning_texts: Vec<String>,
-    restarts: i64,
-    items_count: Option<i64>,
+pub(super) struct Stats {
+    pub items_seen: i64,
+    pub rows_written: i64,
+    pub marked_deleted: i64,
+    pub warnings: i64,
+    pub warning_texts: Vec<String>,
+    pub restarts: i64,
+    pub items_count: Option<i64>,
 }
 
 impl Stats {
     /// The board's walk plus its subitems board's, for the run row.
-    fn plus(&self, o: &Stats) -> Stats {
+    pub fn plus(&self, o: &Stats) -> Stats {
         Stats {
             items_seen: self.items_seen + o.items_seen,
             rows_written: self.rows_written + o.rows_written,
@@ -705,14 +729,43 @@ impl Stats {
 }
 
 fn start_run(board_id: i64, kind: &str) -> i64 {
+    start_job_run(board_id, kind, None, None)
+}
+
+/// A run row; `jobid` when the worker runs it for a queued job, `mode` for pulls and refreshes.
+pub(super) fn start_job_run(
+    board_id: i64,
+    kind: &str,
+    jobid: Option<i64>,
+    mode: Option<&str>,
+) -> i64 {
     one(
-        "INSERT INTO monday_sync.sync_runs (board_id, kind, status) VALUES ($1, $2, 'running') RETURNING runid",
-        &[board_id.into(), kind.into()],
+        "INSERT INTO monday_sync.sync_runs (board_id, kind, status, jobid, mode) VALUES ($1, $2, 'running', $3, $4) RETURNING runid",
+        &[board_id.into(), kind.into(), jobid.into(), mode.into()],
     )
     .unwrap_or_else(|| pgrx::error!("monday_sync: could not start a run"))
 }
 
-fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &str) {
+/// A run that ended in an error (only the worker can record one: a SQL function's error rolls
+/// back its run with everything else).
+pub(super) fn fail_run(runid: i64, client: Option<&Client>, message: &str) {
+    if let Some(c) = client {
+        record_calls(runid, c);
+    }
+    exec(
+        "UPDATE monday_sync.sync_runs SET status = 'failed', finished_at = clock_timestamp(), message = $2,
+                api_calls = $3, complexity_used = $4
+          WHERE runid = $1",
+        &[
+            runid.into(),
+            message.into(),
+            client.map(|c| c.http_calls() as i32).unwrap_or(0).into(),
+            client.map(|c| c.complexity_used()).unwrap_or(0).into(),
+        ],
+    );
+}
+
+fn record_calls(runid: i64, client: &Client) {
     for (i, c) in client.calls.iter().enumerate() {
         exec(
             "INSERT INTO monday_sync.api_calls (runid, call_no, operation, http_status, attempts, waited_ms, duration_ms,
@@ -734,6 +787,10 @@ fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &str) {
             ],
         );
     }
+}
+
+pub(super) fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &str) {
+    record_calls(runid, client);
     let mut message = summary.to_string();
     if !stats.warning_texts.is_empty() {
         message.push_str("; warnings: ");
@@ -811,7 +868,7 @@ fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
     )
 }
 
-struct Writer {
+pub(super) struct Writer {
     sql: String,
     cols: Vec<MappedColumn>,
     /// Everything Postgres allocates for one page (the rows' text, SPI) lives here and is freed
@@ -820,16 +877,22 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(tb: &Tracked, cols: Vec<MappedColumn>) -> Writer {
+    pub fn new(tb: &Tracked, cols: Vec<MappedColumn>) -> Writer {
+        // A child of TopMemoryContext: the worker commits between pages, which frees every
+        // transaction context.
+        let page_memory = unsafe {
+            PgMemoryContexts::TopMemoryContext
+                .switch_to(|_| PgMemoryContexts::new("monday_sync page"))
+        };
         Writer {
             sql: upsert_sql(tb, &cols),
             cols,
-            page_memory: PgMemoryContexts::new("monday_sync page"),
+            page_memory,
         }
     }
 
     /// Writes one page; the ids go to the walk's seen-set when `seen`.
-    fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
+    pub fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
         if items.is_empty() {
             return Vec::new();
         }
@@ -868,36 +931,34 @@ impl Writer {
     }
 }
 
-fn items_of(v: Option<&Value>) -> &[Value] {
+pub(super) fn items_of(v: Option<&Value>) -> &[Value] {
     v.and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
 }
 
 /// A full walk of one board: every page, restarts on an expired cursor, then the reconciliation of
-/// rows the walk did not see (archived, deleted, moved).
-fn walk(
+/// rows the walk did not see (archived, deleted, moved). Database work happens in `steps`; HTTP
+/// happens between them.
+pub(super) fn walk<S: Steps>(
     client: &mut Client,
     tb: &Tracked,
     stats: &mut Stats,
     progress: &Option<Progress>,
     base: &Figures,
+    steps: &mut S,
 ) -> R<()> {
-    ensure_target(tb)?;
-    // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board size.
-    if one::<bool>(
-        "SELECT to_regclass('pg_temp.monday_sync_seen') IS NOT NULL",
-        &[],
-    )
-    .unwrap_or(false)
-    {
-        exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
-    } else {
+    steps.step(|| {
+        ensure_target(tb)?;
+        // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board
+        // size. It outlives the worker's per-page transactions and is dropped after the walk.
         exec(
-            "CREATE TEMP TABLE monday_sync_seen (item_id bigint PRIMARY KEY) ON COMMIT DROP",
+            "CREATE TEMP TABLE IF NOT EXISTS monday_sync_seen (item_id bigint PRIMARY KEY)",
             &[],
         );
-    }
+        exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
+        Ok(())
+    })?;
     let what = format!("monday board {}", tb.board_id);
     let mut writer: Option<Writer> = None;
     let mut walked: i64 = 0;
@@ -926,15 +987,6 @@ fn walk(
             .pointer("/boards/0")
             .ok_or_else(|| board_not_found(tb.board_id))?;
         let meta = board_meta(board).ok_or_else(|| board_not_found(tb.board_id))?;
-        if writer.is_none() {
-            let cols = reconcile(tb.board_id, Some(tb), &meta);
-            exec(
-                "UPDATE monday_sync.boards SET board_name = $2, items_count = $3 WHERE board_id = $1",
-                &[tb.board_id.into(), meta.name.as_str().into(), meta.items_count.into()],
-            );
-            writer = Some(Writer::new(tb, cols));
-        }
-        let w = writer.as_mut().unwrap();
         stats.items_count = meta.items_count;
         // Pipelined: the next page is requested before this one is written, so monday's latency
         // overlaps with our writing.
@@ -951,9 +1003,13 @@ fn walk(
             client,
             board.pointer("/items_page/cursor").and_then(Value::as_str),
         );
-        walked += w
-            .write(items_of(board.pointer("/items_page/items")), stats, true)
-            .len() as i64;
+        let first = items_of(board.pointer("/items_page/items"));
+        walked += steps.step(|| {
+            if writer.is_none() {
+                writer = Some(Writer::new(tb, reconcile(tb.board_id, Some(tb), &meta)));
+            }
+            Ok(writer.as_mut().unwrap().write(first, stats, true).len() as i64)
+        })?;
         report(client, stats, walked, 1);
         while let Some(p) = pending.take() {
             match client.finish(p) {
@@ -962,9 +1018,12 @@ fn walk(
                         client,
                         d.pointer("/next_items_page/cursor").and_then(Value::as_str),
                     );
-                    walked += w
-                        .write(items_of(d.pointer("/next_items_page/items")), stats, true)
-                        .len() as i64;
+                    let w = writer.as_mut().expect("the first page made a writer");
+                    walked += steps.step(|| {
+                        Ok(w
+                            .write(items_of(d.pointer("/next_items_page/items")), stats, true)
+                            .len() as i64)
+                    })?;
                     report(client, stats, walked, 1);
                 }
                 Err(e) if e.kind == ApiErrorKind::CursorExpired && stats.restarts < 3 => {
@@ -978,53 +1037,50 @@ fn walk(
         break;
     }
     let mut w = writer.expect("the walk made a writer");
-    stats.items_seen +=
-        one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
 
     // Rows that were active but did not come back in a complete walk: ask monday what became of them.
-    let missing: Vec<i64> = Spi::connect(|c| {
-        c.select(
-            &format!(
-                "SELECT item_id FROM {} t WHERE state = 'active'
-                   AND NOT EXISTS (SELECT 1 FROM pg_temp.monday_sync_seen s WHERE s.item_id = t.item_id)
-                 ORDER BY item_id",
-                tb.qualified()
-            ),
-            None,
-            &[],
-        )?
-        .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
-        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
-    })
-    .unwrap_or_else(|e| spi_fail(e));
+    let missing: Vec<i64> = steps.step(|| {
+        stats.items_seen +=
+            one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
+        Ok(Spi::connect(|c| {
+            c.select(
+                &format!(
+                    "SELECT item_id FROM {} t WHERE state = 'active'
+                       AND NOT EXISTS (SELECT 1 FROM pg_temp.monday_sync_seen s WHERE s.item_id = t.item_id)
+                     ORDER BY item_id",
+                    tb.qualified()
+                ),
+                None,
+                &[],
+            )?
+            .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
+            .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+        })
+        .unwrap_or_else(|e| spi_fail(e)))
+    })?;
     report(client, stats, stats.items_seen, 2);
     for chunk in missing.chunks(documents::IDS_PER_CALL) {
-        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
-        let d = client
-            .query(
-                "ItemsByIds",
-                documents::ITEMS_BY_IDS,
-                json!({ "ids": ids, "limit": chunk.len() }),
-            )
-            .map_err(|e| api_err(e, &what))?;
-        let returned: Vec<Value> = items_of(d.get("items"))
-            .iter()
-            .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(tb.board_id))
-            .cloned()
-            .collect();
-        let written = w.write(&returned, stats, false);
-        let gone: Vec<i64> = chunk
-            .iter()
-            .copied()
-            .filter(|i| !written.contains(i))
-            .collect();
-        if !gone.is_empty() {
-            stats.marked_deleted += exec(
-                &format!("UPDATE {} SET state = 'deleted', synced_at = now() WHERE item_id = ANY ($1) AND state <> 'deleted'", tb.qualified()),
-                &[gone.into()],
-            ) as i64;
-        }
+        let d = items_by_ids(client, chunk).map_err(|e| api_err(e, &what))?;
+        steps.step(|| {
+            let returned: Vec<Value> = items_of(d.get("items"))
+                .iter()
+                .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(tb.board_id))
+                .cloned()
+                .collect();
+            let written = w.write(&returned, stats, false);
+            let gone: Vec<i64> = chunk
+                .iter()
+                .copied()
+                .filter(|i| !written.contains(i))
+                .collect();
+            stats.marked_deleted += mark_deleted(tb, &gone);
+            Ok(())
+        })?;
     }
+    steps.step(|| {
+        exec("DROP TABLE IF EXISTS pg_temp.monday_sync_seen", &[]);
+        Ok(())
+    })?;
     if let Some(n) = stats.items_count {
         if n != stats.items_seen {
             stats.warnings += 1;
@@ -1037,7 +1093,85 @@ fn walk(
     Ok(())
 }
 
-fn summary(
+/// `items(ids:)` for at most 100 ids, with the explicit `limit` (its default is 25).
+pub(super) fn items_by_ids(client: &mut Client, ids: &[i64]) -> Result<Value, ApiError> {
+    let strs: Vec<String> = ids.iter().map(i64::to_string).collect();
+    client.query(
+        "ItemsByIds",
+        documents::ITEMS_BY_IDS,
+        json!({ "ids": strs, "limit": ids.len() }),
+    )
+}
+
+/// Marks rows deleted (kept, never dropped); returns how many changed.
+pub(super) fn mark_deleted(tb: &Tracked, ids: &[i64]) -> i64 {
+    if ids.is_empty() {
+        return 0;
+    }
+    exec(
+        &format!("UPDATE {} SET state = 'deleted', synced_at = now() WHERE item_id = ANY ($1) AND state <> 'deleted'", tb.qualified()),
+        &[ids.to_vec().into()],
+    ) as i64
+}
+
+/// A full pull of a board and its subitems board: both walks, then the watermark for incremental
+/// refreshes (the walk's start: changes logged since then are replayed by the next refresh).
+pub(super) fn pull_core<S: Steps>(
+    client: &mut Client,
+    tb: &Tracked,
+    progress: &Option<Progress>,
+    steps: &mut S,
+) -> R<(Stats, Option<Stats>)> {
+    let started: pgrx::datum::TimestampWithTimeZone = steps.step(|| {
+        Ok(one("SELECT clock_timestamp()", &[]).expect("clock_timestamp"))
+    })?;
+    let mut stats = Stats::default();
+    walk(client, tb, &mut stats, progress, &Figures::default(), steps)?;
+    let mut sub_stats = None;
+    if let Some(sub) = steps.step(|| Ok(tb.subitems_board_id.and_then(tracked)))? {
+        let mut s = Stats::default();
+        let base = Figures {
+            items_seen: stats.items_seen,
+            items_count: stats.items_count.unwrap_or(0),
+            rows_written: stats.rows_written,
+            ..Default::default()
+        };
+        walk(client, &sub, &mut s, progress, &base, steps)?;
+        sub_stats = Some(s);
+    }
+    steps.step(|| {
+        exec(
+            "UPDATE monday_sync.boards SET last_pulled_at = now(), last_full_at = now(), activity_watermark = $2
+              WHERE board_id = ANY ($1)",
+            &[
+                vec![Some(tb.board_id), tb.subitems_board_id]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<i64>>()
+                    .into(),
+                started.into(),
+            ],
+        );
+        Ok(())
+    })?;
+    Ok((stats, sub_stats))
+}
+
+pub(super) fn pull_text(total: &Stats) -> String {
+    format!(
+        "{} items seen, {} rows written, {} marked deleted{}",
+        total.items_seen,
+        total.rows_written,
+        total.marked_deleted,
+        if total.restarts > 0 {
+            format!(", {} cursor restarts", total.restarts)
+        } else {
+            String::new()
+        }
+    )
+}
+
+pub(super) fn summary(
     runid: i64,
     board_id: i64,
     stats: &Stats,
@@ -1078,48 +1212,14 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
             "pull_board fills the table that track_board creates",
         )
     })?;
-    let mut poll = || {
-        pgrx::check_for_interrupts!();
-    };
-    let mut client = new_client(&mut poll)?;
+    let mut hooks = PgHooks { worker: false };
+    let mut client = new_client(&mut hooks)?;
     let started = Instant::now();
-    let runid = start_run(board_id, "pull_board");
-    let mut stats = Stats::default();
+    let runid = start_job_run(board_id, "pull_board", None, Some("full"));
     let progress = Progress::start(runid, board_id, 1);
-    walk(&mut client, &tb, &mut stats, &progress, &Figures::default())?;
-    let mut sub_stats = None;
-    if let Some(sub) = tb.subitems_board_id.and_then(tracked) {
-        let mut s = Stats::default();
-        let base = Figures {
-            items_seen: stats.items_seen,
-            items_count: stats.items_count.unwrap_or(0),
-            rows_written: stats.rows_written,
-            ..Default::default()
-        };
-        walk(&mut client, &sub, &mut s, &progress, &base)?;
-        sub_stats = Some(s);
-    }
+    let (stats, sub_stats) = pull_core(&mut client, &tb, &progress, &mut Inline)?;
     let total = stats.plus(sub_stats.as_ref().unwrap_or(&Stats::default()));
-    let text = format!(
-        "{} items seen, {} rows written, {} marked deleted{}",
-        total.items_seen,
-        total.rows_written,
-        total.marked_deleted,
-        if total.restarts > 0 {
-            format!(", {} cursor restarts", total.restarts)
-        } else {
-            String::new()
-        }
-    );
-    finish_run(runid, &client, &total, &text);
-    exec(
-        "UPDATE monday_sync.boards SET last_pulled_at = now() WHERE board_id = ANY ($1)",
-        &[vec![Some(board_id), tb.subitems_board_id]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<i64>>()
-            .into()],
-    );
+    finish_run(runid, &client, &total, &pull_text(&total));
     if total.warnings > 0 {
         pgrx::notice!(
             "monday_sync: {} warning(s) during the pull of board {board_id}; see monday_sync.sync_runs (runid {runid})",
@@ -1139,10 +1239,8 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
 /// `monday_sync.pull_item(item_id)`: fetches one item (or subitem), upserts it, returns its row.
 #[pg_extern(volatile, parallel_unsafe)]
 fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
-    let mut poll = || {
-        pgrx::check_for_interrupts!();
-    };
-    let mut client = new_client(&mut poll)?;
+    let mut hooks = PgHooks { worker: false };
+    let mut client = new_client(&mut hooks)?;
     let what = format!("monday item {item_id}");
     let d = client
         .query(

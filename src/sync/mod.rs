@@ -1,6 +1,7 @@
 //! The sync engine's pure part: board metadata from the API, SQL names for monday titles, and typed
 //! rows built from items with the column codec. No pgrx: `src/pg/sync.rs` runs it against tables.
 
+pub mod activity;
 pub mod names;
 pub mod rows;
 

@@ -395,11 +395,24 @@ impl World {
             "pulse_id": it.id,
             "pulse_name": it.name,
         });
+        if let Some(p) = it.parent_item_id {
+            data["parent_item_id"] = json!(p.to_string());
+        }
         if let (Some(d), Value::Object(x)) = (data.as_object_mut(), extra) {
             d.extend(x);
         }
         let board = it.board_id;
         self.log(board, event, "pulse", data);
+    }
+
+    /// Another board with the sample board's columns and groups and no items (a move target).
+    pub fn add_board(&mut self, id: i64, name: &str) {
+        let mut b = self.boards[&SAMPLE_BOARD].clone();
+        b.id = id;
+        b.name = name.into();
+        b.item_ids.clear();
+        self.boards.insert(id, b);
+        self.version += 1;
     }
 
     pub fn rename(&mut self, item: i64, name: &str) {

@@ -1,0 +1,876 @@
+//! The background worker and its job queue.
+//!
+//! Registered when monday_sync is in shared_preload_libraries. It connects to
+//! `monday_sync.database` (waiting quietly until that database and the extension exist), marks
+//! runs a crash left `running` as failed and queues their jobs again, then loops: enqueue the
+//! boards whose own schedule is due, claim the oldest due job with `FOR UPDATE SKIP LOCKED`, run
+//! it, sleep on its latch. Every step of a job commits on its own (see `Steps`), HTTP happens
+//! between transactions, and a crash loses at most the page being written: the job runs again and
+//! the upserts make the table exactly right. SIGTERM stops it at once (Postgres' `die`); SIGHUP
+//! reloads settings.
+#![allow(clippy::result_large_err)]
+
+use super::budget::{self, PgHooks};
+use super::progress::Progress;
+use super::refresh::refresh_core;
+use super::settings;
+use super::sync::{
+    fail_run, finish_run, pull_core, pull_text, start_job_run, token, tracked, Steps, R,
+};
+use crate::api::Client;
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::lwlock::PgLwLock;
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::prelude::*;
+use pgrx::shmem::PGRXSharedMemory;
+use pgrx::{pg_shmem_init, pg_sys};
+use serde_json::json;
+use std::ffi::CString;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+// ---------- shared state: what the worker is doing, and its latch ----------
+
+#[derive(Copy, Clone, Default)]
+#[repr(C)]
+pub struct WorkerState {
+    pid: i32,
+    /// 1 waiting for the database, 2 waiting for the extension, 3 idle, 4 running a job.
+    state: u8,
+    dboid: u32,
+    /// `&MyProc->procLatch` (shared memory: valid in every backend).
+    latch: usize,
+    jobid: i64,
+    board_id: i64,
+    since_us: i64,
+    jobs_done: i64,
+}
+
+unsafe impl PGRXSharedMemory for WorkerState {}
+
+static WORKER: PgLwLock<WorkerState> = unsafe { PgLwLock::new(c"monday_sync worker") };
+static READY: AtomicBool = AtomicBool::new(false);
+
+pub fn init() {
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        pg_shmem_init!(WORKER);
+        READY.store(true, Ordering::Release);
+        // The launcher connects to no database: it waits quietly for monday_sync.database to exist,
+        // then starts the worker proper there, and starts it again whenever it stops.
+        BackgroundWorkerBuilder::new("monday_sync launcher")
+            .set_type("monday_sync launcher")
+            .set_function("monday_sync_launcher_main")
+            .set_library("monday_sync")
+            .enable_spi_access()
+            .set_restart_time(Some(Duration::from_secs(5)))
+            .load();
+    }
+}
+
+fn set_state(state: u8, jobid: i64, board_id: i64) {
+    let mut w = WORKER.exclusive();
+    w.state = state;
+    w.jobid = jobid;
+    w.board_id = board_id;
+    w.since_us = unsafe { pg_sys::GetCurrentTimestamp() };
+}
+
+fn alive(pid: i32) -> bool {
+    pid > 0 && unsafe { libc_kill(pid, 0) == 0 }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+extern "C-unwind" {
+    /// Postgres' SIGTERM handler for backends (sets ProcDiePending and the latch), unwrapped.
+    #[link_name = "die"]
+    fn postgres_die(signal: std::ffi::c_int);
+}
+
+/// Why a queued job may not run soon, for the requester's WARNING. None = a worker serves this
+/// database.
+fn worker_missing() -> Option<(String, String)> {
+    if !READY.load(Ordering::Acquire) {
+        return Some((
+            "monday_sync is not in shared_preload_libraries: no background worker runs queued jobs".into(),
+            "Add monday_sync to shared_preload_libraries and restart PostgreSQL, or call monday_sync.refresh_board / pull_board directly.".into(),
+        ));
+    }
+    let w = *WORKER.share();
+    let mine = unsafe { pg_sys::MyDatabaseId };
+    if !alive(w.pid) {
+        return Some((
+            "the monday_sync background worker is not running".into(),
+            "It restarts by itself within seconds after a crash; see the server log.".into(),
+        ));
+    }
+    if w.dboid != 0 && w.dboid != mine.to_u32() {
+        return Some((
+            format!(
+                "the monday_sync background worker serves database \"{}\", not this one",
+                settings::database()
+            ),
+            "Set monday_sync.database to this database in postgresql.conf and restart PostgreSQL.".into(),
+        ));
+    }
+    None
+}
+
+/// Wakes the worker when the requesting transaction commits (before that it could not see the job).
+fn wake_on_commit() {
+    if !READY.load(Ordering::Acquire) {
+        return;
+    }
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
+        let latch = WORKER.share().latch;
+        if latch != 0 {
+            unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+        }
+    });
+}
+
+// ---------- SQL: requests ----------
+
+fn enqueue(board_id: i64, command: &str) -> R<i64> {
+    let is_top: Option<bool> = super::sync::one(
+        "SELECT parent_board_id IS NULL FROM monday_sync.boards WHERE board_id = $1",
+        &[board_id.into()],
+    );
+    match is_top {
+        None => {
+            return Err(super::sync::not_tracked(
+                board_id,
+                &format!("request_{command} queues a {command} of a tracked board"),
+            ))
+        }
+        Some(false) => {
+            return Err(super::sync::err(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("monday board {board_id} is a subitems board"),
+                "its subitems are synced with their parent board",
+                "Request the parent board: SELECT board_id FROM monday_sync.boards WHERE subitems_board_id = …;",
+            ))
+        }
+        Some(true) => {}
+    }
+    // One queued job per board and command: a request while one waits joins it (and makes it due now).
+    let jobid: i64 = super::sync::one(
+        "INSERT INTO monday_sync.jobs (board_id, command) VALUES ($1, $2)
+         ON CONFLICT (board_id, command) WHERE status = 'queued'
+         DO UPDATE SET not_before = least(jobs.not_before, now())
+         RETURNING jobid",
+        &[board_id.into(), command.into()],
+    )
+    .unwrap_or_else(|| pgrx::error!("monday_sync: the job was not queued"));
+    if let Some((why, hint)) = worker_missing() {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!("job {jobid} is queued, but {why}"),
+            "monday_sync",
+        )
+        .set_detail("The job waits in monday_sync.jobs until a worker claims it.")
+        .set_hint(hint)
+        .report(PgLogLevel::WARNING);
+    }
+    wake_on_commit();
+    Ok(jobid)
+}
+
+/// `monday_sync.request_refresh(board_id)`: queues an incremental refresh and returns its job id at
+/// once (safe in a trigger or a cron job).
+#[pg_extern(volatile, parallel_unsafe)]
+fn request_refresh(board_id: i64) -> R<i64> {
+    enqueue(board_id, "refresh")
+}
+
+/// `monday_sync.request_pull(board_id)`: queues a full pull (reconcile) and returns its job id.
+#[pg_extern(volatile, parallel_unsafe)]
+fn request_pull(board_id: i64) -> R<i64> {
+    enqueue(board_id, "pull")
+}
+
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_safe, name = "_worker")]
+fn worker_row() -> TableIterator<
+    'static,
+    (
+        name!(pid, Option<i32>),
+        name!(state, String),
+        name!(database_oid, Option<i64>),
+        name!(jobid, Option<i64>),
+        name!(board_id, Option<i64>),
+        name!(since_us, Option<i64>),
+        name!(jobs_done, i64),
+    ),
+> {
+    let row = if READY.load(Ordering::Acquire) {
+        let w = *WORKER.share();
+        let up = alive(w.pid);
+        (
+            up.then_some(w.pid),
+            if !up {
+                "not running".to_string()
+            } else {
+                match w.state {
+                    1 => "waiting for the database",
+                    2 => "waiting for CREATE EXTENSION monday_sync",
+                    3 => "idle",
+                    4 => "running a job",
+                    _ => "starting",
+                }
+                .to_string()
+            },
+            (w.dboid != 0).then_some(w.dboid as i64),
+            (up && w.state == 4).then_some(w.jobid),
+            (up && w.state == 4).then_some(w.board_id),
+            up.then_some(w.since_us),
+            w.jobs_done,
+        )
+    } else {
+        (
+            None,
+            "not preloaded".to_string(),
+            None,
+            None,
+            None,
+            None,
+            0,
+        )
+    };
+    TableIterator::new(std::iter::once(row))
+}
+
+// ---------- transactions of the worker ----------
+
+/// A failure as data: the worker records it and goes on (an ERROR would end the process).
+#[derive(Debug, Clone)]
+struct Failure {
+    code: PgSqlErrorCode,
+    message: String,
+    detail: Option<String>,
+}
+
+impl Failure {
+    fn text(&self) -> String {
+        match &self.detail {
+            Some(d) if !d.is_empty() => format!("{} ({d})", self.message),
+            _ => self.message.clone(),
+        }
+    }
+
+    /// Errors that another attempt cannot fix.
+    fn permanent(&self) -> bool {
+        use PgSqlErrorCode::*;
+        matches!(
+            self.code,
+            ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION
+                | ERRCODE_INSUFFICIENT_PRIVILEGE
+                | ERRCODE_UNDEFINED_OBJECT
+                | ERRCODE_UNDEFINED_TABLE
+                | ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+                | ERRCODE_INVALID_PARAMETER_VALUE
+        )
+    }
+
+    fn daily_limit(&self) -> bool {
+        self.code == PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
+            && self.message.to_lowercase().contains("daily")
+    }
+}
+
+fn failure_of_caught(e: CaughtError) -> Failure {
+    match e {
+        CaughtError::PostgresError(r)
+        | CaughtError::ErrorReport(r)
+        | CaughtError::RustPanic { ereport: r, .. } => Failure {
+            code: r.sql_error_code(),
+            message: r.message().to_string(),
+            detail: r.detail().map(String::from),
+        },
+    }
+}
+
+/// An ErrorReport value → a Failure (its SQLSTATE is only readable once raised).
+fn failure_of(e: ErrorReport) -> Failure {
+    PgTryBuilder::new(AssertUnwindSafe(move || -> Failure {
+        e.report(PgLogLevel::ERROR);
+        unreachable!("ERROR returns")
+    }))
+    .catch_others(failure_of_caught)
+    .execute()
+}
+
+fn to_report(f: &Failure) -> ErrorReport {
+    let r = ErrorReport::new(f.code, f.message.clone(), "monday_sync worker");
+    match &f.detail {
+        Some(d) => r.set_detail(d.clone()),
+        None => r,
+    }
+}
+
+/// Runs `f` in a transaction of its own: committed when it returns Ok, rolled back on an error
+/// value or a Postgres ERROR (which becomes an error value: the worker goes on).
+fn in_tx<T>(f: impl FnOnce() -> R<T>) -> R<T> {
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+    }
+    let mut committed = false;
+    let done = &mut committed;
+    let r: Result<T, Failure> = PgTryBuilder::new(AssertUnwindSafe(move || {
+        match f() {
+            Ok(v) => {
+                unsafe {
+                    pg_sys::PopActiveSnapshot();
+                    pg_sys::CommitTransactionCommand();
+                }
+                *done = true;
+                Ok(v)
+            }
+            Err(e) => Err(failure_of(e)),
+        }
+    }))
+    .catch_others(|e| Err(failure_of_caught(e)))
+    .execute();
+    if !committed {
+        unsafe { pg_sys::AbortCurrentTransaction() };
+    }
+    r.map_err(|f| to_report(&f))
+}
+
+struct Committed;
+
+impl Steps for Committed {
+    fn step<T>(&mut self, f: impl FnOnce() -> R<T>) -> R<T> {
+        in_tx(f)
+    }
+}
+
+fn sql_exec(sql: &str, args: &[pgrx::datum::DatumWithOid]) {
+    super::sync::exec(sql, args);
+}
+
+// ---------- the worker ----------
+
+fn activity(text: &str) {
+    let c = CString::new(text).unwrap_or_default();
+    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c.as_ptr()) };
+}
+
+fn idle() {
+    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
+}
+
+fn reload_if_asked() {
+    if BackgroundWorker::sighup_received() {
+        unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+    }
+}
+
+fn naptime() -> Duration {
+    Duration::from_millis(settings::NAPTIME.get().max(100) as u64)
+}
+
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die)) };
+    // No database: shared catalogs (pg_database) only, so a missing database is no error.
+    BackgroundWorker::connect_worker_to_spi(None, None);
+    let db = settings::database();
+    let mut said = false;
+    loop {
+        if database_oid(&db).is_some() {
+            said = false;
+            let launched = BackgroundWorkerBuilder::new("monday_sync worker")
+                .set_type("monday_sync worker")
+                .set_function("monday_sync_worker_main")
+                .set_library("monday_sync")
+                .enable_spi_access()
+                .set_notify_pid(unsafe { pg_sys::MyProcPid })
+                .load_dynamic();
+            match launched {
+                // Returns when the worker stops (SIGTERM to it, its database dropped, a failure).
+                Ok(w) => {
+                    let _ = w.wait_for_shutdown();
+                }
+                Err(e) => warning!("monday_sync launcher: could not start the worker: {e:?} (max_worker_processes?)"),
+            }
+        } else {
+            if !said {
+                log!("monday_sync launcher: waiting for database \"{db}\" (monday_sync.database)");
+                said = true;
+            }
+            let mut w = WORKER.exclusive();
+            w.state = 1;
+            w.pid = 0;
+        }
+        if !BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {
+            return;
+        }
+        reload_if_asked();
+    }
+}
+
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // SIGTERM (shutdown, pg_terminate_backend) ends the worker at the next interrupt check, even
+    // in the middle of an HTTP wait: Postgres' own handler.
+    unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die)) };
+    {
+        let mut w = WORKER.exclusive();
+        *w = WorkerState {
+            pid: unsafe { pg_sys::MyProcPid },
+            latch: unsafe { std::ptr::addr_of_mut!((*pg_sys::MyProc).procLatch) } as usize,
+            jobs_done: w.jobs_done,
+            ..Default::default()
+        };
+    }
+    let db = settings::database();
+    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    WORKER.exclusive().dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    let mut recovered = false;
+    let mut last_cleanup = Instant::now() - Duration::from_secs(7200);
+    loop {
+        reload_if_asked();
+        let installed = in_tx(|| {
+            Ok(Spi::get_one::<bool>(
+                "SELECT true FROM pg_extension WHERE extname = 'monday_sync'",
+            )
+            .ok()
+            .flatten()
+            .unwrap_or(false))
+        })
+        .unwrap_or(false);
+        if !installed {
+            recovered = false;
+            set_state(2, 0, 0);
+            if !BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {
+                return;
+            }
+            continue;
+        }
+        if !recovered {
+            match in_tx(|| {
+                recover();
+                budget::seed_from_history();
+                Ok(())
+            }) {
+                Ok(()) => recovered = true,
+                Err(e) => warning!("monday_sync worker: recovery failed: {}", failure_of(e).text()),
+            }
+        }
+        if last_cleanup.elapsed() > Duration::from_secs(3600) {
+            last_cleanup = Instant::now();
+            let _ = in_tx(|| {
+                sql_exec(
+                    "DELETE FROM monday_sync.jobs WHERE status IN ('succeeded', 'failed')
+                       AND finished_at < now() - interval '30 days'",
+                    &[],
+                );
+                Ok(())
+            });
+        }
+        if let Err(e) = in_tx(|| {
+            schedule();
+            Ok(())
+        }) {
+            warning!("monday_sync worker: scheduling failed: {}", failure_of(e).text());
+        }
+        set_state(3, 0, 0);
+        // Run every job that is due, then sleep until woken or the naptime passes.
+        while let Some(job) = claim() {
+            run(job);
+            WORKER.exclusive().jobs_done += 1;
+            reload_if_asked();
+        }
+        set_state(3, 0, 0);
+        idle();
+        if !BackgroundWorker::wait_latch(Some(naptime())) {
+            return;
+        }
+    }
+}
+
+fn database_oid(db: &str) -> Option<pg_sys::Oid> {
+    let name = CString::new(db).ok()?;
+    let oid = in_tx(|| Ok(unsafe { pg_sys::get_database_oid(name.as_ptr(), true) })).ok()?;
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// Runs left `running` by a crash or a restart: failed, and their jobs queued again.
+fn recover() {
+    let n = super::sync::exec(
+        "UPDATE monday_sync.sync_runs SET status = 'failed', finished_at = clock_timestamp(),
+                message = 'server restarted: the worker stopped during this run (crash, restart or pg_terminate_backend); its job runs again'
+          WHERE status IN ('starting', 'running') AND jobid IS NOT NULL",
+        &[],
+    );
+    let max = settings::MAX_ATTEMPTS.get();
+    // A job that was running goes back to the queue unless an equal job is queued already.
+    let requeued = super::sync::exec(
+        "UPDATE monday_sync.jobs j SET status = CASE WHEN j.attempts < $1 THEN 'queued' ELSE 'failed' END,
+                finished_at = now(), not_before = now(), last_error = 'server restarted'
+          WHERE j.status = 'running'
+            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs q
+                             WHERE q.board_id = j.board_id AND q.command = j.command AND q.status = 'queued')",
+        &[max.into()],
+    );
+    let merged = super::sync::exec(
+        "UPDATE monday_sync.jobs SET status = 'failed', finished_at = now(),
+                last_error = 'server restarted; an equal job is queued'
+          WHERE status = 'running'",
+        &[],
+    );
+    if n + requeued + merged > 0 {
+        log!(
+            "monday_sync worker: after a restart, {n} interrupted run(s) marked failed, {requeued} job(s) queued again"
+        );
+    }
+}
+
+/// Boards on the worker's own schedule (for installs without pg_cron).
+fn schedule() {
+    sql_exec(
+        "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
+         SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
+          WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j WHERE j.board_id = b.board_id
+                              AND (j.status IN ('queued', 'running')
+                                   OR (j.command = 'refresh' AND j.queued_at > now() - b.refresh_interval)))
+         ON CONFLICT DO NOTHING",
+        &[],
+    );
+    sql_exec(
+        "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
+         SELECT b.board_id, 'pull', 'monday_sync schedule' FROM monday_sync.boards b
+          WHERE b.reconcile_interval IS NOT NULL AND b.parent_board_id IS NULL
+            AND coalesce(b.last_full_at, '-infinity') <= now() - b.reconcile_interval
+            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j WHERE j.board_id = b.board_id
+                              AND (j.status IN ('queued', 'running')
+                                   OR (j.command = 'pull' AND j.queued_at > now() - b.reconcile_interval)))
+         ON CONFLICT DO NOTHING",
+        &[],
+    );
+}
+
+struct Job {
+    jobid: i64,
+    board_id: i64,
+    command: String,
+    attempts: i32,
+}
+
+fn claim() -> Option<Job> {
+    in_tx(|| {
+        Ok(Spi::connect_mut(|c| {
+            let t = c.update(
+                "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
+                        started_at = now(), finished_at = NULL
+                  WHERE jobid = (SELECT jobid FROM monday_sync.jobs
+                                  WHERE status = 'queued' AND not_before <= now()
+                                  ORDER BY not_before, jobid
+                                  FOR UPDATE SKIP LOCKED LIMIT 1)
+                 RETURNING jobid, board_id, command, attempts",
+                None,
+                &[],
+            )?;
+            if t.is_empty() {
+                return Ok::<_, pgrx::spi::SpiError>(None);
+            }
+            let r = t.first();
+            Ok(Some(Job {
+                jobid: r.get::<i64>(1)?.unwrap_or(0),
+                board_id: r.get::<i64>(2)?.unwrap_or(0),
+                command: r.get::<String>(3)?.unwrap_or_default(),
+                attempts: r.get::<i32>(4)?.unwrap_or(1),
+            }))
+        })
+        .unwrap_or_else(|e| super::sync::spi_fail(e)))
+    })
+    .ok()
+    .flatten()
+}
+
+struct Done {
+    runid: i64,
+    rows_written: i64,
+    api_calls: i64,
+    message: String,
+}
+
+fn run(job: Job) {
+    set_state(4, job.jobid, job.board_id);
+    activity(&format!(
+        "monday_sync: {} of board {} (job {})",
+        job.command, job.board_id, job.jobid
+    ));
+    let mut runid: Option<i64> = None;
+    let result = execute(&job, &mut runid);
+    let (status, message, rows, calls) = match &result {
+        Ok(d) => {
+            runid = Some(d.runid);
+            ("succeeded", d.message.clone(), d.rows_written, d.api_calls)
+        }
+        Err(f) => ("failed", f.text(), 0, 0),
+    };
+    let max = settings::MAX_ATTEMPTS.get();
+    let (final_status, retry_in): (&str, Option<String>) = match &result {
+        Ok(_) => ("succeeded", None),
+        Err(f) if f.daily_limit() => (
+            // Not the job's fault: it waits for the count to reset at midnight UTC.
+            "queued",
+            Some("date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 day'".into()),
+        ),
+        Err(f) if f.permanent() || job.attempts >= max => ("failed", None),
+        Err(_) => (
+            "queued",
+            Some(format!(
+                "now() + interval '{} seconds'",
+                (30i64 << (job.attempts - 1).clamp(0, 7)).min(3600)
+            )),
+        ),
+    };
+    let payload = json!({
+        "jobid": job.jobid,
+        "board_id": job.board_id,
+        "command": job.command,
+        "status": if final_status == "queued" { "retrying" } else { status },
+        "attempts": job.attempts,
+        "runid": runid,
+        "rows_written": rows,
+        "api_calls": calls,
+        "message": crate::codec::truncate_bytes(&message, 1000),
+    });
+    let daily = matches!(&result, Err(f) if f.daily_limit());
+    let recorded = in_tx(|| {
+        let not_before = retry_in.as_deref().unwrap_or("now()");
+        // `not_before` is one of the two expressions above, never user input.
+        super::sync::exec(
+            &format!(
+                "UPDATE monday_sync.jobs SET status = $2, finished_at = now(), runid = coalesce($3, runid),
+                        last_error = $4, not_before = {not_before},
+                        attempts = attempts - CASE WHEN $5 THEN 1 ELSE 0 END
+                  WHERE jobid = $1"
+            ),
+            &[
+                job.jobid.into(),
+                final_status.into(),
+                runid.into(),
+                (status == "failed").then_some(message.as_str()).into(),
+                daily.into(),
+            ],
+        );
+        super::sync::exec(
+            "SELECT pg_notify('monday_sync', $1)",
+            &[payload.to_string().into()],
+        );
+        Ok(())
+    });
+    if let Err(e) = recorded {
+        warning!(
+            "monday_sync worker: could not record the end of job {}: {}",
+            job.jobid,
+            failure_of(e).text()
+        );
+    }
+    if status == "failed" && final_status == "failed" {
+        warning!(
+            "monday_sync worker: job {} ({} of board {}) failed for good after {} attempt(s): {message}",
+            job.jobid,
+            job.command,
+            job.board_id,
+            job.attempts
+        );
+        alert(&job, &message);
+    } else if status == "failed" {
+        log!(
+            "monday_sync worker: job {} ({} of board {}) failed, will retry: {message}",
+            job.jobid,
+            job.command,
+            job.board_id
+        );
+    }
+    idle();
+}
+
+fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
+    let fail = |e: ErrorReport| failure_of(e);
+    let (tb, tok) = in_tx(|| {
+        let tb = tracked(job.board_id).ok_or_else(|| {
+            super::sync::not_tracked(job.board_id, "the board was untracked after the job was queued")
+        })?;
+        Ok((tb, token()?))
+    })
+    .map_err(fail)?;
+    let mut hooks = PgHooks { worker: true };
+    let mut client = Client::new(settings::api_config(tok), &mut hooks);
+    let (kind, mode) = if job.command == "pull" {
+        ("pull_board", Some("full"))
+    } else {
+        ("refresh_board", None)
+    };
+    let runid = in_tx(|| {
+        let runid = start_job_run(job.board_id, kind, Some(job.jobid), mode);
+        super::sync::exec(
+            "UPDATE monday_sync.jobs SET runid = $2 WHERE jobid = $1",
+            &[job.jobid.into(), runid.into()],
+        );
+        Ok(runid)
+    })
+    .map_err(fail)?;
+    *runid_out = Some(runid);
+    let progress = Progress::start(runid, job.board_id, if job.command == "pull" { 1 } else { 3 });
+    let result = if job.command == "pull" {
+        pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
+            let total = s.plus(sub.as_ref().unwrap_or(&Default::default()));
+            let text = pull_text(&total);
+            (total, text, "full")
+        })
+    } else {
+        refresh_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|r| (r.total(), r.text(), r.mode()))
+    };
+    drop(progress);
+    match result {
+        Ok((total, text, mode)) => {
+            in_tx(|| {
+                super::sync::exec(
+                    "UPDATE monday_sync.sync_runs SET mode = $2 WHERE runid = $1",
+                    &[runid.into(), mode.into()],
+                );
+                finish_run(runid, &client, &total, &text);
+                Ok(())
+            })
+            .map_err(fail)?;
+            Ok(Done {
+                runid,
+                rows_written: total.rows_written,
+                api_calls: client.http_calls() as i64,
+                message: text,
+            })
+        }
+        Err(e) => {
+            let f = failure_of(e);
+            let text = f.text();
+            let _ = in_tx(|| {
+                fail_run(runid, Some(&client), &text);
+                Ok(())
+            });
+            Err(f)
+        }
+    }
+}
+
+/// `monday_sync.alert_url`: a JSON POST with a `text` field (a Slack incoming webhook works as is).
+fn alert(job: &Job, message: &str) {
+    let Some(url) = settings::alert_url() else {
+        return;
+    };
+    let board_name: String = in_tx(|| {
+        Ok(super::sync::one::<String>(
+            "SELECT board_name FROM monday_sync.boards WHERE board_id = $1",
+            &[job.board_id.into()],
+        )
+        .unwrap_or_default())
+    })
+    .unwrap_or_default();
+    let body = json!({
+        "text": format!(
+            "monday_sync: the {} of monday board \"{board_name}\" ({}) failed after {} attempt(s): {message}",
+            job.command, job.board_id, job.attempts
+        ),
+        "jobid": job.jobid,
+        "board_id": job.board_id,
+        "board_name": board_name,
+        "command": job.command,
+        "attempts": job.attempts,
+        "error": message,
+        "database": settings::database(),
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(5)))
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    match agent
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+    {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => warning!("monday_sync worker: alert_url answered HTTP {}", r.status().as_u16()),
+        Err(e) => warning!("monday_sync worker: alert_url could not be reached: {e}"),
+    }
+}
+
+extension_sql!(
+    r#"
+CREATE VIEW monday_sync.worker AS
+SELECT w.pid,
+       w.state,
+       (SELECT datname FROM pg_database WHERE oid = w.database_oid) AS database,
+       w.jobid,
+       w.board_id,
+       timestamptz '2000-01-01 00:00:00+00' + w.since_us * interval '1 microsecond' AS state_since,
+       w.jobs_done
+  FROM monday_sync._worker() w;
+COMMENT ON VIEW monday_sync.worker IS
+  'The monday_sync background worker: its pid, what it is doing (waiting for the database or the extension, idle, running a job), since when, and how many jobs it has run since the server started.';
+
+CREATE VIEW monday_sync.board_status AS
+SELECT b.board_id,
+       b.board_name,
+       format('%I.%I', b.target_schema, b.target_table) AS table_name,
+       s.last_success,
+       now() - s.last_success AS lag,
+       b.activity_watermark,
+       b.last_full_at,
+       b.refresh_interval,
+       b.reconcile_interval,
+       (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'queued') AS queued_jobs,
+       (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'running') AS running_jobs,
+       e.finished_at AS last_error_at,
+       e.last_error
+  FROM monday_sync.boards b
+  LEFT JOIN LATERAL (
+       SELECT max(r.finished_at) AS last_success FROM monday_sync.sync_runs r
+        WHERE r.board_id = b.board_id AND r.status = 'succeeded' AND r.kind IN ('pull_board', 'refresh_board')) s ON true
+  LEFT JOIN LATERAL (
+       SELECT j.finished_at, j.last_error FROM monday_sync.jobs j
+        WHERE j.board_id = b.board_id AND j.last_error IS NOT NULL
+          AND j.finished_at > coalesce(s.last_success, '-infinity')
+        ORDER BY j.finished_at DESC LIMIT 1) e ON true
+ WHERE b.parent_board_id IS NULL;
+COMMENT ON VIEW monday_sync.board_status IS
+  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, and the last error since the last success.';
+
+CREATE FUNCTION monday_sync.set_schedule(board_id bigint, refresh_every interval, reconcile_every interval DEFAULT interval '1 day')
+RETURNS void LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE monday_sync.boards b
+       SET refresh_interval = refresh_every, reconcile_interval = reconcile_every
+     WHERE b.board_id = set_schedule.board_id AND b.parent_board_id IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'monday board % is not tracked', set_schedule.board_id
+              USING ERRCODE = '55000',
+                    DETAIL = 'set_schedule sets the worker''s schedule of a tracked board (not of a subitems board)',
+                    HINT = format('SELECT monday_sync.track_board(%s);', set_schedule.board_id);
+    END IF;
+END
+$$;
+"#,
+    name = "worker_views",
+    requires = [worker_row, "schema"]
+);
