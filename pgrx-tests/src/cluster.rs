@@ -124,6 +124,14 @@ impl Cluster {
         capture(&format!("{BIN}/psql"), &a)
     }
 
+    /// `pg_ctl restart -m immediate`: what a power cut and a reboot look like to the extension.
+    pub fn restart_immediate(&self) -> Result<(), String> {
+        let d = self.dir.to_string_lossy().into_owned();
+        let log = format!("{d}/server.log");
+        pg_bin("pg_ctl", &["-D", &d, "-m", "immediate", "-w", "stop"])?;
+        pg_bin("pg_ctl", &["-D", &d, "-l", &log, "-w", "-t", "60", "start"]).map(|_| ())
+    }
+
     pub fn stop(&mut self) {
         let d = self.dir.to_string_lossy().into_owned();
         let _ = pg_bin("pg_ctl", &["-D", &d, "-m", "fast", "-w", "stop"]);

@@ -98,87 +98,90 @@ impl Env {
         self.json(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))
     }
 
-    /// Every active item of the board is in the table exactly once, with its name, group, budget
-    /// and notes as the fake holds them; inactive ones carry their state.
     fn check_table(&mut self, table: &str, board: i64) -> T {
-        let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> =
-            self.fake.with(|s| {
-                s.world
-                    .items
-                    .values()
-                    .filter(|it| it.board_id == board)
-                    .map(|it| {
-                        let cell_text = |c: &str| {
-                            it.cells
-                                .get(c)
-                                .and_then(|m| m.get("text"))
-                                .and_then(|t| t.as_str())
-                                .map(String::from)
-                        };
-                        (
-                            it.id,
-                            (
-                                it.name.clone(),
-                                it.group_id.clone(),
-                                it.state.clone(),
-                                cell_text("numeric_mkx1"),
-                                cell_text("text0"),
-                            ),
-                        )
-                    })
-                    .collect()
-            });
-        let (budget, notes) = if board == SAMPLE_BOARD {
-            ("budget::text", "notes")
-        } else {
-            ("NULL::text", "NULL::text")
-        };
-        let rows = self
-            .db
-            .query(
-                &format!("SELECT item_id, name, group_id, state, {budget}, {notes} FROM public.{table} ORDER BY item_id"),
-                &[],
-            )
-            .map_err(pg)?;
-        let mut active = 0;
-        for r in &rows {
-            let id: i64 = r.get(0);
-            let state: String = r.get(3);
-            let Some((name, group, st, b, n)) = expected.get(&id) else {
-                if state == "deleted" {
-                    continue; // purged on monday: the row stays, marked deleted
-                }
-                return Err(format!(
-                    "{table}: item {id} is {state} in Postgres but unknown to monday"
-                ));
-            };
-            eq(
-                &state.as_str(),
-                &st.as_str(),
-                &format!("{table} item {id} state"),
-            )?;
-            if *st != State::Active {
-                continue;
-            }
-            active += 1;
-            eq(&r.get::<_, String>(1), name, &format!("item {id} name"))?;
-            eq(&r.get::<_, String>(2), group, &format!("item {id} group"))?;
-            if board == SAMPLE_BOARD {
-                eq(
-                    &r.get::<_, Option<String>>(4),
-                    &b.clone().filter(|s| !s.is_empty()),
-                    &format!("item {id} budget"),
-                )?;
-                eq(
-                    &r.get::<_, Option<String>>(5),
-                    &n.clone().filter(|s| !s.is_empty()),
-                    &format!("item {id} notes"),
-                )?;
-            }
-        }
-        let want = expected.values().filter(|v| v.2 == State::Active).count();
-        eq(&active, &want, &format!("{table}: active items present"))
+        check_table(&mut self.db, &self.fake, table, board)
     }
+}
+
+/// Every active item of the board is in the table exactly once, with its name, group, budget
+/// and notes as the fake holds them; inactive ones carry their state.
+pub fn check_table(db: &mut Client, fake: &Fake, table: &str, board: i64) -> T {
+    let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> =
+        fake.with(|s| {
+            s.world
+                .items
+                .values()
+                .filter(|it| it.board_id == board)
+                .map(|it| {
+                    let cell_text = |c: &str| {
+                        it.cells
+                            .get(c)
+                            .and_then(|m| m.get("text"))
+                            .and_then(|t| t.as_str())
+                            .map(String::from)
+                    };
+                    (
+                        it.id,
+                        (
+                            it.name.clone(),
+                            it.group_id.clone(),
+                            it.state.clone(),
+                            cell_text("numeric_mkx1"),
+                            cell_text("text0"),
+                        ),
+                    )
+                })
+                .collect()
+        });
+    let (budget, notes) = if board == SAMPLE_BOARD {
+        ("budget::text", "notes")
+    } else {
+        ("NULL::text", "NULL::text")
+    };
+    let rows = db
+        .query(
+            &format!("SELECT item_id, name, group_id, state, {budget}, {notes} FROM public.{table} ORDER BY item_id"),
+            &[],
+        )
+        .map_err(pg)?;
+    let mut active = 0;
+    for r in &rows {
+        let id: i64 = r.get(0);
+        let state: String = r.get(3);
+        let Some((name, group, st, b, n)) = expected.get(&id) else {
+            if state == "deleted" {
+                continue; // purged on monday: the row stays, marked deleted
+            }
+            return Err(format!(
+                "{table}: item {id} is {state} in Postgres but unknown to monday"
+            ));
+        };
+        eq(
+            &state.as_str(),
+            &st.as_str(),
+            &format!("{table} item {id} state"),
+        )?;
+        if *st != State::Active {
+            continue;
+        }
+        active += 1;
+        eq(&r.get::<_, String>(1), name, &format!("item {id} name"))?;
+        eq(&r.get::<_, String>(2), group, &format!("item {id} group"))?;
+        if board == SAMPLE_BOARD {
+            eq(
+                &r.get::<_, Option<String>>(4),
+                &b.clone().filter(|s| !s.is_empty()),
+                &format!("item {id} budget"),
+            )?;
+            eq(
+                &r.get::<_, Option<String>>(5),
+                &n.clone().filter(|s| !s.is_empty()),
+                &format!("item {id} notes"),
+            )?;
+        }
+    }
+    let want = expected.values().filter(|v| v.2 == State::Active).count();
+    eq(&active, &want, &format!("{table}: active items present"))
 }
 
 fn eq<A: PartialEq + std::fmt::Debug>(got: &A, want: &A, what: &str) -> T {

@@ -9,6 +9,7 @@ mod fake;
 mod regress;
 mod setup;
 mod util;
+mod worker;
 
 use cluster::Cluster;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,9 @@ fn main() {
         Some("demo") => setup::ensure().and_then(|_| demo(args.iter().any(|a| a == "--keep"))),
         Some("test") => setup::ensure().and_then(|_| test()),
         Some("e2e") => setup::ensure().and_then(|_| e2e_only()),
+        Some("worker") => setup::ensure()
+            .and_then(|_| install(false))
+            .and_then(|_| worker_only()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
         Some("bench-sync") => setup::ensure()
@@ -182,6 +186,17 @@ fn test() -> Result<(), String> {
     )?;
     let e2e = e2e::run(&c)?;
     println!("\ne2e: {e2e}");
+    drop(c);
+
+    step("background worker: a cluster with monday_sync and pg_cron preloaded, crashes included");
+    let w = worker::run()?;
+    println!("\nworker: {w}");
+    Ok(())
+}
+
+fn worker_only() -> Result<(), String> {
+    let w = worker::run()?;
+    println!("\nworker: {w}");
     Ok(())
 }
 

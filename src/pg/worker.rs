@@ -386,7 +386,7 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
     let db = settings::database();
     let mut said = false;
     loop {
-        if database_oid(&db).is_some() {
+        if database_exists(&db) {
             said = false;
             let launched = BackgroundWorkerBuilder::new("monday_sync worker")
                 .set_type("monday_sync worker")
@@ -500,10 +500,33 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     }
 }
 
-fn database_oid(db: &str) -> Option<pg_sys::Oid> {
-    let name = CString::new(db).ok()?;
-    let oid = in_tx(|| Ok(unsafe { pg_sys::get_database_oid(name.as_ptr(), true) })).ok()?;
-    (oid != pg_sys::InvalidOid).then_some(oid)
+/// Whether a database exists, read from `pg_database` by a process connected to no database
+/// (a heap scan of the shared catalog, as the autovacuum launcher does: no index, no pg_class).
+fn database_exists(db: &str) -> bool {
+    in_tx(|| {
+        let mut found = false;
+        unsafe {
+            let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+            let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, lock);
+            let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
+            loop {
+                let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+                if tup.is_null() {
+                    break;
+                }
+                let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_database>(tup);
+                let name = std::ffi::CStr::from_ptr((*form).datname.data.as_ptr());
+                if name.to_bytes() == db.as_bytes() {
+                    found = true;
+                    break;
+                }
+            }
+            pg_sys::table_endscan(scan);
+            pg_sys::table_close(rel, lock);
+        }
+        Ok(found)
+    })
+    .unwrap_or(false)
 }
 
 /// Runs left `running` by a crash or a restart: failed, and their jobs queued again.

@@ -1,0 +1,582 @@
+//! The background worker against a real cluster with monday_sync and pg_cron preloaded, and the
+//! fake monday server over HTTP: jobs, pg_cron, crashes and restarts mid-job, the worker's own
+//! schedule, pacing under a small complexity budget, failures, alerts and NOTIFY. These cannot be
+//! `#[pg_test]`s: the worker must see committed rows, and the cluster must crash.
+
+use crate::cluster::Cluster;
+use crate::e2e::check_table;
+use crate::fake::world::{World, SAMPLE_BOARD, SAMPLE_SUBITEMS_BOARD};
+use crate::fake::{Fake, Fault};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, NoTls};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+type T = Result<(), String>;
+
+const TOKEN: &str = "fake-token-worker-77aa";
+const DB: &str = "mswork";
+const PORT: u16 = 28820;
+
+pub struct W {
+    pub c: Cluster,
+    pub fake: Fake,
+    pub db: Client,
+}
+
+fn pg(e: postgres::Error) -> String {
+    crate::util::pg_err(e)
+}
+
+fn eq<A: PartialEq + std::fmt::Debug>(got: &A, want: &A, what: &str) -> T {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+fn check(cond: bool, what: &str) -> T {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.to_string())
+    }
+}
+
+impl W {
+    fn connect(&self) -> Result<Client, String> {
+        Client::connect(&self.c.conn_string(DB), NoTls).map_err(pg)
+    }
+
+    /// Connects again after a crash or a restart (the postmaster takes a few seconds).
+    fn reconnect(&mut self) -> T {
+        let t = Instant::now();
+        loop {
+            match self.connect() {
+                Ok(c) => {
+                    self.db = c;
+                    return Ok(());
+                }
+                Err(e) if t.elapsed() > Duration::from_secs(60) => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    fn i64(&mut self, sql: &str) -> Result<i64, String> {
+        Ok(self.db.query_one(sql, &[]).map_err(pg)?.get::<_, i64>(0))
+    }
+
+    fn text(&mut self, sql: &str) -> Result<Option<String>, String> {
+        Ok(self
+            .db
+            .query_one(sql, &[])
+            .map_err(pg)?
+            .get::<_, Option<String>>(0))
+    }
+
+    fn sql(&mut self, sql: &str) -> T {
+        self.db.batch_execute(sql).map_err(pg)
+    }
+
+    fn request(&mut self, command: &str) -> Result<i64, String> {
+        self.i64(&format!(
+            "SELECT monday_sync.request_{command}({SAMPLE_BOARD})"
+        ))
+    }
+
+    /// Waits for a job to end; returns its status.
+    fn wait_job(&mut self, jobid: i64, secs: u64) -> Result<String, String> {
+        let t = Instant::now();
+        loop {
+            // The server may still be restarting after a crash: connect again and go on.
+            let st = match self.text(&format!(
+                "SELECT status FROM monday_sync.jobs WHERE jobid = {jobid}"
+            )) {
+                Ok(s) => s.unwrap_or_default(),
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(300));
+                    self.reconnect()?;
+                    continue;
+                }
+            };
+            if st == "succeeded" || st == "failed" {
+                return Ok(st);
+            }
+            if t.elapsed() > Duration::from_secs(secs) {
+                let runs = self.text("SELECT string_agg(format('%s %s %s %s', runid, kind, status, message), E'\\n') FROM monday_sync.sync_runs")?;
+                return Err(format!(
+                    "job {jobid} still {st} after {secs} s; runs: {runs:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn table_ok(&mut self) -> T {
+        check_table(&mut self.db, &self.fake, "q3_launch_plan", SAMPLE_BOARD)?;
+        check_table(
+            &mut self.db,
+            &self.fake,
+            "q3_launch_plan_subitems",
+            SAMPLE_SUBITEMS_BOARD,
+        )
+    }
+
+    fn worker_pid(&mut self) -> Result<i32, String> {
+        let t = Instant::now();
+        loop {
+            let pid: Option<i32> = self
+                .db
+                .query_one(
+                    "SELECT pid FROM pg_stat_activity WHERE backend_type = 'monday_sync worker' AND datname = $1",
+                    &[&DB],
+                )
+                .ok()
+                .and_then(|r| r.get(0));
+            if let Some(p) = pid {
+                return Ok(p);
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err("no monday_sync worker in pg_stat_activity".into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn reload(&mut self, settings: &[(&str, &str)]) -> T {
+        for (k, v) in settings {
+            if v.is_empty() {
+                self.sql(&format!("ALTER SYSTEM RESET {k}"))?;
+            } else {
+                self.sql(&format!("ALTER SYSTEM SET {k} = '{v}'"))?;
+            }
+        }
+        self.sql("SELECT pg_reload_conf()")?;
+        // The worker applies it at its next loop (naptime 200 ms).
+        std::thread::sleep(Duration::from_millis(800));
+        Ok(())
+    }
+
+    fn server_log(&self) -> String {
+        std::fs::read_to_string(self.c.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+/// Before its database exists the worker waits without errors; then it connects by itself.
+fn waits_for_its_database(w: &mut W) -> T {
+    std::thread::sleep(Duration::from_secs(1));
+    let log = w.server_log();
+    check(
+        log.contains("waiting for database \"mswork\""),
+        &format!("the launcher does not say it is waiting:\n{log}"),
+    )?;
+    check(
+        !log.contains("FATAL") && !log.contains("ERROR"),
+        &format!("errors while waiting for the database:\n{log}"),
+    )?;
+    let mut admin = Client::connect(&w.c.conn_string("postgres"), NoTls).map_err(pg)?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {DB}"))
+        .map_err(pg)?;
+    w.reconnect()?;
+    w.worker_pid()?;
+    // Connected, waiting for CREATE EXTENSION, quietly; then idle.
+    w.sql("CREATE EXTENSION monday_sync")?;
+    w.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
+    let t = Instant::now();
+    loop {
+        let st = w
+            .text("SELECT state FROM monday_sync.worker")?
+            .unwrap_or_default();
+        if st == "idle" {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(15) {
+            return Err(format!("worker state {st:?}, expected idle"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let log = w.server_log();
+    check(
+        !log.contains("FATAL") && !log.contains("ERROR"),
+        &format!("errors while starting:\n{log}"),
+    )
+}
+
+/// Requests return at once; the worker pulls and refreshes, commits, notifies.
+fn worker_runs_queued_jobs(w: &mut W) -> T {
+    let t: String = w
+        .db
+        .query_one("SELECT monday_sync.track_board($1)::text", &[&SAMPLE_BOARD])
+        .map_err(pg)?
+        .get(0);
+    eq(&t.as_str(), &"q3_launch_plan", "table")?;
+    let mut listener = w.connect()?;
+    listener.batch_execute("LISTEN monday_sync").map_err(pg)?;
+    let t0 = Instant::now();
+    let job = w.request("pull")?;
+    check(
+        t0.elapsed() < Duration::from_millis(500),
+        "request_pull returns at once",
+    )?;
+    eq(&w.wait_job(job, 60)?.as_str(), &"succeeded", "pull job")?;
+    w.table_ok()?;
+    eq(
+        &w.i64(&format!("SELECT count(*) FROM monday_sync.sync_runs WHERE jobid = {job} AND kind = 'pull_board' AND status = 'succeeded' AND mode = 'full'"))?,
+        &1,
+        "the job's run",
+    )?;
+    // NOTIFY monday_sync with a JSON payload when the job ends.
+    let mut got: Option<Value> = None;
+    let mut n = listener.notifications();
+    let mut it = n.timeout_iter(Duration::from_secs(5));
+    while let Some(m) = it.next().map_err(pg)? {
+        let v: Value = serde_json::from_str(m.payload()).map_err(|e| e.to_string())?;
+        if v["jobid"] == json!(job) {
+            got = Some(v);
+            break;
+        }
+    }
+    let v = got.ok_or("no NOTIFY for the job")?;
+    eq(&v["status"].as_str(), &Some("succeeded"), "NOTIFY status")?;
+    check(v["rows_written"].as_i64().unwrap_or(0) > 1000, &format!("NOTIFY payload: {v}"))?;
+
+    // Changes on monday, then a refresh job: exactly the changes, in the calls the issue allows.
+    let ids: Vec<i64> = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    w.fake.with(|s| {
+        s.world.rename(ids[3], "Renamed while the worker watched");
+        s.world.set_state(ids[4], crate::fake::world::State::Archived);
+    });
+    w.fake.clear_log();
+    // Two requests in one transaction are one job.
+    let pair = w
+        .db
+        .query_one(
+            &format!("SELECT monday_sync.request_refresh({SAMPLE_BOARD}), monday_sync.request_refresh({SAMPLE_BOARD})"),
+            &[],
+        )
+        .map_err(pg)?;
+    let (a, b): (i64, i64) = (pair.get(0), pair.get(1));
+    eq(&a, &b, "requests coalesce while queued")?;
+    eq(&w.wait_job(a, 30)?.as_str(), &"succeeded", "refresh job")?;
+    w.table_ok()?;
+    eq(&w.fake.log().len(), &2, "calls of the refresh job")?;
+    eq(
+        &w.text(&format!("SELECT mode FROM monday_sync.sync_runs WHERE jobid = {a}"))?,
+        &Some("incremental".to_string()),
+        "refresh mode",
+    )?;
+    let st = w.text("SELECT format('%s|%s|%s', queued_jobs, running_jobs, last_error IS NULL) FROM monday_sync.board_status")?;
+    eq(&st, &Some("0|0|t".to_string()), "board_status")
+}
+
+/// pg_cron calls request_refresh; the worker applies the change.
+fn pg_cron_schedules_refreshes(w: &mut W) -> T {
+    // pg_cron lives in cron.database_name ('postgres' here); the job runs in the worker's database.
+    let mut cron = Client::connect(&w.c.conn_string("postgres"), NoTls).map_err(pg)?;
+    cron.batch_execute(&format!(
+        "CREATE EXTENSION IF NOT EXISTS pg_cron;
+         SELECT cron.schedule_in_database('monday-refresh', '* * * * *', 'SELECT monday_sync.request_refresh({SAMPLE_BOARD})', '{DB}')"
+    ))
+    .map_err(pg)?;
+    let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[10]);
+    w.fake
+        .with(|s| s.world.rename(id, "Changed for pg_cron"));
+    let t = Instant::now();
+    loop {
+        let n = w.i64(&format!(
+            "SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {id} AND name = 'Changed for pg_cron'"
+        ))?;
+        if n == 1 {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(150) {
+            return Err("pg_cron's refresh did not arrive within 150 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    println!(
+        "worker: pg_cron lag from the change on the fake to the row: {:.1} s (one-minute schedule)",
+        t.elapsed().as_secs_f64()
+    );
+    let ran: i64 = cron
+        .query_one("SELECT count(*) FROM cron.job_run_details WHERE command LIKE '%request_refresh%' AND status = 'succeeded'", &[])
+        .map_err(pg)?
+        .get(0);
+    check(ran >= 1, "cron.job_run_details has no succeeded run")?;
+    cron.batch_execute("SELECT cron.unschedule('monday-refresh')")
+        .map_err(pg)?;
+    w.table_ok()
+}
+
+/// kill -9 of the worker, and an immediate restart of PostgreSQL, in the middle of a pull: the run
+/// is marked failed, the job runs again, the table is exactly right.
+fn crash_and_restart_mid_job(w: &mut W) -> T {
+    for how in ["kill -9", "restart"] {
+        w.sql("TRUNCATE public.q3_launch_plan, public.q3_launch_plan_subitems")?;
+        w.fake
+            .with(|s| s.knobs.latency = Duration::from_millis(700));
+        let job = w.request("pull")?;
+        // Wait until the first page is committed (rows visible from here).
+        let t = Instant::now();
+        loop {
+            let n = w.i64("SELECT count(*) FROM public.q3_launch_plan")?;
+            if n > 0 {
+                check(n < 1200, "the pull ended before the crash")?;
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err("no page committed within 30 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if how == "kill -9" {
+            let pid = w.worker_pid()?;
+            crate::util::capture("kill", &["-9", &pid.to_string()])?;
+        } else {
+            w.c.restart_immediate()?;
+        }
+        w.fake.with(|s| s.knobs.latency = Duration::ZERO);
+        std::thread::sleep(Duration::from_secs(1));
+        w.reconnect()?;
+        eq(&w.wait_job(job, 90)?.as_str(), &"succeeded", &format!("the job after {how}"))?;
+        let runs = w.text(&format!(
+            "SELECT string_agg(status || ':' || left(coalesce(message, ''), 16), ',' ORDER BY runid) FROM monday_sync.sync_runs WHERE jobid = {job}"
+        ))?;
+        check(
+            runs.as_deref().is_some_and(|r| r.starts_with("failed:server restarted,succeeded:")),
+            &format!("runs of the job after {how}: {runs:?}"),
+        )?;
+        eq(&w.i64(&format!("SELECT attempts::bigint FROM monday_sync.jobs WHERE jobid = {job}"))?, &2, "attempts")?;
+        w.table_ok()?;
+        eq(
+            &w.i64("SELECT count(*) - count(DISTINCT item_id) FROM public.q3_launch_plan")?,
+            &0,
+            "no row twice",
+        )?;
+    }
+    Ok(())
+}
+
+/// Without pg_cron: the worker's own refresh and reconcile schedule.
+fn worker_schedule(w: &mut W) -> T {
+    let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[11]);
+    w.sql(&format!(
+        "SELECT monday_sync.set_schedule({SAMPLE_BOARD}, '1 second', '1 day')"
+    ))?;
+    w.fake.with(|s| s.world.rename(id, "Seen by the schedule"));
+    let t = Instant::now();
+    loop {
+        if w.i64(&format!("SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {id} AND name = 'Seen by the schedule'"))? == 1 {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            return Err("the scheduled refresh did not arrive".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A reconcile is due when the last full pull is older than reconcile_interval.
+    w.sql(&format!(
+        "UPDATE monday_sync.boards SET last_full_at = now() - interval '2 days' WHERE board_id = {SAMPLE_BOARD}"
+    ))?;
+    let t = Instant::now();
+    loop {
+        if w.i64("SELECT count(*) FROM monday_sync.jobs WHERE command = 'pull' AND requested_by = 'monday_sync schedule' AND status = 'succeeded'")? >= 1 {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            return Err("the scheduled reconcile did not run".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    w.sql(&format!(
+        "SELECT monday_sync.set_schedule({SAMPLE_BOARD}, NULL, NULL)"
+    ))?;
+    // Let a refresh that was just queued finish.
+    std::thread::sleep(Duration::from_secs(2));
+    w.table_ok()
+}
+
+/// A small complexity budget: the worker waits for the window instead of exhausting it.
+fn worker_paces_itself(w: &mut W) -> T {
+    w.fake.clear_log();
+    let job = w.request("pull")?;
+    eq(&w.wait_job(job, 60)?.as_str(), &"succeeded", "pull")?;
+    let page = w.fake.log().iter().map(|l| l.complexity).max().unwrap_or(0);
+    check(page > 0, "no complexity in the fake's log")?;
+    // Room for three pages a window; the worker may use 60 % of it.
+    let budget = page * 3;
+    w.fake.with(|s| {
+        s.knobs.budget_per_minute = budget;
+        s.knobs.budget_window = Duration::from_secs(3);
+    });
+    w.reload(&[
+        ("monday_sync.complexity_per_minute", &budget.to_string()),
+        ("monday_sync.worker_budget_share", "0.6"),
+    ])?;
+    w.sql("TRUNCATE public.q3_launch_plan, public.q3_launch_plan_subitems")?;
+    w.fake.clear_log();
+    let waits_before = w.i64("SELECT worker_waits FROM monday_sync.api_budget")?;
+    let job = w.request("pull")?;
+    let st = w.wait_job(job, 90)?;
+    w.fake.with(|s| {
+        s.knobs.budget_per_minute = 10_000_000;
+        s.knobs.budget_window = Duration::from_secs(60);
+    });
+    w.reload(&[
+        ("monday_sync.complexity_per_minute", ""),
+        ("monday_sync.worker_budget_share", ""),
+    ])?;
+    eq(&st.as_str(), &"succeeded", "paced pull")?;
+    let exhausted = w
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.error_code.as_deref() == Some("COMPLEXITY_BUDGET_EXHAUSTED"))
+        .count();
+    eq(&exhausted, &0, "COMPLEXITY_BUDGET_EXHAUSTED answers")?;
+    let waits = w.i64("SELECT worker_waits FROM monday_sync.api_budget")? - waits_before;
+    check(waits > 0, "the worker never waited for the window")?;
+    let b = w.text("SELECT format('%s|%s', accounted, calls_today > 0) FROM monday_sync.api_budget")?;
+    eq(&b, &Some("true|true".into()), "api_budget")?;
+    w.table_ok()
+}
+
+/// A job that cannot succeed fails for good: run and job failed, NOTIFY, the alert URL, the status
+/// view. A transient failure is retried.
+fn failures_alert_and_retry(w: &mut W) -> T {
+    let url = format!("{}/_fake/alert", w.fake.url().trim_end_matches("/v2"));
+    w.reload(&[("monday_sync.alert_url", &url), ("monday_sync.max_retries", "0")])?;
+    // Transient: one 500 with no retries left in the call → the job is queued again.
+    w.fake.fault(Fault::Status(500));
+    let job = w.request("refresh")?;
+    let t = Instant::now();
+    loop {
+        let s = w.text(&format!("SELECT status || ':' || attempts FROM monday_sync.jobs WHERE jobid = {job}"))?;
+        if s.as_deref() == Some("queued:1") {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            return Err(format!("transient failure: job is {s:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check(
+        w.i64(&format!("SELECT (not_before > now() + interval '20 seconds')::int::bigint FROM monday_sync.jobs WHERE jobid = {job}"))? == 1,
+        "the retry waits (backoff)",
+    )?;
+    w.sql(&format!("UPDATE monday_sync.jobs SET not_before = now() WHERE jobid = {job}"))?;
+    eq(&w.wait_job(job, 30)?.as_str(), &"succeeded", "the retried job")?;
+    // Permanent: the token is rejected. No retry; an alert.
+    w.fake.with(|s| s.knobs.token = "rotated-token".into());
+    let job = w.request("refresh")?;
+    eq(&w.wait_job(job, 30)?.as_str(), &"failed", "job with a rejected token")?;
+    eq(&w.i64(&format!("SELECT attempts::bigint FROM monday_sync.jobs WHERE jobid = {job}"))?, &1, "no retry of a permanent failure")?;
+    let t = Instant::now();
+    let alert = loop {
+        if let Some(a) = w.fake.with(|s| s.alerts.last().cloned()) {
+            break a;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err("no alert was POSTed".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    check(
+        alert["text"].as_str().is_some_and(|t| t.contains("Q3 Launch plan") && t.contains("failed")),
+        &format!("alert: {alert}"),
+    )?;
+    check(!alert.to_string().contains(TOKEN), "the token in an alert")?;
+    let last = w.text("SELECT last_error FROM monday_sync.board_status")?.unwrap_or_default();
+    check(!last.is_empty(), "board_status shows no error")?;
+    w.fake.with(|s| s.knobs.token = TOKEN.into());
+    w.reload(&[("monday_sync.alert_url", ""), ("monday_sync.max_retries", "")])?;
+    let job = w.request("refresh")?;
+    eq(&w.wait_job(job, 30)?.as_str(), &"succeeded", "after the token is fixed")?;
+    eq(&w.text("SELECT last_error FROM monday_sync.board_status")?, &None, "no error after a success")
+}
+
+type Test = (&'static str, fn(&mut W) -> T);
+
+pub fn run() -> Result<String, String> {
+    let fake = Fake::start(World::sample(1200, true)).map_err(|e| e.to_string())?;
+    fake.with(|s| s.knobs.token = TOKEN.into());
+    let url = fake.url();
+    let api_url = format!("monday_sync.api_url = '{url}'");
+    let c = Cluster::start(
+        "worker",
+        PORT,
+        &[
+            "log_min_messages = info",
+            "shared_preload_libraries = 'monday_sync,pg_cron'",
+            "monday_sync.database = 'mswork'",
+            "monday_sync.naptime = '200ms'",
+            "monday_sync.request_timeout = '5s'",
+            "monday_sync.max_wait = '60s'",
+            &api_url,
+            "cron.database_name = 'postgres'",
+            "cron.use_background_workers = on",
+            "max_worker_processes = 16",
+        ],
+    )?;
+    let db = Client::connect(&c.conn_string("postgres"), NoTls).map_err(pg)?;
+    let mut w = W { c, fake, db };
+    let tests: Vec<Test> = vec![
+        ("the worker waits for its database, quietly", waits_for_its_database),
+        ("the worker runs queued jobs, commits and notifies", worker_runs_queued_jobs),
+        ("pg_cron schedules refreshes", pg_cron_schedules_refreshes),
+        ("kill -9 and restart in the middle of a job", crash_and_restart_mid_job),
+        ("the worker's own refresh and reconcile schedule", worker_schedule),
+        ("the worker paces itself under a small budget", worker_paces_itself),
+        ("failures: retry, fail for good, alert", failures_alert_and_retry),
+    ];
+    let filter = std::env::var("WORKER_FILTER").unwrap_or_default();
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (i, (name, f)) in tests.into_iter().enumerate() {
+        // The first two tests create the database and the board the others use.
+        if i > 1 && !filter.is_empty() && !name.contains(&filter) {
+            continue;
+        }
+        let t = Instant::now();
+        match f(&mut w) {
+            Ok(()) => {
+                passed += 1;
+                println!("worker: ok     {name} ({:.1} s)", t.elapsed().as_secs_f64());
+            }
+            Err(e) => {
+                println!("worker: FAILED {name}: {e}");
+                let log = w.server_log();
+                let tail: Vec<&str> = log.lines().rev().take(25).collect();
+                println!("  server log, last lines:");
+                for l in tail.into_iter().rev() {
+                    println!("  | {l}");
+                }
+                failed.push(name);
+                if i == 0 {
+                    break;
+                }
+                // A test that crashed the server leaves a dead connection behind.
+                let _ = w.reconnect();
+            }
+        }
+    }
+    let log = w.server_log();
+    if log.contains(TOKEN) {
+        println!("worker: FAILED the server log contains the token");
+        failed.push("token in the server log");
+    }
+    if log.contains("PANIC") || log.contains("terminated by signal 11") {
+        println!("worker: FAILED the server log shows a crash:\n{log}");
+        failed.push("a crash in the server log");
+    }
+    if failed.is_empty() {
+        Ok(format!("{passed} passed, 0 failed"))
+    } else {
+        Err(format!("worker: {} failed: {}", failed.len(), failed.join("; ")))
+    }
+}
