@@ -560,15 +560,18 @@ fn recover() {
     }
 }
 
-/// Boards on the worker's own schedule (for installs without pg_cron).
+/// Boards on the worker's own schedule (for installs without pg_cron). A board is due for a
+/// refresh when no refresh was queued within `refresh_interval`, and for a reconcile when its last
+/// full pull is older than `reconcile_interval`; nothing is queued while an equal job waits or
+/// runs, and a reconcile that failed for good is not tried again for an hour.
 fn schedule() {
     sql_exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
           WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
-            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j WHERE j.board_id = b.board_id
-                              AND (j.status IN ('queued', 'running')
-                                   OR (j.command = 'refresh' AND j.queued_at > now() - b.refresh_interval)))
+            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
+                             WHERE j.board_id = b.board_id AND j.command = 'refresh'
+                               AND (j.status IN ('queued', 'running') OR j.queued_at > now() - b.refresh_interval))
          ON CONFLICT DO NOTHING",
         &[],
     );
@@ -577,9 +580,10 @@ fn schedule() {
          SELECT b.board_id, 'pull', 'monday_sync schedule' FROM monday_sync.boards b
           WHERE b.reconcile_interval IS NOT NULL AND b.parent_board_id IS NULL
             AND coalesce(b.last_full_at, '-infinity') <= now() - b.reconcile_interval
-            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j WHERE j.board_id = b.board_id
-                              AND (j.status IN ('queued', 'running')
-                                   OR (j.command = 'pull' AND j.queued_at > now() - b.reconcile_interval)))
+            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
+                             WHERE j.board_id = b.board_id AND j.command = 'pull'
+                               AND (j.status IN ('queued', 'running')
+                                    OR (j.status = 'failed' AND j.finished_at > now() - least(b.reconcile_interval, interval '1 hour'))))
          ON CONFLICT DO NOTHING",
         &[],
     );
