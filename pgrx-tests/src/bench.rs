@@ -60,6 +60,24 @@ fn stats(port: u16) -> Result<serde_json::Value, String> {
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
+/// POST a JSON body to the fake's test endpoints.
+fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    let b = body.to_string();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.write_all(
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        )
+        .as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let body = out.split("\r\n\r\n").nth(1).ok_or("no body")?;
+    serde_json::from_str(body).map_err(|e| e.to_string())
+}
+
 /// utime + stime of a process (all its threads), in seconds.
 fn cpu_seconds(pid: i32) -> f64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -186,5 +204,106 @@ pub fn sync() -> Result<(), String> {
     }
     println!("  fake's time: what the fake server spent validating, executing and serialising (inside the seconds column);");
     println!("  backend CPU: the Postgres backend's own CPU time (its HTTP threads included): the extension's cost.");
+    Ok(())
+}
+
+/// The refresh benchmark: a 10,000-item board refreshed incrementally after k = 0, 10 and 1,000
+/// changes (API calls, rows written, wall time), then the lag from a change on the fake to its row
+/// with pg_cron's one-minute schedule driving the worker.
+pub fn refresh() -> Result<(), String> {
+    let port = 28896;
+    let fake = start_fake(10_000, 0, port)?;
+    let url = format!("monday_sync.api_url = 'http://127.0.0.1:{port}/v2'");
+    let c = Cluster::start(
+        "benchrefresh",
+        28821,
+        &[
+            "shared_preload_libraries = 'monday_sync,pg_cron'",
+            "jit = off",
+            "monday_sync.database = 'bench_refresh'",
+            "monday_sync.naptime = '1s'",
+            &url,
+            "cron.database_name = 'postgres'",
+            "cron.use_background_workers = on",
+            "max_worker_processes = 16",
+        ],
+    )?;
+    let mut admin = c.connect("postgres")?;
+    admin
+        .batch_execute("CREATE DATABASE bench_refresh")
+        .map_err(pg_err)?;
+    let mut db = c.connect("bench_refresh")?;
+    db.batch_execute(
+        "CREATE EXTENSION monday_sync; SELECT monday_sync.set_token('fake-token');
+         SELECT monday_sync.track_board(18414630189); SELECT monday_sync.pull_board(18414630189);",
+    )
+    .map_err(pg_err)?;
+    println!("\nIncremental refresh of a 10,000-item board with refresh_board (release build; fake in its own process):");
+    println!(
+        "  {:>14} {:>10} {:>8} {:>14} {:>9} {:>9}",
+        "changed items", "API calls", "bound", "rows written", "seconds", "mode"
+    );
+    for k in [0usize, 10, 1000] {
+        post(port, "/_fake/change", &serde_json::json!({ "count": k, "tag": format!("bench {k}") }))?;
+        let before = stats(port)?;
+        let t = Instant::now();
+        let r: serde_json::Value = db
+            .query_one("SELECT monday_sync.refresh_board(18414630189)", &[])
+            .map_err(pg_err)?
+            .get(0);
+        let secs = t.elapsed().as_secs_f64();
+        let calls = stats(port)?["requests"].as_i64().unwrap_or(0)
+            - before["requests"].as_i64().unwrap_or(0);
+        let written = r["rows_written"].as_i64().unwrap_or(-1);
+        if written != k as i64 {
+            return Err(format!("refresh after {k} changes wrote {written} rows: {r}"));
+        }
+        println!(
+            "  {:>14} {:>10} {:>8} {:>14} {:>9.3} {:>9}",
+            k,
+            calls,
+            2 + k.div_ceil(100),
+            written,
+            secs,
+            r["mode"].as_str().unwrap_or("?")
+        );
+    }
+    // Lag under pg_cron's one-minute schedule (the worker runs the job).
+    admin
+        .batch_execute(
+            "CREATE EXTENSION pg_cron;
+             SELECT cron.schedule_in_database('monday-refresh', '* * * * *',
+                    'SELECT monday_sync.request_refresh(18414630189)', 'bench_refresh');",
+        )
+        .map_err(pg_err)?;
+    let mut lags = Vec::new();
+    for n in 0..3 {
+        // Changes land at different points of the minute.
+        std::thread::sleep(Duration::from_secs(7 + 13 * n));
+        let tag = format!("lag sample {n}");
+        post(port, "/_fake/change", &serde_json::json!({ "count": 1, "tag": tag }))?;
+        let t = Instant::now();
+        loop {
+            let got: i64 = db
+                .query_one("SELECT count(*) FROM public.q3_launch_plan WHERE notes = $1", &[&tag])
+                .map_err(pg_err)?
+                .get(0);
+            if got == 1 {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(150) {
+                return Err("a change did not arrive within 150 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        lags.push(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "\nLag from a change on the fake to its row, pg_cron '* * * * *' + the worker: {} s (mean {:.1} s; bound: 60 s + one refresh)",
+        lags.iter().map(|l| format!("{l:.1}")).collect::<Vec<_>>().join(", "),
+        lags.iter().sum::<f64>() / lags.len() as f64
+    );
+    drop(db);
+    drop(fake);
     Ok(())
 }

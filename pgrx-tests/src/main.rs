@@ -75,6 +75,10 @@ fn main() {
         Some("bench-sync") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::sync()),
+        Some("bench-refresh") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| run("cargo", &["build", "--release", "-q", "-p", "monday_sync_harness"], &[]))
+            .and_then(|_| bench::refresh()),
         _ => usage(),
     };
     if let Err(e) = result {
@@ -318,7 +322,8 @@ fn bench() -> Result<(), String> {
     );
     drop(db);
     drop(c);
-    bench::sync()
+    bench::sync()?;
+    bench::refresh()
 }
 
 fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {

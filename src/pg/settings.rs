@@ -81,14 +81,18 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_S,
     );
-    GucRegistry::define_string_guc(
-        c"monday_sync.database",
-        c"Database the monday_sync background worker connects to.",
-        c"The worker waits quietly until this database and CREATE EXTENSION monday_sync exist.",
-        &DATABASE,
-        GucContext::Postmaster,
-        GucFlags::default(),
-    );
+    // A server-start setting can only be defined while shared_preload_libraries is processed;
+    // without the preload there is no worker to configure.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        GucRegistry::define_string_guc(
+            c"monday_sync.database",
+            c"Database the monday_sync background worker connects to.",
+            c"The worker waits quietly until this database and CREATE EXTENSION monday_sync exist.",
+            &DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+    }
     GucRegistry::define_int_guc(
         c"monday_sync.naptime",
         c"How often the background worker looks for queued jobs and due schedules.",

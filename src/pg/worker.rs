@@ -885,16 +885,31 @@ CREATE FUNCTION monday_sync.set_schedule(board_id bigint, refresh_every interval
 RETURNS void LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    parent bigint;
 BEGIN
-    UPDATE monday_sync.boards b
-       SET refresh_interval = refresh_every, reconcile_interval = reconcile_every
-     WHERE b.board_id = set_schedule.board_id AND b.parent_board_id IS NULL;
+    SELECT b.parent_board_id INTO parent FROM monday_sync.boards b WHERE b.board_id = set_schedule.board_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'monday board % is not tracked', set_schedule.board_id
               USING ERRCODE = '55000',
-                    DETAIL = 'set_schedule sets the worker''s schedule of a tracked board (not of a subitems board)',
+                    DETAIL = 'set_schedule sets the worker''s schedule of a tracked board',
                     HINT = format('SELECT monday_sync.track_board(%s);', set_schedule.board_id);
     END IF;
+    IF parent IS NOT NULL THEN
+        RAISE EXCEPTION 'monday board % is a subitems board', set_schedule.board_id
+              USING ERRCODE = '22023',
+                    DETAIL = 'its subitems are refreshed with their parent board',
+                    HINT = format('SELECT monday_sync.set_schedule(%s, …);', parent);
+    END IF;
+    IF refresh_every < interval '1 second' OR reconcile_every < interval '1 minute' THEN
+        RAISE EXCEPTION 'schedule too frequent: refresh every %, reconcile every %', refresh_every, reconcile_every
+              USING ERRCODE = '22023',
+                    DETAIL = 'refresh_every must be at least 1 second and reconcile_every at least 1 minute',
+                    HINT = 'Every refresh costs at least one API call against monday''s daily limit; NULL turns a schedule off.';
+    END IF;
+    UPDATE monday_sync.boards b
+       SET refresh_interval = refresh_every, reconcile_interval = reconcile_every
+     WHERE b.board_id = set_schedule.board_id;
 END
 $$;
 "#,

@@ -392,6 +392,20 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         });
         return Some(json_response(200, body));
     }
+    if req.method == "POST" && req.path == "/_fake/change" {
+        // For a fake in another process (the refresh benchmark): `{"count": k, "tag": t}` sets the
+        // notes of the board's first k active items to t, as k users would on monday.
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let k = body["count"].as_u64().unwrap_or(0) as usize;
+        let tag = body["tag"].as_str().unwrap_or("changed").to_string();
+        let mut s = shared.lock().unwrap();
+        let ids: Vec<i64> = s.world.active_items(world::SAMPLE_BOARD).into_iter().take(k).collect();
+        for id in &ids {
+            s.world
+                .set_cell(*id, "text0", Some(Value::String(tag.clone())), Some(&tag));
+        }
+        return Some(json_response(200, json!({ "ids": ids })));
+    }
     if req.method == "POST" && req.path == "/_fake/alert" {
         // Stands in for a Slack incoming webhook: keeps the JSON it was sent.
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
