@@ -34,3 +34,30 @@ SELECT runid, kind, status, items_seen, rows_written, api_calls, complexity_used
   FROM monday_sync.sync_runs ORDER BY runid;
 SELECT runid, call_no, operation, http_status, attempts, complexity_cost, complexity_after
   FROM monday_sync.api_calls ORDER BY runid, call_no LIMIT 10;
+
+\echo '== refresh_board: only what changed since (monday''s activity log): nothing did, so one API call, no writes'
+SELECT r ->> 'mode' AS mode, r ->> 'log_entries' AS log_entries, r ->> 'changed_items' AS changed_items,
+       r ->> 'rows_written' AS rows_written, r ->> 'api_calls' AS api_calls
+  FROM monday_sync.refresh_board(:board) AS r;
+
+\echo '== the background worker: request_refresh queues a job and returns at once; the worker runs it'
+CREATE FUNCTION pg_temp.wait_job(j bigint) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE s text;
+BEGIN
+  FOR i IN 1..300 LOOP
+    SELECT status INTO s FROM monday_sync.jobs WHERE jobid = j;
+    EXIT WHEN s IN ('succeeded', 'failed');
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RETURN s;
+END $$;
+SELECT monday_sync.request_refresh(:board) AS job \gset
+SELECT pg_temp.wait_job(:job) AS job_status;
+SELECT jobid, command, status, attempts, requested_by, runid FROM monday_sync.jobs ORDER BY jobid;
+SELECT board_id, board_name, table_name, last_success::timestamp(0), lag < interval '1 minute' AS current,
+       queued_jobs, running_jobs, last_error
+  FROM monday_sync.board_status;
+SELECT pid IS NOT NULL AS running, state, database, jobs_done FROM monday_sync.worker;
+SELECT calls_today, daily_call_limit, complexity_left, complexity_per_minute, worker_waits FROM monday_sync.api_budget;
+\echo '-- keep it current: SELECT cron.schedule(''board'', ''*/5 * * * *'', ''SELECT monday_sync.request_refresh(<board>)'');'
+\echo '--   or, without pg_cron: SELECT monday_sync.set_schedule(<board>, ''5 minutes'', ''1 day'');'

@@ -885,7 +885,23 @@ fn token_is_private(e: &mut Env) -> T {
         !settings.to_string().contains(TOKEN),
         "token in pg_settings",
     )?;
-    let runs = e.json("SELECT to_jsonb(array_agg(r)) FROM (SELECT * FROM monday_sync.sync_runs UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, last_error FROM monday_sync.api_calls) r")?;
+    expect_err_plain(
+        &mut a,
+        &format!("SELECT monday_sync.request_refresh({SAMPLE_BOARD})"),
+        "42501",
+    )?;
+    expect_err_plain(&mut a, "SELECT * FROM monday_sync.jobs", "42501")?;
+    e.db.batch_execute(&format!(
+        "SELECT monday_sync.refresh_board({SAMPLE_BOARD}); SELECT monday_sync.request_refresh({SAMPLE_BOARD})"
+    ))
+    .map_err(pg)?;
+    let runs = e.json(
+        "SELECT jsonb_build_array((SELECT jsonb_agg(to_jsonb(r)) FROM monday_sync.sync_runs r),
+                                  (SELECT jsonb_agg(to_jsonb(c)) FROM monday_sync.api_calls c),
+                                  (SELECT jsonb_agg(to_jsonb(j)) FROM monday_sync.jobs j),
+                                  (SELECT jsonb_agg(to_jsonb(s)) FROM monday_sync.board_status s))",
+    )?;
+    check(runs.to_string().contains("refresh_board"), "run history without the refresh")?;
     check(
         !runs.to_string().contains(TOKEN),
         "token in the run history",

@@ -127,11 +127,16 @@ fn demo(keep: bool) -> Result<(), String> {
                 "pulling the sample board from the fake monday server at {} (MONDAY_API_TOKEN + MONDAY_BOARD_ID use the real API)",
                 fake.url()
             ));
+            // Server-wide, so the background worker (reloading on SIGHUP) uses the fake too.
             db.batch_execute(&format!(
-                "ALTER DATABASE postgres SET monday_sync.api_url = '{}'",
+                "ALTER SYSTEM SET monday_sync.api_url = '{}'",
                 fake.url()
             ))
             .map_err(pg_err)?;
+            db.batch_execute("SELECT pg_reload_conf()")
+                .map_err(pg_err)?;
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            db = c.connect("postgres")?;
             let token = fake.with(|s| s.knobs.token.clone());
             _fake = fake;
             (token, fake::world::SAMPLE_BOARD)
