@@ -244,7 +244,11 @@ pub fn refresh() -> Result<(), String> {
         "changed items", "API calls", "bound", "rows written", "seconds", "mode"
     );
     for k in [0usize, 10, 1000] {
-        post(port, "/_fake/change", &serde_json::json!({ "count": k, "tag": format!("bench {k}") }))?;
+        post(
+            port,
+            "/_fake/change",
+            &serde_json::json!({ "count": k, "tag": format!("bench {k}") }),
+        )?;
         let before = stats(port)?;
         let t = Instant::now();
         let r: serde_json::Value = db
@@ -256,7 +260,9 @@ pub fn refresh() -> Result<(), String> {
             - before["requests"].as_i64().unwrap_or(0);
         let written = r["rows_written"].as_i64().unwrap_or(-1);
         if written != k as i64 {
-            return Err(format!("refresh after {k} changes wrote {written} rows: {r}"));
+            return Err(format!(
+                "refresh after {k} changes wrote {written} rows: {r}"
+            ));
         }
         println!(
             "  {:>14} {:>10} {:>8} {:>14} {:>9.3} {:>9}",
@@ -281,11 +287,18 @@ pub fn refresh() -> Result<(), String> {
         // Changes land at different points of the minute.
         std::thread::sleep(Duration::from_secs(7 + 13 * n));
         let tag = format!("lag sample {n}");
-        post(port, "/_fake/change", &serde_json::json!({ "count": 1, "tag": tag }))?;
+        post(
+            port,
+            "/_fake/change",
+            &serde_json::json!({ "count": 1, "tag": tag }),
+        )?;
         let t = Instant::now();
         loop {
             let got: i64 = db
-                .query_one("SELECT count(*) FROM public.q3_launch_plan WHERE notes = $1", &[&tag])
+                .query_one(
+                    "SELECT count(*) FROM public.q3_launch_plan WHERE notes = $1",
+                    &[&tag],
+                )
                 .map_err(pg_err)?
                 .get(0);
             if got == 1 {

@@ -106,8 +106,8 @@ impl Env {
 /// Every active item of the board is in the table exactly once, with its name, group, budget
 /// and notes as the fake holds them; inactive ones carry their state.
 pub fn check_table(db: &mut Client, fake: &Fake, table: &str, board: i64) -> T {
-    let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> =
-        fake.with(|s| {
+    let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> = fake
+        .with(|s| {
             s.world
                 .items
                 .values()
@@ -901,7 +901,10 @@ fn token_is_private(e: &mut Env) -> T {
                                   (SELECT jsonb_agg(to_jsonb(j)) FROM monday_sync.jobs j),
                                   (SELECT jsonb_agg(to_jsonb(s)) FROM monday_sync.board_status s))",
     )?;
-    check(runs.to_string().contains("refresh_board"), "run history without the refresh")?;
+    check(
+        runs.to_string().contains("refresh_board"),
+        "run history without the refresh",
+    )?;
     check(
         !runs.to_string().contains(TOKEN),
         "token in the run history",
@@ -959,9 +962,8 @@ fn num(v: &serde_json::Value, k: &str) -> i64 {
 }
 
 fn state_of(e: &mut Env, table: &str, id: i64) -> Result<String, String> {
-    let r = e
-        .db
-        .query_one(
+    let r =
+        e.db.query_one(
             &format!("SELECT state FROM public.{table} WHERE item_id = $1"),
             &[&id],
         )
@@ -986,8 +988,16 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
     e.fake.clear_log();
     let r = refresh(e)?;
     eq(&r["mode"].as_str(), &Some("incremental"), "mode")?;
-    eq(&e.calls(), &1, "API calls of a refresh with nothing changed")?;
-    eq(&num(&r, "rows_written"), &0, "rows written with nothing changed")?;
+    eq(
+        &e.calls(),
+        &1,
+        "API calls of a refresh with nothing changed",
+    )?;
+    eq(
+        &num(&r, "rows_written"),
+        &0,
+        "rows written with nothing changed",
+    )?;
     eq(&num(&r, "changed_items"), &0, "changed items")?;
 
     // Every kind of change, on items and subitems.
@@ -997,7 +1007,12 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
     e.fake.with(|s| {
         let w = &mut s.world;
         w.add_board(OTHER_BOARD, "Elsewhere");
-        w.set_cell(ids[0], "text0", Some(serde_json::json!("refreshed")), Some("refreshed"));
+        w.set_cell(
+            ids[0],
+            "text0",
+            Some(serde_json::json!("refreshed")),
+            Some("refreshed"),
+        );
         w.rename(ids[1], "Renamed on monday");
         w.move_to_group(ids[2], "new_group_mkxz");
         w.set_state(ids[3], State::Archived);
@@ -1018,7 +1033,11 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
         (11..=13).contains(&k),
         &format!("changed items: {k} (11 changed, plus subitems' parents): {r}"),
     )?;
-    eq(&e.calls(), &2, "API calls for k ≤ 100 changes: the log, then one items(ids:)")?;
+    eq(
+        &e.calls(),
+        &2,
+        "API calls for k ≤ 100 changes: the log, then one items(ids:)",
+    )?;
     let items_call = e
         .fake
         .log()
@@ -1032,12 +1051,31 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
     )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
     e.check_table("q3_launch_plan_subitems", SAMPLE_SUBITEMS_BOARD)?;
-    eq(&state_of(e, "q3_launch_plan", ids[5])?, &"deleted".to_string(), "purged item")?;
-    eq(&state_of(e, "q3_launch_plan", ids[8])?, &"deleted".to_string(), "item moved to another board")?;
-    eq(&state_of(e, "q3_launch_plan", new_id)?, &"active".to_string(), "created item")?;
-    eq(&state_of(e, "q3_launch_plan_subitems", subs[1])?, &"deleted".to_string(), "deleted subitem")?;
     eq(
-        &e.i64(&format!("SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {} AND notes = 'refreshed'", ids[0]))?,
+        &state_of(e, "q3_launch_plan", ids[5])?,
+        &"deleted".to_string(),
+        "purged item",
+    )?;
+    eq(
+        &state_of(e, "q3_launch_plan", ids[8])?,
+        &"deleted".to_string(),
+        "item moved to another board",
+    )?;
+    eq(
+        &state_of(e, "q3_launch_plan", new_id)?,
+        &"active".to_string(),
+        "created item",
+    )?;
+    eq(
+        &state_of(e, "q3_launch_plan_subitems", subs[1])?,
+        &"deleted".to_string(),
+        "deleted subitem",
+    )?;
+    eq(
+        &e.i64(&format!(
+            "SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {} AND notes = 'refreshed'",
+            ids[0]
+        ))?,
         &1,
         "the changed cell, typed",
     )?;
@@ -1047,15 +1085,28 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
     e.fake.clear_log();
     let r = refresh(e)?;
     eq(&num(&r, "changed_items"), &1, "a restore names one item")?;
-    eq(&state_of(e, "q3_launch_plan", ids[7])?, &"active".to_string(), "restored item")?;
+    eq(
+        &state_of(e, "q3_launch_plan", ids[7])?,
+        &"active".to_string(),
+        "restored item",
+    )?;
     let again = refresh(e)?;
-    eq(&num(&again, "changed_items"), &0, "entries are applied once")?;
+    eq(
+        &num(&again, "changed_items"),
+        &0,
+        "entries are applied once",
+    )?;
     eq(&num(&again, "rows_written"), &0, "nothing rewritten")?;
 
     // 250 changed items: the log, then ceil(250/100) = 3 calls of items(ids:).
     e.fake.with(|s| {
         for (n, id) in ids[20..270].iter().enumerate() {
-            s.world.set_cell(*id, "numeric_mkx1", Some(serde_json::json!(format!("{n}"))), Some(&n.to_string()));
+            s.world.set_cell(
+                *id,
+                "numeric_mkx1",
+                Some(serde_json::json!(format!("{n}"))),
+                Some(&n.to_string()),
+            );
         }
     });
     e.fake.clear_log();
@@ -1081,11 +1132,14 @@ fn refresh_falls_back_to_a_full_reconcile(e: &mut Env) -> T {
         "UPDATE monday_sync.boards SET activity_watermark = now() - interval '30 days' WHERE board_id = {SAMPLE_BOARD}"
     ))
     .map_err(pg)?;
-    e.fake.with(|s| s.world.rename(ids[0], "Seen by the reconcile"));
+    e.fake
+        .with(|s| s.world.rename(ids[0], "Seen by the reconcile"));
     let r = refresh(e)?;
     eq(&r["mode"].as_str(), &Some("full"), "mode past retention")?;
     check(
-        r["full_reason"].as_str().is_some_and(|x| x.contains("activity_log_retention")),
+        r["full_reason"]
+            .as_str()
+            .is_some_and(|x| x.contains("activity_log_retention")),
         &format!("full_reason: {r}"),
     )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
@@ -1098,14 +1152,21 @@ fn refresh_falls_back_to_a_full_reconcile(e: &mut Env) -> T {
     e.fake.with(|s| {
         for n in 0..10_001 {
             let id = ids[n % ids.len()];
-            s.world.set_cell(id, "numeric_mkx1", Some(serde_json::json!(format!("{n}"))), Some(&n.to_string()));
+            s.world.set_cell(
+                id,
+                "numeric_mkx1",
+                Some(serde_json::json!(format!("{n}"))),
+                Some(&n.to_string()),
+            );
         }
     });
     e.fake.clear_log();
     let r = refresh(e)?;
     eq(&r["mode"].as_str(), &Some("full"), "mode past the reach")?;
     check(
-        r["full_reason"].as_str().is_some_and(|x| x.contains("10000")),
+        r["full_reason"]
+            .as_str()
+            .is_some_and(|x| x.contains("10000")),
         &format!("full_reason: {r}"),
     )?;
     let log_pages = e
@@ -1114,12 +1175,20 @@ fn refresh_falls_back_to_a_full_reconcile(e: &mut Env) -> T {
         .iter()
         .filter(|l| l.query.contains("activity_logs"))
         .count();
-    eq(&log_pages, &20, "activity-log pages read before giving up (10,000 / 500)")?;
+    eq(
+        &log_pages,
+        &20,
+        "activity-log pages read before giving up (10,000 / 500)",
+    )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
     // After the reconcile, refreshes are incremental again.
     e.fake.clear_log();
     let r = refresh(e)?;
-    eq(&r["mode"].as_str(), &Some("incremental"), "mode after the reconcile")?;
+    eq(
+        &r["mode"].as_str(),
+        &Some("incremental"),
+        "mode after the reconcile",
+    )?;
     eq(&e.calls(), &1, "calls after the reconcile")
 }
 

@@ -77,7 +77,13 @@ fn main() {
             .and_then(|_| bench::sync()),
         Some("bench-refresh") => setup::ensure()
             .and_then(|_| install(true))
-            .and_then(|_| run("cargo", &["build", "--release", "-q", "-p", "monday_sync_harness"], &[]))
+            .and_then(|_| {
+                run(
+                    "cargo",
+                    &["build", "--release", "-q", "-p", "monday_sync_harness"],
+                    &[],
+                )
+            })
             .and_then(|_| bench::refresh()),
         _ => usage(),
     };

@@ -210,11 +210,10 @@ fn waits_for_its_database(w: &mut W) -> T {
 
 /// Requests return at once; the worker pulls and refreshes, commits, notifies.
 fn worker_runs_queued_jobs(w: &mut W) -> T {
-    let t: String = w
-        .db
-        .query_one("SELECT monday_sync.track_board($1)::text", &[&SAMPLE_BOARD])
-        .map_err(pg)?
-        .get(0);
+    let t: String =
+        w.db.query_one("SELECT monday_sync.track_board($1)::text", &[&SAMPLE_BOARD])
+            .map_err(pg)?
+            .get(0);
     eq(&t.as_str(), &"q3_launch_plan", "table")?;
     let mut listener = w.connect()?;
     listener.batch_execute("LISTEN monday_sync").map_err(pg)?;
@@ -244,13 +243,17 @@ fn worker_runs_queued_jobs(w: &mut W) -> T {
     }
     let v = got.ok_or("no NOTIFY for the job")?;
     eq(&v["status"].as_str(), &Some("succeeded"), "NOTIFY status")?;
-    check(v["rows_written"].as_i64().unwrap_or(0) > 1000, &format!("NOTIFY payload: {v}"))?;
+    check(
+        v["rows_written"].as_i64().unwrap_or(0) > 1000,
+        &format!("NOTIFY payload: {v}"),
+    )?;
 
     // Changes on monday, then a refresh job: exactly the changes, in the calls the issue allows.
     let ids: Vec<i64> = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
     w.fake.with(|s| {
         s.world.rename(ids[3], "Renamed while the worker watched");
-        s.world.set_state(ids[4], crate::fake::world::State::Archived);
+        s.world
+            .set_state(ids[4], crate::fake::world::State::Archived);
     });
     w.fake.clear_log();
     // Two requests in one transaction are one job.
@@ -267,7 +270,9 @@ fn worker_runs_queued_jobs(w: &mut W) -> T {
     w.table_ok()?;
     eq(&w.fake.log().len(), &2, "calls of the refresh job")?;
     eq(
-        &w.text(&format!("SELECT mode FROM monday_sync.sync_runs WHERE jobid = {a}"))?,
+        &w.text(&format!(
+            "SELECT mode FROM monday_sync.sync_runs WHERE jobid = {a}"
+        ))?,
         &Some("incremental".to_string()),
         "refresh mode",
     )?;
@@ -285,8 +290,7 @@ fn pg_cron_schedules_refreshes(w: &mut W) -> T {
     ))
     .map_err(pg)?;
     let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[10]);
-    w.fake
-        .with(|s| s.world.rename(id, "Changed for pg_cron"));
+    w.fake.with(|s| s.world.rename(id, "Changed for pg_cron"));
     let t = Instant::now();
     loop {
         let n = w.i64(&format!(
@@ -344,15 +348,26 @@ fn crash_and_restart_mid_job(w: &mut W) -> T {
         w.fake.with(|s| s.knobs.latency = Duration::ZERO);
         std::thread::sleep(Duration::from_secs(1));
         w.reconnect()?;
-        eq(&w.wait_job(job, 90)?.as_str(), &"succeeded", &format!("the job after {how}"))?;
+        eq(
+            &w.wait_job(job, 90)?.as_str(),
+            &"succeeded",
+            &format!("the job after {how}"),
+        )?;
         let runs = w.text(&format!(
             "SELECT string_agg(status || ':' || left(coalesce(message, ''), 16), ',' ORDER BY runid) FROM monday_sync.sync_runs WHERE jobid = {job}"
         ))?;
         check(
-            runs.as_deref().is_some_and(|r| r.starts_with("failed:server restarted,succeeded:")),
+            runs.as_deref()
+                .is_some_and(|r| r.starts_with("failed:server restarted,succeeded:")),
             &format!("runs of the job after {how}: {runs:?}"),
         )?;
-        eq(&w.i64(&format!("SELECT attempts::bigint FROM monday_sync.jobs WHERE jobid = {job}"))?, &2, "attempts")?;
+        eq(
+            &w.i64(&format!(
+                "SELECT attempts::bigint FROM monday_sync.jobs WHERE jobid = {job}"
+            ))?,
+            &2,
+            "attempts",
+        )?;
         w.table_ok()?;
         eq(
             &w.i64("SELECT count(*) - count(DISTINCT item_id) FROM public.q3_launch_plan")?,
@@ -442,7 +457,8 @@ fn worker_paces_itself(w: &mut W) -> T {
     eq(&exhausted, &0, "COMPLEXITY_BUDGET_EXHAUSTED answers")?;
     let waits = w.i64("SELECT worker_waits FROM monday_sync.api_budget")? - waits_before;
     check(waits > 0, "the worker never waited for the window")?;
-    let b = w.text("SELECT format('%s|%s', accounted, calls_today > 0) FROM monday_sync.api_budget")?;
+    let b =
+        w.text("SELECT format('%s|%s', accounted, calls_today > 0) FROM monday_sync.api_budget")?;
     eq(&b, &Some("t|t".into()), "api_budget")?;
     w.table_ok()
 }
@@ -451,13 +467,18 @@ fn worker_paces_itself(w: &mut W) -> T {
 /// view. A transient failure is retried.
 fn failures_alert_and_retry(w: &mut W) -> T {
     let url = format!("{}/_fake/alert", w.fake.url().trim_end_matches("/v2"));
-    w.reload(&[("monday_sync.alert_url", &url), ("monday_sync.max_retries", "0")])?;
+    w.reload(&[
+        ("monday_sync.alert_url", &url),
+        ("monday_sync.max_retries", "0"),
+    ])?;
     // Transient: one 500 with no retries left in the call → the job is queued again.
     w.fake.fault(Fault::Status(500));
     let job = w.request("refresh")?;
     let t = Instant::now();
     loop {
-        let s = w.text(&format!("SELECT status || ':' || attempts FROM monday_sync.jobs WHERE jobid = {job}"))?;
+        let s = w.text(&format!(
+            "SELECT status || ':' || attempts FROM monday_sync.jobs WHERE jobid = {job}"
+        ))?;
         if s.as_deref() == Some("queued:1") {
             break;
         }
@@ -470,13 +491,29 @@ fn failures_alert_and_retry(w: &mut W) -> T {
         w.i64(&format!("SELECT (not_before > now() + interval '20 seconds')::int::bigint FROM monday_sync.jobs WHERE jobid = {job}"))? == 1,
         "the retry waits (backoff)",
     )?;
-    w.sql(&format!("UPDATE monday_sync.jobs SET not_before = now() WHERE jobid = {job}"))?;
-    eq(&w.wait_job(job, 30)?.as_str(), &"succeeded", "the retried job")?;
+    w.sql(&format!(
+        "UPDATE monday_sync.jobs SET not_before = now() WHERE jobid = {job}"
+    ))?;
+    eq(
+        &w.wait_job(job, 30)?.as_str(),
+        &"succeeded",
+        "the retried job",
+    )?;
     // Permanent: the token is rejected. No retry; an alert.
     w.fake.with(|s| s.knobs.token = "rotated-token".into());
     let job = w.request("refresh")?;
-    eq(&w.wait_job(job, 30)?.as_str(), &"failed", "job with a rejected token")?;
-    eq(&w.i64(&format!("SELECT attempts::bigint FROM monday_sync.jobs WHERE jobid = {job}"))?, &1, "no retry of a permanent failure")?;
+    eq(
+        &w.wait_job(job, 30)?.as_str(),
+        &"failed",
+        "job with a rejected token",
+    )?;
+    eq(
+        &w.i64(&format!(
+            "SELECT attempts::bigint FROM monday_sync.jobs WHERE jobid = {job}"
+        ))?,
+        &1,
+        "no retry of a permanent failure",
+    )?;
     let t = Instant::now();
     let alert = loop {
         if let Some(a) = w.fake.with(|s| s.alerts.last().cloned()) {
@@ -488,17 +525,32 @@ fn failures_alert_and_retry(w: &mut W) -> T {
         std::thread::sleep(Duration::from_millis(100));
     };
     check(
-        alert["text"].as_str().is_some_and(|t| t.contains("Q3 Launch plan") && t.contains("failed")),
+        alert["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Q3 Launch plan") && t.contains("failed")),
         &format!("alert: {alert}"),
     )?;
     check(!alert.to_string().contains(TOKEN), "the token in an alert")?;
-    let last = w.text("SELECT last_error FROM monday_sync.board_status")?.unwrap_or_default();
+    let last = w
+        .text("SELECT last_error FROM monday_sync.board_status")?
+        .unwrap_or_default();
     check(!last.is_empty(), "board_status shows no error")?;
     w.fake.with(|s| s.knobs.token = TOKEN.into());
-    w.reload(&[("monday_sync.alert_url", ""), ("monday_sync.max_retries", "")])?;
+    w.reload(&[
+        ("monday_sync.alert_url", ""),
+        ("monday_sync.max_retries", ""),
+    ])?;
     let job = w.request("refresh")?;
-    eq(&w.wait_job(job, 30)?.as_str(), &"succeeded", "after the token is fixed")?;
-    eq(&w.text("SELECT last_error FROM monday_sync.board_status")?, &None, "no error after a success")
+    eq(
+        &w.wait_job(job, 30)?.as_str(),
+        &"succeeded",
+        "after the token is fixed",
+    )?;
+    eq(
+        &w.text("SELECT last_error FROM monday_sync.board_status")?,
+        &None,
+        "no error after a success",
+    )
 }
 
 type Test = (&'static str, fn(&mut W) -> T);
@@ -527,13 +579,31 @@ pub fn run() -> Result<String, String> {
     let db = Client::connect(&c.conn_string("postgres"), NoTls).map_err(pg)?;
     let mut w = W { c, fake, db };
     let tests: Vec<Test> = vec![
-        ("the worker waits for its database, quietly", waits_for_its_database),
-        ("the worker runs queued jobs, commits and notifies", worker_runs_queued_jobs),
+        (
+            "the worker waits for its database, quietly",
+            waits_for_its_database,
+        ),
+        (
+            "the worker runs queued jobs, commits and notifies",
+            worker_runs_queued_jobs,
+        ),
         ("pg_cron schedules refreshes", pg_cron_schedules_refreshes),
-        ("kill -9 and restart in the middle of a job", crash_and_restart_mid_job),
-        ("the worker's own refresh and reconcile schedule", worker_schedule),
-        ("the worker paces itself under a small budget", worker_paces_itself),
-        ("failures: retry, fail for good, alert", failures_alert_and_retry),
+        (
+            "kill -9 and restart in the middle of a job",
+            crash_and_restart_mid_job,
+        ),
+        (
+            "the worker's own refresh and reconcile schedule",
+            worker_schedule,
+        ),
+        (
+            "the worker paces itself under a small budget",
+            worker_paces_itself,
+        ),
+        (
+            "failures: retry, fail for good, alert",
+            failures_alert_and_retry,
+        ),
     ];
     let filter = std::env::var("WORKER_FILTER").unwrap_or_default();
     let (mut passed, mut failed) = (0, Vec::new());
@@ -577,6 +647,10 @@ pub fn run() -> Result<String, String> {
     if failed.is_empty() {
         Ok(format!("{passed} passed, 0 failed"))
     } else {
-        Err(format!("worker: {} failed: {}", failed.len(), failed.join("; ")))
+        Err(format!(
+            "worker: {} failed: {}",
+            failed.len(),
+            failed.join("; ")
+        ))
     }
 }

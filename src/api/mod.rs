@@ -11,4 +11,4 @@ pub mod documents;
 #[cfg(test)]
 mod tests;
 
-pub use client::{ApiError, ApiErrorKind, CallRecord, Client, Complexity, Config, Pending, Hooks};
+pub use client::{ApiError, ApiErrorKind, CallRecord, Client, Complexity, Config, Hooks, Pending};

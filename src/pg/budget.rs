@@ -184,9 +184,9 @@ impl PgHooks {
             let wait_us = {
                 let b = BUDGET.share();
                 let now = now_us();
-                if b.reported_at_us == 0 || now >= b.reset_at_us {
-                    0
-                } else if b.left - b.max_cost.max(1) >= reserve {
+                // Nothing known about this window, or room left above the reserve: go.
+                let unknown = b.reported_at_us == 0 || now >= b.reset_at_us;
+                if unknown || b.left - b.max_cost.max(1) >= reserve {
                     0
                 } else {
                     b.reset_at_us - now
@@ -201,7 +201,9 @@ impl PgHooks {
                 }
                 return Ok(());
             }
-            if started.elapsed() + Duration::from_micros(wait_us as u64) > max_wait + Duration::from_secs(1) {
+            if started.elapsed() + Duration::from_micros(wait_us as u64)
+                > max_wait + Duration::from_secs(1)
+            {
                 return Err(refuse(
                     ApiErrorKind::WaitTooLong,
                     "the worker's share of monday's complexity budget is used up".into(),

@@ -33,7 +33,8 @@ pub(super) struct Refreshed {
 
 impl Refreshed {
     pub fn total(&self) -> Stats {
-        self.main.plus(self.sub.as_ref().unwrap_or(&Stats::default()))
+        self.main
+            .plus(self.sub.as_ref().unwrap_or(&Stats::default()))
     }
 
     pub fn mode(&self) -> &'static str {
@@ -217,7 +218,13 @@ pub(super) fn refresh_core<S: Steps>(
     }
 
     // Fetch what changed, 100 items a call, and write each batch.
-    let ids: Vec<i64> = found.items.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let ids: Vec<i64> = found
+        .items
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut main = Stats {
         items_seen: 0,
         ..Default::default()
@@ -262,8 +269,7 @@ pub(super) fn refresh_core<S: Steps>(
                 board_id: tb.board_id,
                 items_seen: main.items_seen + sub_stats.as_ref().map_or(0, |s| s.items_seen),
                 items_count: ids.len() as i64,
-                rows_written: main.rows_written
-                    + sub_stats.as_ref().map_or(0, |s| s.rows_written),
+                rows_written: main.rows_written + sub_stats.as_ref().map_or(0, |s| s.rows_written),
                 api_calls: client.http_calls() as i64,
                 complexity: client.complexity_used(),
             });

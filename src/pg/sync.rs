@@ -256,7 +256,11 @@ pub(super) fn board_not_found(board_id: i64) -> ErrorReport {
 
 /// Brings the mapping table (and the typed table, when it exists) in line with the board's columns:
 /// new columns are added, removed ones are marked removed (their data stays). Returns the live mapping.
-pub(super) fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMeta) -> Vec<MappedColumn> {
+pub(super) fn reconcile(
+    board_id: i64,
+    target: Option<&Tracked>,
+    meta: &BoardMeta,
+) -> Vec<MappedColumn> {
     let existing: Vec<(String, String)> = Spi::connect(|c| {
         c.select(
             "SELECT column_id, sql_name::text FROM monday_sync.columns WHERE board_id = $1",
@@ -346,7 +350,11 @@ pub(super) fn reconcile(board_id: i64, target: Option<&Tracked>, meta: &BoardMet
     exec(
         "UPDATE monday_sync.boards SET board_name = $2, items_count = $3
           WHERE board_id = $1 AND (board_name, items_count) IS DISTINCT FROM ($2, $3)",
-        &[board_id.into(), meta.name.as_str().into(), meta.items_count.into()],
+        &[
+            board_id.into(),
+            meta.name.as_str().into(),
+            meta.items_count.into(),
+        ],
     );
     mapping(board_id)
 }
@@ -1020,9 +1028,10 @@ pub(super) fn walk<S: Steps>(
                     );
                     let w = writer.as_mut().expect("the first page made a writer");
                     walked += steps.step(|| {
-                        Ok(w
-                            .write(items_of(d.pointer("/next_items_page/items")), stats, true)
-                            .len() as i64)
+                        Ok(
+                            w.write(items_of(d.pointer("/next_items_page/items")), stats, true)
+                                .len() as i64,
+                        )
                     })?;
                     report(client, stats, walked, 1);
                 }
@@ -1122,9 +1131,8 @@ pub(super) fn pull_core<S: Steps>(
     progress: &Option<Progress>,
     steps: &mut S,
 ) -> R<(Stats, Option<Stats>)> {
-    let started: pgrx::datum::TimestampWithTimeZone = steps.step(|| {
-        Ok(one("SELECT clock_timestamp()", &[]).expect("clock_timestamp"))
-    })?;
+    let started: pgrx::datum::TimestampWithTimeZone =
+        steps.step(|| Ok(one("SELECT clock_timestamp()", &[]).expect("clock_timestamp")))?;
     let mut stats = Stats::default();
     walk(client, tb, &mut stats, progress, &Figures::default(), steps)?;
     let mut sub_stats = None;

@@ -114,7 +114,8 @@ fn worker_missing() -> Option<(String, String)> {
                 "the monday_sync background worker serves database \"{}\", not this one",
                 settings::database()
             ),
-            "Set monday_sync.database to this database in postgresql.conf and restart PostgreSQL.".into(),
+            "Set monday_sync.database to this database in postgresql.conf and restart PostgreSQL."
+                .into(),
         ));
     }
     None
@@ -231,15 +232,7 @@ fn worker_row() -> TableIterator<
             w.jobs_done,
         )
     } else {
-        (
-            None,
-            "not preloaded".to_string(),
-            None,
-            None,
-            None,
-            None,
-            0,
-        )
+        (None, "not preloaded".to_string(), None, None, None, None, 0)
     };
     TableIterator::new(std::iter::once(row))
 }
@@ -322,18 +315,16 @@ fn in_tx<T>(f: impl FnOnce() -> R<T>) -> R<T> {
     }
     let mut committed = false;
     let done = &mut committed;
-    let r: Result<T, Failure> = PgTryBuilder::new(AssertUnwindSafe(move || {
-        match f() {
-            Ok(v) => {
-                unsafe {
-                    pg_sys::PopActiveSnapshot();
-                    pg_sys::CommitTransactionCommand();
-                }
-                *done = true;
-                Ok(v)
+    let r: Result<T, Failure> = PgTryBuilder::new(AssertUnwindSafe(move || match f() {
+        Ok(v) => {
+            unsafe {
+                pg_sys::PopActiveSnapshot();
+                pg_sys::CommitTransactionCommand();
             }
-            Err(e) => Err(failure_of(e)),
+            *done = true;
+            Ok(v)
         }
+        Err(e) => Err(failure_of(e)),
     }))
     .catch_others(|e| Err(failure_of_caught(e)))
     .execute();
@@ -442,12 +433,12 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     loop {
         reload_if_asked();
         let installed = in_tx(|| {
-            Ok(Spi::get_one::<bool>(
-                "SELECT true FROM pg_extension WHERE extname = 'monday_sync'",
+            Ok(
+                Spi::get_one::<bool>("SELECT true FROM pg_extension WHERE extname = 'monday_sync'")
+                    .ok()
+                    .flatten()
+                    .unwrap_or(false),
             )
-            .ok()
-            .flatten()
-            .unwrap_or(false))
         })
         .unwrap_or(false);
         if !installed {
@@ -465,7 +456,10 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
                 Ok(())
             }) {
                 Ok(()) => recovered = true,
-                Err(e) => warning!("monday_sync worker: recovery failed: {}", failure_of(e).text()),
+                Err(e) => warning!(
+                    "monday_sync worker: recovery failed: {}",
+                    failure_of(e).text()
+                ),
             }
         }
         if last_cleanup.elapsed() > Duration::from_secs(3600) {
@@ -483,7 +477,10 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
             schedule();
             Ok(())
         }) {
-            warning!("monday_sync worker: scheduling failed: {}", failure_of(e).text());
+            warning!(
+                "monday_sync worker: scheduling failed: {}",
+                failure_of(e).text()
+            );
         }
         set_state(3, 0, 0);
         // Run every job that is due, then sleep until woken or the naptime passes.
@@ -655,7 +652,10 @@ fn run(job: Job) {
         Err(f) if f.daily_limit() => (
             // Not the job's fault: it waits for the count to reset at midnight UTC.
             "queued",
-            Some("date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 day'".into()),
+            Some(
+                "date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + interval '1 day'"
+                    .into(),
+            ),
         ),
         Err(f) if f.permanent() || job.attempts >= max => ("failed", None),
         Err(_) => (
@@ -733,7 +733,10 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     let fail = |e: ErrorReport| failure_of(e);
     let (tb, tok) = in_tx(|| {
         let tb = tracked(job.board_id).ok_or_else(|| {
-            super::sync::not_tracked(job.board_id, "the board was untracked after the job was queued")
+            super::sync::not_tracked(
+                job.board_id,
+                "the board was untracked after the job was queued",
+            )
         })?;
         Ok((tb, token()?))
     })
@@ -755,7 +758,11 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     })
     .map_err(fail)?;
     *runid_out = Some(runid);
-    let progress = Progress::start(runid, job.board_id, if job.command == "pull" { 1 } else { 3 });
+    let progress = Progress::start(
+        runid,
+        job.board_id,
+        if job.command == "pull" { 1 } else { 3 },
+    );
     let result = if job.command == "pull" {
         pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
             let total = s.plus(sub.as_ref().unwrap_or(&Default::default()));
@@ -835,7 +842,10 @@ fn alert(job: &Job, message: &str) {
         .send(body.to_string())
     {
         Ok(r) if r.status().is_success() => {}
-        Ok(r) => warning!("monday_sync worker: alert_url answered HTTP {}", r.status().as_u16()),
+        Ok(r) => warning!(
+            "monday_sync worker: alert_url answered HTTP {}",
+            r.status().as_u16()
+        ),
         Err(e) => warning!("monday_sync worker: alert_url could not be reached: {e}"),
     }
 }

@@ -86,11 +86,36 @@ mod tests {
     fn entries_after_the_watermark_name_items() {
         let w = 17_640_000_000_000_000;
         let page = vec![
-            entry("update_column_value", "pulse", json!({"board_id": 1, "pulse_id": 18265984789i64, "column_id": "status"}), w + 30),
-            entry("create_pulse", "pulse", json!({"board_id": 1, "pulse_id": "18265984790", "pulse_name": "New"}), w + 20),
-            entry("batch_delete_pulses", "pulse", json!({"board_id": 1, "pulse_ids": [5, "6"]}), w + 15),
-            entry("create_pulse", "pulse", json!({"board_id": 2, "pulse_id": 7, "parent_item_id": "18265984789"}), w + 12),
-            entry("create_column", "board", json!({"board_id": 1, "column_id": "text9"}), w + 10),
+            entry(
+                "update_column_value",
+                "pulse",
+                json!({"board_id": 1, "pulse_id": 18265984789i64, "column_id": "status"}),
+                w + 30,
+            ),
+            entry(
+                "create_pulse",
+                "pulse",
+                json!({"board_id": 1, "pulse_id": "18265984790", "pulse_name": "New"}),
+                w + 20,
+            ),
+            entry(
+                "batch_delete_pulses",
+                "pulse",
+                json!({"board_id": 1, "pulse_ids": [5, "6"]}),
+                w + 15,
+            ),
+            entry(
+                "create_pulse",
+                "pulse",
+                json!({"board_id": 2, "pulse_id": 7, "parent_item_id": "18265984789"}),
+                w + 12,
+            ),
+            entry(
+                "create_column",
+                "board",
+                json!({"board_id": 1, "column_id": "text9"}),
+                w + 10,
+            ),
             entry("update_name", "pulse", json!({"pulse_id": 99}), w),
             entry("update_name", "pulse", json!({"pulse_id": 98}), w - 5),
         ];

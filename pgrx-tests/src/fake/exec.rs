@@ -439,7 +439,8 @@ impl<'a> ObjectValue for Obj<'a> {
                         now - (r.as_nanos() / 100) as i64
                     });
                     let pulse_of = |e: &super::world::LogEvent| -> Option<i64> {
-                        let d: Value = serde_json::from_str(e.fields.get("data")?.as_str()?).ok()?;
+                        let d: Value =
+                            serde_json::from_str(e.fields.get("data")?.as_str()?).ok()?;
                         d.get("pulse_id")?.as_i64()
                     };
                     let (limit, page) = (limit as usize, page as usize);

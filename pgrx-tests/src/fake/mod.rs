@@ -399,7 +399,12 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         let k = body["count"].as_u64().unwrap_or(0) as usize;
         let tag = body["tag"].as_str().unwrap_or("changed").to_string();
         let mut s = shared.lock().unwrap();
-        let ids: Vec<i64> = s.world.active_items(world::SAMPLE_BOARD).into_iter().take(k).collect();
+        let ids: Vec<i64> = s
+            .world
+            .active_items(world::SAMPLE_BOARD)
+            .into_iter()
+            .take(k)
+            .collect();
         for id in &ids {
             s.world
                 .set_cell(*id, "text0", Some(Value::String(tag.clone())), Some(&tag));
@@ -718,7 +723,11 @@ fn answer(
         s.budget_used = 0;
     }
     // Rounded up: a client that waits this long finds the window reset.
-    let reset = (window.saturating_sub(now.duration_since(s.budget_window.unwrap())).as_millis() as i64 + 999) / 1000;
+    let reset = (window
+        .saturating_sub(now.duration_since(s.budget_window.unwrap()))
+        .as_millis() as i64
+        + 999)
+        / 1000;
     let before = s.knobs.budget_per_minute - s.budget_used;
     if cost > before {
         return Some(json_response(

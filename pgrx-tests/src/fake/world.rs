@@ -441,7 +441,11 @@ impl World {
         let Some(from) = self.items.get(&item).map(|it| it.board_id) else {
             return;
         };
-        self.log_item(item, "move_pulse_from_board", json!({ "dest_board": { "id": board } }));
+        self.log_item(
+            item,
+            "move_pulse_from_board",
+            json!({ "dest_board": { "id": board } }),
+        );
         if let Some(b) = self.boards.get_mut(&from) {
             b.item_ids.retain(|i| *i != item);
         }
@@ -452,7 +456,11 @@ impl World {
         }
         self.boards.get_mut(&board).unwrap().item_ids.push(item);
         self.touch(item);
-        self.log_item(item, "move_pulse_into_board", json!({ "source_board": { "id": from } }));
+        self.log_item(
+            item,
+            "move_pulse_into_board",
+            json!({ "source_board": { "id": from } }),
+        );
     }
 
     /// Sets one cell (`value` is the decoded JSON, stored double-encoded like monday; `None` = never set).
