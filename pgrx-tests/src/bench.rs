@@ -243,6 +243,7 @@ pub fn refresh() -> Result<(), String> {
         "  {:>14} {:>10} {:>8} {:>14} {:>9} {:>9}",
         "changed items", "API calls", "bound", "rows written", "seconds", "mode"
     );
+    // The bound: 2 + ceil(k/100), plus the activity-log pages after the first (500 a page).
     for k in [0usize, 10, 1000] {
         post(
             port,
@@ -268,7 +269,7 @@ pub fn refresh() -> Result<(), String> {
             "  {:>14} {:>10} {:>8} {:>14} {:>9.3} {:>9}",
             k,
             calls,
-            2 + k.div_ceil(100),
+            2 + k.div_ceil(100) + k / 500,
             written,
             secs,
             r["mode"].as_str().unwrap_or("?")

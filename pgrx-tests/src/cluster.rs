@@ -124,11 +124,12 @@ impl Cluster {
         capture(&format!("{BIN}/psql"), &a)
     }
 
-    /// `pg_ctl restart -m immediate`: what a power cut and a reboot look like to the extension.
-    pub fn restart_immediate(&self) -> Result<(), String> {
+    /// `pg_ctl stop -m <mode>` then start: `immediate` is what a power cut and a reboot look like
+    /// to the extension; `fast` is an orderly restart (SIGTERM to every backend and worker).
+    pub fn restart(&self, mode: &str) -> Result<(), String> {
         let d = self.dir.to_string_lossy().into_owned();
         let log = format!("{d}/server.log");
-        pg_bin("pg_ctl", &["-D", &d, "-m", "immediate", "-w", "stop"])?;
+        pg_bin("pg_ctl", &["-D", &d, "-m", mode, "-w", "-t", "60", "stop"])?;
         pg_bin("pg_ctl", &["-D", &d, "-l", &log, "-w", "-t", "60", "start"]).map(|_| ())
     }
 

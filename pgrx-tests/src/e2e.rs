@@ -184,7 +184,7 @@ pub fn check_table(db: &mut Client, fake: &Fake, table: &str, board: i64) -> T {
     eq(&active, &want, &format!("{table}: active items present"))
 }
 
-fn eq<A: PartialEq + std::fmt::Debug>(got: &A, want: &A, what: &str) -> T {
+pub fn eq<A: PartialEq + std::fmt::Debug>(got: &A, want: &A, what: &str) -> T {
     if got == want {
         Ok(())
     } else {
@@ -192,7 +192,7 @@ fn eq<A: PartialEq + std::fmt::Debug>(got: &A, want: &A, what: &str) -> T {
     }
 }
 
-fn check(cond: bool, what: &str) -> T {
+pub fn check(cond: bool, what: &str) -> T {
     if cond {
         Ok(())
     } else {

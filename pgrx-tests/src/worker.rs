@@ -4,7 +4,7 @@
 //! `#[pg_test]`s: the worker must see committed rows, and the cluster must crash.
 
 use crate::cluster::Cluster;
-use crate::e2e::check_table;
+use crate::e2e::{check, check_table, eq};
 use crate::fake::world::{World, SAMPLE_BOARD, SAMPLE_SUBITEMS_BOARD};
 use crate::fake::{Fake, Fault};
 use postgres::fallible_iterator::FallibleIterator;
@@ -26,22 +26,6 @@ pub struct W {
 
 fn pg(e: postgres::Error) -> String {
     crate::util::pg_err(e)
-}
-
-fn eq<A: PartialEq + std::fmt::Debug>(got: &A, want: &A, what: &str) -> T {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("{what}: got {got:?}, want {want:?}"))
-    }
-}
-
-fn check(cond: bool, what: &str) -> T {
-    if cond {
-        Ok(())
-    } else {
-        Err(what.to_string())
-    }
 }
 
 impl W {
@@ -318,10 +302,16 @@ fn pg_cron_schedules_refreshes(w: &mut W) -> T {
     w.table_ok()
 }
 
-/// kill -9 of the worker, and an immediate restart of PostgreSQL, in the middle of a pull: the run
-/// is marked failed, the job runs again, the table is exactly right.
+/// kill -9 of the worker, an immediate and a fast restart of PostgreSQL, and pg_terminate_backend,
+/// in the middle of a pull (the worker waiting on a slow HTTP answer): the worker stops at once,
+/// the run is marked failed, the job runs again, the table is exactly right.
 fn crash_and_restart_mid_job(w: &mut W) -> T {
-    for how in ["kill -9", "restart"] {
+    for how in [
+        "kill -9",
+        "immediate restart",
+        "fast restart",
+        "pg_terminate_backend",
+    ] {
         w.sql("TRUNCATE public.q3_launch_plan, public.q3_launch_plan_subitems")?;
         w.fake
             .with(|s| s.knobs.latency = Duration::from_millis(700));
@@ -339,11 +329,37 @@ fn crash_and_restart_mid_job(w: &mut W) -> T {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        if how == "kill -9" {
-            let pid = w.worker_pid()?;
-            crate::util::capture("kill", &["-9", &pid.to_string()])?;
-        } else {
-            w.c.restart_immediate()?;
+        let pid = w.worker_pid()?;
+        let t = Instant::now();
+        match how {
+            "kill -9" => {
+                crate::util::capture("kill", &["-9", &pid.to_string()])?;
+            }
+            "immediate restart" => w.c.restart("immediate")?,
+            "fast restart" => {
+                // SIGTERM reaches the worker in the middle of an HTTP wait: it must stop at once.
+                w.c.restart("fast")?;
+                check(
+                    t.elapsed() < Duration::from_secs(10),
+                    &format!("a fast restart took {:.1} s", t.elapsed().as_secs_f64()),
+                )?;
+            }
+            _ => {
+                w.sql(&format!("SELECT pg_terminate_backend({pid})"))?;
+                loop {
+                    let gone = w.i64(&format!(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"
+                    ))? == 0;
+                    if gone {
+                        break;
+                    }
+                    check(
+                        t.elapsed() < Duration::from_secs(2),
+                        "the worker did not stop within 2 s of SIGTERM",
+                    )?;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
         }
         w.fake.with(|s| s.knobs.latency = Duration::ZERO);
         std::thread::sleep(Duration::from_secs(1));

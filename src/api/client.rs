@@ -58,8 +58,8 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
-    /// A call that never reached the network.
-    fn refused(operation: &'static str) -> CallRecord {
+    /// A call before its first attempt (and one that never reached the network).
+    fn new(operation: &'static str) -> CallRecord {
         CallRecord {
             operation,
             http_status: 0,
@@ -422,7 +422,7 @@ impl<'p> Client<'p> {
         let cancel = Arc::new(AtomicBool::new(false));
         if let Err(e) = self.hooks.before(operation) {
             let (tx, rx) = mpsc::channel();
-            let _ = tx.send((Err(e), CallRecord::refused(operation)));
+            let _ = tx.send((Err(e), CallRecord::new(operation)));
             return Pending { rx, cancel };
         }
         let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
@@ -435,7 +435,7 @@ impl<'p> Client<'p> {
             });
         if let Err(e) = spawned {
             let (tx, rx2) = mpsc::channel();
-            let rec = CallRecord::refused(operation);
+            let rec = CallRecord::new(operation);
             let _ = tx.send((
                 Err(ApiError {
                     kind: ApiErrorKind::Unavailable,
@@ -551,15 +551,7 @@ fn run_call(
     stop: &AtomicBool,
 ) -> (Result<Value, ApiError>, CallRecord) {
     let started = Instant::now();
-    let mut rec = CallRecord {
-        operation,
-        http_status: 0,
-        attempts: 0,
-        waited: Duration::ZERO,
-        elapsed: Duration::ZERO,
-        complexity: None,
-        last_error: None,
-    };
+    let mut rec = CallRecord::new(operation);
     let cancelled = || ApiError {
         kind: ApiErrorKind::Unavailable,
         message: "the call was abandoned".into(),

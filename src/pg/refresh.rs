@@ -322,11 +322,7 @@ pub(super) fn summary(
         v["full_reason"] = json!(reason);
     }
     if let Some(s) = &r.sub {
-        v["subitems"] = json!({
-            "items_seen": s.items_seen,
-            "rows_written": s.rows_written,
-            "marked_deleted": s.marked_deleted,
-        });
+        v["subitems"] = s.summary();
     }
     v
 }

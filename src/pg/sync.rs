@@ -718,6 +718,16 @@ pub(super) struct Stats {
 
 impl Stats {
     /// The board's walk plus its subitems board's, for the run row.
+    /// The figures a summary shows for one board (the subitems board's, in `"subitems"`).
+    pub fn summary(&self) -> Value {
+        json!({
+            "items_seen": self.items_seen,
+            "rows_written": self.rows_written,
+            "marked_deleted": self.marked_deleted,
+            "warnings": self.warnings,
+        })
+    }
+
     pub fn plus(&self, o: &Stats) -> Stats {
         Stats {
             items_seen: self.items_seen + o.items_seen,
@@ -1200,12 +1210,7 @@ pub(super) fn summary(
         "cursor_restarts": stats.restarts,
     });
     if let Some(s) = sub {
-        v["subitems"] = json!({
-            "items_seen": s.items_seen,
-            "rows_written": s.rows_written,
-            "marked_deleted": s.marked_deleted,
-            "warnings": s.warnings,
-        });
+        v["subitems"] = s.summary();
     }
     v
 }
