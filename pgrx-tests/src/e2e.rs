@@ -1192,6 +1192,41 @@ fn refresh_falls_back_to_a_full_reconcile(e: &mut Env) -> T {
     eq(&e.calls(), &1, "calls after the reconcile")
 }
 
+/// Sessions count against the one budget in shared memory; past monday_sync.daily_call_limit a
+/// call is refused before it reaches monday.
+fn sessions_share_the_daily_budget(e: &mut Env) -> T {
+    e.track()?;
+    e.pull()?;
+    let before = e.i64("SELECT calls_today FROM monday_sync.api_budget")?;
+    e.fake.clear_log();
+    refresh(e)?;
+    let after = e.i64("SELECT calls_today FROM monday_sync.api_budget")?;
+    eq(&(after - before), &(e.calls() as i64), "calls counted for this session")?;
+    let left = e.i64("SELECT complexity_left FROM monday_sync.api_budget")?;
+    check(left > 0 && left < 10_000_000, &format!("complexity_left {left}"))?;
+    let result = (|| -> T {
+        // One statement per call: ALTER SYSTEM cannot run in the implicit transaction of a batch.
+        e.db.batch_execute(&format!(
+            "ALTER SYSTEM SET monday_sync.daily_call_limit = {after}"
+        ))
+        .map_err(pg)?;
+        e.db.batch_execute("SELECT pg_reload_conf()").map_err(pg)?;
+        std::thread::sleep(Duration::from_millis(300));
+        e.fake.clear_log();
+        let msg = expect_err(
+            &mut e.db,
+            &format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"),
+            "53400",
+        )?;
+        check(msg.contains("monday_sync.daily_call_limit"), &msg)?;
+        eq(&e.calls(), &0, "calls that reached monday past the limit")
+    })();
+    e.db.batch_execute("ALTER SYSTEM RESET monday_sync.daily_call_limit")
+        .map_err(pg)?;
+    e.db.batch_execute("SELECT pg_reload_conf()").map_err(pg)?;
+    result
+}
+
 type Test = (&'static str, fn(&mut Env) -> T, usize);
 
 pub fn run(c: &Cluster) -> Result<String, String> {
@@ -1266,6 +1301,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
             "refresh falls back to a full reconcile",
             refresh_falls_back_to_a_full_reconcile,
             1200,
+        ),
+        (
+            "sessions share the daily budget",
+            sessions_share_the_daily_budget,
+            60,
         ),
     ];
     let filter = std::env::var("E2E_FILTER").unwrap_or_default();
