@@ -429,7 +429,7 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
     WORKER.exclusive().dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let mut recovered = false;
-    let mut last_cleanup = Instant::now() - Duration::from_secs(7200);
+    let mut last_cleanup: Option<Instant> = None;
     loop {
         reload_if_asked();
         let installed = in_tx(|| {
@@ -462,8 +462,8 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
                 ),
             }
         }
-        if last_cleanup.elapsed() > Duration::from_secs(3600) {
-            last_cleanup = Instant::now();
+        if last_cleanup.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            last_cleanup = Some(Instant::now());
             let _ = in_tx(|| {
                 sql_exec(
                     "DELETE FROM monday_sync.jobs WHERE status IN ('succeeded', 'failed')
