@@ -1201,9 +1201,16 @@ fn sessions_share_the_daily_budget(e: &mut Env) -> T {
     e.fake.clear_log();
     refresh(e)?;
     let after = e.i64("SELECT calls_today FROM monday_sync.api_budget")?;
-    eq(&(after - before), &(e.calls() as i64), "calls counted for this session")?;
+    eq(
+        &(after - before),
+        &(e.calls() as i64),
+        "calls counted for this session",
+    )?;
     let left = e.i64("SELECT complexity_left FROM monday_sync.api_budget")?;
-    check(left > 0 && left < 10_000_000, &format!("complexity_left {left}"))?;
+    check(
+        left > 0 && left < 10_000_000,
+        &format!("complexity_left {left}"),
+    )?;
     let result = (|| -> T {
         // One statement per call: ALTER SYSTEM cannot run in the implicit transaction of a batch.
         e.db.batch_execute(&format!(
