@@ -1033,10 +1033,14 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
         (11..=13).contains(&k),
         &format!("changed items: {k} (11 changed, plus subitems' parents): {r}"),
     )?;
-    eq(
-        &e.calls(),
-        &2,
-        "API calls for k ≤ 100 changes: the log, then one items(ids:)",
+    // The log is read until an empty page or an entry at the watermark (which the first page
+    // holds when an applied entry shares the watermark's second), then one items(ids:).
+    check(
+        (2..=3).contains(&e.calls()),
+        &format!(
+            "API calls for k ≤ 100 changes: {} (bound 2 + ceil(k/100) = 3)",
+            e.calls()
+        ),
     )?;
     let items_call = e
         .fake
@@ -1113,7 +1117,13 @@ fn incremental_refresh_applies_exactly_the_changes(e: &mut Env) -> T {
     let r = refresh(e)?;
     eq(&num(&r, "changed_items"), &250, "changed items")?;
     eq(&num(&r, "rows_written"), &250, "rows written")?;
-    eq(&e.calls(), &(1 + 3), "calls for 250 changes")?;
+    check(
+        (1 + 3..=2 + 3).contains(&e.calls()),
+        &format!(
+            "calls for 250 changes: {} (bound 2 + ceil(250/100) = 5)",
+            e.calls()
+        ),
+    )?;
     e.check_table("q3_launch_plan", SAMPLE_BOARD)?;
     // The run history says what each refresh did.
     eq(

@@ -252,7 +252,11 @@ fn worker_runs_queued_jobs(w: &mut W) -> T {
     eq(&a, &b, "requests coalesce while queued")?;
     eq(&w.wait_job(a, 30)?.as_str(), &"succeeded", "refresh job")?;
     w.table_ok()?;
-    eq(&w.fake.log().len(), &2, "calls of the refresh job")?;
+    let calls = w.fake.log().len();
+    check(
+        (2..=3).contains(&calls),
+        &format!("calls of the refresh job: {calls} (bound 2 + ceil(2/100) = 3)"),
+    )?;
     eq(
         &w.text(&format!(
             "SELECT mode FROM monday_sync.sync_runs WHERE jobid = {a}"

@@ -38,7 +38,8 @@ pub const BOARD_CHANGES: &str = concat!(
 /// The following pages of the activity log (page-based; monday reaches 10,000 entries at most).
 pub const ACTIVITY_PAGE: &str = include_str!("graphql/activity_page.graphql");
 
-/// Activity-log entries per page.
+/// Activity-log entries asked per page (monday documents no maximum; a refresh reads on until an
+/// empty page, so a lower cap would cost pages, not entries).
 pub const LOG_PAGE_LIMIT: i64 = 500;
 /// How many entries of one activity_logs query monday lets pagination reach.
 pub const LOG_REACH: i64 = 10_000;

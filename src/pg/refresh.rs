@@ -149,6 +149,7 @@ pub(super) fn refresh_core<S: Steps>(
     let mut asking = boards.clone();
     let mut cols = (Vec::new(), Vec::new());
     let mut page: i64 = 1;
+    let mut fetched: std::collections::HashMap<i64, i64> = Default::default();
     loop {
         let (op, doc) = if page == 1 {
             ("BoardChanges", documents::BOARD_CHANGES)
@@ -187,33 +188,37 @@ pub(super) fn refresh_core<S: Steps>(
                 Ok((main_cols, sub_cols))
             })?;
         }
-        let mut full_pages = Vec::new();
+        // A board's log goes on until a page is empty or reaches the watermark. A short page is
+        // not taken as the end: monday does not document a maximum `limit` for activity_logs, and
+        // a silently capped page must not hide older entries. (It costs one empty page.)
+        let mut more = Vec::new();
         for b in returned {
             let logs = items_of(b.get("activity_logs"));
             let mut s = Scan::default();
             scan(logs, wm_ticks, &mut s);
-            if logs.len() as i64 >= documents::LOG_PAGE_LIMIT && !s.reached_watermark {
-                if let Some(id) = b.get("id").and_then(id_of) {
-                    full_pages.push(id);
+            let id = b.get("id").and_then(id_of).unwrap_or(0);
+            let n = fetched.entry(id).or_insert(0);
+            *n += logs.len() as i64;
+            if !logs.is_empty() && !s.reached_watermark {
+                if *n >= documents::LOG_REACH {
+                    let reason = format!(
+                        "more than {} activity-log entries since the watermark {}: beyond the log's reach",
+                        documents::LOG_REACH,
+                        wm.from
+                    );
+                    return full(client, tb, progress, steps, reason);
                 }
+                more.push(id);
             }
             found.entries += s.entries;
             found.board_events += s.board_events;
             found.items.extend(s.items);
             found.newest = found.newest.max(s.newest);
         }
-        if full_pages.is_empty() {
+        if more.is_empty() {
             break;
         }
-        if page * documents::LOG_PAGE_LIMIT >= documents::LOG_REACH {
-            let reason = format!(
-                "more than {} activity-log entries since the watermark {}: beyond the log's reach",
-                documents::LOG_REACH,
-                wm.from
-            );
-            return full(client, tb, progress, steps, reason);
-        }
-        asking = full_pages;
+        asking = more;
         page += 1;
     }
 
