@@ -573,6 +573,44 @@ fn failures_alert_and_retry(w: &mut W) -> T {
     )
 }
 
+/// Hundreds of jobs: the worker's private memory does not grow with them (a leak per job or per
+/// transaction would show here long before it showed in production).
+fn worker_memory_stays_flat(w: &mut W) -> T {
+    let rss = |pid: i32| -> i64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("RssAnon:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let pid = w.worker_pid()?;
+    let ids: Vec<i64> = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    let run = |w: &mut W, n: usize| -> T {
+        for i in 0..n {
+            w.fake
+                .with(|s| s.world.rename(ids[i % 50], &format!("soak {i}")));
+            let job = w.request("refresh")?;
+            eq(&w.wait_job(job, 30)?.as_str(), &"succeeded", "soak job")?;
+        }
+        Ok(())
+    };
+    run(w, 50)?; // warm-up: caches, the first temp table, the HTTP agent
+    let before = rss(pid);
+    run(w, 300)?;
+    let after = rss(pid);
+    eq(&w.worker_pid()?, &pid, "the same worker ran every job")?;
+    println!("worker: RssAnon of the worker over 300 refresh jobs: {before} kB → {after} kB");
+    check(
+        after - before < 8 * 1024,
+        &format!("the worker grew by {} kB over 300 jobs", after - before),
+    )?;
+    w.table_ok()
+}
+
 type Test = (&'static str, fn(&mut W) -> T);
 
 pub fn run() -> Result<String, String> {
@@ -623,6 +661,10 @@ pub fn run() -> Result<String, String> {
         (
             "failures: retry, fail for good, alert",
             failures_alert_and_retry,
+        ),
+        (
+            "the worker's memory stays flat over 300 jobs",
+            worker_memory_stays_flat,
         ),
     ];
     let filter = std::env::var("WORKER_FILTER").unwrap_or_default();
