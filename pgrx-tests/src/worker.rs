@@ -611,6 +611,29 @@ fn worker_memory_stays_flat(w: &mut W) -> T {
     w.table_ok()
 }
 
+/// DROP EXTENSION under a running worker: it goes idle, waits, and serves the extension created
+/// again, without a restart.
+fn worker_survives_drop_extension(w: &mut W) -> T {
+    let pid = w.worker_pid()?;
+    w.sql("DROP EXTENSION monday_sync CASCADE")?;
+    w.sql("DROP TABLE public.q3_launch_plan, public.q3_launch_plan_subitems")?;
+    std::thread::sleep(Duration::from_secs(1));
+    eq(&w.worker_pid()?, &pid, "the worker after DROP EXTENSION")?;
+    w.sql("CREATE EXTENSION monday_sync")?;
+    w.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
+    w.db.execute("SELECT monday_sync.track_board($1)", &[&SAMPLE_BOARD])
+        .map_err(pg)?;
+    let job = w.request("pull")?;
+    eq(
+        &w.wait_job(job, 60)?.as_str(),
+        &"succeeded",
+        "a pull after CREATE EXTENSION",
+    )?;
+    eq(&w.worker_pid()?, &pid, "the same worker")?;
+    w.table_ok()
+}
+
 type Test = (&'static str, fn(&mut W) -> T);
 
 pub fn run() -> Result<String, String> {
@@ -665,6 +688,10 @@ pub fn run() -> Result<String, String> {
         (
             "the worker's memory stays flat over 300 jobs",
             worker_memory_stays_flat,
+        ),
+        (
+            "DROP EXTENSION and CREATE EXTENSION under the worker",
+            worker_survives_drop_extension,
         ),
     ];
     let filter = std::env::var("WORKER_FILTER").unwrap_or_default();
