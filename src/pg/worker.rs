@@ -15,7 +15,7 @@ use super::progress::Progress;
 use super::refresh::refresh_core;
 use super::settings;
 use super::sync::{
-    fail_run, finish_run, pull_core, pull_text, start_job_run, token, tracked, Steps, R,
+    exec, fail_run, finish_run, pull_core, pull_text, start_job_run, token, tracked, Steps, R,
 };
 use crate::api::Client;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
@@ -342,10 +342,6 @@ impl Steps for Committed {
     }
 }
 
-fn sql_exec(sql: &str, args: &[pgrx::datum::DatumWithOid]) {
-    super::sync::exec(sql, args);
-}
-
 // ---------- the worker ----------
 
 fn activity(text: &str) {
@@ -465,7 +461,7 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
         if last_cleanup.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             last_cleanup = Some(Instant::now());
             let _ = in_tx(|| {
-                sql_exec(
+                exec(
                     "DELETE FROM monday_sync.jobs WHERE status IN ('succeeded', 'failed')
                        AND finished_at < now() - interval '30 days'",
                     &[],
@@ -528,7 +524,7 @@ fn database_exists(db: &str) -> bool {
 
 /// Runs left `running` by a crash or a restart: failed, and their jobs queued again.
 fn recover() {
-    let n = super::sync::exec(
+    let n = exec(
         "UPDATE monday_sync.sync_runs SET status = 'failed', finished_at = clock_timestamp(),
                 message = 'server restarted: the worker stopped during this run (crash, restart or pg_terminate_backend); its job runs again'
           WHERE status IN ('starting', 'running') AND jobid IS NOT NULL",
@@ -536,7 +532,7 @@ fn recover() {
     );
     let max = settings::MAX_ATTEMPTS.get();
     // A job that was running goes back to the queue unless an equal job is queued already.
-    let requeued = super::sync::exec(
+    let requeued = exec(
         "UPDATE monday_sync.jobs j SET status = CASE WHEN j.attempts < $1 THEN 'queued' ELSE 'failed' END,
                 finished_at = now(), not_before = now(), last_error = 'server restarted'
           WHERE j.status = 'running'
@@ -544,7 +540,7 @@ fn recover() {
                              WHERE q.board_id = j.board_id AND q.command = j.command AND q.status = 'queued')",
         &[max.into()],
     );
-    let merged = super::sync::exec(
+    let merged = exec(
         "UPDATE monday_sync.jobs SET status = 'failed', finished_at = now(),
                 last_error = 'server restarted; an equal job is queued'
           WHERE status = 'running'",
@@ -562,7 +558,7 @@ fn recover() {
 /// full pull is older than `reconcile_interval`; nothing is queued while an equal job waits or
 /// runs, and a reconcile that failed for good is not tried again for an hour.
 fn schedule() {
-    sql_exec(
+    exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
           WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
@@ -572,7 +568,7 @@ fn schedule() {
          ON CONFLICT DO NOTHING",
         &[],
     );
-    sql_exec(
+    exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'pull', 'monday_sync schedule' FROM monday_sync.boards b
           WHERE b.reconcile_interval IS NOT NULL AND b.parent_board_id IS NULL
@@ -681,7 +677,7 @@ fn run(job: Job) {
     let recorded = in_tx(|| {
         let not_before = retry_in.as_deref().unwrap_or("now()");
         // `not_before` is one of the two expressions above, never user input.
-        super::sync::exec(
+        exec(
             &format!(
                 "UPDATE monday_sync.jobs SET status = $2, finished_at = now(), runid = coalesce($3, runid),
                         last_error = $4, not_before = {not_before},
@@ -696,7 +692,7 @@ fn run(job: Job) {
                 daily.into(),
             ],
         );
-        super::sync::exec(
+        exec(
             "SELECT pg_notify('monday_sync', $1)",
             &[payload.to_string().into()],
         );
@@ -750,7 +746,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     };
     let runid = in_tx(|| {
         let runid = start_job_run(job.board_id, kind, Some(job.jobid), mode);
-        super::sync::exec(
+        exec(
             "UPDATE monday_sync.jobs SET runid = $2 WHERE jobid = $1",
             &[job.jobid.into(), runid.into()],
         );
@@ -777,7 +773,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     match result {
         Ok((total, text, mode)) => {
             in_tx(|| {
-                super::sync::exec(
+                exec(
                     "UPDATE monday_sync.sync_runs SET mode = $2 WHERE runid = $1",
                     &[runid.into(), mode.into()],
                 );
