@@ -446,10 +446,8 @@ fn worker_paces_itself(w: &mut W) -> T {
     check(page > 0, "no complexity in the fake's log")?;
     // Room for three pages a window; the worker may use 60 % of it.
     let budget = page * 3;
-    w.fake.with(|s| {
-        s.knobs.budget_per_minute = budget;
-        s.knobs.budget_window = Duration::from_secs(3);
-    });
+    w.fake
+        .with(|s| s.set_budget(budget, Duration::from_secs(3)));
     w.reload(&[
         ("monday_sync.complexity_per_minute", &budget.to_string()),
         ("monday_sync.worker_budget_share", "0.6"),
@@ -459,10 +457,8 @@ fn worker_paces_itself(w: &mut W) -> T {
     let waits_before = w.i64("SELECT worker_waits FROM monday_sync.api_budget")?;
     let job = w.request("pull")?;
     let st = w.wait_job(job, 90)?;
-    w.fake.with(|s| {
-        s.knobs.budget_per_minute = 10_000_000;
-        s.knobs.budget_window = Duration::from_secs(60);
-    });
+    w.fake
+        .with(|s| s.set_budget(10_000_000, Duration::from_secs(60)));
     w.reload(&[
         ("monday_sync.complexity_per_minute", ""),
         ("monday_sync.worker_budget_share", ""),
@@ -474,7 +470,23 @@ fn worker_paces_itself(w: &mut W) -> T {
         .iter()
         .filter(|l| l.error_code.as_deref() == Some("COMPLEXITY_BUDGET_EXHAUSTED"))
         .count();
-    eq(&exhausted, &0, "COMPLEXITY_BUDGET_EXHAUSTED answers")?;
+    if exhausted > 0 {
+        let calls: Vec<String> = w
+            .fake
+            .log()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}:{}:{}",
+                    l.roots.join("+"),
+                    l.complexity,
+                    l.error_code.clone().unwrap_or_default()
+                )
+            })
+            .collect();
+        let runs = w.text("SELECT string_agg(format('%s/%s/%s/%s/%s', operation, complexity_before, complexity_after, reset_in_seconds, last_error), ' ' ORDER BY runid, call_no) FROM monday_sync.api_calls WHERE runid = (SELECT max(runid) FROM monday_sync.sync_runs)")?;
+        return Err(format!("{exhausted} COMPLEXITY_BUDGET_EXHAUSTED answers (budget {budget}); the fake's log: {calls:?}; api_calls: {runs:?}"));
+    }
     let waits = w.i64("SELECT worker_waits FROM monday_sync.api_budget")? - waits_before;
     check(waits > 0, "the worker never waited for the window")?;
     let b =

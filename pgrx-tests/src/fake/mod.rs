@@ -153,6 +153,17 @@ pub fn validate(query: &str) -> Result<(), String> {
         .map_err(|e| e.errors.to_string())
 }
 
+impl Shared {
+    /// A new complexity budget, starting a fresh window (monday's budget does not change inside a
+    /// window; usage under the old budget must not count against the new one).
+    pub fn set_budget(&mut self, per_window: i64, window: Duration) {
+        self.knobs.budget_per_minute = per_window;
+        self.knobs.budget_window = window;
+        self.budget_window = None;
+        self.budget_used = 0;
+    }
+}
+
 impl Fake {
     pub fn start(world: World) -> std::io::Result<Fake> {
         Self::start_on(world, 0)
