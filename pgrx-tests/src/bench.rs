@@ -49,24 +49,18 @@ fn start_fake(items: usize, latency_ms: u64, port: u16) -> Result<FakeProcess, S
     Err("the fake did not start".into())
 }
 
-/// GET /_fake/stats from the fake (its own endpoint; a plain request is all it takes).
-fn stats(port: u16) -> Result<serde_json::Value, String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.write_all(b"GET /_fake/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    let body = out.split("\r\n\r\n").nth(1).ok_or("no body")?;
-    serde_json::from_str(body).map_err(|e| e.to_string())
-}
-
-/// POST a JSON body to the fake's test endpoints.
-fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
-    let b = body.to_string();
+/// One HTTP/1.1 exchange with a fake in another process: its own endpoints answer JSON.
+fn fake_http(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<serde_json::Value, String> {
+    let b = body.map(|v| v.to_string()).unwrap_or_default();
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.write_all(
         format!(
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
             b.len()
         )
         .as_bytes(),
@@ -76,6 +70,16 @@ fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::V
     s.read_to_string(&mut out).map_err(|e| e.to_string())?;
     let body = out.split("\r\n\r\n").nth(1).ok_or("no body")?;
     serde_json::from_str(body).map_err(|e| e.to_string())
+}
+
+/// GET /_fake/stats: how many requests the fake answered, and its own time.
+fn stats(port: u16) -> Result<serde_json::Value, String> {
+    fake_http(port, "GET", "/_fake/stats", None)
+}
+
+/// POST a JSON body to one of the fake's test endpoints.
+fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+    fake_http(port, "POST", path, Some(body))
 }
 
 /// utime + stime of a process (all its threads), in seconds.
@@ -88,7 +92,8 @@ fn cpu_seconds(pid: i32) -> f64 {
     ticks / 100.0
 }
 
-fn rss_anon_kb(pid: i32) -> Option<u64> {
+/// A process's private resident memory (RssAnon), in kB.
+pub fn rss_anon_kb(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines()
         .find(|l| l.starts_with("RssAnon:"))

@@ -69,7 +69,7 @@ fn main() {
         Some("e2e") => setup::ensure().and_then(|_| e2e_only()),
         Some("worker") => setup::ensure()
             .and_then(|_| install(false))
-            .and_then(|_| worker_only()),
+            .and_then(|_| run_worker()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
         Some("bench-sync") => setup::ensure()
@@ -191,6 +191,13 @@ fn test() -> Result<(), String> {
     println!("\nregress: {summary}");
 
     step("end-to-end: a real cluster and the fake monday server over HTTP on 127.0.0.1");
+    run_e2e()?;
+    step("background worker: a cluster with monday_sync and pg_cron preloaded, crashes included");
+    run_worker()
+}
+
+/// The end-to-end tests in their cluster (monday_sync preloaded).
+fn run_e2e() -> Result<(), String> {
     let c = Cluster::start(
         "e2e",
         28818,
@@ -201,15 +208,10 @@ fn test() -> Result<(), String> {
     )?;
     let e2e = e2e::run(&c)?;
     println!("\ne2e: {e2e}");
-    drop(c);
-
-    step("background worker: a cluster with monday_sync and pg_cron preloaded, crashes included");
-    let w = worker::run()?;
-    println!("\nworker: {w}");
     Ok(())
 }
 
-fn worker_only() -> Result<(), String> {
+fn run_worker() -> Result<(), String> {
     let w = worker::run()?;
     println!("\nworker: {w}");
     Ok(())
@@ -371,15 +373,5 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
 /// `e2e`: only the end-to-end tests (E2E_FILTER=<part of a name> picks some).
 fn e2e_only() -> Result<(), String> {
     install(false)?;
-    let c = Cluster::start(
-        "e2e",
-        28818,
-        &[
-            "log_min_messages = info",
-            "shared_preload_libraries = 'monday_sync'",
-        ],
-    )?;
-    let e2e = e2e::run(&c)?;
-    println!("\ne2e: {e2e}");
-    Ok(())
+    run_e2e()
 }

@@ -588,17 +588,7 @@ fn failures_alert_and_retry(w: &mut W) -> T {
 /// Hundreds of jobs: the worker's private memory does not grow with them (a leak per job or per
 /// transaction would show here long before it showed in production).
 fn worker_memory_stays_flat(w: &mut W) -> T {
-    let rss = |pid: i32| -> i64 {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("RssAnon:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse().ok())
-            })
-            .unwrap_or(0)
-    };
+    let rss = |pid: i32| crate::bench::rss_anon_kb(pid).unwrap_or(0) as i64;
     let pid = w.worker_pid()?;
     let ids: Vec<i64> = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
     let run = |w: &mut W, n: usize| -> T {

@@ -19,7 +19,6 @@ use crate::sync::{board_meta, id_of};
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 pub(super) struct Refreshed {
@@ -223,17 +222,8 @@ pub(super) fn refresh_core<S: Steps>(
     }
 
     // Fetch what changed, 100 items a call, and write each batch.
-    let ids: Vec<i64> = found
-        .items
-        .iter()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut main = Stats {
-        items_seen: 0,
-        ..Default::default()
-    };
+    let ids: Vec<i64> = found.items.iter().copied().collect();
+    let mut main = Stats::default();
     let mut sub_stats = sub.as_ref().map(|_| Stats::default());
     let mut w_main = Writer::new(tb, cols.0);
     let mut w_sub = sub.as_ref().map(|s| Writer::new(s, cols.1));
@@ -347,10 +337,6 @@ fn refresh_board(board_id: i64) -> R<pgrx::JsonB> {
     let runid = start_job_run(board_id, "refresh_board", None, None);
     let progress = Progress::start(runid, board_id, 3);
     let r = refresh_core(&mut client, &tb, &progress, &mut Inline)?;
-    exec(
-        "UPDATE monday_sync.sync_runs SET mode = $2 WHERE runid = $1",
-        &[runid.into(), r.mode().into()],
-    );
-    finish_run(runid, &client, &r.total(), &r.text());
+    finish_run(runid, &client, &r.total(), &r.text(), Some(r.mode()));
     Ok(pgrx::JsonB(summary(runid, board_id, &r, &client, started)))
 }

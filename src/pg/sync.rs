@@ -590,7 +590,7 @@ fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) ->
         );
         tb.subitems_board_id = Some(sub);
     }
-    finish_run(runid, &client, &Stats::default(), "tracked");
+    finish_run(runid, &client, &Stats::default(), "tracked", None);
     let oid: pg_sys::Oid = one("SELECT $1::regclass::oid", &[tb.qualified().into()])
         .unwrap_or_else(|| pgrx::error!("monday_sync: {} vanished", tb.qualified()));
     Ok(RegClass(oid))
@@ -766,10 +766,8 @@ pub(super) fn start_job_run(
 
 /// A run that ended in an error (only the worker can record one: a SQL function's error rolls
 /// back its run with everything else).
-pub(super) fn fail_run(runid: i64, client: Option<&Client>, message: &str) {
-    if let Some(c) = client {
-        record_calls(runid, c);
-    }
+pub(super) fn fail_run(runid: i64, client: &Client, message: &str) {
+    record_calls(runid, client);
     exec(
         "UPDATE monday_sync.sync_runs SET status = 'failed', finished_at = clock_timestamp(), message = $2,
                 api_calls = $3, complexity_used = $4
@@ -777,8 +775,8 @@ pub(super) fn fail_run(runid: i64, client: Option<&Client>, message: &str) {
         &[
             runid.into(),
             message.into(),
-            client.map(|c| c.http_calls() as i32).unwrap_or(0).into(),
-            client.map(|c| c.complexity_used()).unwrap_or(0).into(),
+            (client.http_calls() as i32).into(),
+            client.complexity_used().into(),
         ],
     );
 }
@@ -807,7 +805,14 @@ fn record_calls(runid: i64, client: &Client) {
     }
 }
 
-pub(super) fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &str) {
+/// A run that succeeded; `mode` when only the end knows it (a refresh that fell back to full).
+pub(super) fn finish_run(
+    runid: i64,
+    client: &Client,
+    stats: &Stats,
+    summary: &str,
+    mode: Option<&str>,
+) {
     record_calls(runid, client);
     let mut message = summary.to_string();
     if !stats.warning_texts.is_empty() {
@@ -822,9 +827,10 @@ pub(super) fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &s
     }
     exec(
         "UPDATE monday_sync.sync_runs SET status = 'succeeded', finished_at = clock_timestamp(),
-                items_seen = $2, rows_written = $3, api_calls = $4, complexity_used = $5, warnings = $6, message = $7
+                items_seen = $2, rows_written = $3, api_calls = $4, complexity_used = $5, warnings = $6, message = $7,
+                mode = coalesce($8, mode)
           WHERE runid = $1",
-        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (client.http_calls() as i32).into(), client.complexity_used().into(), (stats.warnings as i32).into(), message.into()],
+        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (client.http_calls() as i32).into(), client.complexity_used().into(), (stats.warnings as i32).into(), message.into(), mode.into()],
     );
 }
 
@@ -832,16 +838,8 @@ pub(super) fn finish_run(runid: i64, client: &Client, stats: &Stats, summary: &s
 
 /// The upsert for one table: rows come as one JSON array; unchanged rows are not written.
 fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
-    let fixed = [
-        "item_id",
-        "name",
-        "group_id",
-        "group_title",
-        "state",
-        "parent_item_id",
-        "created_at",
-        "updated_at",
-    ];
+    // The item's own fields: every fixed column but `raw` and `synced_at`, which come last.
+    let fixed = &FIXED_COLUMNS[..FIXED_COLUMNS.len() - 2];
     let mut all: Vec<String> = fixed.iter().map(|c| q(c)).collect();
     all.extend(cols.iter().map(|c| q(&c.sql_name)));
     all.push(q("raw"));
@@ -1232,7 +1230,7 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
     let progress = Progress::start(runid, board_id, 1);
     let (stats, sub_stats) = pull_core(&mut client, &tb, &progress, &mut Inline)?;
     let total = stats.plus(sub_stats.as_ref().unwrap_or(&Stats::default()));
-    finish_run(runid, &client, &total, &pull_text(&total));
+    finish_run(runid, &client, &total, &pull_text(&total), None);
     if total.warnings > 0 {
         pgrx::notice!(
             "monday_sync: {} warning(s) during the pull of board {board_id}; see monday_sync.sync_runs (runid {runid})",
@@ -1301,6 +1299,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
                     &client,
                     &stats,
                     &format!("item {item_id} no longer exists on monday: marked deleted"),
+                    None,
                 );
                 let mut v = row.0;
                 v["state"] = json!("deleted");
@@ -1339,7 +1338,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         stats.rows_written,
         if stats.rows_written == 1 { "" } else { "s" }
     );
-    finish_run(runid, &client, &stats, &text);
+    finish_run(runid, &client, &stats, &text, None);
     let row: Option<pgrx::JsonB> = one(
         &format!(
             "SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1",

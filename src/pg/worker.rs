@@ -478,7 +478,6 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
                 failure_of(e).text()
             );
         }
-        set_state(3, 0, 0);
         // Run every job that is due, then sleep until woken or the naptime passes.
         while let Some(job) = claim() {
             run(job);
@@ -773,11 +772,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     match result {
         Ok((total, text, mode)) => {
             in_tx(|| {
-                exec(
-                    "UPDATE monday_sync.sync_runs SET mode = $2 WHERE runid = $1",
-                    &[runid.into(), mode.into()],
-                );
-                finish_run(runid, &client, &total, &text);
+                finish_run(runid, &client, &total, &text, Some(mode));
                 Ok(())
             })
             .map_err(fail)?;
@@ -792,7 +787,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
             let f = failure_of(e);
             let text = f.text();
             let _ = in_tx(|| {
-                fail_run(runid, Some(&client), &text);
+                fail_run(runid, &client, &text);
                 Ok(())
             });
             Err(f)
