@@ -1,5 +1,9 @@
 -- monday_sync's tables. Loaded first (bootstrap); COMMENTs are in comments.sql.
 
+-- The schema holds the codec functions every role may call; each table, view and sync function
+-- keeps its own privileges (none for PUBLIC).
+GRANT USAGE ON SCHEMA monday_sync TO PUBLIC;
+
 -- The API token. Only the extension's owner (and superusers) can read it: no grants, ever.
 CREATE TABLE monday_sync._credentials (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -14,8 +18,11 @@ CREATE TABLE monday_sync.boards (
     board_id bigint PRIMARY KEY,
     board_name text NOT NULL,
     board_kind text NOT NULL DEFAULT 'board',
+    -- Where the table was created, and the table itself: monday_sync writes only into the table
+    -- with this OID (one it created), never into whatever has the name now.
     target_schema name NOT NULL,
     target_table name NOT NULL,
+    table_oid oid,
     parent_board_id bigint REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
     subitems_board_id bigint,
     items_count bigint,

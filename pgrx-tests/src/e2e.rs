@@ -9,15 +9,15 @@ use postgres::Client;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-type T = Result<(), String>;
+pub(crate) type T = Result<(), String>;
 
-struct Env {
-    fake: Fake,
-    cluster_conn: String,
-    db: Client,
+pub(crate) struct Env {
+    pub fake: Fake,
+    pub cluster_conn: String,
+    pub db: Client,
 }
 
-const TOKEN: &str = "fake-token-3f9c2b7a";
+pub(crate) const TOKEN: &str = "fake-token-3f9c2b7a";
 
 fn setup(c: &Cluster, world: World, i: usize) -> Result<Env, String> {
     let fake = Fake::start(world).map_err(|e| e.to_string())?;
@@ -45,11 +45,11 @@ fn setup(c: &Cluster, world: World, i: usize) -> Result<Env, String> {
     Ok(env)
 }
 
-fn connect_str(s: &str) -> Result<Client, String> {
+pub(crate) fn connect_str(s: &str) -> Result<Client, String> {
     Client::connect(s, postgres::NoTls).map_err(pg)
 }
 
-fn pg(e: postgres::Error) -> String {
+pub(crate) fn pg(e: postgres::Error) -> String {
     crate::util::pg_err(e)
 }
 
@@ -64,28 +64,28 @@ impl Env {
             .map_err(pg)
     }
 
-    fn second_session(&self) -> Result<Client, String> {
+    pub fn second_session(&self) -> Result<Client, String> {
         let mut c = connect_str(&self.cluster_conn)?;
         c.batch_execute(&format!("SET monday_sync.api_url = '{}'", self.fake.url()))
             .map_err(pg)?;
         Ok(c)
     }
 
-    fn calls(&self) -> usize {
+    pub fn calls(&self) -> usize {
         self.fake.log().len()
     }
 
-    fn json(&mut self, sql: &str) -> Result<serde_json::Value, String> {
+    pub fn json(&mut self, sql: &str) -> Result<serde_json::Value, String> {
         let row = self.db.query_one(sql, &[]).map_err(pg)?;
         Ok(row.get::<_, serde_json::Value>(0))
     }
 
-    fn i64(&mut self, sql: &str) -> Result<i64, String> {
+    pub fn i64(&mut self, sql: &str) -> Result<i64, String> {
         let row = self.db.query_one(sql, &[]).map_err(pg)?;
         Ok(row.get::<_, i64>(0))
     }
 
-    fn track(&mut self) -> T {
+    pub fn track(&mut self) -> T {
         let t: String = self
             .db
             .query_one("SELECT monday_sync.track_board($1)::text", &[&SAMPLE_BOARD])
@@ -94,11 +94,11 @@ impl Env {
         eq(&t, &"q3_launch_plan".to_string(), "track_board's table")
     }
 
-    fn pull(&mut self) -> Result<serde_json::Value, String> {
+    pub fn pull(&mut self) -> Result<serde_json::Value, String> {
         self.json(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))
     }
 
-    fn check_table(&mut self, table: &str, board: i64) -> T {
+    pub fn check_table(&mut self, table: &str, board: i64) -> T {
         check_table(&mut self.db, &self.fake, table, board)
     }
 }
@@ -201,7 +201,7 @@ pub fn check(cond: bool, what: &str) -> T {
 }
 
 /// Runs `sql`, expects an error with `sqlstate`; returns "message | detail | hint".
-fn expect_err(db: &mut Client, sql: &str, sqlstate: &str) -> Result<String, String> {
+pub(crate) fn expect_err(db: &mut Client, sql: &str, sqlstate: &str) -> Result<String, String> {
     match db.batch_execute(sql) {
         Ok(()) => Err(format!("{sql}: succeeded, expected SQLSTATE {sqlstate}")),
         Err(e) => {
@@ -836,7 +836,7 @@ fn cancel_and_timeout_are_prompt(e: &mut Env) -> T {
     )
 }
 
-fn expect_err_plain(db: &mut Client, sql: &str, sqlstate: &str) -> T {
+pub(crate) fn expect_err_plain(db: &mut Client, sql: &str, sqlstate: &str) -> T {
     match db.batch_execute(sql) {
         Ok(()) => Err(format!("{sql}: succeeded, expected {sqlstate}")),
         Err(e) => eq(
@@ -953,15 +953,15 @@ fn progress_is_visible_from_another_session(e: &mut Env) -> T {
 
 const OTHER_BOARD: i64 = 18414630555;
 
-fn refresh(e: &mut Env) -> Result<serde_json::Value, String> {
+pub(crate) fn refresh(e: &mut Env) -> Result<serde_json::Value, String> {
     e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))
 }
 
-fn num(v: &serde_json::Value, k: &str) -> i64 {
+pub(crate) fn num(v: &serde_json::Value, k: &str) -> i64 {
     v.get(k).and_then(|x| x.as_i64()).unwrap_or(-1)
 }
 
-fn state_of(e: &mut Env, table: &str, id: i64) -> Result<String, String> {
+pub(crate) fn state_of(e: &mut Env, table: &str, id: i64) -> Result<String, String> {
     let r =
         e.db.query_one(
             &format!("SELECT state FROM public.{table} WHERE item_id = $1"),
@@ -1324,6 +1324,47 @@ pub fn run(c: &Cluster) -> Result<String, String> {
             sessions_share_the_daily_budget,
             60,
         ),
+        // Hardening (issue 9).
+        (
+            "functions in public are never called (pinned search_path)",
+            crate::hardening::search_path_cannot_be_borrowed,
+            60,
+        ),
+        (
+            "typed tables known by OID, written as their owner",
+            crate::hardening::tables_are_known_by_oid_and_written_as_their_owner,
+            60,
+        ),
+        (
+            "the token stays out of logs; token_file",
+            crate::hardening::token_stays_out_of_logs,
+            60,
+        ),
+        (
+            "the documented grants work for plain roles",
+            crate::hardening::documented_grants_work,
+            60,
+        ),
+        (
+            "monday cannot make it spin, stall or lose track",
+            crate::hardening::monday_cannot_make_it_spin_or_stall,
+            60,
+        ),
+        (
+            "NUL bytes and malformed items never stop a board",
+            crate::hardening::bad_values_never_stop_a_board,
+            60,
+        ),
+        (
+            "a column whose type changes on monday follows",
+            crate::hardening::column_type_changes_follow,
+            60,
+        ),
+        (
+            "long names, concurrent and conflicting track_board, dropped columns",
+            crate::hardening::names_races_and_leftovers,
+            60,
+        ),
     ];
     let filter = std::env::var("E2E_FILTER").unwrap_or_default();
     let (mut passed, mut failed) = (0, Vec::new());
@@ -1345,7 +1386,7 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         }
     }
     let log = std::fs::read_to_string(c.dir.join("server.log")).unwrap_or_default();
-    if log.contains(TOKEN) || log.contains("wrong-token-zz9") {
+    if log.contains(TOKEN) || log.contains("wrong-token-zz9") || log.contains("tok-LEAK-5512") {
         println!("e2e: FAILED the server log contains the token");
         failed.push("token in the server log");
     }

@@ -6,6 +6,7 @@ mod bench;
 mod cluster;
 mod e2e;
 mod fake;
+mod hardening;
 mod regress;
 mod setup;
 mod util;

@@ -227,9 +227,16 @@ fn worker_runs_queued_jobs(w: &mut W) -> T {
     }
     let v = got.ok_or("no NOTIFY for the job")?;
     eq(&v["status"].as_str(), &Some("succeeded"), "NOTIFY status")?;
-    check(
-        v["rows_written"].as_i64().unwrap_or(0) > 1000,
-        &format!("NOTIFY payload: {v}"),
+    // Any role may LISTEN: ids and a status only (errors and figures are in monday_sync.jobs).
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    keys.sort();
+    eq(
+        &keys,
+        &vec!["board_id", "command", "jobid", "runid", "status"],
+        "NOTIFY payload keys",
     )?;
 
     // Changes on monday, then a refresh job: exactly the changes, in the calls the issue allows.
@@ -266,6 +273,85 @@ fn worker_runs_queued_jobs(w: &mut W) -> T {
     )?;
     let st = w.text("SELECT format('%s|%s|%s', queued_jobs, running_jobs, last_error IS NULL) FROM monday_sync.board_status")?;
     eq(&st, &Some("0|0|t".to_string()), "board_status")
+}
+
+/// The worker runs no code a database user wrote with its superuser rights: functions in `public`
+/// are out of its search path, and a trigger on a typed table runs as the table's owner.
+fn worker_never_lends_its_superuser(w: &mut W) -> T {
+    w.sql(
+        "CREATE ROLE mallory_w LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO mallory_w;
+         ALTER TABLE public.q3_launch_plan OWNER TO mallory_w;",
+    )?;
+    let mut m =
+        Client::connect(&format!("{} user=mallory_w", w.c.conn_string(DB)), NoTls).map_err(pg)?;
+    m.batch_execute(
+        r#"
+        CREATE TABLE public.pwned (who text, su boolean);
+        GRANT INSERT ON public.pwned TO PUBLIC;
+        CREATE FUNCTION public.escalate() RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+          INSERT INTO public.pwned VALUES (current_user::text,
+            (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user));
+          BEGIN
+            EXECUTE 'ALTER ROLE mallory_w SUPERUSER';
+          EXCEPTION WHEN OTHERS THEN NULL;
+          END;
+        END $$;
+        CREATE FUNCTION public.unnest(bigint[]) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM public.escalate();
+          RETURN QUERY SELECT x FROM pg_catalog.unnest($1) AS x;
+        END $$;
+        CREATE FUNCTION public.format(text, text, text) RETURNS text LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM public.escalate();
+          RETURN pg_catalog.format($1, $2, $3);
+        END $$;
+        CREATE FUNCTION public.trap() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM public.escalate();
+          PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false);
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER trap BEFORE INSERT OR UPDATE ON public.q3_launch_plan
+          FOR EACH ROW EXECUTE FUNCTION public.trap();
+        "#,
+    )
+    .map_err(pg)?;
+    let ids: Vec<i64> = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    w.fake
+        .with(|s| s.world.rename(ids[7], "Renamed under the trap"));
+    let result = (|| -> T {
+        let job = w.request("pull")?;
+        eq(&w.wait_job(job, 60)?.as_str(), &"succeeded", "pull job")?;
+        let job = w.request("refresh")?;
+        eq(&w.wait_job(job, 60)?.as_str(), &"succeeded", "refresh job")?;
+        w.table_ok()?;
+        eq(
+            &w.i64("SELECT count(*) FROM public.pwned WHERE su OR who <> 'mallory_w'")?,
+            &0,
+            "trap calls as anyone but the table's owner",
+        )?;
+        check(
+            w.i64("SELECT count(*) FROM public.pwned")? > 0,
+            "the owner's trigger ran",
+        )?;
+        eq(
+            &w.text("SELECT rolsuper::text FROM pg_roles WHERE rolname = 'mallory_w'")?,
+            &Some("false".to_string()),
+            "mallory_w is superuser",
+        )
+    })();
+    drop(m);
+    w.sql(
+        "DROP TRIGGER trap ON public.q3_launch_plan;
+         ALTER TABLE public.q3_launch_plan OWNER TO postgres;
+         DROP FUNCTION public.trap(), public.unnest(bigint[]), public.format(text, text, text), public.escalate();
+         DROP TABLE public.pwned;
+         REVOKE CREATE, USAGE ON SCHEMA public FROM mallory_w;
+         DROP ROLE mallory_w;",
+    )?;
+    result
 }
 
 /// pg_cron calls request_refresh; the worker applies the change.
@@ -669,6 +755,10 @@ pub fn run() -> Result<String, String> {
         (
             "the worker runs queued jobs, commits and notifies",
             worker_runs_queued_jobs,
+        ),
+        (
+            "the worker never lends its superuser to a database user",
+            worker_never_lends_its_superuser,
         ),
         ("pg_cron schedules refreshes", pg_cron_schedules_refreshes),
         (

@@ -8,8 +8,7 @@
 //! The token is only ever put in the `Authorization` header: never in a message.
 
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -23,6 +22,8 @@ pub struct Config {
     pub max_retries: u32,
     /// The longest total time one call may spend waiting on rate limits.
     pub max_wait: Duration,
+    /// The largest answer body read into memory; a longer one is cut there and fails the call.
+    pub max_response_bytes: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +56,8 @@ pub struct CallRecord {
     pub complexity: Option<Complexity>,
     /// monday's error code, or a transport error kind, of the last failed attempt.
     pub last_error: Option<String>,
+    /// Impossible values monday answered and what was done about them (for the run history).
+    pub notes: Vec<String>,
 }
 
 impl CallRecord {
@@ -68,6 +71,7 @@ impl CallRecord {
             elapsed: Duration::ZERO,
             complexity: None,
             last_error: None,
+            notes: Vec::new(),
         }
     }
 }
@@ -116,6 +120,8 @@ pub enum Raw {
     },
     /// Connection refused or reset, closed without an answer, timed out.
     Failed { timeout: bool, message: String },
+    /// The body went past `max_response_bytes`: reading stopped there.
+    TooLarge { limit: u64 },
 }
 
 /// What to do about one exchange.
@@ -152,6 +158,14 @@ fn retry_in(err: &Value) -> Option<f64> {
 /// Turns one exchange into data, a wait, a retry or an error. Pure: unit tested on monday's shapes.
 pub fn classify(raw: &Raw) -> Verdict {
     let (status, retry_after, body) = match raw {
+        Raw::TooLarge { limit } => {
+            return Verdict::Fail(ApiError {
+                kind: ApiErrorKind::Api,
+                message: "monday's answer is larger than monday_sync.max_response_size".into(),
+                detail: format!("reading stopped after {} bytes", limit),
+                hint: "Raise monday_sync.max_response_size if answers this large are expected (boards with very large cells), or check monday_sync.api_url.".into(),
+            })
+        }
         Raw::Failed { timeout, message } => {
             return Verdict::Retry {
                 why: if *timeout {
@@ -348,11 +362,11 @@ pub fn backoff(n: u32) -> Duration {
 pub trait Hooks {
     /// Called every 20 ms while a call is under way (and before each call).
     fn poll(&mut self);
-    /// Called before each call starts: may wait (polling) or refuse it.
+    /// Called before each attempt (the first and every retry): may wait (polling) or refuse it.
     fn before(&mut self, _operation: &'static str) -> Result<(), ApiError> {
         Ok(())
     }
-    /// Called when a call has ended, with what it cost.
+    /// Called when a call has ended, with what it cost (its attempts were counted by `before`).
     fn after(&mut self, _call: &CallRecord) {}
 }
 
@@ -372,15 +386,91 @@ pub struct Client<'p> {
 
 const POLL: Duration = Duration::from_millis(20);
 
-/// A call under way on its helper thread. Dropping it tells the thread to stop retrying.
+/// monday's rate-limit windows are one minute long: a wait it asks for is at least this …
+pub const MIN_RATE_WAIT: f64 = 1.0;
+/// … and at most this (`retry_in_seconds` of 0, negative or absurd is clamped, and noted).
+pub const MAX_RATE_WAIT: f64 = 60.0;
+/// Rate-limit waits within one call, at most (each is an attempt that counts against the budget).
+pub const MAX_RATE_WAITS: u32 = 10;
+/// `reset_in_x_seconds` beyond the one-minute window is impossible: clamped to this, and noted.
+pub const MAX_RESET_SECONDS: i64 = 60;
+
+/// A call under way: its current attempt runs on a helper thread (which never touches Postgres).
+/// Retries and waits happen in `finish`, on the caller's thread, where every attempt passes
+/// `Hooks::before` (the budget) and every wait polls for interrupts.
 pub struct Pending {
-    rx: mpsc::Receiver<(Result<Value, ApiError>, CallRecord)>,
-    cancel: Arc<AtomicBool>,
+    operation: &'static str,
+    body: String,
+    rec: CallRecord,
+    started: Instant,
+    attempt: Attempt,
 }
 
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
+enum Attempt {
+    Running(mpsc::Receiver<Raw>),
+    Refused(ApiError),
+}
+
+/// What to do after a Wait or Retry verdict: sleep this long, or give up with this error.
+pub enum Next {
+    Sleep(Duration),
+    GiveUp(ApiError),
+}
+
+/// The rules for retrying, pure: given what happened so far in a call, how long to sleep before
+/// the next attempt, or why not to try again.
+pub fn next_step(
+    verdict: &Verdict,
+    rec: &mut CallRecord,
+    retries: &mut u32,
+    waits: &mut u32,
+    cfg: &Config,
+) -> Next {
+    match verdict {
+        Verdict::Wait { seconds, why } => {
+            let asked = *seconds;
+            let secs = if asked.is_finite() {
+                asked.clamp(MIN_RATE_WAIT, MAX_RATE_WAIT)
+            } else {
+                MAX_RATE_WAIT
+            };
+            if secs != asked {
+                rec.notes.push(format!(
+                    "{why}: monday asked to wait {asked} s; waited {secs} s (rate-limit windows are one minute)"
+                ));
+            }
+            *waits += 1;
+            let d = Duration::from_secs_f64(secs);
+            if *waits > MAX_RATE_WAITS || rec.waited + d > cfg.max_wait {
+                return Next::GiveUp(ApiError {
+                    kind: ApiErrorKind::WaitTooLong,
+                    message: "monday kept this call waiting longer than monday_sync.max_wait allows"
+                        .into(),
+                    detail: format!(
+                        "{why}: {} attempts, {:.0} s waited; max_wait is {} s, at most {MAX_RATE_WAITS} rate-limit waits per call",
+                        rec.attempts,
+                        rec.waited.as_secs_f64(),
+                        cfg.max_wait.as_secs()
+                    ),
+                    hint: "Raise monday_sync.max_wait, or pull when other API users are quieter."
+                        .into(),
+                });
+            }
+            Next::Sleep(d)
+        }
+        Verdict::Retry { why } => {
+            *retries += 1;
+            if *retries > cfg.max_retries {
+                return Next::GiveUp(ApiError {
+                    kind: ApiErrorKind::Unavailable,
+                    message: "monday's API is unavailable".into(),
+                    detail: format!("{} attempts; last: {why}", rec.attempts),
+                    hint: "monday may be having an outage (https://status.monday.com); try again later, or raise monday_sync.max_retries.".into(),
+                });
+            }
+            Next::Sleep(backoff(*retries))
+        }
+        Verdict::Data(..) | Verdict::Fail(_) => Next::Sleep(Duration::ZERO),
     }
 }
 
@@ -416,62 +506,132 @@ impl<'p> Client<'p> {
         self.calls.iter().map(|c| c.attempts).sum()
     }
 
-    /// Starts one call on a helper thread (which never touches Postgres): its retries and rate-limit
-    /// waits run there, so the backend can write the previous page meanwhile.
-    pub fn begin(&mut self, operation: &'static str, document: &str, variables: Value) -> Pending {
-        let cancel = Arc::new(AtomicBool::new(false));
+    /// What monday answered that could not be true, and what was done instead.
+    pub fn notes(&self) -> Vec<String> {
+        self.calls.iter().flat_map(|c| c.notes.clone()).collect()
+    }
+
+    /// One attempt: asks the hooks (the budget may refuse it), then sends on a helper thread.
+    fn attempt(&mut self, operation: &'static str, body: &str) -> Attempt {
         if let Err(e) = self.hooks.before(operation) {
-            let (tx, rx) = mpsc::channel();
-            let _ = tx.send((Err(e), CallRecord::new(operation)));
-            return Pending { rx, cancel };
+            return Attempt::Refused(e);
         }
-        let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
         let (tx, rx) = mpsc::channel();
-        let (agent, cfg, stop) = (self.agent.clone(), self.cfg.clone(), cancel.clone());
+        let (agent, cfg, body) = (self.agent.clone(), self.cfg.clone(), body.to_string());
         let spawned = std::thread::Builder::new()
             .name("monday_sync http".into())
             .spawn(move || {
-                let _ = tx.send(run_call(&agent, &cfg, operation, body, &stop));
+                let _ = tx.send(exchange(&agent, &cfg, &body));
             });
-        if let Err(e) = spawned {
-            let (tx, rx2) = mpsc::channel();
-            let rec = CallRecord::new(operation);
-            let _ = tx.send((
-                Err(ApiError {
-                    kind: ApiErrorKind::Unavailable,
-                    message: "could not start the HTTP thread".into(),
-                    detail: e.to_string(),
-                    hint: "The server may be out of threads or memory.".into(),
-                }),
-                rec,
-            ));
-            return Pending { rx: rx2, cancel };
+        match spawned {
+            Ok(_) => Attempt::Running(rx),
+            Err(e) => Attempt::Refused(ApiError {
+                kind: ApiErrorKind::Unavailable,
+                message: "could not start the HTTP thread".into(),
+                detail: e.to_string(),
+                hint: "The server may be out of threads or memory.".into(),
+            }),
         }
-        Pending { rx, cancel }
     }
 
-    /// Waits for a call started with `begin`, polling for cancellation every 20 ms.
-    pub fn finish(&mut self, pending: Pending) -> Result<Value, ApiError> {
+    /// Starts one call: its first attempt runs while the caller does other work (writes a page).
+    pub fn begin(&mut self, operation: &'static str, document: &str, variables: Value) -> Pending {
+        let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
+        let attempt = self.attempt(operation, &body);
+        Pending {
+            operation,
+            body,
+            rec: CallRecord::new(operation),
+            started: Instant::now(),
+            attempt,
+        }
+    }
+
+    /// Waits `d`, polling the hooks (interrupts) every 20 ms.
+    fn nap(&mut self, d: Duration) {
+        let end = Instant::now() + d;
         loop {
-            match pending.rx.recv_timeout(POLL) {
-                Ok((result, rec)) => {
-                    if rec.attempts > 0 {
-                        self.hooks.after(&rec);
-                        self.calls.push(rec);
+            self.hooks.poll();
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            std::thread::sleep((end - now).min(POLL));
+        }
+    }
+
+    /// Finishes a call started with `begin`: waits for its attempt (polling every 20 ms), waits out
+    /// rate limits and retries transient failures, each attempt counted by the hooks.
+    pub fn finish(&mut self, mut p: Pending) -> Result<Value, ApiError> {
+        let (mut retries, mut waits) = (0u32, 0u32);
+        let result = loop {
+            let rx = match std::mem::replace(
+                &mut p.attempt,
+                Attempt::Refused(ApiError {
+                    kind: ApiErrorKind::Unavailable,
+                    message: String::new(),
+                    detail: String::new(),
+                    hint: String::new(),
+                }),
+            ) {
+                Attempt::Refused(e) => break Err(e),
+                Attempt::Running(rx) => rx,
+            };
+            let raw = loop {
+                match rx.recv_timeout(POLL) {
+                    Ok(raw) => break raw,
+                    Err(mpsc::RecvTimeoutError::Timeout) => self.hooks.poll(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        break Raw::Failed {
+                            timeout: false,
+                            message: "the request thread ended without an answer".into(),
+                        }
                     }
-                    return result;
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => self.hooks.poll(),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(ApiError {
-                        kind: ApiErrorKind::Unavailable,
-                        message: "the HTTP thread ended without an answer".into(),
-                        detail: "the request thread panicked or was stopped".into(),
-                        hint: "Try again; report a bug if it persists.".into(),
-                    })
+            };
+            p.rec.attempts += 1;
+            p.rec.http_status = match &raw {
+                Raw::Http { status, .. } => *status,
+                _ => 0,
+            };
+            let verdict = classify(&raw);
+            match verdict {
+                Verdict::Data(data, complexity) => {
+                    p.rec.complexity = complexity.map(|mut c| {
+                        if !(0..=MAX_RESET_SECONDS).contains(&c.reset_in_seconds) {
+                            p.rec.notes.push(format!(
+                                "monday reported reset_in_x_seconds = {}; taken as {MAX_RESET_SECONDS} (the complexity window is one minute)",
+                                c.reset_in_seconds
+                            ));
+                            c.reset_in_seconds = c.reset_in_seconds.clamp(0, MAX_RESET_SECONDS);
+                        }
+                        c
+                    });
+                    break Ok(data);
+                }
+                Verdict::Fail(e) => {
+                    p.rec.last_error = Some(format!("{:?}", e.kind));
+                    break Err(e);
+                }
+                Verdict::Wait { ref why, .. } | Verdict::Retry { ref why } => {
+                    p.rec.last_error = Some(why.clone());
+                    match next_step(&verdict, &mut p.rec, &mut retries, &mut waits, &self.cfg) {
+                        Next::GiveUp(e) => break Err(e),
+                        Next::Sleep(d) => {
+                            p.rec.waited += d;
+                            self.nap(d);
+                            p.attempt = self.attempt(p.operation, &p.body);
+                        }
+                    }
                 }
             }
+        };
+        p.rec.elapsed = p.started.elapsed();
+        if p.rec.attempts > 0 {
+            self.hooks.after(&p.rec);
+            self.calls.push(p.rec);
         }
+        result
     }
 
     /// Sends one document and returns its `data`: `begin` + `finish`.
@@ -484,21 +644,6 @@ impl<'p> Client<'p> {
         self.hooks.poll();
         let p = self.begin(operation, document, variables);
         self.finish(p)
-    }
-}
-
-/// Sleeps in 20 ms steps; false when told to stop.
-fn nap(d: Duration, stop: &AtomicBool) -> bool {
-    let end = Instant::now() + d;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= end {
-            return true;
-        }
-        std::thread::sleep((end - now).min(POLL));
     }
 }
 
@@ -520,13 +665,16 @@ fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str) -> Raw {
             match resp
                 .body_mut()
                 .with_config()
-                .limit(512 * 1024 * 1024)
+                .limit(cfg.max_response_bytes)
                 .read_to_vec()
             {
                 Ok(body) => Raw::Http {
                     status,
                     retry_after,
                     body,
+                },
+                Err(ureq::Error::BodyExceedsLimit(_)) => Raw::TooLarge {
+                    limit: cfg.max_response_bytes,
                 },
                 Err(e) => Raw::Failed {
                     timeout: matches!(e, ureq::Error::Timeout(_)),
@@ -539,89 +687,6 @@ fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str) -> Raw {
             message: scrub(&e.to_string(), &cfg.token),
         },
     }
-}
-
-/// One logical call: waits out rate limits (up to `max_wait` in all) and retries transient
-/// failures (up to `max_retries`). Runs on the helper thread.
-fn run_call(
-    agent: &ureq::Agent,
-    cfg: &Config,
-    operation: &'static str,
-    body: String,
-    stop: &AtomicBool,
-) -> (Result<Value, ApiError>, CallRecord) {
-    let started = Instant::now();
-    let mut rec = CallRecord::new(operation);
-    let cancelled = || ApiError {
-        kind: ApiErrorKind::Unavailable,
-        message: "the call was abandoned".into(),
-        detail: "the statement was cancelled".into(),
-        hint: "".into(),
-    };
-    let mut retries = 0u32;
-    let result = loop {
-        if stop.load(Ordering::Relaxed) {
-            break Err(cancelled());
-        }
-        rec.attempts += 1;
-        let raw = exchange(agent, cfg, &body);
-        rec.http_status = match &raw {
-            Raw::Http { status, .. } => *status,
-            Raw::Failed { .. } => 0,
-        };
-        match classify(&raw) {
-            Verdict::Data(data, complexity) => {
-                rec.complexity = complexity;
-                break Ok(data);
-            }
-            Verdict::Fail(e) => {
-                rec.last_error = Some(format!("{:?}", e.kind));
-                break Err(e);
-            }
-            Verdict::Wait { seconds, why } => {
-                rec.last_error = Some(why.clone());
-                let d = Duration::from_secs_f64(seconds.min(86400.0));
-                if rec.waited + d > cfg.max_wait {
-                    break Err(ApiError {
-                        kind: ApiErrorKind::WaitTooLong,
-                        message: "monday asked to wait longer than monday_sync.max_wait allows"
-                            .into(),
-                        detail: format!(
-                            "{why}: wait {seconds:.0} s; already waited {:.0} s; max_wait is {} s",
-                            rec.waited.as_secs_f64(),
-                            cfg.max_wait.as_secs()
-                        ),
-                        hint:
-                            "Raise monday_sync.max_wait, or pull when other API users are quieter."
-                                .into(),
-                    });
-                }
-                rec.waited += d;
-                if !nap(d, stop) {
-                    break Err(cancelled());
-                }
-            }
-            Verdict::Retry { why } => {
-                rec.last_error = Some(why.clone());
-                retries += 1;
-                if retries > cfg.max_retries {
-                    break Err(ApiError {
-                        kind: ApiErrorKind::Unavailable,
-                        message: "monday's API is unavailable".into(),
-                        detail: format!("{} attempts; last: {why}", rec.attempts),
-                        hint: "monday may be having an outage (https://status.monday.com); try again later, or raise monday_sync.max_retries.".into(),
-                    });
-                }
-                let d = backoff(retries);
-                rec.waited += d;
-                if !nap(d, stop) {
-                    break Err(cancelled());
-                }
-            }
-        }
-    };
-    rec.elapsed = started.elapsed();
-    (result, rec)
 }
 
 /// Removes the token from a message, should a library ever echo it.

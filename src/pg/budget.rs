@@ -148,8 +148,7 @@ impl Hooks for PgHooks {
             return;
         }
         let mut b = BUDGET.exclusive();
-        // `before` counted one attempt; retries are calls too.
-        b.calls_today += call.attempts.saturating_sub(1) as i64;
+        // Every attempt was counted by `before`.
         let now = now_us();
         if call
             .last_error
@@ -163,7 +162,8 @@ impl Hooks for PgHooks {
                 b.used_in_window = 0;
             }
             b.left = c.after;
-            b.reset_at_us = now + c.reset_in_seconds.max(0) * 1_000_000;
+            // The window is one minute: a longer reset (impossible) cannot stall the worker.
+            b.reset_at_us = now + c.reset_in_seconds.clamp(0, 60) * 1_000_000;
             b.reported_at_us = now;
             b.max_cost = b.max_cost.max(c.query);
             b.used_in_window += c.query;
@@ -219,6 +219,7 @@ impl PgHooks {
 
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_safe, name = "_budget")]
+#[search_path(pg_catalog, pg_temp)]
 fn budget_row() -> TableIterator<
     'static,
     (

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod jsonb;
 pub mod progress;
 pub mod refresh;
+pub mod security;
 pub mod settings;
 pub mod sync;
 pub mod worker;

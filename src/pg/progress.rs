@@ -126,6 +126,7 @@ extern "C" {
 
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_safe, name = "_progress")]
+#[search_path(pg_catalog, pg_temp)]
 fn progress_rows() -> TableIterator<
     'static,
     (

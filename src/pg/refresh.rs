@@ -9,9 +9,9 @@ use super::budget::PgHooks;
 use super::progress::{Figures, Progress};
 use super::settings;
 use super::sync::{
-    api_err, board_not_found, ensure_target, exec, finish_run, items_by_ids, items_of,
-    mark_deleted, not_tracked, pull_core, pull_text, reconcile, spi_fail, start_job_run, token,
-    tracked, Inline, Stats, Steps, Tracked, Writer, R,
+    api_err, board_not_found, exec, finish_run, items_by_ids, items_of, mark_deleted, not_tracked,
+    pull_core, pull_text, reconcile, spi_fail, start_job_run, token, tracked, Inline, Stats, Steps,
+    Tracked, Writer, R,
 };
 use crate::api::{documents, Client};
 use crate::sync::activity::{scan, Scan};
@@ -62,7 +62,12 @@ struct Watermark {
     /// The `from` argument: the watermark floored to the second, ISO 8601 UTC.
     from: String,
     too_old: bool,
+    /// Later than now (plus clock skew): set by an impossible entry before this was guarded.
+    in_future: bool,
 }
+
+/// How far in the future an activity-log entry may be dated (clock skew between monday and us).
+const CLOCK_SKEW_S: i64 = 300;
 
 fn watermark(board_id: i64) -> Option<Watermark> {
     let retention = settings::LOG_RETENTION.get() as f64;
@@ -70,10 +75,11 @@ fn watermark(board_id: i64) -> Option<Watermark> {
         let t = c.select(
             "SELECT (extract(epoch FROM activity_watermark) * 1000000)::bigint,
                     to_char(activity_watermark AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-                    activity_watermark < now() - make_interval(secs => $2)
+                    activity_watermark < now() - make_interval(secs => $2),
+                    activity_watermark > now() + make_interval(secs => $3)
                FROM monday_sync.boards WHERE board_id = $1 AND activity_watermark IS NOT NULL",
             Some(1),
-            &[board_id.into(), retention.into()],
+            &[board_id.into(), retention.into(), (CLOCK_SKEW_S as f64).into()],
         )?;
         if t.is_empty() {
             return Ok::<_, pgrx::spi::SpiError>(None);
@@ -83,6 +89,7 @@ fn watermark(board_id: i64) -> Option<Watermark> {
             us: r.get::<i64>(1)?.unwrap_or(0),
             from: r.get::<String>(2)?.unwrap_or_default(),
             too_old: r.get::<bool>(3)?.unwrap_or(false),
+            in_future: r.get::<bool>(4)?.unwrap_or(false),
         }))
     })
     .unwrap_or_else(|e| spi_fail(e))
@@ -114,7 +121,7 @@ pub(super) fn refresh_core<S: Steps>(
 ) -> R<Refreshed> {
     let what = format!("monday board {}", tb.board_id);
     let (wm, sub) = steps.step(|| {
-        ensure_target(tb)?;
+        tb.target()?;
         Ok((
             watermark(tb.board_id),
             tb.subitems_board_id.and_then(tracked),
@@ -130,6 +137,13 @@ pub(super) fn refresh_core<S: Steps>(
                 "no watermark yet: the board was never pulled in full".into(),
             )
         }
+        Some(w) if w.in_future => {
+            let reason = format!(
+                "the watermark {} is in the future (set from an impossible activity-log date)",
+                w.from
+            );
+            return full(client, tb, progress, steps, reason);
+        }
         Some(w) if w.too_old => {
             let reason = format!(
                 "the watermark {} is older than monday_sync.activity_log_retention ({} s)",
@@ -141,6 +155,10 @@ pub(super) fn refresh_core<S: Steps>(
         Some(w) => w,
     };
     let wm_ticks = wm.us.saturating_mul(10);
+    // Now, in activity-log ticks (100 ns since the Unix epoch), plus the skew allowed.
+    let latest_ticks =
+        (unsafe { pg_sys::GetCurrentTimestamp() } + 946_684_800_000_000 + CLOCK_SKEW_S * 1_000_000)
+            .saturating_mul(10);
     let boards: Vec<i64> = std::iter::once(tb.board_id)
         .chain(sub.as_ref().map(|s| s.board_id))
         .collect();
@@ -149,6 +167,7 @@ pub(super) fn refresh_core<S: Steps>(
     let mut cols = (Vec::new(), Vec::new());
     let mut page: i64 = 1;
     let mut fetched: std::collections::HashMap<i64, i64> = Default::default();
+    let mut notes_out: Vec<String> = Vec::new();
     loop {
         let (op, doc) = if page == 1 {
             ("BoardChanges", documents::BOARD_CHANGES)
@@ -175,15 +194,14 @@ pub(super) fn refresh_core<S: Steps>(
             let main_meta = meta_of(tb.board_id).ok_or_else(|| board_not_found(tb.board_id))?;
             let sub_meta = sub.as_ref().and_then(|s| meta_of(s.board_id));
             cols = steps.step(|| {
-                let main_cols = reconcile(tb.board_id, Some(tb), &main_meta);
+                let mut notes = Vec::new();
+                let main_cols = reconcile(tb.board_id, Some(&tb.target()?), &main_meta, &mut notes);
                 let sub_cols = match (&sub, &sub_meta) {
-                    (Some(s), Some(m)) => {
-                        ensure_target(s)?;
-                        reconcile(s.board_id, Some(s), m)
-                    }
+                    (Some(s), Some(m)) => reconcile(s.board_id, Some(&s.target()?), m, &mut notes),
                     (Some(s), None) => super::sync::mapping(s.board_id),
                     _ => Vec::new(),
                 };
+                notes_out.extend(notes);
                 Ok((main_cols, sub_cols))
             })?;
         }
@@ -194,7 +212,7 @@ pub(super) fn refresh_core<S: Steps>(
         for b in returned {
             let logs = items_of(b.get("activity_logs"));
             let mut s = Scan::default();
-            scan(logs, wm_ticks, &mut s);
+            scan(logs, wm_ticks, latest_ticks, &mut s);
             let id = b.get("id").and_then(id_of).unwrap_or(0);
             let n = fetched.entry(id).or_insert(0);
             *n += logs.len() as i64;
@@ -213,6 +231,7 @@ pub(super) fn refresh_core<S: Steps>(
             found.board_events += s.board_events;
             found.items.extend(s.items);
             found.newest = found.newest.max(s.newest);
+            found.future += s.future;
         }
         if more.is_empty() {
             break;
@@ -224,6 +243,15 @@ pub(super) fn refresh_core<S: Steps>(
     // Fetch what changed, 100 items a call, and write each batch.
     let ids: Vec<i64> = found.items.iter().copied().collect();
     let mut main = Stats::default();
+    main.note_all(notes_out);
+    if found.future > 0 {
+        main.note(format!(
+            "board {}: {} activity-log entr{} dated in the future: their items were fetched, the watermark was not moved past now",
+            tb.board_id,
+            found.future,
+            if found.future == 1 { "y" } else { "ies" }
+        ));
+    }
     let mut sub_stats = sub.as_ref().map(|_| Stats::default());
     let mut w_main = Writer::new(tb, cols.0);
     let mut w_sub = sub.as_ref().map(|s| Writer::new(s, cols.1));
@@ -240,11 +268,11 @@ pub(super) fn refresh_core<S: Steps>(
             };
             let main_items = on(tb.board_id);
             main.items_seen += main_items.len() as i64;
-            let mut written = w_main.write(&main_items, &mut main, false);
+            let mut written = w_main.write(&main_items, &mut main, false)?;
             if let (Some(s), Some(w), Some(st)) = (&sub, w_sub.as_mut(), sub_stats.as_mut()) {
                 let sub_items = on(s.board_id);
                 st.items_seen += sub_items.len() as i64;
-                written.extend(w.write(&sub_items, st, false));
+                written.extend(w.write(&sub_items, st, false)?);
             }
             // Not returned (deleted for good) or now on another board: kept, marked deleted.
             let gone: Vec<i64> = chunk
@@ -252,9 +280,9 @@ pub(super) fn refresh_core<S: Steps>(
                 .copied()
                 .filter(|i| !written.contains(i))
                 .collect();
-            main.marked_deleted += mark_deleted(tb, &gone);
+            main.marked_deleted += mark_deleted(tb, &gone)?;
             if let (Some(s), Some(st)) = (&sub, sub_stats.as_mut()) {
-                st.marked_deleted += mark_deleted(s, &gone);
+                st.marked_deleted += mark_deleted(s, &gone)?;
             }
             Ok(())
         })?;
@@ -324,6 +352,7 @@ pub(super) fn summary(
 
 /// `monday_sync.refresh_board(board_id)`: an incremental refresh in the caller's transaction.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn refresh_board(board_id: i64) -> R<pgrx::JsonB> {
     let tb = tracked(board_id).ok_or_else(|| {
         not_tracked(

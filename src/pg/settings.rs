@@ -23,6 +23,8 @@ pub static WORKER_BUDGET_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 pub static LOG_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 pub static MAX_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(3);
 pub static ALERT_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static MAX_RESPONSE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
+pub static TOKEN_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -153,6 +155,24 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"monday_sync.max_response_size",
+        c"Largest answer from monday's API read into memory.",
+        c"A longer body is cut there and fails the call (a page of 500 items is a few MB).",
+        &MAX_RESPONSE_SIZE,
+        1024,
+        1024 * 1024,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_string_guc(
+        c"monday_sync.token_file",
+        c"File the monday API token is read from (instead of monday_sync.set_token).",
+        c"Read by the server whenever the token is needed; the token never passes through SQL text. Server configuration only.",
+        &TOKEN_FILE,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
+    );
     GucRegistry::define_string_guc(
         c"monday_sync.alert_url",
         c"URL that receives a JSON POST when a queued job fails for good.",
@@ -191,5 +211,13 @@ pub fn api_config(token: String) -> Config {
         request_timeout: Duration::from_millis(REQUEST_TIMEOUT.get().max(1) as u64),
         max_retries: MAX_RETRIES.get().max(0) as u32,
         max_wait: Duration::from_secs(MAX_WAIT.get().max(0) as u64),
+        max_response_bytes: MAX_RESPONSE_SIZE.get().max(1024) as u64 * 1024,
     }
+}
+
+pub fn token_file() -> Option<String> {
+    TOKEN_FILE
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .filter(|v| !v.trim().is_empty())
 }

@@ -6,10 +6,13 @@
 use super::budget::PgHooks;
 use super::jsonb::RegClass;
 use super::progress::{Figures, Progress};
+use super::security::{as_owner, lookup, not_ours, open_target, Lookup, Target};
 use super::settings;
 use crate::api::{documents, ApiError, ApiErrorKind, Client};
 use crate::codec::Kind;
-use crate::sync::names::{table_name, unique_column_name, FIXED_COLUMNS};
+use crate::sync::names::{
+    subitems_table_name, table_name, unique_column_name, with_suffix, FIXED_COLUMNS,
+};
 use crate::sync::rows::{build_rows, MappedColumn};
 use crate::sync::{board_meta, id_of, BoardMeta};
 use pgrx::datum::DatumWithOid;
@@ -93,6 +96,7 @@ pub(super) fn not_null<T>(v: Option<T>, name: &str) -> R<T> {
 /// `monday_sync.set_token(token)`: stores the API token where only the extension's owner can read
 /// it. NULL removes it.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn set_token(token: Option<&str>) -> R<()> {
     match token.map(str::trim) {
         None => {
@@ -131,14 +135,43 @@ pub(super) fn token() -> R<String> {
             "Call this as the extension's owner (or a superuser); other roles can read the synced tables.",
         ));
     }
+    if let Some(path) = settings::token_file() {
+        return token_from_file(&path);
+    }
     one::<String>("SELECT token FROM monday_sync._credentials", &[]).ok_or_else(|| {
         err(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             "no monday API token is set",
-            "monday_sync._credentials is empty",
-            "SELECT monday_sync.set_token('<your monday API token>');",
+            "monday_sync._credentials is empty and monday_sync.token_file is not set",
+            "Put the token in a file only the postgres OS user can read and set monday_sync.token_file to its path (ALTER SYSTEM SET …; SELECT pg_reload_conf();), or SELECT monday_sync.set_token('<token>');",
         )
     })
+}
+
+/// The token from `monday_sync.token_file`: the first line, trimmed. Read each time it is needed,
+/// so a rotated file takes effect at once. The token never passes through SQL text.
+fn token_from_file(path: &str) -> R<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(64 * 1024).read_to_string(&mut text));
+    if let Err(e) = read {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_FILE,
+            "could not read monday_sync.token_file",
+            format!("{path}: {}", e.kind()),
+            "The file must exist and be readable by the operating-system user that runs PostgreSQL (chmod 600, owned by postgres).",
+        ));
+    }
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "monday_sync.token_file is empty",
+            format!("{path} holds no token on its first line"),
+            "Write the token (Profile → Developers → My access tokens) as the file's only line.",
+        ));
+    }
+    Ok(token)
 }
 
 /// monday's answer → an SQL error with a SQLSTATE, naming the board when there is one.
@@ -166,21 +199,30 @@ fn new_client(hooks: &mut PgHooks) -> R<Client<'_>> {
 pub(super) struct Tracked {
     pub board_id: i64,
     pub name: String,
+    /// Where the table was created (its name then; it is found by `table_oid`).
     pub schema: String,
     pub table: String,
     pub subitems_board_id: Option<i64>,
+    /// The table monday_sync created for the board (InvalidOid: none yet).
+    pub table_oid: pg_sys::Oid,
 }
 
 impl Tracked {
-    pub fn qualified(&self) -> String {
+    /// The name the table was created under (for messages, and to create it).
+    pub fn recorded(&self) -> String {
         format!("{}.{}", q(&self.schema), q(&self.table))
+    }
+
+    /// The board's own table, found by OID and locked: an error when it was dropped.
+    pub fn target(&self) -> R<Target> {
+        open_target(self.table_oid, self.board_id, &self.recorded())
     }
 }
 
 pub(super) fn tracked(board_id: i64) -> Option<Tracked> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT board_name, target_schema::text, target_table::text, subitems_board_id
+            "SELECT board_name, target_schema::text, target_table::text, subitems_board_id, table_oid
                FROM monday_sync.boards WHERE board_id = $1",
             None,
             &[board_id.into()],
@@ -195,6 +237,7 @@ pub(super) fn tracked(board_id: i64) -> Option<Tracked> {
             schema: r.get::<String>(2)?.unwrap_or_default(),
             table: r.get::<String>(3)?.unwrap_or_default(),
             subitems_board_id: r.get::<i64>(4)?,
+            table_oid: r.get::<pg_sys::Oid>(5)?.unwrap_or(pg_sys::InvalidOid),
         }))
     })
     .unwrap_or_else(|e| spi_fail(e))
@@ -209,27 +252,12 @@ pub(super) fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
     )
 }
 
-fn table_exists(schema: &str, table: &str) -> bool {
-    one::<bool>(
-        "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+/// The OID of whatever relation has this name now (not necessarily ours).
+fn oid_by_name(schema: &str, table: &str) -> Option<pg_sys::Oid> {
+    one::<pg_sys::Oid>(
+        "SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text))::pg_catalog.oid",
         &[schema.into(), table.into()],
     )
-    .unwrap_or(false)
-}
-
-pub(super) fn ensure_target(tb: &Tracked) -> R<()> {
-    if table_exists(&tb.schema, &tb.table) {
-        return Ok(());
-    }
-    Err(err(
-        PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-        format!("the table of monday board {} is missing", tb.board_id),
-        format!("{} does not exist (dropped or renamed)", tb.qualified()),
-        format!(
-            "SELECT monday_sync.track_board({}); creates it again.",
-            tb.board_id
-        ),
-    ))
 }
 
 fn fetch_meta(client: &mut Client, board_id: i64) -> R<BoardMeta> {
@@ -255,15 +283,21 @@ pub(super) fn board_not_found(board_id: i64) -> ErrorReport {
 }
 
 /// Brings the mapping table (and the typed table, when it exists) in line with the board's columns:
-/// new columns are added, removed ones are marked removed (their data stays). Returns the live mapping.
+/// new columns are added, removed ones are marked removed (their data stays), a column whose type
+/// changed on monday is retyped (or, when its values do not convert, replaced by a new SQL column),
+/// and a typed column someone dropped is added again. Returns the live mapping; what it did that a
+/// DBA should know goes to `notes`.
 pub(super) fn reconcile(
     board_id: i64,
-    target: Option<&Tracked>,
+    target: Option<&Target>,
     meta: &BoardMeta,
+    notes: &mut Vec<String>,
 ) -> Vec<MappedColumn> {
-    let existing: Vec<(String, String)> = Spi::connect(|c| {
+    notes.extend(meta.warnings.iter().cloned());
+    // (column_id, sql_name, column_type, sql_type)
+    let existing: Vec<(String, String, String, String)> = Spi::connect(|c| {
         c.select(
-            "SELECT column_id, sql_name::text FROM monday_sync.columns WHERE board_id = $1",
+            "SELECT column_id, sql_name::text, column_type, sql_type::text FROM monday_sync.columns WHERE board_id = $1",
             None,
             &[board_id.into()],
         )?
@@ -271,12 +305,14 @@ pub(super) fn reconcile(
             Ok((
                 r.get::<String>(1)?.unwrap_or_default(),
                 r.get::<String>(2)?.unwrap_or_default(),
+                r.get::<String>(3)?.unwrap_or_default(),
+                r.get::<String>(4)?.unwrap_or_default(),
             ))
         })
         .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
     })
     .unwrap_or_else(|e| spi_fail(e));
-    let mut taken: Vec<String> = existing.iter().map(|(_, n)| n.clone()).collect();
+    let mut taken: Vec<String> = existing.iter().map(|(_, n, _, _)| n.clone()).collect();
     for (pos, col) in meta
         .columns
         .iter()
@@ -284,7 +320,29 @@ pub(super) fn reconcile(
         .filter(|(_, c)| c.typ != "name")
     {
         let settings = col.settings.to_string();
-        if existing.iter().any(|(id, _)| *id == col.id) {
+        if let Some((_, sql_name, old_type, sql_type)) =
+            existing.iter().find(|(id, _, _, _)| *id == col.id)
+        {
+            if *old_type != col.typ {
+                let new_sql_type = Kind::from_name(&col.typ).sql_type();
+                let same: bool = one(
+                    "SELECT $1::pg_catalog.regtype = $2::pg_catalog.regtype",
+                    &[sql_type.as_str().into(), new_sql_type.into()],
+                )
+                .unwrap_or(false);
+                if !same {
+                    retype(
+                        board_id,
+                        target,
+                        col,
+                        old_type,
+                        sql_name,
+                        new_sql_type,
+                        &mut taken,
+                        notes,
+                    );
+                }
+            }
             // Unchanged columns are not rewritten: a refresh that finds nothing new writes nothing.
             exec(
                 "UPDATE monday_sync.columns SET title = $3, column_type = $4, settings = $5::jsonb,
@@ -311,28 +369,37 @@ pub(super) fn reconcile(
              VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::regtype, $8)",
             &[board_id.into(), col.id.as_str().into(), col.title.as_str().into(), col.typ.as_str().into(), settings.into(), sql_name.as_str().into(), sql_type.into(), (pos as i32).into()],
         );
-        if let Some(tb) = target {
+        if let Some(t) = target {
             // The type name comes from Kind::sql_type, a fixed list of built-in types.
             exec(
                 &format!(
                     "ALTER TABLE {} ADD COLUMN {} {sql_type}",
-                    tb.qualified(),
+                    t.qualified,
                     q(&sql_name)
                 ),
                 &[],
             );
-            comment_column(tb, &sql_name, col.id.as_str(), &col.title, &col.typ);
+            comment_column(
+                &t.qualified,
+                &sql_name,
+                col.id.as_str(),
+                &col.title,
+                &col.typ,
+            );
         }
     }
     let live: Vec<&str> = meta.columns.iter().map(|c| c.id.as_str()).collect();
-    for (id, _) in existing
+    for (id, _, _, _) in existing
         .iter()
-        .filter(|(id, _)| !live.contains(&id.as_str()))
+        .filter(|(id, _, _, _)| !live.contains(&id.as_str()))
     {
         exec(
             "UPDATE monday_sync.columns SET removed_at = now() WHERE board_id = $1 AND column_id = $2 AND removed_at IS NULL",
             &[board_id.into(), id.as_str().into()],
         );
+    }
+    if let Some(t) = target {
+        restore_dropped_columns(board_id, t, notes);
     }
     for (pos, g) in meta.groups.iter().enumerate() {
         exec(
@@ -357,6 +424,150 @@ pub(super) fn reconcile(
         ],
     );
     mapping(board_id)
+}
+
+/// A column whose type changed on monday (numbers → text, say). The SQL column is retyped when
+/// every stored value converts (`USING col::text::new_type`, tried in a subtransaction); otherwise
+/// it keeps its data under its name, its mapping row is kept as removed (column id
+/// `<id>~<old type>`), and the monday column gets a new SQL column of the new type.
+#[allow(clippy::too_many_arguments)]
+fn retype(
+    board_id: i64,
+    target: Option<&Target>,
+    col: &crate::sync::ApiColumn,
+    old_type: &str,
+    sql_name: &str,
+    new_sql_type: &str,
+    taken: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
+    let set_type = |name: &str| {
+        exec(
+            "UPDATE monday_sync.columns SET sql_name = $3, sql_type = $4::regtype WHERE board_id = $1 AND column_id = $2",
+            &[board_id.into(), col.id.as_str().into(), name.into(), new_sql_type.into()],
+        );
+    };
+    let Some(t) = target else {
+        set_type(sql_name);
+        return;
+    };
+    let altered = in_subtransaction(|| {
+        exec(
+            &format!(
+                "ALTER TABLE {tb} ALTER COLUMN {c} TYPE {new_sql_type} USING {c}::pg_catalog.text::{new_sql_type}",
+                tb = t.qualified,
+                c = q(sql_name)
+            ),
+            &[],
+        );
+    });
+    match altered {
+        Ok(()) => {
+            set_type(sql_name);
+            comment_column(&t.qualified, sql_name, &col.id, &col.title, &col.typ);
+            notes.push(format!(
+                "board {board_id}: column \"{}\" changed type on monday ({old_type} → {}): {} retyped to {new_sql_type}",
+                col.id, col.typ, q(sql_name)
+            ));
+        }
+        Err(why) => {
+            let new_name = unique_column_name(&col.title, &col.id, taken);
+            taken.push(new_name.clone());
+            let old_id = format!("{}~{old_type}", col.id);
+            exec(
+                "UPDATE monday_sync.columns SET column_id = $3, removed_at = now()
+                  WHERE board_id = $1 AND column_id = $2",
+                &[
+                    board_id.into(),
+                    col.id.as_str().into(),
+                    old_id.as_str().into(),
+                ],
+            );
+            exec(
+                "INSERT INTO monday_sync.columns (board_id, column_id, title, column_type, settings, sql_name, sql_type, position)
+                 SELECT board_id, $2, title, $3, settings, $4, $5::regtype, position
+                   FROM monday_sync.columns WHERE board_id = $1 AND column_id = $6",
+                &[board_id.into(), col.id.as_str().into(), col.typ.as_str().into(), new_name.as_str().into(), new_sql_type.into(), old_id.as_str().into()],
+            );
+            exec(
+                &format!(
+                    "ALTER TABLE {} ADD COLUMN {} {new_sql_type}",
+                    t.qualified,
+                    q(&new_name)
+                ),
+                &[],
+            );
+            comment_column(&t.qualified, &new_name, &col.id, &col.title, &col.typ);
+            notes.push(format!(
+                "board {board_id}: column \"{}\" changed type on monday ({old_type} → {}) and its values do not convert ({why}): \
+                 new column {} {new_sql_type}; {} keeps the old values and is marked removed",
+                col.id, col.typ, q(&new_name), q(sql_name)
+            ));
+        }
+    }
+}
+
+/// Mapped columns missing from the table (someone dropped them) are added again.
+fn restore_dropped_columns(board_id: i64, t: &Target, notes: &mut Vec<String>) {
+    let missing: Vec<(String, String)> = Spi::connect(|c| {
+        c.select(
+            "SELECT m.sql_name::text, m.sql_type::text FROM monday_sync.columns m
+              WHERE m.board_id = $1 AND m.removed_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+                                 WHERE a.attrelid = $2 AND a.attname = m.sql_name AND NOT a.attisdropped)
+              ORDER BY m.position",
+            None,
+            &[board_id.into(), t.oid.into()],
+        )?
+        .map(|r| {
+            Ok((
+                r.get::<String>(1)?.unwrap_or_default(),
+                r.get::<String>(2)?.unwrap_or_default(),
+            ))
+        })
+        .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    for (name, typ) in missing {
+        // `typ` is regtype output (format_type): a valid, quoted type name.
+        exec(
+            &format!("ALTER TABLE {} ADD COLUMN {} {typ}", t.qualified, q(&name)),
+            &[],
+        );
+        notes.push(format!(
+            "board {board_id}: column {} was missing from {} and was added again (its values return with the next pull)",
+            q(&name),
+            t.qualified
+        ));
+    }
+}
+
+/// Runs `f` in a subtransaction: its ERROR is rolled back and returned as its message.
+pub(super) fn in_subtransaction(f: impl FnOnce()) -> Result<(), String> {
+    use pgrx::pg_sys::panic::CaughtError;
+    let (ctx, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    unsafe { pg_sys::BeginInternalSubTransaction(std::ptr::null()) };
+    let r = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+        f();
+        Ok(())
+    }))
+    .catch_others(|e| {
+        Err(match e {
+            CaughtError::PostgresError(r)
+            | CaughtError::ErrorReport(r)
+            | CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
+        })
+    })
+    .execute();
+    unsafe {
+        match r {
+            Ok(()) => pg_sys::ReleaseCurrentSubTransaction(),
+            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        }
+        pg_sys::MemoryContextSwitchTo(ctx);
+        pg_sys::CurrentResourceOwner = owner;
+    }
+    r
 }
 
 pub(super) fn mapping(board_id: i64) -> Vec<MappedColumn> {
@@ -387,12 +598,12 @@ pub(super) fn mapping(board_id: i64) -> Vec<MappedColumn> {
     .unwrap_or_else(|e| spi_fail(e))
 }
 
-fn comment_column(tb: &Tracked, sql_name: &str, column_id: &str, title: &str, typ: &str) {
+fn comment_column(table: &str, sql_name: &str, column_id: &str, title: &str, typ: &str) {
     let text = format!("monday column \"{title}\" (id {column_id}, type {typ})");
     exec(
         &format!(
             "COMMENT ON COLUMN {}.{} IS {}",
-            tb.qualified(),
+            table,
             q(sql_name),
             literal(&text)
         ),
@@ -405,9 +616,16 @@ fn literal(s: &str) -> String {
     pgrx::spi::quote_literal(s)
 }
 
-fn create_table(tb: &Tracked, cols: &[MappedColumn], meta: &BoardMeta, parent: Option<&Tracked>) {
+/// Creates a board's typed table under its recorded name; returns its OID.
+fn create_table(
+    tb: &Tracked,
+    cols: &[MappedColumn],
+    meta: &BoardMeta,
+    parent: Option<&Tracked>,
+) -> pg_sys::Oid {
+    let table = tb.recorded();
     let mut ddl = format!(
-        "CREATE TABLE {} (
+        "CREATE TABLE {table} (
             item_id bigint PRIMARY KEY,
             name text,
             group_id text,
@@ -415,8 +633,7 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], meta: &BoardMeta, parent: O
             state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'archived', 'deleted')),
             parent_item_id bigint,
             created_at timestamptz,
-            updated_at timestamptz",
-        tb.qualified()
+            updated_at timestamptz"
     );
     for c in cols {
         ddl.push_str(&format!(",\n            {} {}", q(&c.sql_name), c.sql_type));
@@ -424,7 +641,7 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], meta: &BoardMeta, parent: O
     // raw (a few KB per item) is TOASTed: lz4, where the server has it, compresses it several times
     // faster than pglz (pglz_compress was the top entry of a backfill's profile).
     let lz4: bool = one(
-        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_catalog.pg_settings WHERE name = 'default_toast_compression'",
         &[],
     )
     .unwrap_or(false);
@@ -435,6 +652,8 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], meta: &BoardMeta, parent: O
     });
     ddl.push_str(",\n            synced_at timestamptz NOT NULL DEFAULT now()\n        )");
     exec(&ddl, &[]);
+    let oid = oid_by_name(&tb.schema, &tb.table)
+        .unwrap_or_else(|| pgrx::error!("monday_sync: {table} was created but cannot be found"));
     let what = match parent {
         Some(p) => format!(
             "subitems of monday board \"{}\" ({}), board {}; synced by monday_sync",
@@ -446,34 +665,30 @@ fn create_table(tb: &Tracked, cols: &[MappedColumn], meta: &BoardMeta, parent: O
         ),
     };
     exec(
-        &format!("COMMENT ON TABLE {} IS {}", tb.qualified(), literal(&what)),
+        &format!("COMMENT ON TABLE {table} IS {}", literal(&what)),
         &[],
     );
     if parent.is_some() {
-        exec(
-            &format!("CREATE INDEX ON {} (parent_item_id)", tb.qualified()),
-            &[],
-        );
+        exec(&format!("CREATE INDEX ON {table} (parent_item_id)"), &[]);
     }
     for c in cols {
         if let Some(col) = meta.columns.iter().find(|m| m.id == c.column_id) {
-            comment_column(tb, &c.sql_name, &col.id, &col.title, &col.typ);
+            comment_column(&table, &c.sql_name, &col.id, &col.title, &col.typ);
         }
     }
+    oid
 }
 
-/// Splits `target` into (schema, table): `parse_ident` rules, unqualified → the current schema.
-fn parse_target(target: &str) -> R<(String, String)> {
+/// Splits `target` into (schema, table): `parse_ident` rules, unqualified → the caller's current
+/// schema (read by the SQL wrapper before the search path is pinned).
+fn parse_target(target: &str, caller_schema: Option<&str>) -> R<(String, String)> {
     let parts: Vec<String> = Spi::connect(|c| {
-        let t = c.select("SELECT parse_ident($1)", None, &[target.into()])?;
+        let t = c.select("SELECT pg_catalog.parse_ident($1)", None, &[target.into()])?;
         Ok::<_, pgrx::spi::SpiError>(t.first().get_one::<Vec<String>>()?.unwrap_or_default())
     })
     .unwrap_or_else(|e| spi_fail(e));
     match parts.as_slice() {
-        [table] => Ok((
-            one::<String>("SELECT current_schema()::text", &[]).unwrap_or_else(|| "public".into()),
-            table.clone(),
-        )),
+        [table] => Ok((caller_schema.unwrap_or("public").to_string(), table.clone())),
         [schema, table] => Ok((schema.clone(), table.clone())),
         _ => Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_NAME,
@@ -484,10 +699,28 @@ fn parse_target(target: &str) -> R<(String, String)> {
     }
 }
 
-/// Records a board (and creates its table) or refreshes an already tracked one.
-fn track(meta: &BoardMeta, schema: &str, table: &str, parent: Option<&Tracked>) -> R<Tracked> {
-    let existing = tracked(meta.id);
-    let tb = match existing {
+/// How a board's table is placed: its name, whether that name was chosen by us (and may take a
+/// suffix when another board reserves it), and whether an existing table of that name may be
+/// adopted.
+struct Placement<'a> {
+    schema: &'a str,
+    table: &'a str,
+    default_name: bool,
+    adopt: bool,
+    /// The board whose track_board this is (the parent, for a subitems board): for hints.
+    top: i64,
+}
+
+/// Records a board (and creates its table) or refreshes an already tracked one. Only a table
+/// monday_sync created (known by OID) is ever used; a table of the same name that is not ours is
+/// refused (42P07) unless `adopt` says to take it.
+fn track(
+    meta: &BoardMeta,
+    at: &Placement,
+    parent: Option<&Tracked>,
+    notes: &mut Vec<String>,
+) -> R<Tracked> {
+    let mut tb = match tracked(meta.id) {
         Some(mut tb) => {
             exec(
                 "UPDATE monday_sync.boards SET board_name = $2, items_count = $3, board_kind = $4 WHERE board_id = $1",
@@ -497,57 +730,155 @@ fn track(meta: &BoardMeta, schema: &str, table: &str, parent: Option<&Tracked>) 
             tb
         }
         None => {
-            if table_exists(schema, table) {
+            // A name another board reserves (its table may have been dropped) is never shared.
+            let mut table = at.table.to_string();
+            for k in 2..=100 {
                 let other: Option<i64> = one(
                     "SELECT board_id FROM monday_sync.boards WHERE target_schema = $1 AND target_table = $2",
-                    &[schema.into(), table.into()],
+                    &[at.schema.into(), table.as_str().into()],
                 );
+                let Some(other) = other else { break };
+                if !at.default_name || k == 100 {
+                    return Err(err(
+                        PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
+                        format!("table {}.{} is reserved by monday board {other}", q(at.schema), q(&table)),
+                        format!("monday board {other} is tracked into that table (whether or not it exists now)"),
+                        format!("Pass another table: SELECT monday_sync.track_board({}, 'schema.table');", at.top),
+                    ));
+                }
+                table = with_suffix(at.table, k);
+            }
+            let inserted = exec(
+                "INSERT INTO monday_sync.boards (board_id, board_name, board_kind, target_schema, target_table, parent_board_id, items_count)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[meta.id.into(), meta.name.as_str().into(), meta.kind.as_str().into(), at.schema.into(), table.as_str().into(), parent.map(|p| p.board_id).into(), meta.items_count.into()],
+            );
+            if inserted == 0 {
                 return Err(err(
-                    PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
+                    PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                     format!(
-                        "table {}.{} already exists and is not monday board {}'s",
-                        q(schema),
-                        q(table),
+                        "monday board {} was tracked by another transaction at the same time",
                         meta.id
                     ),
-                    match other {
-                        Some(b) => format!("it holds monday board {b}"),
-                        None => "it was not created by monday_sync".to_string(),
-                    },
-                    format!(
-                        "Pass another table: SELECT monday_sync.track_board({}, 'schema.table');",
-                        parent.map(|p| p.board_id).unwrap_or(meta.id)
-                    ),
+                    "a concurrent track_board committed first (or took the table name)",
+                    "Run track_board again: it picks up what the other one did.",
                 ));
             }
-            exec(
-                "INSERT INTO monday_sync.boards (board_id, board_name, board_kind, target_schema, target_table, parent_board_id, items_count)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[meta.id.into(), meta.name.as_str().into(), meta.kind.as_str().into(), schema.into(), table.into(), parent.map(|p| p.board_id).into(), meta.items_count.into()],
-            );
             Tracked {
                 board_id: meta.id,
                 name: meta.name.clone(),
-                schema: schema.into(),
-                table: table.into(),
+                schema: at.schema.into(),
+                table,
                 subitems_board_id: None,
+                table_oid: pg_sys::InvalidOid,
             }
         }
     };
-    let exists = table_exists(&tb.schema, &tb.table);
-    let cols = reconcile(meta.id, if exists { Some(&tb) } else { None }, meta);
-    if !exists {
-        create_table(&tb, &cols, meta, parent);
+    if let Lookup::Found(t) = lookup(tb.table_oid) {
+        reconcile(meta.id, Some(&t), meta, notes);
+        return Ok(tb);
     }
+    // No table of ours: create one under the recorded name, or adopt the one there when asked.
+    let oid = match oid_by_name(&tb.schema, &tb.table) {
+        Some(oid) => {
+            let holder: Option<i64> = one(
+                "SELECT board_id FROM monday_sync.boards WHERE table_oid = $1 AND board_id <> $2",
+                &[oid.into(), meta.id.into()],
+            );
+            let owner: String = one(
+                "SELECT pg_catalog.pg_get_userbyid(relowner)::text FROM pg_catalog.pg_class WHERE oid = $1",
+                &[oid.into()],
+            )
+            .unwrap_or_default();
+            if let Some(b) = holder {
+                return Err(not_ours(
+                    &tb.recorded(),
+                    at.top,
+                    format!("it holds monday board {b}"),
+                ));
+            }
+            if !at.adopt {
+                let why = if tb.table_oid != pg_sys::InvalidOid {
+                    format!("the table monday_sync created for board {} was dropped; this one was created since (owner {owner})", meta.id)
+                } else {
+                    format!("it was not created by monday_sync (owner {owner})")
+                };
+                return Err(not_ours(&tb.recorded(), at.top, why));
+            }
+            check_adoptable(oid, &tb.recorded(), at.top)?;
+            let t = open_target(oid, meta.id, &tb.recorded())?;
+            reconcile(meta.id, Some(&t), meta, notes);
+            notes.push(format!(
+                "board {}: adopted the existing table {} (owner {owner})",
+                meta.id, t.qualified
+            ));
+            oid
+        }
+        None => {
+            let cols = reconcile(meta.id, None, meta, notes);
+            create_table(&tb, &cols, meta, parent)
+        }
+    };
+    exec(
+        "UPDATE monday_sync.boards SET table_oid = $2 WHERE board_id = $1",
+        &[meta.id.into(), oid.into()],
+    );
+    tb.table_oid = oid;
     Ok(tb)
 }
 
-/// `monday_sync.track_board(board_id, target)`: reads the board's columns and groups, records
-/// them, and creates the typed table (and its subitems table). Idempotent: tracking again refreshes
-/// the mapping and recreates a dropped table.
-#[pg_extern(volatile, parallel_unsafe)]
-fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) -> R<RegClass> {
+/// A table may be adopted when it is a plain table with every fixed column and a unique item_id.
+fn check_adoptable(oid: pg_sys::Oid, name: &str, top: i64) -> R<()> {
+    let fixed: Vec<String> = FIXED_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let ok: bool = one(
+        "SELECT c.relkind = 'r'
+                AND (SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid = c.oid AND a.attname = ANY ($2::text[]) AND NOT a.attisdropped) = pg_catalog.cardinality($2::text[])
+                AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a
+                              ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                             WHERE i.indrelid = c.oid AND i.indisunique AND i.indnatts = 1 AND a.attname = 'item_id')
+           FROM pg_catalog.pg_class c WHERE c.oid = $1",
+        &[oid.into(), fixed.into()],
+    )
+    .unwrap_or(false);
+    if ok {
+        return Ok(());
+    }
+    Err(err(
+        PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+        format!("table {name} cannot be adopted"),
+        format!(
+            "a synced table is a plain table with a unique item_id and the columns {}",
+            FIXED_COLUMNS.join(", ")
+        ),
+        format!("Pass another table: SELECT monday_sync.track_board({top}, 'schema.table');"),
+    ))
+}
+
+/// Serializes track_board calls for one board (concurrent ones would race on its rows and table).
+fn lock_board(board_id: i64) {
+    // Two int4 keys: 'mond' and the board id folded to 32 bits.
+    let key = ((board_id as u64) ^ ((board_id as u64) >> 32)) as u32 as i32;
+    exec(
+        "SELECT pg_catalog.pg_advisory_xact_lock(1836019300, $1)",
+        &[key.into()],
+    );
+}
+
+/// `monday_sync.track_board(board_id, target, adopt)`: reads the board's columns and groups,
+/// records them, and creates the typed table (and its subitems table). Idempotent: tracking again
+/// refreshes the mapping and recreates a dropped table. The SQL wrapper passes the caller's schema.
+#[pg_extern(volatile, parallel_unsafe, name = "_track_board")]
+#[search_path(pg_catalog, pg_temp)]
+fn track_board_impl(
+    board_id: Option<i64>,
+    target: Option<&str>,
+    adopt: Option<bool>,
+    caller_schema: Option<&str>,
+) -> R<RegClass> {
     let board_id = not_null(board_id, "board_id")?;
+    let adopt = adopt.unwrap_or(false);
+    lock_board(board_id);
     let mut hooks = PgHooks { worker: false };
     let mut client = new_client(&mut hooks)?;
     let runid = start_run(board_id, "track_board");
@@ -560,44 +891,73 @@ fn track_board(board_id: Option<i64>, target: default!(Option<&str>, "NULL")) ->
             "Track the parent board: its subitems are synced with it, into <table>_subitems.",
         ));
     }
-    let (schema, table) = match (tracked(board_id), target) {
-        (Some(tb), None) => (tb.schema, tb.table),
+    let (schema, table, default_name) = match (tracked(board_id), target) {
+        (Some(tb), None) => (tb.schema, tb.table, false),
         (Some(tb), Some(t)) => {
-            let (s, n) = parse_target(t)?;
+            let (s, n) = parse_target(t, caller_schema)?;
             if (s.as_str(), n.as_str()) != (tb.schema.as_str(), tb.table.as_str()) {
                 return Err(err(
                     PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                    format!("monday board {board_id} is already tracked into {}", tb.qualified()),
+                    format!("monday board {board_id} is already tracked into {}", tb.recorded()),
                     format!("asked for {}.{}", q(&s), q(&n)),
                     "Rename the table with ALTER TABLE and update monday_sync.boards (target_schema, target_table), or DELETE FROM monday_sync.boards WHERE board_id = … to start over.",
                 ));
             }
-            (s, n)
+            (s, n, false)
         }
-        (None, Some(t)) => parse_target(t)?,
-        (None, None) => ("public".to_string(), table_name(&meta.name, board_id)),
+        (None, Some(t)) => {
+            let (s, n) = parse_target(t, caller_schema)?;
+            (s, n, false)
+        }
+        (None, None) => ("public".to_string(), table_name(&meta.name, board_id), true),
     };
-    let mut tb = track(&meta, &schema, &table, None)?;
+    let mut stats = Stats::default();
+    let mut notes = Vec::new();
+    let at = Placement {
+        schema: &schema,
+        table: &table,
+        default_name,
+        adopt,
+        top: board_id,
+    };
+    let mut tb = track(&meta, &at, None, &mut notes)?;
     if let Some(sub) = meta.subitems_board() {
         let sub_meta = fetch_meta(&mut client, sub)?;
         let sub_table = tracked(sub)
             .map(|t| t.table)
-            .unwrap_or_else(|| format!("{table}_subitems"));
-        track(&sub_meta, &schema, &sub_table, Some(&tb))?;
+            .unwrap_or_else(|| subitems_table_name(&tb.table));
+        let sub_at = Placement {
+            schema: &tb.schema,
+            table: &sub_table,
+            ..at
+        };
+        track(&sub_meta, &sub_at, Some(&tb), &mut notes)?;
         exec(
             "UPDATE monday_sync.boards SET subitems_board_id = $2 WHERE board_id = $1",
             &[board_id.into(), sub.into()],
         );
         tb.subitems_board_id = Some(sub);
     }
-    finish_run(runid, &client, &Stats::default(), "tracked", None);
-    let oid: pg_sys::Oid = one("SELECT $1::regclass::oid", &[tb.qualified().into()])
-        .unwrap_or_else(|| pgrx::error!("monday_sync: {} vanished", tb.qualified()));
-    Ok(RegClass(oid))
+    stats.note_all(notes);
+    finish_run(runid, &client, &stats, "tracked", None);
+    Ok(RegClass(tb.table_oid))
 }
+
+extension_sql!(
+    r#"
+CREATE FUNCTION monday_sync.track_board(board_id bigint, target text DEFAULT NULL, adopt boolean DEFAULT false)
+RETURNS regclass LANGUAGE sql VOLATILE
+-- No SET clause here: an unqualified target goes to the caller's current schema, so this wrapper
+-- reads it (every name schema-qualified) and hands it to the pinned implementation.
+AS $$ SELECT monday_sync._track_board(board_id, target, adopt, pg_catalog.current_schema()::pg_catalog.text) $$;
+"#,
+    name = "track_board",
+    requires = [track_board_impl]
+);
 
 /// The SQL wrapper gives `map_column` a `regtype` parameter.
 #[pg_extern(volatile, parallel_unsafe, name = "_map_column")]
+#[search_path(pg_catalog, pg_temp)]
 fn map_column_impl(
     board_id: Option<i64>,
     column_id: Option<&str>,
@@ -613,7 +973,7 @@ fn map_column_impl(
             "map_column renames or retypes the column of a tracked board",
         )
     })?;
-    ensure_target(&tb)?;
+    let target = tb.target()?;
     let current: Option<(String, String)> = Spi::connect(|c| {
         let t = c.select(
             "SELECT sql_name::text, sql_type::text FROM monday_sync.columns WHERE board_id = $1 AND column_id = $2",
@@ -655,7 +1015,7 @@ fn map_column_impl(
         if clash.is_some() {
             return Err(err(
                 PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
-                format!("column \"{new_name}\" already exists in {}", tb.qualified()),
+                format!("column \"{new_name}\" already exists in {}", target.qualified),
                 "another monday column is mapped to that name",
                 format!("SELECT column_id, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"),
             ));
@@ -663,7 +1023,7 @@ fn map_column_impl(
         exec(
             &format!(
                 "ALTER TABLE {} RENAME COLUMN {} TO {}",
-                tb.qualified(),
+                target.qualified,
                 q(&old_name),
                 q(new_name)
             ),
@@ -679,7 +1039,7 @@ fn map_column_impl(
         exec(
             &format!(
                 "ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::text::{ty}",
-                t = tb.qualified(),
+                t = target.qualified,
                 c = q(new_name)
             ),
             &[],
@@ -728,6 +1088,20 @@ impl Stats {
         })
     }
 
+    /// A warning for the run history (the first five are kept word for word).
+    pub fn note(&mut self, text: String) {
+        self.warnings += 1;
+        if self.warning_texts.len() < 5 {
+            self.warning_texts.push(text);
+        }
+    }
+
+    pub fn note_all(&mut self, texts: Vec<String>) {
+        for t in texts {
+            self.note(t);
+        }
+    }
+
     pub fn plus(&self, o: &Stats) -> Stats {
         Stats {
             items_seen: self.items_seen + o.items_seen,
@@ -768,6 +1142,13 @@ pub(super) fn start_job_run(
 /// back its run with everything else).
 pub(super) fn fail_run(runid: i64, client: &Client, message: &str) {
     record_calls(runid, client);
+    let notes = client.notes();
+    let message = if notes.is_empty() {
+        message.to_string()
+    } else {
+        format!("{message}; warnings: {}", notes.join("; "))
+    };
+    let message = message.as_str();
     exec(
         "UPDATE monday_sync.sync_runs SET status = 'failed', finished_at = clock_timestamp(), message = $2,
                 api_calls = $3, complexity_used = $4
@@ -814,15 +1195,17 @@ pub(super) fn finish_run(
     mode: Option<&str>,
 ) {
     record_calls(runid, client);
+    // What monday answered that could not be true (clamped waits and resets) is a warning too.
+    let mut texts = stats.warning_texts.clone();
+    let notes = client.notes();
+    let warnings = stats.warnings + notes.len() as i64;
+    texts.extend(notes.into_iter().take(5));
     let mut message = summary.to_string();
-    if !stats.warning_texts.is_empty() {
+    if !texts.is_empty() {
         message.push_str("; warnings: ");
-        message.push_str(&stats.warning_texts.join("; "));
-        if stats.warnings as usize > stats.warning_texts.len() {
-            message.push_str(&format!(
-                "; … {} more",
-                stats.warnings as usize - stats.warning_texts.len()
-            ));
+        message.push_str(&texts.join("; "));
+        if warnings as usize > texts.len() {
+            message.push_str(&format!("; … {} more", warnings as usize - texts.len()));
         }
     }
     exec(
@@ -830,14 +1213,14 @@ pub(super) fn finish_run(
                 items_seen = $2, rows_written = $3, api_calls = $4, complexity_used = $5, warnings = $6, message = $7,
                 mode = coalesce($8, mode)
           WHERE runid = $1",
-        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (client.http_calls() as i32).into(), client.complexity_used().into(), (stats.warnings as i32).into(), message.into(), mode.into()],
+        &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (client.http_calls() as i32).into(), client.complexity_used().into(), (warnings as i32).into(), message.into(), mode.into()],
     );
 }
 
 // ---------- writing rows ----------
 
 /// The upsert for one table: rows come as one JSON array; unchanged rows are not written.
-fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
+fn upsert_sql(table: &str, cols: &[MappedColumn]) -> String {
     // The item's own fields: every fixed column but `raw` and `synced_at`, which come last.
     let fixed = &FIXED_COLUMNS[..FIXED_COLUMNS.len() - 2];
     let mut all: Vec<String> = fixed.iter().map(|c| q(c)).collect();
@@ -876,7 +1259,7 @@ fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
          SELECT {select}, now() FROM json_populate_recordset(NULL::{t}, $1::json)
          ON CONFLICT (item_id) DO UPDATE SET ({set_cols}, synced_at) = ROW({vals}, now())
          WHERE ({old}) IS DISTINCT FROM ({new})",
-        t = tb.qualified(),
+        t = table,
         vals = set_vals.join(", "),
         select = select.join(", "),
         old = cmp("t"),
@@ -885,7 +1268,13 @@ fn upsert_sql(tb: &Tracked, cols: &[MappedColumn]) -> String {
 }
 
 pub(super) struct Writer {
+    board_id: i64,
+    oid: pg_sys::Oid,
+    recorded: String,
+    /// The upsert, and the table name it was built for (the table is found by OID on every page:
+    /// a rename between pages rebuilds it).
     sql: String,
+    built_for: String,
     cols: Vec<MappedColumn>,
     /// Everything Postgres allocates for one page (the rows' text, SPI) lives here and is freed
     /// after the page: the backend's memory stays flat however many pages a walk has.
@@ -901,36 +1290,47 @@ impl Writer {
                 .switch_to(|_| PgMemoryContexts::new("monday_sync page"))
         };
         Writer {
-            sql: upsert_sql(tb, &cols),
+            board_id: tb.board_id,
+            oid: tb.table_oid,
+            recorded: tb.recorded(),
+            sql: String::new(),
+            built_for: String::new(),
             cols,
             page_memory,
         }
     }
 
-    /// Writes one page; the ids go to the walk's seen-set when `seen`.
-    pub fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> Vec<i64> {
+    /// Writes one page into the board's own table (by OID), with its owner's rights; the ids go to
+    /// the walk's seen-set when `seen`.
+    pub fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> R<Vec<i64>> {
         if items.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
+        }
+        let target = open_target(self.oid, self.board_id, &self.recorded)?;
+        if target.qualified != self.built_for {
+            self.sql = upsert_sql(&target.qualified, &self.cols);
+            self.built_for = target.qualified.clone();
         }
         let (sql, cols) = (&self.sql, &self.cols);
         // SAFETY: nothing allocated in the page context outlives this call (results are Rust values).
         let ids = unsafe {
             self.page_memory
-                .switch_to(|_| Self::write_page(sql, cols, items, stats, seen))
+                .switch_to(|_| Self::write_page(sql, cols, &target, items, stats, seen))
         };
         unsafe { self.page_memory.reset() };
-        ids
+        Ok(ids)
     }
 
     fn write_page(
         sql: &str,
         cols: &[MappedColumn],
+        target: &Target,
         items: &[Value],
         stats: &mut Stats,
         seen: bool,
     ) -> Vec<i64> {
         let page = build_rows(items, cols);
-        stats.rows_written += exec(sql, &[page.json.into()]) as i64;
+        stats.rows_written += as_owner(target.owner, || exec(sql, &[page.json.into()])) as i64;
         stats.warnings += page.warning_count as i64;
         for w in page.warnings {
             if stats.warning_texts.len() < 5 {
@@ -939,7 +1339,7 @@ impl Writer {
         }
         if seen {
             exec(
-                "INSERT INTO pg_temp.monday_sync_seen SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
+                "INSERT INTO pg_temp.monday_sync_seen SELECT pg_catalog.unnest($1::bigint[]) ON CONFLICT DO NOTHING",
                 &[page.ids.clone().into()],
             );
         }
@@ -965,7 +1365,7 @@ pub(super) fn walk<S: Steps>(
     steps: &mut S,
 ) -> R<()> {
     steps.step(|| {
-        ensure_target(tb)?;
+        tb.target()?;
         // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board
         // size. It outlives the worker's per-page transactions and is dropped after the walk.
         exec(
@@ -1021,10 +1421,17 @@ pub(super) fn walk<S: Steps>(
         );
         let first = items_of(board.pointer("/items_page/items"));
         walked += steps.step(|| {
-            if writer.is_none() {
-                writer = Some(Writer::new(tb, reconcile(tb.board_id, Some(tb), &meta)));
-            }
-            Ok(writer.as_mut().unwrap().write(first, stats, true).len() as i64)
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => {
+                    let target = tb.target()?;
+                    let mut notes = Vec::new();
+                    let cols = reconcile(tb.board_id, Some(&target), &meta, &mut notes);
+                    stats.note_all(notes);
+                    writer.insert(Writer::new(tb, cols))
+                }
+            };
+            Ok(w.write(first, stats, true)?.len() as i64)
         })?;
         report(client, stats, walked, 1);
         while let Some(p) = pending.take() {
@@ -1034,10 +1441,12 @@ pub(super) fn walk<S: Steps>(
                         client,
                         d.pointer("/next_items_page/cursor").and_then(Value::as_str),
                     );
-                    let w = writer.as_mut().expect("the first page made a writer");
+                    let Some(w) = writer.as_mut() else {
+                        break 'walk;
+                    };
                     walked += steps.step(|| {
                         Ok(
-                            w.write(items_of(d.pointer("/next_items_page/items")), stats, true)
+                            w.write(items_of(d.pointer("/next_items_page/items")), stats, true)?
                                 .len() as i64,
                         )
                     })?;
@@ -1059,13 +1468,15 @@ pub(super) fn walk<S: Steps>(
     let missing: Vec<i64> = steps.step(|| {
         stats.items_seen +=
             one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
+        // A read of the board's own plain table (by OID), as the extension: no user code runs.
+        let target = tb.target()?;
         Ok(Spi::connect(|c| {
             c.select(
                 &format!(
                     "SELECT item_id FROM {} t WHERE state = 'active'
                        AND NOT EXISTS (SELECT 1 FROM pg_temp.monday_sync_seen s WHERE s.item_id = t.item_id)
                      ORDER BY item_id",
-                    tb.qualified()
+                    target.qualified
                 ),
                 None,
                 &[],
@@ -1084,13 +1495,13 @@ pub(super) fn walk<S: Steps>(
                 .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(tb.board_id))
                 .cloned()
                 .collect();
-            let written = w.write(&returned, stats, false);
+            let written = w.write(&returned, stats, false)?;
             let gone: Vec<i64> = chunk
                 .iter()
                 .copied()
                 .filter(|i| !written.contains(i))
                 .collect();
-            stats.marked_deleted += mark_deleted(tb, &gone);
+            stats.marked_deleted += mark_deleted(tb, &gone)?;
             Ok(())
         })?;
     }
@@ -1120,15 +1531,17 @@ pub(super) fn items_by_ids(client: &mut Client, ids: &[i64]) -> Result<Value, Ap
     )
 }
 
-/// Marks rows deleted (kept, never dropped); returns how many changed.
-pub(super) fn mark_deleted(tb: &Tracked, ids: &[i64]) -> i64 {
+/// Marks rows deleted (kept, never dropped), as the table's owner; returns how many changed.
+pub(super) fn mark_deleted(tb: &Tracked, ids: &[i64]) -> R<i64> {
     if ids.is_empty() {
-        return 0;
+        return Ok(0);
     }
-    exec(
-        &format!("UPDATE {} SET state = 'deleted', synced_at = now() WHERE item_id = ANY ($1) AND state <> 'deleted'", tb.qualified()),
-        &[ids.to_vec().into()],
-    ) as i64
+    let t = tb.target()?;
+    let sql = format!(
+        "UPDATE {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = ANY ($1) AND state <> 'deleted'",
+        t.qualified
+    );
+    Ok(as_owner(t.owner, || exec(&sql, &[ids.to_vec().into()])) as i64)
 }
 
 /// A full pull of a board and its subitems board: both walks, then the watermark for incremental
@@ -1216,6 +1629,7 @@ pub(super) fn summary(
 /// `monday_sync.pull_board(board_id)`: a full backfill / reconcile of a tracked board and its
 /// subitems. Returns a summary; the run is recorded in `monday_sync.sync_runs`.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
     let tb = tracked(board_id).ok_or_else(|| {
         not_tracked(
@@ -1249,6 +1663,7 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
 
 /// `monday_sync.pull_item(item_id)`: fetches one item (or subitem), upserts it, returns its row.
 #[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
 fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
     let mut hooks = PgHooks { worker: false };
     let mut client = new_client(&mut hooks)?;
@@ -1275,17 +1690,23 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         .unwrap_or_else(|e| spi_fail(e));
         for b in boards {
             let Some(tb) = tracked(b) else { continue };
-            if !table_exists(&tb.schema, &tb.table) {
+            let Lookup::Found(t) = lookup(tb.table_oid) else {
                 continue;
-            }
+            };
+            let marked = as_owner(t.owner, || {
+                exec(
+                    &format!("UPDATE {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = $1 AND state <> 'deleted'", t.qualified),
+                    &[item_id.into()],
+                )
+            });
             let row: Option<pgrx::JsonB> = one(
                 &format!(
-                    "WITH u AS (UPDATE {t} SET state = 'deleted', synced_at = now() WHERE item_id = $1 AND state <> 'deleted' RETURNING item_id)
-                     SELECT to_jsonb(t) - 'raw' FROM {t} t WHERE item_id = $1",
-                    t = tb.qualified()
+                    "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
+                    t.qualified
                 ),
                 &[item_id.into()],
             );
+            let _ = marked;
             if let Some(row) = row {
                 let runid = start_run(b, "pull_item");
                 let stats = Stats {
@@ -1320,7 +1741,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
             &format!("item {item_id} belongs to monday board {board_id}"),
         )
     })?;
-    ensure_target(&tb)?;
+    let target = tb.target()?;
     let runid = start_run(board_id, "pull_item");
     let mut cols = mapping(board_id);
     let mut stats = Stats {
@@ -1330,9 +1751,11 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
     if !build_rows(&items, &cols).unmapped.is_empty() {
         // A column was added on monday since the last pull: map it first.
         let meta = fetch_meta(&mut client, board_id)?;
-        cols = reconcile(board_id, Some(&tb), &meta);
+        let mut notes = Vec::new();
+        cols = reconcile(board_id, Some(&target), &meta, &mut notes);
+        stats.note_all(notes);
     }
-    Writer::new(&tb, cols).write(&items, &mut stats, false);
+    Writer::new(&tb, cols).write(&items, &mut stats, false)?;
     let text = format!(
         "item {item_id}: {} row{} written",
         stats.rows_written,
@@ -1341,8 +1764,8 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
     finish_run(runid, &client, &stats, &text, None);
     let row: Option<pgrx::JsonB> = one(
         &format!(
-            "SELECT to_jsonb(t) - 'raw' FROM {} t WHERE item_id = $1",
-            tb.qualified()
+            "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
+            target.qualified
         ),
         &[item_id.into()],
     );

@@ -159,12 +159,23 @@ fn enqueue(board_id: i64, command: &str) -> R<i64> {
         Some(true) => {}
     }
     // One queued job per board and command: a request while one waits joins it (and makes it due now).
+    // SECURITY DEFINER: the requester is the role that called, not the function's owner.
+    let requester = unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
+        if name.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    };
     let jobid: i64 = super::sync::one(
-        "INSERT INTO monday_sync.jobs (board_id, command) VALUES ($1, $2)
+        "INSERT INTO monday_sync.jobs (board_id, command, requested_by) VALUES ($1, $2, $3)
          ON CONFLICT (board_id, command) WHERE status = 'queued'
          DO UPDATE SET not_before = least(jobs.not_before, now())
          RETURNING jobid",
-        &[board_id.into(), command.into()],
+        &[board_id.into(), command.into(), requester.into()],
     )
     .unwrap_or_else(|| pgrx::error!("monday_sync: the job was not queued"));
     if let Some((why, hint)) = worker_missing() {
@@ -182,20 +193,24 @@ fn enqueue(board_id: i64, command: &str) -> R<i64> {
 }
 
 /// `monday_sync.request_refresh(board_id)`: queues an incremental refresh and returns its job id at
-/// once (safe in a trigger or a cron job).
-#[pg_extern(volatile, parallel_unsafe)]
+/// once (safe in a trigger or a cron job). SECURITY DEFINER with a pinned search path, revoked
+/// from PUBLIC: a role granted EXECUTE can queue jobs without any access to the extension's tables.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn request_refresh(board_id: i64) -> R<i64> {
     enqueue(board_id, "refresh")
 }
 
 /// `monday_sync.request_pull(board_id)`: queues a full pull (reconcile) and returns its job id.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn request_pull(board_id: i64) -> R<i64> {
     enqueue(board_id, "pull")
 }
 
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_safe, name = "_worker")]
+#[search_path(pg_catalog, pg_temp)]
 fn worker_row() -> TableIterator<
     'static,
     (
@@ -423,6 +438,9 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     }
     let db = settings::database();
     BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    // Every statement the worker runs resolves names in pg_catalog first and never in a schema a
+    // user can create objects in (the database's or a role's search_path setting is overridden).
+    super::security::pin_session_search_path();
     WORKER.exclusive().dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let mut recovered = false;
     let mut last_cleanup: Option<Instant> = None;
@@ -621,8 +639,6 @@ fn claim() -> Option<Job> {
 
 struct Done {
     runid: i64,
-    rows_written: i64,
-    api_calls: i64,
     message: String,
 }
 
@@ -634,12 +650,12 @@ fn run(job: Job) {
     ));
     let mut runid: Option<i64> = None;
     let result = execute(&job, &mut runid);
-    let (status, message, rows, calls) = match &result {
+    let (status, message) = match &result {
         Ok(d) => {
             runid = Some(d.runid);
-            ("succeeded", d.message.clone(), d.rows_written, d.api_calls)
+            ("succeeded", d.message.clone())
         }
-        Err(f) => ("failed", f.text(), 0, 0),
+        Err(f) => ("failed", f.text()),
     };
     let max = settings::MAX_ATTEMPTS.get();
     let (final_status, retry_in): (&str, Option<String>) = match &result {
@@ -661,16 +677,14 @@ fn run(job: Job) {
             )),
         ),
     };
+    // Any role may LISTEN: the payload carries only ids and a status. The rest (the error, the
+    // figures) is in monday_sync.jobs / sync_runs, which only privileged roles read.
     let payload = json!({
         "jobid": job.jobid,
         "board_id": job.board_id,
         "command": job.command,
         "status": if final_status == "queued" { "retrying" } else { status },
-        "attempts": job.attempts,
         "runid": runid,
-        "rows_written": rows,
-        "api_calls": calls,
-        "message": crate::codec::truncate_bytes(&message, 1000),
     });
     let daily = matches!(&result, Err(f) if f.daily_limit());
     let recorded = in_tx(|| {
@@ -778,8 +792,6 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
             .map_err(fail)?;
             Ok(Done {
                 runid,
-                rows_written: total.rows_written,
-                api_calls: client.http_calls() as i64,
                 message: text,
             })
         }

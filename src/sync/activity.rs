@@ -22,6 +22,9 @@ pub struct Scan {
     pub newest: Option<i64>,
     /// The page reached an entry at or before the watermark: older pages are not needed.
     pub reached_watermark: bool,
+    /// Entries dated after `latest` (in the future: impossible): their items count, their date
+    /// does not move the watermark.
+    pub future: i64,
 }
 
 /// `created_at` → ticks (a string of digits; numbers are accepted too).
@@ -55,8 +58,10 @@ pub fn items_named(entry: &Value) -> Vec<i64> {
 }
 
 /// One page of entries (newest first) against the watermark (ticks; entries at or before it were
-/// applied by an earlier refresh).
-pub fn scan(entries: &[Value], watermark: i64, into: &mut Scan) {
+/// applied by an earlier refresh). `latest` (ticks) is the newest date an entry can have (now,
+/// plus some clock skew): a later one still names its items but never becomes the watermark, or
+/// one bad date would hide every change until then.
+pub fn scan(entries: &[Value], watermark: i64, latest: i64, into: &mut Scan) {
     for e in entries {
         let Some(t) = ticks(e) else { continue };
         if t <= watermark {
@@ -64,7 +69,11 @@ pub fn scan(entries: &[Value], watermark: i64, into: &mut Scan) {
             continue;
         }
         into.entries += 1;
-        into.newest = Some(into.newest.map_or(t, |n| n.max(t)));
+        if t > latest {
+            into.future += 1;
+        } else {
+            into.newest = Some(into.newest.map_or(t, |n| n.max(t)));
+        }
         let named = items_named(e);
         if named.is_empty() || e.get("entity").and_then(Value::as_str) == Some("board") {
             into.board_events += 1;
@@ -120,7 +129,7 @@ mod tests {
             entry("update_name", "pulse", json!({"pulse_id": 98}), w - 5),
         ];
         let mut s = Scan::default();
-        scan(&page, w, &mut s);
+        scan(&page, w, i64::MAX, &mut s);
         assert_eq!(
             s.items.iter().copied().collect::<Vec<_>>(),
             vec![5, 6, 7, 18265984789, 18265984790]
@@ -139,10 +148,30 @@ mod tests {
             json!({"event": "x", "data": {"pulse_id": 4}, "created_at": 101}),
         ];
         let mut s = Scan::default();
-        scan(&page, 50, &mut s);
+        scan(&page, 50, i64::MAX, &mut s);
         assert_eq!(s.items.iter().copied().collect::<Vec<_>>(), vec![4]);
         assert_eq!(s.entries, 2);
         assert_eq!(s.board_events, 1);
         assert!(!s.reached_watermark);
+    }
+
+    #[test]
+    fn future_entries_name_items_but_never_become_the_watermark() {
+        let w = 17_640_000_000_000_000;
+        let now = w + 1_000;
+        let page = vec![
+            entry(
+                "update_name",
+                "pulse",
+                json!({"pulse_id": 1}),
+                41_000_000_000_000_000,
+            ),
+            entry("update_name", "pulse", json!({"pulse_id": 2}), w + 500),
+        ];
+        let mut s = Scan::default();
+        scan(&page, w, now, &mut s);
+        assert_eq!(s.items.iter().copied().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(s.newest, Some(w + 500));
+        assert_eq!(s.future, 1);
     }
 }

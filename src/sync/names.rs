@@ -1,6 +1,8 @@
 //! SQL names for monday titles: lower-case ASCII slugs, unique within a table, never one of the
 //! fixed columns, at most 63 bytes (NAMEDATALEN - 1). Stable once chosen: the mapping table keeps them.
 
+use crate::codec::truncate_bytes;
+
 /// The columns every synced table has; a board column never takes one of these names.
 pub const FIXED_COLUMNS: &[&str] = &[
     "item_id",
@@ -78,19 +80,39 @@ pub fn unique_column_name(title: &str, column_id: &str, taken: &[String]) -> Str
     if !clash(&base) {
         return base;
     }
-    for k in 2.. {
-        let suffix = format!("_{k}");
-        let mut cand = base.clone();
-        cand.truncate(MAX - suffix.len());
-        cand.push_str(&suffix);
+    // Ends: `taken` is finite.
+    let mut k = 2;
+    loop {
+        let cand = with_suffix(&base, k);
         if !clash(&cand) {
             return cand;
         }
+        k += 1;
     }
-    unreachable!()
 }
 
-/// The default table name for a board: the slug of its name, or `board_<id>`.
+/// `<name>_<k>`, the name cut (on a character boundary) so that the whole is at most 63 bytes.
+pub fn with_suffix(name: &str, k: u32) -> String {
+    let suffix = format!("_{k}");
+    format!("{}{suffix}", truncate_bytes(name, MAX - suffix.len()))
+}
+
+/// The table of a board's subitems: `<table>_subitems`, the table name cut (on a character
+/// boundary) so that the whole is at most 63 bytes. Never equal to `table`, which Postgres'
+/// truncation of a long `<table>_subitems` would make it.
+pub fn subitems_table_name(table: &str) -> String {
+    const SUFFIX: &str = "_subitems";
+    let base = truncate_bytes(table, MAX - SUFFIX.len());
+    let name = format!("{base}{SUFFIX}");
+    if name != table {
+        return name;
+    }
+    // `table` is 63 bytes ending in `_subitems`: cut one character more.
+    let base = truncate_bytes(base, base.len().saturating_sub(1));
+    format!("{base}{SUFFIX}")
+}
+
+/// The default table name for a board: the slug of its name, or `board_<id>`; at most 63 bytes.
 pub fn table_name(board_name: &str, board_id: i64) -> String {
     let s = slug(board_name);
     if s.is_empty() {

@@ -1,11 +1,16 @@
 //! Items (as the API returns them) → one JSON array of rows for `json_populate_recordset`, keyed by
 //! the table's SQL names, with every cell decoded by the column codec and `raw` keeping the cells
-//! exactly as fetched. A cell the codec cannot decode gets NULL and a warning; the page goes on.
+//! as fetched. One bad item or cell never stops the page: a cell the codec cannot decode gets NULL,
+//! a malformed field NULL (or `'active'` for the state), U+0000 (which PostgreSQL text and jsonb
+//! cannot store) becomes U+FFFD, an item repeated in the page keeps its last copy; each with a
+//! warning naming the item.
 
-use super::id_of;
-use crate::codec::{self, write_json_string, Decoded};
+use super::{id_of, scrub, scrub_json_text};
+use crate::codec::{self, datetime::timestamptz_utc, write_json_string, Decoded};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 #[derive(Clone, Debug)]
 pub struct MappedColumn {
@@ -23,6 +28,7 @@ pub struct MappedColumn {
 pub struct PageRows {
     /// `[{"item_id":…, "name":…, …, "<sql name>": <decoded>, "raw": {…}}, …]`
     pub json: String,
+    /// The item ids written, each once.
     pub ids: Vec<i64>,
     /// Up to `MAX_WARNINGS` messages; `warning_count` counts them all.
     pub warnings: Vec<String>,
@@ -33,17 +39,21 @@ pub struct PageRows {
 
 pub const MAX_WARNINGS: usize = 20;
 
+/// The states the table's CHECK constraint allows.
+const STATES: &[&str] = &["active", "archived", "deleted"];
+
 impl PageRows {
     fn warn(&mut self, msg: String) {
         self.warning_count += 1;
         if self.warnings.len() < MAX_WARNINGS {
-            self.warnings.push(msg);
+            self.warnings.push(scrub(&msg).into_owned());
         }
     }
 }
 
-fn str_of<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
-    v.get(k).and_then(Value::as_str)
+/// A value as a warning quotes it: JSON text, at most 100 bytes.
+fn quote(v: &Value) -> String {
+    codec::truncate_bytes(&v.to_string(), 100).to_string()
 }
 
 fn put_key(out: &mut String, k: &str) {
@@ -60,6 +70,134 @@ fn put_str(out: &mut String, k: &str, v: Option<&str>) {
     }
 }
 
+/// An item's text field: absent or null → NULL; not a string → NULL with a warning; U+0000 → U+FFFD
+/// with a warning.
+fn text_field<'a>(
+    v: Option<&'a Value>,
+    item_id: i64,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Option<Cow<'a, str>> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) => {
+            let t = scrub(s);
+            if let Cow::Owned(_) = t {
+                warnings.push(format!(
+                    "item {item_id}, {field}: \\u0000 replaced by U+FFFD"
+                ));
+            }
+            Some(t)
+        }
+        other => {
+            warnings.push(format!(
+                "item {item_id}, {field}: {} is not a string; set to NULL",
+                quote(other)
+            ));
+            None
+        }
+    }
+}
+
+/// An item's timestamp (`created_at`, `updated_at`) in a form PostgreSQL accepts, or NULL (with a
+/// warning when there was something else than null or an empty string).
+fn timestamp_field(
+    v: Option<&Value>,
+    item_id: i64,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        other => {
+            let ts = other.as_str().and_then(timestamptz_utc);
+            if ts.is_none() {
+                warnings.push(format!(
+                    "item {item_id}, {field}: {} is not a timestamp; set to NULL",
+                    quote(other)
+                ));
+            }
+            ts.map(String::from)
+        }
+    }
+}
+
+/// [`scrub`] on the texts of a decoded cell ([`scrub_json_text`] on jsonb text); true when it
+/// replaced any.
+fn scrub_decoded(d: &mut Decoded) -> bool {
+    match d {
+        Decoded::Text(t) if t.contains('\0') => {
+            *t = t.replace('\0', "\u{FFFD}").into();
+            true
+        }
+        Decoded::TextArray(v) => v.iter_mut().fold(false, |hit, s| {
+            if s.contains('\0') {
+                *s = s.replace('\0', "\u{FFFD}");
+                true
+            } else {
+                hit
+            }
+        }),
+        Decoded::Json(j) => {
+            let fixed = match scrub_json_text(j) {
+                Cow::Owned(s) => Some(s),
+                Cow::Borrowed(_) => None,
+            };
+            fixed.map(|s| *j = s).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Writes `s` as a JSON string, U+0000 replaced by U+FFFD; true when it replaced any.
+fn write_scrubbed(out: &mut String, s: &str) -> bool {
+    let t = scrub(s);
+    write_json_string(out, &t);
+    matches!(t, Cow::Owned(_))
+}
+
+/// Writes `m` as JSON, U+0000 replaced by U+FFFD in every string and key; true when it replaced any.
+fn write_object(out: &mut String, m: &Map<String, Value>) -> bool {
+    let mut hit = false;
+    out.push('{');
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        hit |= write_scrubbed(out, k);
+        out.push(':');
+        hit |= write_value(out, v);
+    }
+    out.push('}');
+    hit
+}
+
+fn write_value(out: &mut String, v: &Value) -> bool {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => return write_scrubbed(out, s),
+        Value::Array(a) => {
+            let mut hit = false;
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                hit |= write_value(out, x);
+            }
+            out.push(']');
+            return hit;
+        }
+        Value::Object(m) => return write_object(out, m),
+    }
+    false
+}
+
 /// Builds the rows of one page.
 pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
     let mut page = PageRows::default();
@@ -67,91 +205,163 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
     page.json.push('[');
     let by_id: HashMap<&str, &MappedColumn> =
         cols.iter().map(|c| (c.column_id.as_str(), c)).collect();
+    // ON CONFLICT DO UPDATE cannot touch a row twice in one statement: an item the page holds
+    // more than once is written from its last copy. id → (index of the last copy, copies).
+    let ids: Vec<Option<i64>> = items.iter().map(|i| i.get("id").and_then(id_of)).collect();
+    let mut last: HashMap<i64, (usize, usize)> = HashMap::with_capacity(items.len());
+    for (n, id) in ids.iter().enumerate() {
+        if let Some(id) = id {
+            let e = last.entry(*id).or_insert((n, 0));
+            *e = (n, e.1 + 1);
+        }
+    }
+    let mut raw = String::new();
     let mut first = true;
-    for item in items {
-        let Some(item_id) = item.get("id").and_then(id_of) else {
+    for (n, (item, id)) in items.iter().zip(&ids).enumerate() {
+        let Some(item_id) = *id else {
             page.warn(format!(
                 "an item without a usable id was skipped: {}",
-                codec::truncate_bytes(&item.to_string(), 100)
+                quote(item)
             ));
             continue;
         };
+        match last.get(&item_id) {
+            Some(&(l, _)) if l != n => continue,
+            Some(&(_, copies)) if copies > 1 => page.warn(format!(
+                "item {item_id} appeared {} in one page; the last copy was kept",
+                if copies == 2 {
+                    "twice".to_string()
+                } else {
+                    format!("{copies} times")
+                }
+            )),
+            _ => {}
+        }
         page.ids.push(item_id);
         if !first {
             page.json.push(',');
         }
         first = false;
+        let mut warnings: Vec<String> = Vec::new();
+        let w = &mut warnings;
         let out = &mut page.json;
         out.push_str("{\"item_id\":");
         out.push_str(&item_id.to_string());
-        put_str(out, "name", str_of(item, "name"));
-        put_str(
-            out,
-            "group_id",
-            item.pointer("/group/id").and_then(Value::as_str),
+        let name = text_field(item.get("name"), item_id, "name", w);
+        put_str(out, "name", name.as_deref());
+        let group = item.get("group");
+        let gid = text_field(group.and_then(|g| g.get("id")), item_id, "group id", w);
+        put_str(out, "group_id", gid.as_deref());
+        let gtitle = text_field(
+            group.and_then(|g| g.get("title")),
+            item_id,
+            "group title",
+            w,
         );
-        put_str(
-            out,
-            "group_title",
-            item.pointer("/group/title").and_then(Value::as_str),
-        );
-        put_str(
-            out,
-            "state",
-            Some(str_of(item, "state").unwrap_or("active")),
-        );
+        put_str(out, "group_title", gtitle.as_deref());
+        let state = match item.get("state") {
+            None | Some(Value::Null) => "active",
+            Some(Value::String(s)) if STATES.contains(&s.as_str()) => s.as_str(),
+            Some(other) => {
+                w.push(format!(
+                    "item {item_id}, state: unknown state {}; stored as 'active'",
+                    quote(other)
+                ));
+                "active"
+            }
+        };
+        put_str(out, "state", Some(state));
         put_key(out, "parent_item_id");
         match item.pointer("/parent_item/id").and_then(id_of) {
             Some(p) => out.push_str(&p.to_string()),
             None => out.push_str("null"),
         }
-        put_str(out, "created_at", str_of(item, "created_at"));
-        put_str(out, "updated_at", str_of(item, "updated_at"));
-
-        let cells: Vec<&Map<String, Value>> = item
-            .get("column_values")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_object).collect())
-            .unwrap_or_default();
-        let mut decoded: Vec<(&str, Decoded)> = Vec::with_capacity(cols.len());
-        let mut warnings: Vec<String> = Vec::new();
-        for cell in &cells {
-            let Some(cid) = cell.get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            let Some(col) = by_id.get(cid) else {
-                if !page.unmapped.iter().any(|u| u == cid) {
-                    page.unmapped.push(cid.to_string());
-                }
-                continue;
-            };
-            match codec::decode(Some(&col.typ), *cell, col.settings.as_ref()) {
-                Ok(Decoded::Text(t)) if t.contains('\0') => {
-                    warnings.push(format!("item {item_id}, column \"{cid}\" ({}): the text contains \\u0000, which PostgreSQL text cannot store; typed value set to NULL, raw keeps it", col.typ));
-                }
-                Ok(d) => decoded.push((col.sql_name.as_str(), d)),
-                Err(e) => warnings.push(format!("item {item_id}, column \"{cid}\" ({}): {}; typed value set to NULL, raw keeps it", col.typ, e.message)),
-            }
+        for field in ["created_at", "updated_at"] {
+            let ts = timestamp_field(item.get(field), item_id, field, w);
+            put_str(out, field, ts.as_deref());
         }
+
+        let cells: &[Value] = match item.get("column_values") {
+            Some(Value::Array(a)) => a,
+            None | Some(Value::Null) => &[],
+            Some(other) => {
+                w.push(format!(
+                    "item {item_id}: column_values {} is not a list; no cells stored",
+                    quote(other)
+                ));
+                &[]
+            }
+        };
+        let mut decoded: Vec<(&str, Decoded)> = Vec::with_capacity(cols.len());
+        let mut seen: Vec<Cow<str>> = Vec::with_capacity(cells.len());
+        raw.clear();
+        raw.push('{');
+        for cell in cells {
+            let Some((obj, raw_cid)) = cell
+                .as_object()
+                .and_then(|o| Some((o, o.get("id")?.as_str()?)))
+            else {
+                w.push(format!(
+                    "item {item_id}: a column value without an id was skipped: {}",
+                    quote(cell)
+                ));
+                continue;
+            };
+            let cid = scrub(raw_cid);
+            let repeated = seen.contains(&cid);
+            if repeated {
+                w.push(format!(
+                    "item {item_id}: column \"{cid}\" appeared twice; the last value was kept"
+                ));
+            }
+            let col = by_id.get(cid.as_ref()).copied();
+            let mut hit = matches!(cid, Cow::Owned(_));
+            if !seen.is_empty() {
+                raw.push(',');
+            }
+            write_json_string(&mut raw, &cid);
+            raw.push(':');
+            hit |= write_object(&mut raw, obj);
+            match col {
+                None => {
+                    if !page.unmapped.iter().any(|u| *u == cid) {
+                        page.unmapped.push(cid.to_string());
+                    }
+                }
+                Some(col) => {
+                    // A repeated cell replaces the earlier one, as in `raw` (jsonb keeps the last key).
+                    let name = col.sql_name.as_str();
+                    if repeated {
+                        decoded.retain(|(n, _)| *n != name);
+                    }
+                    match codec::decode(Some(&col.typ), obj, col.settings.as_ref()) {
+                        Ok(mut d) => {
+                            hit |= scrub_decoded(&mut d);
+                            decoded.push((name, d));
+                        }
+                        Err(e) => w.push(format!(
+                            "item {item_id}, column \"{cid}\" ({}): {}; typed value set to NULL, raw keeps it",
+                            col.typ, e.message
+                        )),
+                    }
+                }
+            }
+            if hit {
+                w.push(format!(
+                    "item {item_id}, column \"{cid}\" ({}): \\u0000 replaced by U+FFFD",
+                    col.map_or("unmapped", |c| c.typ.as_str())
+                ));
+            }
+            seen.push(cid);
+        }
+        raw.push('}');
         for (name, d) in &decoded {
             put_key(out, name);
             d.write_json(out);
         }
         put_key(out, "raw");
-        out.push('{');
-        for (i, cell) in cells.iter().enumerate() {
-            let Some(cid) = cell.get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_string(out, cid);
-            out.push(':');
-            // A Map always serialises.
-            out.push_str(&serde_json::to_string(cell).unwrap_or_else(|_| "null".into()));
-        }
-        out.push_str("}}");
+        out.push_str(&raw);
+        out.push('}');
         for w in warnings {
             page.warn(w);
         }

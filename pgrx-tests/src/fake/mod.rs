@@ -42,6 +42,11 @@ pub enum Fault {
     Complexity429(u32),
     /// HTTP 429 "Minute limit rate exceeded" with `Retry-After: n`.
     RetryAfter(u32),
+    /// COMPLEXITY_BUDGET_EXHAUSTED (HTTP 200) with an impossible `retry_in_seconds` (0, negative,
+    /// absurdly large): a misbehaving or hostile endpoint.
+    RetryIn(i64),
+    /// HTTP 200 whose body never ends (no Content-Length; bytes until the client hangs up).
+    Endless,
 }
 
 pub struct Knobs {
@@ -62,6 +67,12 @@ pub struct Knobs {
     pub log_retention: Option<Duration>,
     /// Entries one activity_logs query can reach through pagination (monday: 10,000).
     pub log_reach: usize,
+    /// Reported as `complexity.reset_in_x_seconds` instead of the real reset (an impossible value
+    /// for the hardening tests); None = the truth.
+    pub reset_override: Option<i64>,
+    /// Rewrites each successful answer before it is sent (malformed items, NUL characters,
+    /// duplicate column ids: what a broken monday could send). None = answers as they are.
+    pub mangle: Option<fn(&mut Value)>,
 }
 
 impl Default for Knobs {
@@ -77,6 +88,8 @@ impl Default for Knobs {
             budget_window: Duration::from_secs(60),
             log_retention: None,
             log_reach: 10_000,
+            reset_override: None,
+            mangle: None,
         }
     }
 }
@@ -297,6 +310,8 @@ struct Response {
     content_type: &'static str,
     body: Vec<u8>,
     extra: Vec<(String, String)>,
+    /// Send `{"data":` and then bytes forever (Fault::Endless).
+    endless: bool,
 }
 
 fn json_response(status: u16, body: Value) -> Response {
@@ -305,6 +320,7 @@ fn json_response(status: u16, body: Value) -> Response {
         content_type: "application/json; charset=utf-8",
         body: body.to_string().into_bytes(),
         extra: vec![],
+        endless: false,
     }
 }
 
@@ -338,6 +354,20 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             let _ = writer.shutdown(std::net::Shutdown::Both);
             return;
         };
+        if resp.endless {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{{\"data\":{{\"pad\":\""
+            );
+            let chunk = vec![b'x'; 64 * 1024];
+            let _ = writer.write_all(head.as_bytes());
+            // Until the client hangs up (or 4 GB, should it never).
+            for _ in 0..65_536 {
+                if writer.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            return;
+        }
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nApi-Version: {API_VERSION}\r\nX-Request-Id: {}\r\n",
             resp.status,
@@ -391,6 +421,7 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
             content_type: "text/plain; charset=utf-8",
             body: sdl.into_bytes(),
             extra: vec![],
+            endless: false,
         });
     }
     if req.method == "GET" && req.path == "/_fake/stats" {
@@ -431,6 +462,7 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
             content_type: "text/plain; charset=utf-8",
             body: b"ok".to_vec(),
             extra: vec![],
+            endless: false,
         });
     }
     if req.method != "POST" || req.path != "/v2" {
@@ -573,6 +605,7 @@ fn answer(
                     content_type: "text/html",
                     body: html.into_bytes(),
                     extra: vec![],
+                    endless: false,
                 });
             }
             Fault::Drop => return None,
@@ -593,6 +626,24 @@ fn answer(
                     json!({"complexity": 6182, "complexity_budget_left": 100, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": secs}),
                 );
                 return Some(json_response(status, body));
+            }
+            Fault::RetryIn(secs) => {
+                let body = error_body(
+                    "Complexity budget exhausted",
+                    "COMPLEXITY_BUDGET_EXHAUSTED",
+                    429,
+                    json!({"complexity": 6182, "complexity_budget_left": 100, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": secs}),
+                );
+                return Some(json_response(200, body));
+            }
+            Fault::Endless => {
+                return Some(Response {
+                    status: 200,
+                    content_type: "application/json",
+                    body: Vec::new(),
+                    extra: vec![],
+                    endless: true,
+                });
             }
             Fault::RetryAfter(secs) => {
                 let mut r = json_response(
@@ -765,7 +816,12 @@ fn answer(
         expire_after_pages: knobs.expire_cursor_after_pages,
         log_retention: knobs.log_retention,
         log_reach: knobs.log_reach,
-        complexity: [before, before - cost, cost, reset],
+        complexity: [
+            before,
+            before - cost,
+            cost,
+            knobs.reset_override.unwrap_or(reset),
+        ],
     };
     let root = exec::Obj {
         ctx: &ctx,
@@ -780,6 +836,9 @@ fn answer(
         Err(e) => json!({"errors": [{"message": e.message().to_string()}]}),
     };
     exec::fix_errors(&mut out);
+    if let Some(mangle) = knobs.mangle {
+        mangle(&mut out);
+    }
     if let Value::Object(m) = &mut out {
         m.insert("extensions".into(), json!({"request_id": request_id()}));
     }

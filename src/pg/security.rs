@@ -1,0 +1,161 @@
+//! The extension's security boundary inside Postgres (see SECURITY.md).
+//!
+//! - Every SQL statement runs with `search_path = pg_catalog, pg_temp`: SQL functions pin it with
+//!   `SET search_path` (the `#[search_path]` attribute), the worker pins it for its whole session.
+//!   A function or operator a user creates in `public` is never reachable.
+//! - A typed table is known by the OID recorded when monday_sync created it, never by its name:
+//!   [`open_target`] locks it by OID and renders its current name; a table of the same name that
+//!   someone else created is not ours.
+//! - Rows are written into a typed table with the rights of its owner ([`as_owner`]), as
+//!   PostgreSQL 16's logical replication applies changes (`run_as_owner = false`): the owner's
+//!   triggers, defaults, rules and policies never run with more than the owner's privileges, under
+//!   `SECURITY_RESTRICTED_OPERATION`, and any setting they change is rolled back.
+#![allow(clippy::result_large_err)]
+
+use super::sync::{err, spi_fail, R};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::spi::{quote_identifier, Spi};
+use std::ffi::CString;
+
+/// The search path every statement of the extension runs with.
+pub const SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
+/// Pins `search_path` for the rest of this session (the worker, which calls no SQL function with
+/// a `SET` clause). An `ALTER DATABASE … SET search_path` or a reload cannot undo it.
+pub fn pin_session_search_path() {
+    let name = CString::new("search_path").expect("no NUL");
+    let value = CString::new(SEARCH_PATH).expect("no NUL");
+    unsafe {
+        pg_sys::SetConfigOption(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_OVERRIDE,
+        )
+    };
+}
+
+/// A typed table as it is now: found by its recorded OID, locked for writing.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub oid: pg_sys::Oid,
+    /// `schema.table`, quoted.
+    pub qualified: String,
+    pub owner: pg_sys::Oid,
+}
+
+/// What became of a recorded table.
+pub enum Lookup {
+    Found(Target),
+    /// No relation has that OID any more (dropped).
+    Missing,
+    /// The OID names something that is not a plain table.
+    NotATable(String),
+}
+
+/// Looks up a typed table by OID, after taking `RowExclusiveLock` on it (so it cannot be dropped
+/// or renamed until the transaction ends, and the catalogs read below are current).
+pub fn lookup(oid: pg_sys::Oid) -> Lookup {
+    if oid == pg_sys::InvalidOid {
+        return Lookup::Missing;
+    }
+    unsafe { pg_sys::LockRelationOid(oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE) };
+    let row: Option<(String, String, String, pg_sys::Oid)> = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relowner
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.oid = $1",
+            Some(1),
+            &[oid.into()],
+        )?;
+        if t.is_empty() {
+            return Ok::<_, pgrx::spi::SpiError>(None);
+        }
+        let r = t.first();
+        Ok(Some((
+            r.get::<String>(1)?.unwrap_or_default(),
+            r.get::<String>(2)?.unwrap_or_default(),
+            r.get::<String>(3)?.unwrap_or_default(),
+            r.get::<pg_sys::Oid>(4)?.unwrap_or(pg_sys::InvalidOid),
+        )))
+    })
+    .unwrap_or_else(|e| spi_fail(e));
+    match row {
+        None => Lookup::Missing,
+        Some((schema, table, kind, owner)) => {
+            let qualified = format!("{}.{}", quote_identifier(&schema), quote_identifier(&table));
+            if kind != "r" {
+                Lookup::NotATable(qualified)
+            } else {
+                Lookup::Found(Target {
+                    oid,
+                    qualified,
+                    owner,
+                })
+            }
+        }
+    }
+}
+
+/// [`lookup`], with an error for a table that is gone.
+pub fn open_target(oid: pg_sys::Oid, board_id: i64, recorded: &str) -> R<Target> {
+    match lookup(oid) {
+        Lookup::Found(t) => Ok(t),
+        Lookup::Missing => Err(err(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("the table of monday board {board_id} is missing"),
+            format!("{recorded} (the table monday_sync created) was dropped"),
+            format!("SELECT monday_sync.track_board({board_id}); creates it again."),
+        )),
+        Lookup::NotATable(q) => Err(err(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("the table of monday board {board_id} is no longer a table"),
+            format!("{q} is not a plain table"),
+            format!("Drop it and run SELECT monday_sync.track_board({board_id});"),
+        )),
+    }
+}
+
+/// Runs `f` with the privileges of `owner` (a typed table's owner), as logical replication's
+/// `SwitchToUntrustedUser` does: `SECURITY_RESTRICTED_OPERATION` (no SET ROLE, no temp tables, no
+/// session state), and a GUC nest level rolled back afterwards, so nothing the owner's code sets
+/// (a `search_path` among them) outlives the statement. Nothing changes when `owner` is already
+/// the current user. An ERROR inside `f` aborts the (sub)transaction, which restores both.
+pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
+    let mut user = pg_sys::InvalidOid;
+    let mut context: i32 = 0;
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    if owner == user || owner == pg_sys::InvalidOid {
+        return f();
+    }
+    let nest = unsafe { pg_sys::NewGUCNestLevel() };
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        )
+    };
+    let r = f();
+    unsafe {
+        pg_sys::AtEOXact_GUC(false, nest);
+        pg_sys::SetUserIdAndSecContext(user, context);
+    }
+    r
+}
+
+/// A refusal to touch a table monday_sync did not create.
+pub fn not_ours(qualified: &str, board_id: i64, why: String) -> pgrx::pg_sys::panic::ErrorReport {
+    err(
+        PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
+        format!("table {qualified} already exists and is not monday board {board_id}'s"),
+        why,
+        format!(
+            "monday_sync writes only into tables it created. Pass another table: SELECT monday_sync.track_board({board_id}, 'schema.table'); \
+             or, if this is the board's own table (restored from a dump, say) and you trust its triggers, adopt it: \
+             SELECT monday_sync.track_board({board_id}, '{qualified}', adopt => true);"
+        ),
+    )
+}
