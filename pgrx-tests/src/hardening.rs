@@ -551,12 +551,14 @@ pub fn bad_values_never_stop_a_board(e: &mut Env) -> T {
         &format!("board name: {row}"),
     )?;
     eq(&row["col"], &json!(1), "a duplicate column id")?;
-    let msg = e.json(&format!(
-        "SELECT to_jsonb(message) FROM monday_sync.sync_runs WHERE kind = 'pull_board' ORDER BY runid DESC LIMIT 1"
-    ))?;
+    // The run history names the item and the field.
+    e.json(&format!("SELECT monday_sync.pull_item({})", FIRST_ITEM + 1))?;
+    let msg = e.json(
+        "SELECT to_jsonb(message) FROM monday_sync.sync_runs WHERE kind = 'pull_item' ORDER BY runid DESC LIMIT 1",
+    )?;
     check(
         msg.as_str()
-            .is_some_and(|m| m.contains(&(FIRST_ITEM + 1).to_string())),
+            .is_some_and(|m| m.contains(&format!("item {}, name", FIRST_ITEM + 1))),
         &format!("the run names the item: {msg}"),
     )?;
     let label = e.json(&format!(

@@ -61,6 +61,11 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
+    #[cfg(test)]
+    pub fn new_for_tests(operation: &'static str) -> CallRecord {
+        CallRecord::new(operation)
+    }
+
     /// A call before its first attempt (and one that never reached the network).
     fn new(operation: &'static str) -> CallRecord {
         CallRecord {
@@ -262,7 +267,8 @@ pub fn classify(raw: &Raw) -> Verdict {
         // limit, concurrency, IP limit, FIELD_LIMIT_EXCEEDED.
         if let Some(secs) = retry_in(err).or(if status == 429 { header_wait } else { None }) {
             return Verdict::Wait {
-                seconds: secs.max(0.0),
+                // As monday said it: `next_step` bounds it (and notes an impossible value).
+                seconds: secs,
                 why: format!(
                     "HTTP {status}, {}",
                     if code.is_empty() {

@@ -170,3 +170,98 @@ fn token_scrubbed() {
         "http://x/?t=<token>"
     );
 }
+
+fn cfg(max_wait_s: u64, max_retries: u32) -> super::client::Config {
+    super::client::Config {
+        url: "http://127.0.0.1:1".into(),
+        version: "2026-07".into(),
+        token: "t".into(),
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+        max_retries,
+        max_wait: Duration::from_secs(max_wait_s),
+        max_response_bytes: 1 << 20,
+    }
+}
+
+fn wait(seconds: f64) -> Verdict {
+    Verdict::Wait {
+        seconds,
+        why: "HTTP 200, COMPLEXITY_BUDGET_EXHAUSTED".into(),
+    }
+}
+
+/// Waits monday asks for are bounded to [1 s, 60 s], noted when impossible, and limited in number
+/// and total time: a hostile or broken endpoint cannot make a call spin or stall.
+#[test]
+fn impossible_waits_are_clamped_and_bounded() {
+    use super::client::{next_step, CallRecord, Next, MAX_RATE_WAITS};
+    let c = cfg(3600, 5);
+    for (asked, want) in [
+        (0.0, 1.0),
+        (-5.0, 1.0),
+        (1e9, 60.0),
+        (f64::NAN, 60.0),
+        (2.5, 2.5),
+    ] {
+        let mut rec = CallRecord::new_for_tests("Q");
+        let (mut r, mut w) = (0, 0);
+        match next_step(&wait(asked), &mut rec, &mut r, &mut w, &c) {
+            Next::Sleep(d) => assert_eq!(d.as_secs_f64(), want, "asked {asked}"),
+            Next::GiveUp(e) => panic!("asked {asked}: gave up: {e}"),
+        }
+        assert_eq!(
+            rec.notes.len(),
+            usize::from(asked != want),
+            "note for {asked}"
+        );
+    }
+    // At most MAX_RATE_WAITS waits in one call, however short.
+    let mut rec = CallRecord::new_for_tests("Q");
+    let (mut r, mut w) = (0, 0);
+    let mut sleeps = 0;
+    loop {
+        match next_step(&wait(0.0), &mut rec, &mut r, &mut w, &c) {
+            Next::Sleep(d) => {
+                rec.waited += d;
+                sleeps += 1;
+            }
+            Next::GiveUp(e) => {
+                assert_eq!(e.kind, ApiErrorKind::WaitTooLong);
+                break;
+            }
+        }
+        assert!(sleeps <= MAX_RATE_WAITS, "too many waits");
+    }
+    assert_eq!(sleeps, MAX_RATE_WAITS);
+    // And never past max_wait in total.
+    let short = cfg(3, 5);
+    let mut rec = CallRecord::new_for_tests("Q");
+    let (mut r, mut w) = (0, 0);
+    let mut total = Duration::ZERO;
+    while let Next::Sleep(d) = next_step(&wait(0.0), &mut rec, &mut r, &mut w, &short) {
+        rec.waited += d;
+        total += d;
+    }
+    assert_eq!(total, Duration::from_secs(3));
+    // Transient failures: max_retries retries with backoff, then unavailable.
+    let mut rec = CallRecord::new_for_tests("Q");
+    let (mut r, mut w) = (0, 0);
+    let retry = Verdict::Retry {
+        why: "HTTP 502".into(),
+    };
+    let mut n = 0;
+    while let Next::Sleep(_) = next_step(&retry, &mut rec, &mut r, &mut w, &c) {
+        n += 1;
+        assert!(n <= 5);
+    }
+    assert_eq!(n, 5);
+}
+
+#[test]
+fn an_endless_body_is_an_error_not_a_retry() {
+    match classify(&Raw::TooLarge { limit: 1 << 20 }) {
+        Verdict::Fail(e) => assert!(e.message.contains("max_response_size")),
+        _ => panic!("a body past the limit must fail the call"),
+    }
+}
