@@ -143,7 +143,7 @@ pub(super) fn token() -> R<String> {
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             "no monday API token is set",
             "monday_sync._credentials is empty and monday_sync.token_file is not set",
-            "Put the token in a file only the postgres OS user can read and set monday_sync.token_file to its path (ALTER SYSTEM SET …; SELECT pg_reload_conf();), or SELECT monday_sync.set_token('<token>');",
+            "Name a file holding it in monday_sync.token_file, or SELECT monday_sync.set_token('<token>');",
         )
     })
 }
