@@ -40,10 +40,10 @@ COMMENT ON FUNCTION monday_sync.refresh_board(bigint) IS
 $$Incremental refresh of a tracked board and its subitems, in this transaction: reads monday's activity log since the board's watermark and fetches only the items it names (items(ids:), 100 per call). With nothing changed it costs one API call and writes nothing. Falls back to a full reconcile (and says why in the summary and the run history) when there is no watermark yet, the watermark is older than monday_sync.activity_log_retention, or the log holds more than 10,000 entries since it.$$;
 
 COMMENT ON FUNCTION monday_sync.request_refresh(bigint) IS
-$$Queue an incremental refresh of a tracked board for the background worker; returns the job id at once (safe in triggers and cron jobs). A request while an equal job is queued joins it. Warns when no worker serves this database.$$;
+$$Queue an incremental refresh of a tracked board for the background worker; returns the job id at once (safe in triggers and cron jobs). A request while an equal job is queued joins it. Warns when no worker serves this database. SECURITY DEFINER: GRANT EXECUTE lets a role queue jobs without access to the extension's tables.$$;
 
 COMMENT ON FUNCTION monday_sync.request_pull(bigint) IS
-$$Queue a full pull (reconcile) of a tracked board for the background worker; returns the job id at once.$$;
+$$Queue a full pull (reconcile) of a tracked board for the background worker; returns the job id at once. SECURITY DEFINER: GRANT EXECUTE lets a role queue jobs without access to the extension's tables.$$;
 
 COMMENT ON FUNCTION monday_sync.set_schedule(bigint, interval, interval) IS
 $$The worker's own schedule for installs without pg_cron: set_schedule(board_id, refresh_every, reconcile_every DEFAULT '1 day'). NULLs turn a schedule off.$$;

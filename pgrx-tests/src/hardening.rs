@@ -166,6 +166,23 @@ pub fn tables_are_known_by_oid_and_written_as_their_owner(e: &mut Env) -> T {
     refresh(e)?;
     eq(&pwned(e)?.0, &0, "trap calls as superuser after a refresh")?;
 
+    // A column of the owner's type with the owner's cast to json: pull_item's to_jsonb of the
+    // row reads it as the owner.
+    m.batch_execute(
+        "CREATE TYPE public.mood AS ENUM ('calm');
+         CREATE FUNCTION public.mood_json(public.mood) RETURNS json LANGUAGE plpgsql AS $$
+         BEGIN PERFORM public.escalate(); RETURN '"via the cast"'::json; END $$;
+         CREATE CAST (public.mood AS json) WITH FUNCTION public.mood_json(public.mood);
+         ALTER TABLE public.q3_launch_plan ADD COLUMN mood public.mood DEFAULT 'calm';",
+    )
+    .map_err(pg)?;
+    e.db.batch_execute("TRUNCATE public.pwned").map_err(pg)?;
+    let row = e.json(&format!("SELECT monday_sync.pull_item({FIRST_ITEM})"))?;
+    eq(&row["mood"], &json!("via the cast"), "the owner's column, through its cast")?;
+    let (su, who) = pwned(e)?;
+    eq(&su, &0, "the owner's cast as superuser")?;
+    eq(&who, &vec!["mallory_tb".to_string()], "the cast's user")?;
+
     // A legitimate owner change: writes follow the table (by OID) through a rename too.
     e.db.batch_execute("ALTER TABLE public.q3_launch_plan RENAME TO launch_plan_renamed")
         .map_err(pg)?;

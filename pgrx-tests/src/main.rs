@@ -68,13 +68,11 @@ fn main() {
         Some("demo") => setup::ensure().and_then(|_| demo(args.iter().any(|a| a == "--keep"))),
         Some("test") => setup::ensure().and_then(|_| test()),
         Some("e2e") => setup::ensure().and_then(|_| e2e_only()),
-        Some("regress") => setup::ensure()
-            .and_then(|_| install(false))
-            .and_then(|_| {
-                let c = Cluster::start("regress", 28816, &[])?;
-                println!("\nregress: {}", regress::run(&c)?);
-                Ok(())
-            }),
+        Some("regress") => setup::ensure().and_then(|_| install(false)).and_then(|_| {
+            let c = Cluster::start("regress", 28816, &[])?;
+            println!("\nregress: {}", regress::run(&c)?);
+            Ok(())
+        }),
         Some("worker") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_worker()),

@@ -159,3 +159,29 @@ pub fn not_ours(qualified: &str, board_id: i64, why: String) -> pgrx::pg_sys::pa
         ),
     )
 }
+
+/// The typed table's `item_id` is still `bigint` and its `state` still `text`: the extension reads
+/// those two as itself (the walk's seen-set join), so their operators must be the built-in ones.
+pub fn fixed_columns_intact(t: &Target) -> R<()> {
+    let ok: bool = Spi::get_one_with_args(
+        "SELECT pg_catalog.count(*) = 2 FROM pg_catalog.pg_attribute
+          WHERE attrelid = $1 AND NOT attisdropped
+            AND ((attname = 'item_id' AND atttypid = 'pg_catalog.int8'::pg_catalog.regtype)
+              OR (attname = 'state' AND atttypid = 'pg_catalog.text'::pg_catalog.regtype))",
+        &[t.oid.into()],
+    )
+    .unwrap_or_else(|e| spi_fail(e))
+    .unwrap_or(false);
+    if ok {
+        return Ok(());
+    }
+    Err(err(
+        PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+        format!("the fixed columns of {} were altered", t.qualified),
+        "item_id must be bigint and state text",
+        format!(
+            "ALTER TABLE {} ALTER COLUMN item_id TYPE bigint, ALTER COLUMN state TYPE text;",
+            t.qualified
+        ),
+    ))
+}

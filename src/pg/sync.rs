@@ -6,7 +6,9 @@
 use super::budget::PgHooks;
 use super::jsonb::RegClass;
 use super::progress::{Figures, Progress};
-use super::security::{as_owner, lookup, not_ours, open_target, Lookup, Target};
+use super::security::{
+    as_owner, fixed_columns_intact, lookup, not_ours, open_target, Lookup, Target,
+};
 use super::settings;
 use crate::api::{documents, ApiError, ApiErrorKind, Client};
 use crate::codec::Kind;
@@ -371,21 +373,15 @@ pub(super) fn reconcile(
         );
         if let Some(t) = target {
             // The type name comes from Kind::sql_type, a fixed list of built-in types.
-            exec(
+            ddl(
+                t,
                 &format!(
                     "ALTER TABLE {} ADD COLUMN {} {sql_type}",
                     t.qualified,
                     q(&sql_name)
                 ),
-                &[],
             );
-            comment_column(
-                &t.qualified,
-                &sql_name,
-                col.id.as_str(),
-                &col.title,
-                &col.typ,
-            );
+            comment_column(t, &sql_name, col.id.as_str(), &col.title, &col.typ);
         }
     }
     let live: Vec<&str> = meta.columns.iter().map(|c| c.id.as_str()).collect();
@@ -452,19 +448,19 @@ fn retype(
         return;
     };
     let altered = in_subtransaction(|| {
-        exec(
+        ddl(
+            t,
             &format!(
                 "ALTER TABLE {tb} ALTER COLUMN {c} TYPE {new_sql_type} USING {c}::pg_catalog.text::{new_sql_type}",
                 tb = t.qualified,
                 c = q(sql_name)
             ),
-            &[],
         );
     });
     match altered {
         Ok(()) => {
             set_type(sql_name);
-            comment_column(&t.qualified, sql_name, &col.id, &col.title, &col.typ);
+            comment_column(t, sql_name, &col.id, &col.title, &col.typ);
             notes.push(format!(
                 "board {board_id}: column \"{}\" changed type on monday ({old_type} → {}): {} retyped to {new_sql_type}",
                 col.id, col.typ, q(sql_name)
@@ -489,15 +485,15 @@ fn retype(
                    FROM monday_sync.columns WHERE board_id = $1 AND column_id = $6",
                 &[board_id.into(), col.id.as_str().into(), col.typ.as_str().into(), new_name.as_str().into(), new_sql_type.into(), old_id.as_str().into()],
             );
-            exec(
+            ddl(
+                t,
                 &format!(
                     "ALTER TABLE {} ADD COLUMN {} {new_sql_type}",
                     t.qualified,
                     q(&new_name)
                 ),
-                &[],
             );
-            comment_column(&t.qualified, &new_name, &col.id, &col.title, &col.typ);
+            comment_column(t, &new_name, &col.id, &col.title, &col.typ);
             notes.push(format!(
                 "board {board_id}: column \"{}\" changed type on monday ({old_type} → {}) and its values do not convert ({why}): \
                  new column {} {new_sql_type}; {} keeps the old values and is marked removed",
@@ -530,9 +526,9 @@ fn restore_dropped_columns(board_id: i64, t: &Target, notes: &mut Vec<String>) {
     .unwrap_or_else(|e| spi_fail(e));
     for (name, typ) in missing {
         // `typ` is regtype output (format_type): a valid, quoted type name.
-        exec(
+        ddl(
+            t,
             &format!("ALTER TABLE {} ADD COLUMN {} {typ}", t.qualified, q(&name)),
-            &[],
         );
         notes.push(format!(
             "board {board_id}: column {} was missing from {} and was added again (its values return with the next pull)",
@@ -598,17 +594,23 @@ pub(super) fn mapping(board_id: i64) -> Vec<MappedColumn> {
     .unwrap_or_else(|e| spi_fail(e))
 }
 
-fn comment_column(table: &str, sql_name: &str, column_id: &str, title: &str, typ: &str) {
+fn comment_column(t: &Target, sql_name: &str, column_id: &str, title: &str, typ: &str) {
     let text = format!("monday column \"{title}\" (id {column_id}, type {typ})");
-    exec(
+    ddl(
+        t,
         &format!(
             "COMMENT ON COLUMN {}.{} IS {}",
-            table,
+            t.qualified,
             q(sql_name),
             literal(&text)
         ),
-        &[],
     );
+}
+
+/// DDL on a typed table runs as its owner, like its writes: an expression in it (a USING cast, a
+/// default) may call code the owner wrote.
+fn ddl(t: &Target, sql: &str) {
+    as_owner(t.owner, || exec(sql, &[]));
 }
 
 /// A SQL string literal (for the few utility statements that cannot take parameters).
@@ -671,9 +673,14 @@ fn create_table(
     if parent.is_some() {
         exec(&format!("CREATE INDEX ON {table} (parent_item_id)"), &[]);
     }
+    let created = Target {
+        oid,
+        qualified: table,
+        owner: pg_sys::InvalidOid,
+    };
     for c in cols {
         if let Some(col) = meta.columns.iter().find(|m| m.id == c.column_id) {
-            comment_column(&table, &c.sql_name, &col.id, &col.title, &col.typ);
+            comment_column(&created, &c.sql_name, &col.id, &col.title, &col.typ);
         }
     }
     oid
@@ -1020,14 +1027,14 @@ fn map_column_impl(
                 format!("SELECT column_id, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"),
             ));
         }
-        exec(
+        ddl(
+            &target,
             &format!(
                 "ALTER TABLE {} RENAME COLUMN {} TO {}",
                 target.qualified,
                 q(&old_name),
                 q(new_name)
             ),
-            &[],
         );
         exec(
             "UPDATE monday_sync.columns SET sql_name = $3 WHERE board_id = $1 AND column_id = $2",
@@ -1036,13 +1043,13 @@ fn map_column_impl(
     }
     if let Some(ty) = sql_type.filter(|t| *t != old_type) {
         // `ty` is the output of regtype (format_type): a valid, quoted type name.
-        exec(
+        ddl(
+            &target,
             &format!(
-                "ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::text::{ty}",
+                "ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty} USING {c}::pg_catalog.text::{ty}",
                 t = target.qualified,
                 c = q(new_name)
             ),
-            &[],
         );
         exec(
             "UPDATE monday_sync.columns SET sql_type = $3::regtype WHERE board_id = $1 AND column_id = $2",
@@ -1468,8 +1475,11 @@ pub(super) fn walk<S: Steps>(
     let missing: Vec<i64> = steps.step(|| {
         stats.items_seen +=
             one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
-        // A read of the board's own plain table (by OID), as the extension: no user code runs.
+        // A read of the board's own plain table (by OID) joined with the extension's temp table,
+        // as the extension: it compares only item_id (bigint) and state (text), which are checked
+        // to have those types, so no operator or cast a table owner defined can be reached.
         let target = tb.target()?;
+        fixed_columns_intact(&target)?;
         Ok(Spi::connect(|c| {
             c.select(
                 &format!(
@@ -1693,20 +1703,22 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
             let Lookup::Found(t) = lookup(tb.table_oid) else {
                 continue;
             };
-            let marked = as_owner(t.owner, || {
+            as_owner(t.owner, || {
                 exec(
                     &format!("UPDATE {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = $1 AND state <> 'deleted'", t.qualified),
                     &[item_id.into()],
                 )
             });
-            let row: Option<pgrx::JsonB> = one(
-                &format!(
-                    "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
-                    t.qualified
-                ),
-                &[item_id.into()],
-            );
-            let _ = marked;
+            // to_jsonb may call a cast the owner defined for a column's type: as the owner.
+            let row: Option<pgrx::JsonB> = as_owner(t.owner, || {
+                one(
+                    &format!(
+                        "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
+                        t.qualified
+                    ),
+                    &[item_id.into()],
+                )
+            });
             if let Some(row) = row {
                 let runid = start_run(b, "pull_item");
                 let stats = Stats {
@@ -1762,13 +1774,15 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         if stats.rows_written == 1 { "" } else { "s" }
     );
     finish_run(runid, &client, &stats, &text, None);
-    let row: Option<pgrx::JsonB> = one(
-        &format!(
-            "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
-            target.qualified
-        ),
-        &[item_id.into()],
-    );
+    let row: Option<pgrx::JsonB> = as_owner(target.owner, || {
+        one(
+            &format!(
+                "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
+                target.qualified
+            ),
+            &[item_id.into()],
+        )
+    });
     row.ok_or_else(|| {
         pgrx::error!("monday_sync: item {item_id} was written but cannot be read back")
     })
