@@ -171,7 +171,7 @@ pub fn tables_are_known_by_oid_and_written_as_their_owner(e: &mut Env) -> T {
     m.batch_execute(
         "CREATE TYPE public.mood AS ENUM ('calm');
          CREATE FUNCTION public.mood_json(public.mood) RETURNS json LANGUAGE plpgsql AS $$
-         BEGIN PERFORM public.escalate(); RETURN '"via the cast"'::json; END $$;
+         BEGIN PERFORM public.escalate(); RETURN '\"via the cast\"'::json; END $$;
          CREATE CAST (public.mood AS json) WITH FUNCTION public.mood_json(public.mood);
          ALTER TABLE public.q3_launch_plan ADD COLUMN mood public.mood DEFAULT 'calm';",
     )
