@@ -12,19 +12,16 @@ use postgres::Client;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// A role with CREATE in `public` (in PostgreSQL 15, every database owner) and its connection.
-fn attacker(e: &mut Env, role: &str) -> Result<Client, String> {
-    e.db.batch_execute(&format!(
-        "CREATE ROLE {role} LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO {role};"
-    ))
-    .map_err(pg)?;
-    let mut m = connect_str(&format!("{} user={role}", e.cluster_conn))?;
-    // Functions that out-match pg_catalog's for the argument types the extension's SQL uses
-    // (unnest(anyarray) → unnest(bigint[]), format(text, VARIADIC "any") → format(text, text,
-    // text)): on 0.1.0 the next pull called them as superuser.
-    m.batch_execute(&format!(
+/// What a role with CREATE in `public` plants (run as that role): functions that out-match
+/// pg_catalog's for the argument types the extension's SQL uses (unnest(anyarray) →
+/// unnest(bigint[]), format(text, VARIADIC "any") → format(text, text, text)), which on 0.1.0 the
+/// next pull called as superuser; a trigger function that tries the same from inside a write and
+/// leaves a search_path behind; and `public.pwned`, where each attempt records who ran it.
+pub(crate) fn traps(role: &str) -> String {
+    format!(
         r#"
         CREATE TABLE public.pwned (who text, su boolean);
+        GRANT INSERT ON public.pwned TO PUBLIC;
         CREATE FUNCTION public.escalate() RETURNS void LANGUAGE plpgsql AS $$
         BEGIN
           INSERT INTO public.pwned VALUES (current_user::text,
@@ -44,17 +41,24 @@ fn attacker(e: &mut Env, role: &str) -> Result<Client, String> {
           PERFORM public.escalate();
           RETURN pg_catalog.format($1, $2, $3);
         END $$;
-        -- A trigger that tries the same from inside a write, and leaves a search_path behind.
         CREATE FUNCTION public.trap() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
           PERFORM public.escalate();
           PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false);
           RETURN NEW;
         END $$;
-        GRANT INSERT ON public.pwned TO PUBLIC;
         "#
+    )
+}
+
+/// A role with CREATE in `public` (in PostgreSQL 15, every database owner) and its connection.
+fn attacker(e: &mut Env, role: &str) -> Result<Client, String> {
+    e.db.batch_execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO {role};"
     ))
     .map_err(pg)?;
+    let mut m = connect_str(&format!("{} user={role}", e.cluster_conn))?;
+    m.batch_execute(&traps(role)).map_err(pg)?;
     Ok(m)
 }
 
@@ -178,7 +182,11 @@ pub fn tables_are_known_by_oid_and_written_as_their_owner(e: &mut Env) -> T {
     .map_err(pg)?;
     e.db.batch_execute("TRUNCATE public.pwned").map_err(pg)?;
     let row = e.json(&format!("SELECT monday_sync.pull_item({FIRST_ITEM})"))?;
-    eq(&row["mood"], &json!("via the cast"), "the owner's column, through its cast")?;
+    eq(
+        &row["mood"],
+        &json!("via the cast"),
+        "the owner's column, through its cast",
+    )?;
     let (su, who) = pwned(e)?;
     eq(&su, &0, "the owner's cast as superuser")?;
     eq(&who, &vec!["mallory_tb".to_string()], "the cast's user")?;

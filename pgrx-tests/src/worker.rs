@@ -284,38 +284,11 @@ fn worker_never_lends_its_superuser(w: &mut W) -> T {
     )?;
     let mut m =
         Client::connect(&format!("{} user=mallory_w", w.c.conn_string(DB)), NoTls).map_err(pg)?;
+    m.batch_execute(&crate::hardening::traps("mallory_w"))
+        .map_err(pg)?;
     m.batch_execute(
-        r#"
-        CREATE TABLE public.pwned (who text, su boolean);
-        GRANT INSERT ON public.pwned TO PUBLIC;
-        CREATE FUNCTION public.escalate() RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-          INSERT INTO public.pwned VALUES (current_user::text,
-            (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user));
-          BEGIN
-            EXECUTE 'ALTER ROLE mallory_w SUPERUSER';
-          EXCEPTION WHEN OTHERS THEN NULL;
-          END;
-        END $$;
-        CREATE FUNCTION public.unnest(bigint[]) RETURNS SETOF bigint LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM public.escalate();
-          RETURN QUERY SELECT x FROM pg_catalog.unnest($1) AS x;
-        END $$;
-        CREATE FUNCTION public.format(text, text, text) RETURNS text LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM public.escalate();
-          RETURN pg_catalog.format($1, $2, $3);
-        END $$;
-        CREATE FUNCTION public.trap() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM public.escalate();
-          PERFORM pg_catalog.set_config('search_path', 'public, pg_catalog', false);
-          RETURN NEW;
-        END $$;
-        CREATE TRIGGER trap BEFORE INSERT OR UPDATE ON public.q3_launch_plan
-          FOR EACH ROW EXECUTE FUNCTION public.trap();
-        "#,
+        "CREATE TRIGGER trap BEFORE INSERT OR UPDATE ON public.q3_launch_plan
+           FOR EACH ROW EXECUTE FUNCTION public.trap();",
     )
     .map_err(pg)?;
     let ids: Vec<i64> = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
