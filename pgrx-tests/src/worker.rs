@@ -327,6 +327,56 @@ fn worker_never_lends_its_superuser(w: &mut W) -> T {
     result
 }
 
+/// A trigger that never ends (a table owner's sleep or loop) fails its step after
+/// monday_sync.worker_step_timeout instead of holding the one worker for every board.
+fn a_slow_trigger_cannot_hold_the_worker(w: &mut W) -> T {
+    w.reload(&[("monday_sync.worker_step_timeout", "1s")])?;
+    w.sql(
+        "CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+         CREATE TRIGGER slow BEFORE INSERT OR UPDATE ON public.q3_launch_plan
+           FOR EACH ROW EXECUTE FUNCTION public.slow();",
+    )?;
+    let result = (|| -> T {
+        let t = Instant::now();
+        let job = w.request("pull")?;
+        loop {
+            let msg = w.text(&format!(
+                "SELECT message FROM monday_sync.sync_runs WHERE jobid = {job} AND status = 'failed' ORDER BY runid DESC LIMIT 1"
+            )).unwrap_or(None);
+            if let Some(m) = msg {
+                check(
+                    m.contains("statement timeout"),
+                    &format!("the failed run: {m}"),
+                )?;
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(20) {
+                return Err("the slow trigger still holds the worker after 20 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        check(
+            t.elapsed() < Duration::from_secs(10),
+            &format!("the step ended after {:?}", t.elapsed()),
+        )
+    })();
+    w.sql(
+        "DROP TRIGGER slow ON public.q3_launch_plan; DROP FUNCTION public.slow();
+         DELETE FROM monday_sync.jobs WHERE status = 'queued';",
+    )?;
+    w.reload(&[("monday_sync.worker_step_timeout", "")])?;
+    result?;
+    // The worker goes on: the next job succeeds.
+    let job = w.request("pull")?;
+    eq(
+        &w.wait_job(job, 60)?.as_str(),
+        &"succeeded",
+        "the next pull",
+    )?;
+    w.table_ok()
+}
+
 /// pg_cron calls request_refresh; the worker applies the change.
 fn pg_cron_schedules_refreshes(w: &mut W) -> T {
     // pg_cron lives in cron.database_name ('postgres' here); the job runs in the worker's database.
@@ -732,6 +782,10 @@ pub fn run() -> Result<String, String> {
         (
             "the worker never lends its superuser to a database user",
             worker_never_lends_its_superuser,
+        ),
+        (
+            "a slow trigger cannot hold the worker",
+            a_slow_trigger_cannot_hold_the_worker,
         ),
         ("pg_cron schedules refreshes", pg_cron_schedules_refreshes),
         (

@@ -24,8 +24,13 @@ pub const SEARCH_PATH: &str = "pg_catalog, pg_temp";
 /// Pins `search_path` for the rest of this session (the worker, which calls no SQL function with
 /// a `SET` clause). An `ALTER DATABASE … SET search_path` or a reload cannot undo it.
 pub fn pin_session_search_path() {
-    let name = CString::new("search_path").expect("no NUL");
-    let value = CString::new(SEARCH_PATH).expect("no NUL");
+    pin_session_setting("search_path", SEARCH_PATH);
+}
+
+/// A setting for the rest of this session that no configuration source overrides.
+pub fn pin_session_setting(name: &str, value: &str) {
+    let name = CString::new(name).expect("no NUL");
+    let value = CString::new(value).expect("no NUL");
     unsafe {
         pg_sys::SetConfigOption(
             name.as_ptr(),
@@ -54,18 +59,23 @@ pub enum Lookup {
     NotATable(String),
 }
 
-/// Looks up a typed table by OID, after taking `RowExclusiveLock` on it (so it cannot be dropped
-/// or renamed until the transaction ends, and the catalogs read below are current).
+/// Looks up a typed table by OID, after taking `RowExclusiveLock` on it (so it cannot be dropped,
+/// renamed or moved until the transaction ends, and the catalogs read below are current), and a
+/// share lock on its schema's `pg_namespace` row: `ALTER SCHEMA … RENAME` takes no lock a table
+/// lock would block, and a schema swapped in under the same name would make the name we render
+/// here point at another table. Renaming (or dropping) the schema now waits for this transaction.
 pub fn lookup(oid: pg_sys::Oid) -> Lookup {
     if oid == pg_sys::InvalidOid {
         return Lookup::Missing;
     }
     unsafe { pg_sys::LockRelationOid(oid, pg_sys::RowExclusiveLock as pg_sys::LOCKMODE) };
-    let row: Option<(String, String, String, pg_sys::Oid)> = Spi::connect(|c| {
-        let t = c.select(
+    // `update`: a row lock needs a read-write SPI call.
+    let row: Option<(String, String, String, pg_sys::Oid)> = Spi::connect_mut(|c| {
+        let t = c.update(
             "SELECT n.nspname::text, c.relname::text, c.relkind::text, c.relowner
                FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.oid = $1",
+              WHERE c.oid = $1
+                FOR SHARE OF n",
             Some(1),
             &[oid.into()],
         )?;
@@ -121,7 +131,8 @@ pub fn open_target(oid: pg_sys::Oid, board_id: i64, recorded: &str) -> R<Target>
 /// `SwitchToUntrustedUser` does: `SECURITY_RESTRICTED_OPERATION` (no SET ROLE, no temp tables, no
 /// session state), and a GUC nest level rolled back afterwards, so nothing the owner's code sets
 /// (a `search_path` among them) outlives the statement. Nothing changes when `owner` is already
-/// the current user. An ERROR inside `f` aborts the (sub)transaction, which restores both.
+/// the current user. The user and the settings are restored however `f` ends, an ERROR included
+/// (its unwinding drops the guard), so a caller that catches the error goes on as itself.
 pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
     let mut user = pg_sys::InvalidOid;
     let mut context: i32 = 0;
@@ -129,7 +140,26 @@ pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
     if owner == user || owner == pg_sys::InvalidOid {
         return f();
     }
-    let nest = unsafe { pg_sys::NewGUCNestLevel() };
+    struct Restore {
+        user: pg_sys::Oid,
+        context: i32,
+        nest: i32,
+    }
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // Runs before any (sub)transaction abort: an ERROR unwinds through here first, so the
+            // nest level is still ours to pop.
+            unsafe {
+                pg_sys::AtEOXact_GUC(false, self.nest);
+                pg_sys::SetUserIdAndSecContext(self.user, self.context);
+            }
+        }
+    }
+    let _restore = Restore {
+        user,
+        context,
+        nest: unsafe { pg_sys::NewGUCNestLevel() },
+    };
     unsafe {
         pg_sys::SetUserIdAndSecContext(
             owner,
@@ -138,12 +168,23 @@ pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
                 | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
         )
     };
-    let r = f();
-    unsafe {
-        pg_sys::AtEOXact_GUC(false, nest);
-        pg_sys::SetUserIdAndSecContext(user, context);
-    }
-    r
+    f()
+}
+
+/// Locks a schema's `pg_namespace` row (see [`lookup`]) and returns its OID.
+pub fn lock_schema(name: &str) -> Option<pg_sys::Oid> {
+    Spi::connect_mut(|c| {
+        let t = c.update(
+            "SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1 FOR SHARE",
+            Some(1),
+            &[name.into()],
+        )?;
+        if t.is_empty() {
+            return Ok::<_, pgrx::spi::SpiError>(None);
+        }
+        t.first().get_one::<pg_sys::Oid>()
+    })
+    .unwrap_or_else(|e| spi_fail(e))
 }
 
 /// A refusal to touch a table monday_sync did not create.
@@ -158,30 +199,4 @@ pub fn not_ours(qualified: &str, board_id: i64, why: String) -> pgrx::pg_sys::pa
              SELECT monday_sync.track_board({board_id}, '{qualified}', adopt => true);"
         ),
     )
-}
-
-/// The typed table's `item_id` is still `bigint` and its `state` still `text`: the extension reads
-/// those two as itself (the walk's seen-set join), so their operators must be the built-in ones.
-pub fn fixed_columns_intact(t: &Target) -> R<()> {
-    let ok: bool = Spi::get_one_with_args(
-        "SELECT pg_catalog.count(*) = 2 FROM pg_catalog.pg_attribute
-          WHERE attrelid = $1 AND NOT attisdropped
-            AND ((attname = 'item_id' AND atttypid = 'pg_catalog.int8'::pg_catalog.regtype)
-              OR (attname = 'state' AND atttypid = 'pg_catalog.text'::pg_catalog.regtype))",
-        &[t.oid.into()],
-    )
-    .unwrap_or_else(|e| spi_fail(e))
-    .unwrap_or(false);
-    if ok {
-        return Ok(());
-    }
-    Err(err(
-        PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-        format!("the fixed columns of {} were altered", t.qualified),
-        "item_id must be bigint and state text",
-        format!(
-            "ALTER TABLE {} ALTER COLUMN item_id TYPE bigint, ALTER COLUMN state TYPE text;",
-            t.qualified
-        ),
-    ))
 }

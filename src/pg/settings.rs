@@ -23,6 +23,7 @@ pub static WORKER_BUDGET_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.5);
 pub static LOG_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 pub static MAX_ATTEMPTS: GucSetting<i32> = GucSetting::<i32>::new(3);
 pub static ALERT_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static WORKER_STEP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(600_000);
 pub static MAX_RESPONSE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
 pub static TOKEN_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
@@ -154,6 +155,16 @@ pub fn init() {
         100,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.worker_step_timeout",
+        c"Longest time one step of the background worker (writing a page, a batch) may take.",
+        c"A step past it fails and its job is retried later: a slow trigger on a synced table cannot hold the worker. 0 = no limit.",
+        &WORKER_STEP_TIMEOUT,
+        0,
+        i32::MAX,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(
         c"monday_sync.max_response_size",

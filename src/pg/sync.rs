@@ -6,9 +6,7 @@
 use super::budget::PgHooks;
 use super::jsonb::RegClass;
 use super::progress::{Figures, Progress};
-use super::security::{
-    as_owner, fixed_columns_intact, lookup, not_ours, open_target, Lookup, Target,
-};
+use super::security::{as_owner, lock_schema, lookup, not_ours, open_target, Lookup, Target};
 use super::settings;
 use crate::api::{documents, ApiError, ApiErrorKind, Client};
 use crate::codec::Kind;
@@ -255,10 +253,13 @@ pub(super) fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
 }
 
 /// The OID of whatever relation has this name now (not necessarily ours).
+/// The schema's row is locked first, so the schema cannot be renamed or swapped before the
+/// transaction ends.
 fn oid_by_name(schema: &str, table: &str) -> Option<pg_sys::Oid> {
+    let nsp = lock_schema(schema)?;
     one::<pg_sys::Oid>(
-        "SELECT pg_catalog.to_regclass(pg_catalog.format('%I.%I', $1::text, $2::text))::pg_catalog.oid",
-        &[schema.into(), table.into()],
+        "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = $1 AND c.relname = $2::pg_catalog.name",
+        &[nsp.into(), table.into()],
     )
 }
 
@@ -653,6 +654,8 @@ fn create_table(
         ",\n            raw jsonb"
     });
     ddl.push_str(",\n            synced_at timestamptz NOT NULL DEFAULT now()\n        )");
+    // The schema cannot be swapped between creating the table and reading its OID.
+    lock_schema(&tb.schema);
     exec(&ddl, &[]);
     let oid = oid_by_name(&tb.schema, &tb.table)
         .unwrap_or_else(|| pgrx::error!("monday_sync: {table} was created but cannot be found"));
@@ -1372,14 +1375,25 @@ pub(super) fn walk<S: Steps>(
     steps: &mut S,
 ) -> R<()> {
     steps.step(|| {
-        tb.target()?;
+        let target = tb.target()?;
         // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board
-        // size. It outlives the worker's per-page transactions and is dropped after the walk.
+        // size. It outlives the worker's per-page transactions and is dropped after the walk. The
+        // table's owner reads it in the final anti-join (which runs with the owner's rights).
         exec(
             "CREATE TEMP TABLE IF NOT EXISTS monday_sync_seen (item_id bigint PRIMARY KEY)",
             &[],
         );
         exec("TRUNCATE pg_temp.monday_sync_seen", &[]);
+        let owner: Option<String> = one(
+            "SELECT pg_catalog.pg_get_userbyid($1)::text",
+            &[target.owner.into()],
+        );
+        if let Some(owner) = owner {
+            exec(
+                &format!("GRANT SELECT ON pg_temp.monday_sync_seen TO {}", q(&owner)),
+                &[],
+            );
+        }
         Ok(())
     })?;
     let what = format!("monday board {}", tb.board_id);
@@ -1475,15 +1489,13 @@ pub(super) fn walk<S: Steps>(
     let missing: Vec<i64> = steps.step(|| {
         stats.items_seen +=
             one::<i64>("SELECT count(*) FROM pg_temp.monday_sync_seen", &[]).unwrap_or(0);
-        // A read of the board's own plain table (by OID) joined with the extension's temp table,
-        // as the extension: it compares only item_id (bigint) and state (text), which are checked
-        // to have those types, so no operator or cast a table owner defined can be reached.
+        // As the table's owner (planning alone can run code the owner wrote: index and statistics
+        // expressions), who was granted SELECT on the seen-set; ONLY: no child tables.
         let target = tb.target()?;
-        fixed_columns_intact(&target)?;
-        Ok(Spi::connect(|c| {
+        Ok(as_owner(target.owner, || Spi::connect(|c| {
             c.select(
                 &format!(
-                    "SELECT item_id FROM {} t WHERE state = 'active'
+                    "SELECT item_id FROM ONLY {} t WHERE state = 'active'
                        AND NOT EXISTS (SELECT 1 FROM pg_temp.monday_sync_seen s WHERE s.item_id = t.item_id)
                      ORDER BY item_id",
                     target.qualified
@@ -1494,7 +1506,7 @@ pub(super) fn walk<S: Steps>(
             .map(|r| Ok(r.get::<i64>(1)?.unwrap_or_default()))
             .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
         })
-        .unwrap_or_else(|e| spi_fail(e)))
+        .unwrap_or_else(|e| spi_fail(e))))
     })?;
     report(client, stats, stats.items_seen, 2);
     for chunk in missing.chunks(documents::IDS_PER_CALL) {
@@ -1548,7 +1560,7 @@ pub(super) fn mark_deleted(tb: &Tracked, ids: &[i64]) -> R<i64> {
     }
     let t = tb.target()?;
     let sql = format!(
-        "UPDATE {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = ANY ($1) AND state <> 'deleted'",
+        "UPDATE ONLY {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = ANY ($1) AND state <> 'deleted'",
         t.qualified
     );
     Ok(as_owner(t.owner, || exec(&sql, &[ids.to_vec().into()])) as i64)
@@ -1705,7 +1717,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
             };
             as_owner(t.owner, || {
                 exec(
-                    &format!("UPDATE {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = $1 AND state <> 'deleted'", t.qualified),
+                    &format!("UPDATE ONLY {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = $1 AND state <> 'deleted'", t.qualified),
                     &[item_id.into()],
                 )
             });
@@ -1713,7 +1725,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
             let row: Option<pgrx::JsonB> = as_owner(t.owner, || {
                 one(
                     &format!(
-                        "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
+                        "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM ONLY {} t WHERE item_id = $1",
                         t.qualified
                     ),
                     &[item_id.into()],
@@ -1777,7 +1789,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
     let row: Option<pgrx::JsonB> = as_owner(target.owner, || {
         one(
             &format!(
-                "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM {} t WHERE item_id = $1",
+                "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM ONLY {} t WHERE item_id = $1",
                 target.qualified
             ),
             &[item_id.into()],

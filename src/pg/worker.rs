@@ -121,16 +121,24 @@ fn worker_missing() -> Option<(String, String)> {
     None
 }
 
+/// Whether this transaction already asked to wake the worker (a row trigger may request a refresh
+/// for every row: one callback is enough).
+static WAKE_REGISTERED: AtomicBool = AtomicBool::new(false);
+
 /// Wakes the worker when the requesting transaction commits (before that it could not see the job).
 fn wake_on_commit() {
-    if !READY.load(Ordering::Acquire) {
+    if !READY.load(Ordering::Acquire) || WAKE_REGISTERED.swap(true, Ordering::Relaxed) {
         return;
     }
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
+        WAKE_REGISTERED.store(false, Ordering::Relaxed);
         let latch = WORKER.share().latch;
         if latch != 0 {
             unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
         }
+    });
+    pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || {
+        WAKE_REGISTERED.store(false, Ordering::Relaxed);
     });
 }
 
@@ -322,12 +330,19 @@ fn to_report(f: &Failure) -> ErrorReport {
 
 /// Runs `f` in a transaction of its own: committed when it returns Ok, rolled back on an error
 /// value or a Postgres ERROR (which becomes an error value: the worker goes on).
+/// Each step has at most `monday_sync.worker_step_timeout`: a trigger a table owner wrote (a
+/// sleep, a loop) cannot hold the one worker, and every board with it, for ever.
 fn in_tx<T>(f: impl FnOnce() -> R<T>) -> R<T> {
+    let timeout = settings::WORKER_STEP_TIMEOUT.get();
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        if timeout > 0 {
+            enable_timeout_after(STATEMENT_TIMEOUT, timeout);
+        }
     }
+    let _disarm = Disarm(timeout > 0);
     let mut committed = false;
     let done = &mut committed;
     let r: Result<T, Failure> = PgTryBuilder::new(AssertUnwindSafe(move || match f() {
@@ -347,6 +362,24 @@ fn in_tx<T>(f: impl FnOnce() -> R<T>) -> R<T> {
         unsafe { pg_sys::AbortCurrentTransaction() };
     }
     r.map_err(|f| to_report(&f))
+}
+
+// utils/timeout.h, which pgrx does not bind (PostgreSQL 15's TimeoutId: STATEMENT_TIMEOUT is 3).
+const STATEMENT_TIMEOUT: u32 = 3;
+extern "C-unwind" {
+    fn enable_timeout_after(id: u32, delay_ms: i32);
+    fn disable_timeout(id: u32, keep_indicator: bool);
+}
+
+/// Disarms the step's timeout however the step ends.
+struct Disarm(bool);
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        if self.0 {
+            unsafe { disable_timeout(STATEMENT_TIMEOUT, false) };
+        }
+    }
 }
 
 struct Committed;
@@ -441,6 +474,9 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     // Every statement the worker runs resolves names in pg_catalog first and never in a schema a
     // user can create objects in (the database's or a role's search_path setting is overridden).
     super::security::pin_session_search_path();
+    // A lock someone holds (a table owner's LOCK TABLE, a request left uncommitted) fails the step
+    // after 30 s instead of stalling the worker; the job is retried later.
+    super::security::pin_session_setting("lock_timeout", "30s");
     WORKER.exclusive().dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let mut recovered = false;
     let mut last_cleanup: Option<Instant> = None;
