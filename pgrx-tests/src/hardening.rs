@@ -198,7 +198,27 @@ pub fn tables_are_known_by_oid_and_written_as_their_owner(e: &mut Env) -> T {
         .with(|s| s.world.rename(FIRST_ITEM + 3, "After the rename"));
     refresh(e)?;
     e.check_table("launch_plan_renamed", SAMPLE_BOARD)?;
-    Ok(())
+
+    // While a statement of the extension holds the table, its schema cannot be renamed (a schema
+    // swapped in under the same name would make the table's name point elsewhere).
+    e.db.batch_execute(&format!(
+        "BEGIN; SELECT monday_sync.pull_item({FIRST_ITEM})"
+    ))
+    .map_err(pg)?;
+    let mut other = e.second_session()?;
+    let swap = other
+        .batch_execute("SET lock_timeout = '500ms'; ALTER SCHEMA public RENAME TO public_swapped");
+    e.db.batch_execute("COMMIT").map_err(pg)?;
+    if swap.is_ok() {
+        let _ = other.batch_execute("ALTER SCHEMA public_swapped RENAME TO public");
+    }
+    eq(
+        &swap
+            .err()
+            .and_then(|x| x.code().map(|c| c.code().to_string())),
+        &Some("55P03".to_string()),
+        "renaming the schema under a running statement",
+    )
 }
 
 /// The token never reaches the server log through a failing set_token, and can come from a file.
