@@ -51,6 +51,7 @@ fn usage() -> ! {
         "usage: pgrx-tests/run <command>\n\
          \n  demo [--keep]   build, install into a throwaway cluster, decode the bundled items page into a typed table\
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
+         \n  regress         only pg_regress (pgrx-tests/regress) against an installed build\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
          \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
          \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
