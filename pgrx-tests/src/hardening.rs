@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 /// What a role with CREATE in `public` plants (run as that role): functions that out-match
 /// pg_catalog's for the argument types the extension's SQL uses (unnest(anyarray) →
 /// unnest(bigint[]), format(text, VARIADIC "any") → format(text, text, text)), which on 0.1.0 the
-/// next pull called as superuser; a trigger function that tries the same from inside a write and
-/// leaves a search_path behind; and `public.pwned`, where each attempt records who ran it.
+/// next pull called as superuser; `now()`, reached only if the search_path a trigger sets outlived
+/// its write; a trigger function that tries the same from inside a write and leaves that
+/// search_path behind; and `public.pwned`, where each attempt records who ran it.
 pub(crate) fn traps(role: &str) -> String {
     format!(
         r#"
@@ -40,6 +41,13 @@ pub(crate) fn traps(role: &str) -> String {
         BEGIN
           PERFORM public.escalate();
           RETURN pg_catalog.format($1, $2, $3);
+        END $$;
+        -- Reached only through a search_path with public before pg_catalog: the one the trigger
+        -- below sets, should it outlive the trigger's write.
+        CREATE FUNCTION public.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM public.escalate();
+          RETURN pg_catalog.now();
         END $$;
         CREATE FUNCTION public.trap() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN

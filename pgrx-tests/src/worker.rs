@@ -319,7 +319,7 @@ fn worker_never_lends_its_superuser(w: &mut W) -> T {
     w.sql(
         "DROP TRIGGER trap ON public.q3_launch_plan;
          ALTER TABLE public.q3_launch_plan OWNER TO postgres;
-         DROP FUNCTION public.trap(), public.unnest(bigint[]), public.format(text, text, text), public.escalate();
+         DROP FUNCTION public.trap(), public.unnest(bigint[]), public.format(text, text, text), public.now(), public.escalate();
          DROP TABLE public.pwned;
          REVOKE CREATE, USAGE ON SCHEMA public FROM mallory_w;
          DROP ROLE mallory_w;",

@@ -568,18 +568,17 @@ impl<'p> Client<'p> {
 
     /// Finishes a call started with `begin`: waits for its attempt (polling every 20 ms), waits out
     /// rate limits and retries transient failures, each attempt counted by the hooks.
-    pub fn finish(&mut self, mut p: Pending) -> Result<Value, ApiError> {
+    pub fn finish(&mut self, p: Pending) -> Result<Value, ApiError> {
+        let Pending {
+            operation,
+            body,
+            mut rec,
+            started,
+            mut attempt,
+        } = p;
         let (mut retries, mut waits) = (0u32, 0u32);
         let result = loop {
-            let rx = match std::mem::replace(
-                &mut p.attempt,
-                Attempt::Refused(ApiError {
-                    kind: ApiErrorKind::Unavailable,
-                    message: String::new(),
-                    detail: String::new(),
-                    hint: String::new(),
-                }),
-            ) {
+            let rx = match attempt {
                 Attempt::Refused(e) => break Err(e),
                 Attempt::Running(rx) => rx,
             };
@@ -595,17 +594,17 @@ impl<'p> Client<'p> {
                     }
                 }
             };
-            p.rec.attempts += 1;
-            p.rec.http_status = match &raw {
+            rec.attempts += 1;
+            rec.http_status = match &raw {
                 Raw::Http { status, .. } => *status,
                 _ => 0,
             };
             let verdict = classify(&raw);
             match verdict {
                 Verdict::Data(data, complexity) => {
-                    p.rec.complexity = complexity.map(|mut c| {
+                    rec.complexity = complexity.map(|mut c| {
                         if !(0..=MAX_RESET_SECONDS).contains(&c.reset_in_seconds) {
-                            p.rec.notes.push(format!(
+                            rec.notes.push(format!(
                                 "monday reported reset_in_x_seconds = {}; taken as {MAX_RESET_SECONDS} (the complexity window is one minute)",
                                 c.reset_in_seconds
                             ));
@@ -616,26 +615,26 @@ impl<'p> Client<'p> {
                     break Ok(data);
                 }
                 Verdict::Fail(e) => {
-                    p.rec.last_error = Some(format!("{:?}", e.kind));
+                    rec.last_error = Some(format!("{:?}", e.kind));
                     break Err(e);
                 }
                 Verdict::Wait { ref why, .. } | Verdict::Retry { ref why } => {
-                    p.rec.last_error = Some(why.clone());
-                    match next_step(&verdict, &mut p.rec, &mut retries, &mut waits, &self.cfg) {
+                    rec.last_error = Some(why.clone());
+                    match next_step(&verdict, &mut rec, &mut retries, &mut waits, &self.cfg) {
                         Next::GiveUp(e) => break Err(e),
                         Next::Sleep(d) => {
-                            p.rec.waited += d;
+                            rec.waited += d;
                             self.nap(d);
-                            p.attempt = self.attempt(p.operation, &p.body);
+                            attempt = self.attempt(operation, &body);
                         }
                     }
                 }
             }
         };
-        p.rec.elapsed = p.started.elapsed();
-        if p.rec.attempts > 0 {
-            self.hooks.after(&p.rec);
-            self.calls.push(p.rec);
+        rec.elapsed = started.elapsed();
+        if rec.attempts > 0 {
+            self.hooks.after(&rec);
+            self.calls.push(rec);
         }
         result
     }

@@ -162,8 +162,8 @@ impl Hooks for PgHooks {
                 b.used_in_window = 0;
             }
             b.left = c.after;
-            // The window is one minute: a longer reset (impossible) cannot stall the worker.
-            b.reset_at_us = now + c.reset_in_seconds.clamp(0, 60) * 1_000_000;
+            // The client bounds `reset_in_seconds` to monday's one-minute window.
+            b.reset_at_us = now + c.reset_in_seconds * 1_000_000;
             b.reported_at_us = now;
             b.max_cost = b.max_cost.max(c.query);
             b.used_in_window += c.query;

@@ -256,7 +256,11 @@ pub(super) fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
 /// The schema's row is locked first, so the schema cannot be renamed or swapped before the
 /// transaction ends.
 fn oid_by_name(schema: &str, table: &str) -> Option<pg_sys::Oid> {
-    let nsp = lock_schema(schema)?;
+    oid_in(lock_schema(schema)?, table)
+}
+
+/// The OID of the relation `table` in the schema with OID `nsp`.
+fn oid_in(nsp: pg_sys::Oid, table: &str) -> Option<pg_sys::Oid> {
     one::<pg_sys::Oid>(
         "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relnamespace = $1 AND c.relname = $2::pg_catalog.name",
         &[nsp.into(), table.into()],
@@ -655,9 +659,10 @@ fn create_table(
     });
     ddl.push_str(",\n            synced_at timestamptz NOT NULL DEFAULT now()\n        )");
     // The schema cannot be swapped between creating the table and reading its OID.
-    lock_schema(&tb.schema);
+    let nsp = lock_schema(&tb.schema);
     exec(&ddl, &[]);
-    let oid = oid_by_name(&tb.schema, &tb.table)
+    let oid = nsp
+        .and_then(|nsp| oid_in(nsp, &tb.table))
         .unwrap_or_else(|| pgrx::error!("monday_sync: {table} was created but cannot be found"));
     let what = match parent {
         Some(p) => format!(
@@ -1341,12 +1346,9 @@ impl Writer {
     ) -> Vec<i64> {
         let page = build_rows(items, cols);
         stats.rows_written += as_owner(target.owner, || exec(sql, &[page.json.into()])) as i64;
-        stats.warnings += page.warning_count as i64;
-        for w in page.warnings {
-            if stats.warning_texts.len() < 5 {
-                stats.warning_texts.push(w);
-            }
-        }
+        // The page kept the first of its warnings word for word and counted the rest.
+        stats.warnings += (page.warning_count - page.warnings.len()) as i64;
+        stats.note_all(page.warnings);
         if seen {
             exec(
                 "INSERT INTO pg_temp.monday_sync_seen SELECT pg_catalog.unnest($1::bigint[]) ON CONFLICT DO NOTHING",
@@ -1462,9 +1464,7 @@ pub(super) fn walk<S: Steps>(
                         client,
                         d.pointer("/next_items_page/cursor").and_then(Value::as_str),
                     );
-                    let Some(w) = writer.as_mut() else {
-                        break 'walk;
-                    };
+                    let w = writer.as_mut().expect("the first page made a writer");
                     walked += steps.step(|| {
                         Ok(
                             w.write(items_of(d.pointer("/next_items_page/items")), stats, true)?
@@ -1683,6 +1683,20 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
     )))
 }
 
+/// One row of a typed table as jsonb, without `raw`. As the table's owner: `to_jsonb` may call a
+/// cast the owner defined for a column's type.
+fn row_json(t: &Target, item_id: i64) -> Option<pgrx::JsonB> {
+    as_owner(t.owner, || {
+        one(
+            &format!(
+                "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM ONLY {} t WHERE item_id = $1",
+                t.qualified
+            ),
+            &[item_id.into()],
+        )
+    })
+}
+
 /// `monday_sync.pull_item(item_id)`: fetches one item (or subitem), upserts it, returns its row.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
@@ -1721,16 +1735,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
                     &[item_id.into()],
                 )
             });
-            // to_jsonb may call a cast the owner defined for a column's type: as the owner.
-            let row: Option<pgrx::JsonB> = as_owner(t.owner, || {
-                one(
-                    &format!(
-                        "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM ONLY {} t WHERE item_id = $1",
-                        t.qualified
-                    ),
-                    &[item_id.into()],
-                )
-            });
+            let row = row_json(&t, item_id);
             if let Some(row) = row {
                 let runid = start_run(b, "pull_item");
                 let stats = Stats {
@@ -1786,16 +1791,7 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         if stats.rows_written == 1 { "" } else { "s" }
     );
     finish_run(runid, &client, &stats, &text, None);
-    let row: Option<pgrx::JsonB> = as_owner(target.owner, || {
-        one(
-            &format!(
-                "SELECT pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.-) 'raw' FROM ONLY {} t WHERE item_id = $1",
-                target.qualified
-            ),
-            &[item_id.into()],
-        )
-    });
-    row.ok_or_else(|| {
+    row_json(&target, item_id).ok_or_else(|| {
         pgrx::error!("monday_sync: item {item_id} was written but cannot be read back")
     })
 }
