@@ -1,8 +1,15 @@
 //! Executing a validated document against the fake's world with apollo-compiler's resolver API:
 //! fragments, aliases, argument defaults (`items(ids:)`'s `limit: 25`) and result coercion come
 //! from the GraphQL implementation, not from us.
+//!
+//! Mutations run in two passes, because resolvers only borrow the world: [`plan_mutation`] lists
+//! the root fields with their arguments, [`apply_mutation`] makes each change in document order
+//! (one `match` arm per mutation: add new ones there), and the execution then resolves each
+//! field's selection on what its change made ([`Outcome`]).
 
-use super::world::{ticks_of_iso, value_type_name, Board, Column, Group, Item, State, World};
+use super::world::{
+    ticks_of_iso, value_type_name, Board, Column, Group, Item, State, Webhook, World,
+};
 use apollo_compiler::executable::{Selection, SelectionSet};
 use apollo_compiler::resolvers::{FieldError, ObjectValue, ResolveInfo, ResolvedValue};
 use apollo_compiler::response::{JsonMap, JsonValue};
@@ -89,6 +96,9 @@ pub fn fix_errors(body: &mut Value) {
 
 pub enum Node<'a> {
     Query,
+    /// The mutation root: each root field's outcome, by response key.
+    Mutation(&'a Outcomes),
+    Webhook(&'a Webhook),
     Board(&'a Board),
     Column(&'a Column),
     Group(&'a Group),
@@ -114,6 +124,13 @@ fn j(v: Value) -> JsonValue {
 
 fn arg<'i>(info: &'i ResolveInfo<'_>, name: &str) -> Option<&'i JsonValue> {
     info.arguments().get(name).filter(|v| !v.is_null())
+}
+
+/// An `ID` given as a string or an integer (monday accepts both).
+fn json_id(v: &JsonValue) -> Option<i64> {
+    v.as_str()
+        .and_then(|s| s.trim().parse().ok())
+        .or_else(|| v.as_i64())
 }
 
 fn arg_i64(info: &ResolveInfo<'_>, name: &str) -> Option<i64> {
@@ -287,6 +304,8 @@ impl<'a> ObjectValue for Obj<'a> {
     fn type_name(&self) -> &str {
         match &self.node {
             Node::Query => "Query",
+            Node::Mutation(_) => "Mutation",
+            Node::Webhook(_) => "Webhook",
             Node::Board(_) => "Board",
             Node::Column(_) => "Column",
             Node::Group(_) => "Group",
@@ -365,6 +384,42 @@ impl<'a> ObjectValue for Obj<'a> {
                     ))
                 }
                 "complexity" => Ok(ResolvedValue::object(self.new(Node::Complexity))),
+                "webhooks" => {
+                    // Every subscription counts as the requesting app's: `app_webhooks_only`
+                    // changes nothing. An unknown board has none.
+                    let board = arg(info, "board_id").and_then(json_id);
+                    Ok(self.list(
+                        w.webhooks
+                            .values()
+                            .filter(move |h| Some(h.board_id) == board)
+                            .map(Node::Webhook),
+                    ))
+                }
+                _ => not_implemented(),
+            },
+            Node::Mutation(outcomes) => {
+                let key = info.field_selections()[0].response_key().as_str();
+                match outcomes.get(key) {
+                    Some(Ok(Outcome::Webhook(h))) => {
+                        Ok(ResolvedValue::object(self.new(Node::Webhook(h))))
+                    }
+                    Some(Err(message)) => Err(FieldError {
+                        message: message.clone(),
+                    }),
+                    None => not_implemented(),
+                }
+            }
+            Node::Webhook(h) => match f {
+                "id" => Ok(ResolvedValue::leaf(j(Value::String(h.id.to_string())))),
+                "board_id" => Ok(ResolvedValue::leaf(j(Value::String(
+                    h.board_id.to_string(),
+                )))),
+                "event" => Ok(ResolvedValue::leaf(j(Value::String(h.event.clone())))),
+                // A JSON-encoded string, like every JSON monday returns in a String field.
+                "config" => Ok(match &h.config {
+                    Some(c) => ResolvedValue::leaf(j(Value::String(c.to_string()))),
+                    None => ResolvedValue::null(),
+                }),
                 _ => not_implemented(),
             },
             Node::Complexity => {
@@ -709,4 +764,258 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
         };
     }
     total
+}
+
+// ---- mutations ----
+
+/// One root field of a mutation, its arguments evaluated (literals, variables, defaults; the
+/// document has been validated and the variables coerced, so no type checks are needed).
+#[derive(Debug)]
+pub struct Planned {
+    /// The response key (alias or name): outcomes are matched to fields by it.
+    pub key: String,
+    pub name: String,
+    pub args: Map<String, Value>,
+}
+
+/// What a mutation made, for the execution to resolve the field's selection on.
+pub enum Outcome {
+    Webhook(Webhook),
+}
+
+/// Each root field's outcome, by response key (`Err`: the field error's message, coded).
+pub type Outcomes = HashMap<String, Result<Outcome, String>>;
+
+/// The mutation's root fields in execution order (fragments flattened, `@skip`/`@include`
+/// applied, merged fields once), as apollo's execution will ask for them.
+pub fn plan_mutation(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    vars: &Map<String, Value>,
+) -> Vec<Planned> {
+    fn collect(
+        doc: &ExecutableDocument,
+        set: &SelectionSet,
+        vars: &Map<String, Value>,
+        seen: &mut std::collections::HashSet<String>,
+        out: &mut Vec<Planned>,
+    ) {
+        for sel in &set.selections {
+            if !included(sel.directives(), vars) {
+                continue;
+            }
+            match sel {
+                Selection::Field(f) => {
+                    let key = f.response_key().to_string();
+                    if out.iter().any(|p| p.key == key) {
+                        continue;
+                    }
+                    let mut args = Map::new();
+                    for a in &f.arguments {
+                        if let Some(v) = literal(&a.value, vars) {
+                            args.insert(a.name.to_string(), v);
+                        }
+                    }
+                    for def in &f.definition.arguments {
+                        if !args.contains_key(def.name.as_str()) {
+                            if let Some(v) =
+                                def.default_value.as_ref().and_then(|d| literal(d, vars))
+                            {
+                                args.insert(def.name.to_string(), v);
+                            }
+                        }
+                    }
+                    out.push(Planned {
+                        key,
+                        name: f.name.to_string(),
+                        args,
+                    });
+                }
+                Selection::InlineFragment(fr) => collect(doc, &fr.selection_set, vars, seen, out),
+                Selection::FragmentSpread(fs) => {
+                    if seen.insert(fs.fragment_name.to_string()) {
+                        if let Some(fr) = doc.fragments.get(&fs.fragment_name) {
+                            collect(doc, &fr.selection_set, vars, seen, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    collect(doc, set, vars, &mut Default::default(), &mut out);
+    out
+}
+
+/// `@skip(if:)` / `@include(if:)`.
+fn included(
+    directives: &apollo_compiler::executable::DirectiveList,
+    vars: &Map<String, Value>,
+) -> bool {
+    let cond = |name: &str| {
+        directives
+            .get(name)
+            .and_then(|d| d.specified_argument_by_name("if"))
+            .and_then(|v| literal(v, vars))
+            .and_then(|v| v.as_bool())
+    };
+    cond("skip") != Some(true) && cond("include") != Some(false)
+}
+
+/// A GraphQL value as JSON; None for a variable that was not given (the argument is then
+/// absent, and its default applies).
+fn literal(v: &apollo_compiler::ast::Value, vars: &Map<String, Value>) -> Option<Value> {
+    use apollo_compiler::ast::Value as V;
+    Some(match v {
+        V::Null => Value::Null,
+        V::Enum(n) => Value::String(n.to_string()),
+        V::Variable(n) => return vars.get(n.as_str()).cloned(),
+        V::String(s) => Value::String(s.clone()),
+        V::Boolean(b) => Value::Bool(*b),
+        V::Int(i) => match i.as_str().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::from(i.try_to_f64().ok()?),
+        },
+        V::Float(f) => Value::from(f.try_to_f64().ok()?),
+        V::List(l) => Value::Array(
+            l.iter()
+                .map(|x| literal(x, vars).unwrap_or(Value::Null))
+                .collect(),
+        ),
+        V::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .filter_map(|(k, x)| Some((k.to_string(), literal(x, vars)?)))
+                .collect(),
+        ),
+    })
+}
+
+fn id_of(args: &Map<String, Value>, name: &str) -> Option<i64> {
+    match args.get(name)? {
+        Value::String(s) => s.trim().parse().ok(),
+        v => v.as_i64(),
+    }
+}
+
+/// A `create_webhook` that passed the checks made before its challenge.
+pub struct NewWebhook {
+    pub board: i64,
+    pub url: String,
+    pub event: String,
+    pub config: Option<Value>,
+}
+
+/// The checks before the challenge (FACTS.md §5.1): the board exists and is not a subitems
+/// board, the URL has at most 255 characters; and the fake's own: `http://` only, and the config
+/// the `…_specific_…` events need.
+pub fn check_create_webhook(
+    w: &World,
+    args: &Map<String, Value>,
+) -> Result<NewWebhook, FieldError> {
+    let invalid = |m: &str| coded("InvalidArgumentException", 400, m);
+    let board = id_of(args, "board_id")
+        .and_then(|b| w.boards.get(&b))
+        .ok_or_else(|| invalid("Board not found"))?;
+    if board.kind == "sub_items_board" {
+        return Err(invalid("Creating webhook on subitems board isn't allowed"));
+    }
+    if board.restricted {
+        return Err(coded(
+            "USER_UNAUTHORIZED",
+            403,
+            "User unauthorized to perform action",
+        ));
+    }
+    let url = args.get("url").and_then(Value::as_str).unwrap_or("");
+    if url.chars().count() > 255 {
+        return Err(invalid("Url is too long (maximum is 255 characters)"));
+    }
+    if !url
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    {
+        return Err(invalid(
+            "fake monday: only http:// webhook URLs are supported (no TLS)",
+        ));
+    }
+    let event = args.get("event").and_then(Value::as_str).unwrap_or("");
+    let config = match args.get("config") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            serde_json::from_str::<Value>(s).map_err(|_| invalid("config is not valid JSON"))?,
+        ),
+        Some(v) => Some(v.clone()),
+    };
+    let needs = match event {
+        "change_specific_column_value" => Some("columnId"),
+        "item_moved_to_specific_group" => Some("groupId"),
+        _ => None,
+    };
+    if let Some(key) = needs {
+        if config
+            .as_ref()
+            .and_then(|c| c.get(key))
+            .and_then(Value::as_str)
+            .is_none()
+        {
+            return Err(invalid(&format!("{event} needs config {{\"{key}\": …}}")));
+        }
+    }
+    Ok(NewWebhook {
+        board: board.id,
+        url: url.into(),
+        event: event.into(),
+        config,
+    })
+}
+
+/// The URL a planned field must challenge before it runs (a `create_webhook` that passes its
+/// checks).
+pub fn handshake_url(w: &World, p: &Planned) -> Option<String> {
+    (p.name == "create_webhook")
+        .then(|| check_create_webhook(w, &p.args).ok())
+        .flatten()
+        .map(|c| c.url)
+}
+
+/// Makes one mutation's change. `handshakes`: each `create_webhook`'s challenge result, by
+/// response key (made before, without the fake's lock).
+pub fn apply_mutation(
+    w: &mut World,
+    p: &Planned,
+    handshakes: &HashMap<String, Result<(), String>>,
+) -> Result<Outcome, FieldError> {
+    match p.name.as_str() {
+        "create_webhook" => {
+            let c = check_create_webhook(w, &p.args)?;
+            match handshakes.get(&p.key) {
+                Some(Ok(())) => {}
+                Some(Err(why)) => {
+                    return Err(coded(
+                        "InvalidArgumentException",
+                        400,
+                        &format!("Webhook URL did not answer the challenge ({why})"),
+                    ))
+                }
+                None => {
+                    return Err(coded(
+                        "InvalidArgumentException",
+                        400,
+                        "Webhook URL did not answer the challenge",
+                    ))
+                }
+            }
+            Ok(Outcome::Webhook(
+                w.add_webhook(c.board, &c.url, &c.event, c.config),
+            ))
+        }
+        "delete_webhook" => id_of(&p.args, "id")
+            .and_then(|id| w.remove_webhook(id))
+            .map(Outcome::Webhook)
+            .ok_or_else(|| coded("ResourceNotFoundException", 404, "Webhook not found")),
+        _ => Err(FieldError {
+            message: format!("fake monday: Mutation.{} is not implemented", p.name),
+        }),
+    }
 }

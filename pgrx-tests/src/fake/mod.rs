@@ -5,10 +5,45 @@
 //!
 //! Tests drive it in-process (`Fake::start`, then `fake.with(|s| …)` to change boards, queue faults
 //! and read the request log); `pgrx-tests/run fake-monday` serves it on its own for the demo.
+//!
+//! ## Webhooks (`webhooks.rs`, FACTS.md §5)
+//!
+//! `create_webhook(board_id:, url:, event:, config:)`, `delete_webhook(id:)` and
+//! `webhooks(board_id:)` work over GraphQL like every other request. `create_webhook` POSTs
+//! `{"challenge": …}` to the URL first (without the fake's lock, `timeout` knob) and fails with
+//! an `InvalidArgumentException` unless a 200 echoes it. URLs must be `http://` on loopback
+//! (`127.0.0.1`, `localhost`, `[::1]`): the fake speaks no TLS and calls nothing else.
+//! `World::add_webhook` subscribes without the challenge.
+//!
+//! Every change made through the world's methods (`set_cell`, `rename`, `move_to_group`,
+//! `set_state`, `purge`, `add_item`, `add_subitem`, `move_subitem`, `add_column`) is delivered to
+//! the subscriptions it matches in monday's shapes (§5.3, value dialects of §5.4), from 8
+//! background threads, once the `with` call (or request) that made it returns. Knobs,
+//! `knobs.webhooks` ([`webhooks::WebhookKnobs`]):
+//!
+//! | knob | default | effect |
+//! |---|---|---|
+//! | `delay` | 0 | before a delivery's first attempt |
+//! | `jitter` | 0 | random extra delay in `[0, jitter]` per attempt: deliveries overtake each other |
+//! | `duplicate` | 0.0 | probability that a delivery is sent twice (same `triggerUuid`) |
+//! | `drop` | 0.0 | probability that an attempt is lost (not sent, or its answer ignored), then retried |
+//! | `retry_interval` | 60 s | between attempts after a non-2xx answer, a refused connection, a timeout |
+//! | `retry_for` | 30 min | no retry starts later than this after the first attempt |
+//! | `timeout` | 5 s | per attempt (connect, send, answer), and for the challenge |
+//! | `secret` | None | `Authorization: <HS256 JWT>` (no `Bearer`): `accountId, userId, aud` = URL, `iat, exp` = iat + 300 |
+//! | `paused` | false | hold every attempt until set back to false |
+//! | `new_uuid_on_retry` | false | retries get a fresh `triggerUuid` (monday's behaviour is unsourced) |
+//! | `seed` | fixed | the PRNG behind jitter, duplicates, drops, uuids and challenges |
+//!
+//! `Fake::deliveries()` lists every attempt (subscription, URL, event type, item, `triggerUuid`,
+//! attempt, `isRetry`, status or error, time, body); `Fake::wait_deliveries_idle(t)` waits until
+//! all were accepted or given up; `Fake::delivery_stats()` counts accepted (2xx) deliveries.
 
 pub mod exec;
+pub mod webhooks;
 pub mod world;
 
+use apollo_compiler::executable::OperationType;
 use apollo_compiler::request::coerce_variable_values;
 use apollo_compiler::resolvers::Execution;
 use apollo_compiler::response::JsonMap;
@@ -16,11 +51,12 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use exec::{Ctx, Cursors};
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+pub use webhooks::{Delivery, DeliveryStats, WebhookKnobs};
 pub use world::World;
 
 pub const API_VERSION: &str = "2026-07";
@@ -73,6 +109,8 @@ pub struct Knobs {
     /// Rewrites each successful answer before it is sent (malformed items, NUL characters,
     /// duplicate column ids: what a broken monday could send). None = answers as they are.
     pub mangle: Option<fn(&mut Value)>,
+    /// Webhook deliveries: delays, jitter, duplicates, lost attempts, retries, JWT, pause.
+    pub webhooks: WebhookKnobs,
 }
 
 impl Default for Knobs {
@@ -90,6 +128,7 @@ impl Default for Knobs {
             log_reach: 10_000,
             reset_override: None,
             mangle: None,
+            webhooks: WebhookKnobs::default(),
         }
     }
 }
@@ -123,11 +162,21 @@ pub struct Shared {
     budget_window: Option<Instant>,
     budget_used: i64,
     knobs_hang: Option<Duration>,
+    /// The webhook delivery queue and threads.
+    hooks: Arc<webhooks::Dispatcher>,
 }
 
 pub struct Fake {
     pub port: u16,
     shared: Arc<Mutex<Shared>>,
+    hooks: Arc<webhooks::Dispatcher>,
+}
+
+impl Drop for Fake {
+    /// Stops the delivery threads (deliveries still queued are dropped).
+    fn drop(&mut self) {
+        self.hooks.shutdown();
+    }
 }
 
 fn schema() -> &'static Valid<Schema> {
@@ -175,6 +224,13 @@ impl Shared {
         self.budget_window = None;
         self.budget_used = 0;
     }
+
+    /// Hands the world's pending webhook events, and the webhook knobs as they are now, to the
+    /// delivery threads.
+    fn flush_webhooks(&mut self) {
+        let out = std::mem::take(&mut self.world.outbox);
+        self.hooks.submit(out, &self.knobs.webhooks);
+    }
 }
 
 impl Fake {
@@ -186,6 +242,7 @@ impl Fake {
         let _ = schema();
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
+        let hooks = webhooks::Dispatcher::new();
         let shared = Arc::new(Mutex::new(Shared {
             world,
             knobs: Knobs::default(),
@@ -196,6 +253,7 @@ impl Fake {
             budget_window: None,
             budget_used: 0,
             knobs_hang: None,
+            hooks: hooks.clone(),
         }));
         let s2 = shared.clone();
         std::thread::spawn(move || {
@@ -204,16 +262,25 @@ impl Fake {
                 std::thread::spawn(move || serve_connection(conn, s3));
             }
         });
-        Ok(Fake { port, shared })
+        // Changes made to the world before the start go out with the first `with`.
+        Ok(Fake {
+            port,
+            shared,
+            hooks,
+        })
     }
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/v2", self.port)
     }
 
-    /// Runs `f` on the fake's state (world, knobs, log) under its lock.
+    /// Runs `f` on the fake's state (world, knobs, log) under its lock; the webhook events of its
+    /// changes (and its webhook knobs) go to the delivery threads when it returns.
     pub fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
-        f(&mut self.shared.lock().unwrap())
+        let mut s = self.shared.lock().unwrap();
+        let r = f(&mut s);
+        s.flush_webhooks();
+        r
     }
 
     pub fn log(&self) -> Vec<LogEntry> {
@@ -226,6 +293,30 @@ impl Fake {
 
     pub fn fault(&self, f: Fault) {
         self.with(|s| s.knobs.faults.push_back(f))
+    }
+
+    /// Every webhook delivery attempt so far, in the order they were made.
+    #[allow(dead_code)] // the API tests use
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.hooks.deliveries()
+    }
+
+    #[allow(dead_code)]
+    pub fn clear_deliveries(&self) {
+        self.hooks.clear_log()
+    }
+
+    /// Accepted (2xx) and given-up deliveries, attempts, and what is queued or in flight.
+    #[allow(dead_code)]
+    pub fn delivery_stats(&self) -> DeliveryStats {
+        self.hooks.stats()
+    }
+
+    /// Waits until every queued webhook delivery was accepted or given up; false on timeout
+    /// (also while the `paused` knob holds deliveries).
+    #[allow(dead_code)]
+    pub fn wait_deliveries_idle(&self, timeout: Duration) -> bool {
+        self.hooks.wait_idle(timeout)
     }
 }
 
@@ -451,6 +542,7 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
             s.world
                 .set_cell(*id, "text0", Some(Value::String(tag.clone())), Some(&tag));
         }
+        s.flush_webhooks();
         return Some(json_response(200, json!({ "ids": ids })));
     }
     if req.method == "POST" && req.path == "/_fake/alert" {
@@ -501,7 +593,15 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         variables,
         server_ms: 0.0,
     };
-    let resp = answer(req, &mut s, parsed, &mut entry);
+    let resp = match prepare(req, &mut s, parsed, &mut entry) {
+        Err(resp) => resp,
+        Ok(p) => {
+            let (guard, resp) = run(shared, s, &p);
+            s = guard;
+            Some(resp)
+        }
+    };
+    s.flush_webhooks();
     match &resp {
         Some(r) => {
             entry.status = r.status;
@@ -518,6 +618,8 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         _ => None,
     };
     entry.server_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    // Numbered now: another request may have been logged while a challenge was under way.
+    entry.n = s.log.len() as u64 + 1;
     s.log.push(entry);
     drop(s);
     if let Some(d) = hang {
@@ -526,21 +628,23 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     resp
 }
 
-fn answer(
+/// Everything before execution: authentication, version, daily limit, faults, parsing,
+/// validation, complexity. Err: the answer instead (None: close the connection unanswered).
+fn prepare(
     req: &Request,
     s: &mut Shared,
     parsed: Result<Value, serde_json::Error>,
     entry: &mut LogEntry,
-) -> Option<Response> {
+) -> Result<Prepared, Option<Response>> {
     // Authentication: the bare token (monday's SDK) or "Bearer <token>" (airbyte) both work.
     let token = req
         .header("Authorization")
         .map(|t| t.trim().trim_start_matches("Bearer ").trim());
     if token != Some(s.knobs.token.as_str()) {
-        return Some(json_response(
+        return Err(Some(json_response(
             401,
             json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "NOT_AUTHENTICATED"}}]}),
-        ));
+        )));
     }
     if let Some(v) = req.header("API-Version") {
         let ok = v.len() == 7
@@ -548,7 +652,7 @@ fn answer(
             && v[..4].bytes().all(|b| b.is_ascii_digit())
             && v[5..].bytes().all(|b| b.is_ascii_digit());
         if !ok {
-            return Some(json_response(
+            return Err(Some(json_response(
                 400,
                 error_body(
                     &format!("Invalid API version: {v}"),
@@ -556,7 +660,7 @@ fn answer(
                     400,
                     json!({}),
                 ),
-            ));
+            )));
         }
     }
     // The daily limit counts every call, rejected ones included (monday bills them 0.1).
@@ -579,7 +683,7 @@ fn answer(
                 ),
             );
             r.extra.push(("Retry-After".into(), secs.to_string()));
-            return Some(r);
+            return Err(Some(r));
         }
     }
     s.calls_today += 1;
@@ -588,7 +692,7 @@ fn answer(
         entry.fault = Some(format!("{f:?}"));
         match f {
             Fault::Status(code) => {
-                return Some(json_response(
+                return Err(Some(json_response(
                     code,
                     error_body(
                         "Internal server error",
@@ -596,22 +700,22 @@ fn answer(
                         code,
                         json!({}),
                     ),
-                ));
+                )));
             }
             Fault::Html(code) => {
                 let html = format!("<html>\r\n<head><title>{code} {r}</title></head>\r\n<body>\r\n<center><h1>{code} {r}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n", r = reason(code));
-                return Some(Response {
+                return Err(Some(Response {
                     status: code,
                     content_type: "text/html",
                     body: html.into_bytes(),
                     extra: vec![],
                     endless: false,
-                });
+                }));
             }
-            Fault::Drop => return None,
+            Fault::Drop => return Err(None),
             Fault::Hang(d) => {
                 s.knobs_hang = Some(d);
-                return None;
+                return Err(None);
             }
             Fault::Complexity200(secs) | Fault::Complexity429(secs) => {
                 let status = if matches!(f, Fault::Complexity200(_)) {
@@ -625,7 +729,7 @@ fn answer(
                     429,
                     json!({"complexity": 6182, "complexity_budget_left": 100, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": secs}),
                 );
-                return Some(json_response(status, body));
+                return Err(Some(json_response(status, body)));
             }
             Fault::RetryIn(secs) => {
                 let body = error_body(
@@ -634,16 +738,16 @@ fn answer(
                     429,
                     json!({"complexity": 6182, "complexity_budget_left": 100, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": secs}),
                 );
-                return Some(json_response(200, body));
+                return Err(Some(json_response(200, body)));
             }
             Fault::Endless => {
-                return Some(Response {
+                return Err(Some(Response {
                     status: 200,
                     content_type: "application/json",
                     body: Vec::new(),
                     extra: vec![],
                     endless: true,
-                });
+                }));
             }
             Fault::RetryAfter(secs) => {
                 let mut r = json_response(
@@ -656,7 +760,7 @@ fn answer(
                     ),
                 );
                 r.extra.push(("Retry-After".into(), secs.to_string()));
-                return Some(r);
+                return Err(Some(r));
             }
         }
     }
@@ -664,7 +768,7 @@ fn answer(
     let body = match parsed {
         Ok(b) => b,
         Err(e) => {
-            return Some(json_response(
+            return Err(Some(json_response(
                 400,
                 error_body(
                     &format!("Unexpected token in JSON: {e}"),
@@ -672,11 +776,11 @@ fn answer(
                     400,
                     json!({}),
                 ),
-            ))
+            )))
         }
     };
     let Some(query) = body.get("query").and_then(Value::as_str) else {
-        return Some(json_response(
+        return Err(Some(json_response(
             400,
             error_body(
                 "No query string was present",
@@ -684,7 +788,7 @@ fn answer(
                 400,
                 json!({}),
             ),
-        ));
+        )));
     };
     // Since 2025-04 `variables` must be a JSON object; a JSON-encoded string is rejected.
     let vars: JsonMap = match body.get("variables") {
@@ -694,7 +798,7 @@ fn answer(
             Err(_) => JsonMap::new(),
         },
         Some(_) => {
-            return Some(json_response(
+            return Err(Some(json_response(
                 400,
                 error_body(
                     "variables must be a JSON object",
@@ -702,7 +806,7 @@ fn answer(
                     400,
                     json!({}),
                 ),
-            ));
+            )));
         }
     };
     let doc = match ExecutableDocument::parse_and_validate(schema(), query, "request.graphql") {
@@ -725,15 +829,15 @@ fn answer(
                     json!({"message": msg, "locations": locations, "extensions": {"code": code, "status_code": 200}})
                 })
                 .collect();
-            return Some(json_response(
+            return Err(Some(json_response(
                 200,
                 json!({"errors": errors, "extensions": {"request_id": request_id()}}),
-            ));
+            )));
         }
     };
     let op_name = body.get("operationName").and_then(Value::as_str);
     let Ok(op) = doc.operations.get(op_name) else {
-        return Some(json_response(
+        return Err(Some(json_response(
             200,
             error_body(
                 "Unknown operation",
@@ -741,7 +845,7 @@ fn answer(
                 200,
                 json!({}),
             ),
-        ));
+        )));
     };
     entry.roots = op
         .selection_set
@@ -751,7 +855,7 @@ fn answer(
     let coerced = match coerce_variable_values(schema(), op, &vars) {
         Ok(v) => v,
         Err(e) => {
-            return Some(json_response(
+            return Err(Some(json_response(
                 200,
                 error_body(
                     &e.message().to_string(),
@@ -759,14 +863,14 @@ fn answer(
                     200,
                     json!({}),
                 ),
-            ));
+            )));
         }
     };
     // Complexity: estimated before running; charged against the per-minute budget.
     let cost = exec::estimate(&doc, &op.selection_set, &coerced);
     entry.complexity = cost;
     if cost > 5_000_000 {
-        return Some(json_response(
+        return Err(Some(json_response(
             200,
             error_body(
                 &format!("Query has complexity of {cost}, which exceeds max complexity of 5000000"),
@@ -774,7 +878,7 @@ fn answer(
                 200,
                 json!({}),
             ),
-        ));
+        )));
     }
     let now = Instant::now();
     let window = s.knobs.budget_window;
@@ -792,7 +896,7 @@ fn answer(
         / 1000;
     let before = s.knobs.budget_per_minute - s.budget_used;
     if cost > before {
-        return Some(json_response(
+        return Err(Some(json_response(
             200,
             error_body(
                 "Complexity budget exhausted",
@@ -800,15 +904,76 @@ fn answer(
                 429,
                 json!({"complexity": cost, "complexity_budget_left": before, "complexity_budget_limit": s.knobs.budget_per_minute, "retry_in_seconds": reset}),
             ),
-        ));
+        )));
     }
     s.budget_used += cost;
+    Ok(Prepared {
+        doc,
+        op_name: op_name.map(String::from),
+        coerced,
+        complexity: [
+            before,
+            before - cost,
+            cost,
+            s.knobs.reset_override.unwrap_or(reset),
+        ],
+    })
+}
+
+/// A request that passed every check, ready to run.
+struct Prepared {
+    doc: Valid<ExecutableDocument>,
+    op_name: Option<String>,
+    coerced: Valid<JsonMap>,
+    /// `complexity { before after query reset_in_x_seconds }`.
+    complexity: [i64; 4],
+}
+
+/// Runs a prepared request. A mutation's `create_webhook`s challenge their URLs first, with the
+/// lock released (the receiver may well call the fake back); everything else runs under it.
+fn run<'a>(
+    shared: &'a Arc<Mutex<Shared>>,
+    mut s: std::sync::MutexGuard<'a, Shared>,
+    p: &Prepared,
+) -> (std::sync::MutexGuard<'a, Shared>, Response) {
+    let Ok(op) = p.doc.operations.get(p.op_name.as_deref()) else {
+        unreachable!("the operation was found before");
+    };
+    let mutation = op.operation_type == OperationType::Mutation;
+    let plan = if mutation {
+        let vars: serde_json::Map<String, Value> =
+            serde_json::from_value(serde_json::to_value(&*p.coerced).unwrap_or_default())
+                .unwrap_or_default();
+        exec::plan_mutation(&p.doc, &op.selection_set, &vars)
+    } else {
+        Vec::new()
+    };
+    let challenges: Vec<(String, String)> = plan
+        .iter()
+        .filter_map(|f| exec::handshake_url(&s.world, f).map(|url| (f.key.clone(), url)))
+        .collect();
+    let mut handshakes = HashMap::new();
+    if !challenges.is_empty() {
+        let (hooks, knobs) = (s.hooks.clone(), s.knobs.webhooks.clone());
+        drop(s);
+        for (key, url) in challenges {
+            handshakes.insert(key, hooks.handshake(&url, &knobs));
+        }
+        s = shared.lock().unwrap();
+    }
     let Shared {
         world,
         cursors,
         knobs,
         ..
-    } = s;
+    } = &mut *s;
+    let outcomes: exec::Outcomes = plan
+        .iter()
+        .map(|f| {
+            let r = exec::apply_mutation(world, f, &handshakes).map_err(|e| e.message);
+            (f.key.clone(), r)
+        })
+        .collect();
     let ctx = Ctx {
         world,
         cursors: std::cell::RefCell::new(cursors),
@@ -816,20 +981,19 @@ fn answer(
         expire_after_pages: knobs.expire_cursor_after_pages,
         log_retention: knobs.log_retention,
         log_reach: knobs.log_reach,
-        complexity: [
-            before,
-            before - cost,
-            cost,
-            knobs.reset_override.unwrap_or(reset),
-        ],
+        complexity: p.complexity,
     };
     let root = exec::Obj {
         ctx: &ctx,
-        node: exec::Node::Query,
+        node: if mutation {
+            exec::Node::Mutation(&outcomes)
+        } else {
+            exec::Node::Query
+        },
     };
-    let result = Execution::new(schema(), &doc)
+    let result = Execution::new(schema(), &p.doc)
         .operation(op)
-        .coerced_variable_values(&coerced)
+        .coerced_variable_values(&p.coerced)
         .execute_sync(&root);
     let mut out = match result {
         Ok(r) => serde_json::to_value(&r).unwrap_or(Value::Null),
@@ -842,7 +1006,7 @@ fn answer(
     if let Value::Object(m) = &mut out {
         m.insert("extensions".into(), json!({"request_id": request_id()}));
     }
-    Some(json_response(200, out))
+    (s, json_response(200, out))
 }
 
 #[cfg(test)]

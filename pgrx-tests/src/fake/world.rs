@@ -4,6 +4,7 @@
 //! type in old, new and empty forms, FACTS.md §1.3): item `k` reuses the cells of template item `k % 5`
 //! with its own id, name, numbers and text, so large boards stay realistic and distinct.
 
+use super::webhooks::{self, Change, Outgoing};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -94,6 +95,17 @@ pub struct Board {
     pub restricted: bool,
 }
 
+/// A webhook subscription (`create_webhook`): `event` is a `WebhookEventType` name, `config` the
+/// decoded `config` JSON (`{"columnId": …}`, `{"groupId": …}`, `{"$any$": true}`, …).
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    pub id: i64,
+    pub board_id: i64,
+    pub url: String,
+    pub event: String,
+    pub config: Option<Value>,
+}
+
 #[derive(Default, Debug)]
 pub struct World {
     pub boards: BTreeMap<i64, Board>,
@@ -103,6 +115,12 @@ pub struct World {
     /// Each board's activity log, oldest first (`Board.activity_logs` serves it newest first).
     pub logs: HashMap<i64, Vec<LogEvent>>,
     last_tick: i64,
+    /// Webhook subscriptions by id (`create_webhook`, or `add_webhook` without the handshake).
+    pub webhooks: BTreeMap<i64, Webhook>,
+    last_webhook: i64,
+    /// Events for the subscriptions that matched a change, waiting to be handed to the delivery
+    /// threads when the fake's lock is released (`Fake::with`, the end of a request).
+    pub(crate) outbox: Vec<Outgoing>,
 }
 
 /// One `ActivityLogType` entry. `created_at` is monday's 17-digit count of 100-ns ticks.
@@ -118,6 +136,11 @@ pub const SAMPLE_SUBITEMS_BOARD: i64 = 18414630191;
 /// First item id of the sample board: above 2^31, like real ids.
 pub const FIRST_ITEM: i64 = 18265984789;
 pub const FIRST_SUBITEM: i64 = 18265990001;
+/// The token's user: the author of every change (activity log `user_id`, webhook `userId`).
+pub const USER_ID: i64 = 44865791;
+pub const ACCOUNT_ID: i64 = 9876543;
+/// First webhook subscription id (real ones are 9 digits: `466701570`).
+const FIRST_WEBHOOK: i64 = 466_700_001;
 
 /// The column type → the GraphQL object type of its `ColumnValue` (`status` → `StatusValue`).
 pub fn value_type_name(typ: &str) -> String {
@@ -375,8 +398,8 @@ impl World {
         fields.insert("event".into(), Value::String(event.into()));
         fields.insert("entity".into(), Value::String(entity.into()));
         fields.insert("data".into(), Value::String(data.to_string()));
-        fields.insert("user_id".into(), Value::String("44865791".into()));
-        fields.insert("account_id".into(), Value::String("9876543".into()));
+        fields.insert("user_id".into(), Value::String(USER_ID.to_string()));
+        fields.insert("account_id".into(), Value::String(ACCOUNT_ID.to_string()));
         fields.insert("created_at".into(), Value::String(ticks.to_string()));
         self.logs
             .entry(board)
@@ -416,11 +439,15 @@ impl World {
     }
 
     pub fn rename(&mut self, item: i64, name: &str) {
+        let previous = self.items.get(&item).map(|it| it.name.clone());
         if let Some(it) = self.items.get_mut(&item) {
             it.name = name.into();
         }
         self.touch(item);
         self.log_item(item, "update_name", json!({ "value": { "name": name } }));
+        if let Some(previous) = previous {
+            self.emit(Change::Name { item, previous });
+        }
     }
 
     pub fn move_to_group(&mut self, item: i64, group: &str) {
@@ -434,6 +461,9 @@ impl World {
             "move_pulse_into_group",
             json!({ "source_group": { "id": from }, "dest_group": { "id": group } }),
         );
+        if let Some(from) = from {
+            self.emit(Change::Group { item, from });
+        }
     }
 
     /// Moves an item to another board (monday logs it on both boards).
@@ -465,6 +495,10 @@ impl World {
 
     /// Sets one cell (`value` is the decoded JSON, stored double-encoded like monday; `None` = never set).
     pub fn set_cell(&mut self, item: i64, column: &str, value: Option<Value>, text: Option<&str>) {
+        let previous = self
+            .items
+            .get(&item)
+            .map(|it| it.cells.get(column).cloned());
         if let Some(it) = self.items.get_mut(&item) {
             let mut m = Map::new();
             m.insert(
@@ -486,23 +520,45 @@ impl World {
             "update_column_value",
             json!({ "column_id": column, "value": value }),
         );
+        if let Some(previous) = previous {
+            self.emit(Change::Column {
+                item,
+                column: column.into(),
+                previous,
+            });
+        }
     }
 
+    /// Archives, deletes or restores an item (restoring an archived or deleted item is monday's
+    /// `restore_pulse`). Webhooks see only real transitions.
     pub fn set_state(&mut self, item: i64, state: State) {
         let event = match state {
             State::Active => "restore_pulse",
             State::Archived => "archive_pulse",
             State::Deleted => "delete_pulse",
         };
+        let from = self.items.get(&item).map(|it| it.state.clone());
         if let Some(it) = self.items.get_mut(&item) {
-            it.state = state;
+            it.state = state.clone();
         }
         self.touch(item);
         self.log_item(item, event, json!({}));
+        if let Some(from) = from.filter(|f| *f != state) {
+            self.emit(Change::State { item, from });
+        }
     }
 
     /// Gone for good (past monday's 30-day recycle bin): `items(ids:)` no longer returns it.
+    /// Webhooks see a `delete_pulse` unless the item was already deleted.
     pub fn purge(&mut self, item: i64) {
+        if let Some(from) = self.items.get(&item).map(|it| it.state.clone()) {
+            if from != State::Deleted {
+                if let Some(it) = self.items.get_mut(&item) {
+                    it.state = State::Deleted;
+                }
+                self.emit(Change::State { item, from });
+            }
+        }
         self.log_item(item, "delete_pulse", json!({}));
         if let Some(it) = self.items.remove(&item) {
             if let Some(b) = self.boards.get_mut(&it.board_id) {
@@ -523,6 +579,134 @@ impl World {
         self.boards.get_mut(&board).unwrap().item_ids.push(id);
         self.version += 1;
         self.log_item(id, "create_pulse", json!({}));
+        self.emit(Change::Created { item: id });
+    }
+
+    /// A subitem `id` named `name` under `parent`, on the subitems board its subtasks column
+    /// points at, with no cells set. The parent's subtasks column lists it, and webhooks see what
+    /// monday sent once: the parent's `update_column_value` (subtasks) first, then the subitem's
+    /// `create_pulse` ~0.2 s later (FACTS.md §5.4).
+    #[allow(dead_code)] // used by tests
+    pub fn add_subitem(&mut self, parent: i64, id: i64, name: &str) {
+        let (board, column) = self.subitems_board_of(parent);
+        let group = self.boards[&board].groups[0].id.clone();
+        let now = now_iso();
+        self.items.insert(
+            id,
+            Item {
+                id,
+                board_id: board,
+                name: name.into(),
+                group_id: group,
+                state: State::Active,
+                created_at: now.clone(),
+                updated_at: now,
+                parent_item_id: Some(parent),
+                cells: Cells::default(),
+            },
+        );
+        self.boards.get_mut(&board).unwrap().item_ids.push(id);
+        self.version += 1;
+        self.relist_subitems(parent, &column, Some(id), None, true);
+        self.log_item(id, "create_pulse", json!({}));
+        self.emit(Change::Created { item: id });
+    }
+
+    /// Moves a subitem to another parent (monday's "move subitem"): both parents' subtasks
+    /// columns change; webhooks see one `move_subitem`.
+    #[allow(dead_code)] // used by tests
+    pub fn move_subitem(&mut self, subitem: i64, new_parent: i64) {
+        let Some(from) = self.items.get(&subitem).and_then(|s| s.parent_item_id) else {
+            return;
+        };
+        let (_, column) = self.subitems_board_of(new_parent);
+        if let Some(s) = self.items.get_mut(&subitem) {
+            s.parent_item_id = Some(new_parent);
+        }
+        self.touch(subitem);
+        self.relist_subitems(from, &column, None, Some(subitem), false);
+        self.relist_subitems(new_parent, &column, Some(subitem), None, false);
+        self.log_item(
+            subitem,
+            "move_subitem",
+            json!({ "source_parent_item_id": from.to_string() }),
+        );
+        self.emit(Change::SubitemMoved {
+            subitem,
+            from_parent: from,
+        });
+    }
+
+    /// The subitems board under `parent`'s board and the parent board's subtasks column.
+    #[allow(dead_code)] // used by tests
+    fn subitems_board_of(&self, parent: i64) -> (i64, String) {
+        let board = &self.boards[&self.items[&parent].board_id];
+        let col = board
+            .columns
+            .iter()
+            .find(|c| c.typ == "subtasks")
+            .expect("the parent's board has a subtasks column");
+        let settings: Value = serde_json::from_str(&col.settings_str).unwrap_or(Value::Null);
+        let sub_board = settings["boardIds"][0]
+            .as_i64()
+            .filter(|b| self.boards.contains_key(b))
+            .expect("the subtasks column names an existing subitems board");
+        (sub_board, col.id.clone())
+    }
+
+    /// Adds or removes a subitem in its parent's subtasks cell (`subitems_ids`, `display_value`),
+    /// logged as that column's change on the parent's board; webhooks see an `update_column_value`
+    /// when `announce`.
+    #[allow(dead_code)] // used by tests
+    fn relist_subitems(
+        &mut self,
+        parent: i64,
+        column: &str,
+        add: Option<i64>,
+        remove: Option<i64>,
+        announce: bool,
+    ) {
+        let Some(p) = self.items.get(&parent) else {
+            return;
+        };
+        let previous = p.cells.get(column).cloned();
+        let mut ids: Vec<i64> = previous
+            .as_ref()
+            .and_then(|c| c.get("subitems_ids"))
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_i64()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.retain(|i| Some(*i) != remove && Some(*i) != add);
+        ids.extend(add);
+        let names: Vec<String> = ids
+            .iter()
+            .filter_map(|i| self.items.get(i).map(|s| s.name.clone()))
+            .collect();
+        let cell = obj(json!({"text": null, "value": null,
+            "subitems_ids": ids.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "display_value": names.join(", ")}));
+        self.items
+            .get_mut(&parent)
+            .unwrap()
+            .cells
+            .insert(column.into(), cell);
+        self.touch(parent);
+        self.log_item(
+            parent,
+            "update_column_value",
+            json!({ "column_id": column, "value": null }),
+        );
+        if announce {
+            self.emit(Change::Column {
+                item: parent,
+                column: column.into(),
+                previous,
+            });
+        }
     }
 
     pub fn add_column(&mut self, board: i64, id: &str, title: &str, typ: &str) {
@@ -539,6 +723,46 @@ impl World {
             "board",
             json!({ "board_id": board, "column_id": id, "column_title": title, "column_type": typ }),
         );
+        self.emit(Change::ColumnCreated {
+            board,
+            column: id.into(),
+        });
+    }
+
+    // ---- webhook subscriptions ----
+
+    /// Subscribes `url` to `event` on `board` as it is, without the handshake or any check
+    /// (`create_webhook` does both); returns the subscription.
+    pub fn add_webhook(
+        &mut self,
+        board: i64,
+        url: &str,
+        event: &str,
+        config: Option<Value>,
+    ) -> Webhook {
+        self.last_webhook = self.last_webhook.max(FIRST_WEBHOOK - 1) + 1;
+        let hook = Webhook {
+            id: self.last_webhook,
+            board_id: board,
+            url: url.into(),
+            event: event.into(),
+            config,
+        };
+        self.webhooks.insert(hook.id, hook.clone());
+        hook
+    }
+
+    pub fn remove_webhook(&mut self, id: i64) -> Option<Webhook> {
+        self.webhooks.remove(&id)
+    }
+
+    /// Queues the change's webhook events for the subscriptions it matches.
+    fn emit(&mut self, change: Change) {
+        if self.webhooks.is_empty() {
+            return;
+        }
+        let out = webhooks::events(self, change);
+        self.outbox.extend(out);
     }
 
     pub fn remove_column(&mut self, board: i64, id: &str) {
@@ -614,7 +838,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Howard Hinnant's days → civil date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719468;
     let era = z.div_euclid(146097);
     let doe = z.rem_euclid(146097);
