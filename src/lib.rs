@@ -1,6 +1,7 @@
 //! monday_sync: monday.com boards as typed PostgreSQL tables, synced from inside the database.
 //!
-//! `codec` is pure Rust (no pgrx) and unit tested on its own; `pg` is the SQL glue.
+//! `codec`, `api`, `sync` and `webhook` are pure Rust (no pgrx) and unit tested on their own; `pg`
+//! is the SQL glue.
 
 use pgrx::prelude::*;
 
@@ -8,6 +9,7 @@ pub mod api;
 pub mod codec;
 pub mod pg;
 pub mod sync;
+pub mod webhook;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -164,14 +164,36 @@ pub fn interval_seconds(secs: i64) -> CompactString {
 /// space instead of `T`; a trailing ` UTC` (the `text` form) or ` +0000` (webhook form). A value
 /// without any zone is UTC: monday's stored values are UTC.
 pub fn timestamptz_utc(s: &str) -> Option<CompactString> {
+    let total_micros = epoch_micros(s)?;
+    let d = Date::from_days_since_epoch(total_micros.div_euclid(86_400_000_000));
+    let day_micros = total_micros.rem_euclid(86_400_000_000);
+    let secs = day_micros / 1_000_000;
+    let us = day_micros % 1_000_000;
+    let mut out = compact_str::format_compact!(
+        "{}T{:02}:{:02}:{:02}",
+        d.to_iso(),
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    if us != 0 {
+        let frac = format!("{us:06}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push_str("+00:00");
+    Some(out)
+}
+
+/// The instant of a timestamp in any form [`timestamptz_utc`] accepts, as microseconds since
+/// 1970-01-01T00:00:00Z. `None` when the text is not such a timestamp or the instant falls outside
+/// years 1..=9999 (UTC).
+pub fn epoch_micros(s: &str) -> Option<i64> {
     let s = s.trim();
     let date = Date::parse(s)?;
     let b = s.as_bytes();
     if b.len() == 10 {
-        return Some(compact_str::format_compact!(
-            "{}T00:00:00+00:00",
-            date.to_iso()
-        ));
+        return Some(date.days_from_epoch() * 86_400_000_000);
     }
     let rest = &s[11..];
     let rb = rest.as_bytes();
@@ -234,32 +256,15 @@ pub fn timestamptz_utc(s: &str) -> Option<CompactString> {
             sign * (h as i64 * 3600 + m as i64 * 60)
         };
 
-    let mut total_micros = ((date.days_from_epoch() * 86_400 + hour * 3600 + minute * 60 + second
+    let total_micros = ((date.days_from_epoch() * 86_400 + hour * 3600 + minute * 60 + second
         - offset_secs)
         * 1_000_000)
         + micros;
-    let days = total_micros.div_euclid(86_400_000_000);
-    total_micros = total_micros.rem_euclid(86_400_000_000);
-    let d = Date::from_days_since_epoch(days);
+    let d = Date::from_days_since_epoch(total_micros.div_euclid(86_400_000_000));
     if !(1..=9999).contains(&d.year) {
         return None;
     }
-    let secs = total_micros / 1_000_000;
-    let us = total_micros % 1_000_000;
-    let mut out = compact_str::format_compact!(
-        "{}T{:02}:{:02}:{:02}",
-        d.to_iso(),
-        secs / 3600,
-        (secs / 60) % 60,
-        secs % 60
-    );
-    if us != 0 {
-        let frac = format!("{us:06}");
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    out.push_str("+00:00");
-    Some(out)
+    Some(total_micros)
 }
 
 #[cfg(test)]
@@ -346,6 +351,26 @@ mod tests {
         ] {
             assert!(timestamptz_utc(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn epoch_micros_of_each_form() {
+        for (input, want) in [
+            ("1970-01-01T00:00:00Z", 0),
+            ("1970-01-01", 0),
+            ("2025-02-04 19:20:54 +0000", 1_738_696_854_000_000),
+            ("2025-02-04T19:20:54.000Z", 1_738_696_854_000_000),
+            ("2025-02-05T17:52:13.231Z", 1_738_777_933_231_000),
+            ("2025-02-05T18:52:13.231+01:00", 1_738_777_933_231_000),
+            ("1969-12-31T23:59:59Z", -1_000_000),
+            ("0001-01-01T00:00:00Z", -62_135_596_800_000_000),
+        ] {
+            assert_eq!(epoch_micros(input), Some(want), "{input}");
+        }
+        // Outside years 1..=9999 once shifted to UTC.
+        assert_eq!(epoch_micros("0001-01-01T00:00:00+01:00"), None);
+        assert_eq!(epoch_micros("9999-12-31T23:30:00-01:00"), None);
+        assert_eq!(epoch_micros("yesterday"), None);
     }
 
     #[test]
