@@ -9,4 +9,5 @@ pub mod refresh;
 pub mod security;
 pub mod settings;
 pub mod sync;
+pub mod webhooks;
 pub mod worker;

@@ -189,7 +189,7 @@ pub(super) fn api_err(e: ApiError, what: &str) -> ErrorReport {
     err(code, format!("{what}: {}", e.message), e.detail, e.hint)
 }
 
-fn new_client(hooks: &mut PgHooks) -> R<Client<'_>> {
+pub(crate) fn new_client(hooks: &mut PgHooks) -> R<Client<'_>> {
     Ok(Client::new(settings::api_config(token()?), hooks))
 }
 
@@ -544,7 +544,7 @@ fn restore_dropped_columns(board_id: i64, t: &Target, notes: &mut Vec<String>) {
 }
 
 /// Runs `f` in a subtransaction: its ERROR is rolled back and returned as its message.
-pub(super) fn in_subtransaction(f: impl FnOnce()) -> Result<(), String> {
+pub(crate) fn in_subtransaction(f: impl FnOnce()) -> Result<(), String> {
     use pgrx::pg_sys::panic::CaughtError;
     let (ctx, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
     unsafe { pg_sys::BeginInternalSubTransaction(std::ptr::null()) };
