@@ -1,13 +1,36 @@
 //! The thin pgrx glue that exposes the pure modules as SQL.
 
+/// One API budget for the whole server, in shared memory (`monday_sync.api_budget`).
 pub mod budget;
+/// Tokens: `set_token`, `monday_sync.token_file`, and the API client built from them.
+pub mod client;
+/// The column codec as SQL functions (`decode`, `decode_item`, `column_sql_type`).
 pub mod codec;
+/// Errors → SQLSTATE, DETAIL and HINT: the SQL error type and its constructors.
 pub mod errors;
+/// Borrowed jsonb in, jsonb out without a text round trip; the `regtype`/`regclass` SQL types.
 pub mod jsonb;
+/// The column mapping: a board's mapped columns and `map_column`.
+pub mod mapping;
+/// Pull progress in shared memory (`monday_sync.pull_progress`).
 pub mod progress;
+/// Pulls: the walk of a board (`pull_board`), one item (`pull_item`), transaction steps (`Steps`).
+pub mod pull;
+/// Incremental refresh from monday's activity log (`refresh_board`).
 pub mod refresh;
+/// Run history: `monday_sync.sync_runs` and `monday_sync.api_calls`, and a run's figures (`Stats`).
+pub mod runs;
+/// The security boundary: typed tables by OID, writes as the table's owner, the pinned search path.
 pub mod security;
+/// Settings (`monday_sync.*` GUCs).
 pub mod settings;
-pub mod sync;
+/// SPI helpers every room shares: run a statement, read one value, quote, subtransactions.
+pub mod spi;
+/// Tracking: `track_board`, reconciling the mapping and the typed table with the board, table DDL.
+pub mod track;
+/// Real time: monday webhooks received (listener, `receive_webhook`), stored and applied.
 pub mod webhooks;
+/// The background worker and its job queue.
 pub mod worker;
+/// Writing rows into a typed table as its owner: the upsert, `Writer`, marking deleted, reading back.
+pub mod writer;

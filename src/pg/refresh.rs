@@ -6,13 +6,16 @@
 #![allow(clippy::result_large_err)]
 
 use super::budget::PgHooks;
+use super::client::token;
+use super::errors::{api_err, R};
+use super::mapping::mapping;
 use super::progress::{Figures, Progress};
+use super::pull::{items_by_ids, items_of, pull_core, pull_text, Inline, Steps};
+use super::runs::{finish_run, start_job_run, Stats};
 use super::settings;
-use super::sync::{
-    api_err, board_not_found, exec, finish_run, items_by_ids, items_of, mark_deleted, not_tracked,
-    pull_core, pull_text, reconcile, spi_fail, start_job_run, token, tracked, Inline, Stats, Steps,
-    Tracked, Writer, R,
-};
+use super::spi::{exec, spi_fail};
+use super::track::{board_not_found, not_tracked, reconcile, tracked, Tracked};
+use super::writer::{mark_deleted, Writer};
 use crate::api::{documents, Client};
 use crate::sync::activity::{scan, Scan};
 use crate::sync::{board_meta, id_of};
@@ -198,7 +201,7 @@ pub(super) fn refresh_core<S: Steps>(
                 let main_cols = reconcile(tb.board_id, Some(&tb.target()?), &main_meta, &mut notes);
                 let sub_cols = match (&sub, &sub_meta) {
                     (Some(s), Some(m)) => reconcile(s.board_id, Some(&s.target()?), m, &mut notes),
-                    (Some(s), None) => super::sync::mapping(s.board_id),
+                    (Some(s), None) => mapping(s.board_id),
                     _ => Vec::new(),
                 };
                 notes_out.extend(notes);

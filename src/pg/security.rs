@@ -12,7 +12,8 @@
 //!   `SECURITY_RESTRICTED_OPERATION`, and any setting they change is rolled back.
 #![allow(clippy::result_large_err)]
 
-use super::sync::{err, spi_fail, R};
+use super::errors::{err, R};
+use super::spi::spi_fail;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::spi::{quote_identifier, Spi};

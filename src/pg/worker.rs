@@ -11,12 +11,15 @@
 #![allow(clippy::result_large_err)]
 
 use super::budget::{self, PgHooks};
+use super::client::token;
+use super::errors::R;
 use super::progress::Progress;
+use super::pull::{pull_core, pull_text, Steps};
 use super::refresh::refresh_core;
+use super::runs::{fail_run, finish_run, start_job_run};
 use super::settings;
-use super::sync::{
-    exec, fail_run, finish_run, pull_core, pull_text, start_job_run, token, tracked, Steps, R,
-};
+use super::spi::exec;
+use super::track::tracked;
 use crate::api::Client;
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
@@ -149,19 +152,19 @@ pub(crate) fn wake_on_commit() {
 // ---------- SQL: requests ----------
 
 fn enqueue(board_id: i64, command: &str) -> R<i64> {
-    let is_top: Option<bool> = super::sync::one(
+    let is_top: Option<bool> = super::spi::one(
         "SELECT parent_board_id IS NULL FROM monday_sync.boards WHERE board_id = $1",
         &[board_id.into()],
     );
     match is_top {
         None => {
-            return Err(super::sync::not_tracked(
+            return Err(super::track::not_tracked(
                 board_id,
                 &format!("request_{command} queues a {command} of a tracked board"),
             ))
         }
         Some(false) => {
-            return Err(super::sync::err(
+            return Err(super::errors::err(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("monday board {board_id} is a subitems board"),
                 "its subitems are synced with their parent board",
@@ -182,7 +185,7 @@ fn enqueue(board_id: i64, command: &str) -> R<i64> {
                 .into_owned()
         }
     };
-    let jobid: i64 = super::sync::one(
+    let jobid: i64 = super::spi::one(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by) VALUES ($1, $2, $3)
          ON CONFLICT (board_id, command) WHERE status = 'queued'
          DO UPDATE SET not_before = least(jobs.not_before, now())
@@ -684,7 +687,7 @@ fn claim() -> Option<Job> {
                 attempts: r.get::<i32>(4)?.unwrap_or(1),
             }))
         })
-        .unwrap_or_else(|e| super::sync::spi_fail(e)))
+        .unwrap_or_else(|e| super::spi::spi_fail(e)))
     })
     .ok()
     .flatten()
@@ -795,7 +798,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     let fail = |e: ErrorReport| failure_of(e);
     let (tb, tok) = in_tx(|| {
         let tb = tracked(job.board_id).ok_or_else(|| {
-            super::sync::not_tracked(
+            super::track::not_tracked(
                 job.board_id,
                 "the board was untracked after the job was queued",
             )
@@ -866,7 +869,7 @@ fn alert(job: &Job, message: &str) {
         return;
     }
     let board_name: String = in_tx(|| {
-        Ok(super::sync::one::<String>(
+        Ok(super::spi::one::<String>(
             "SELECT board_name FROM monday_sync.boards WHERE board_id = $1",
             &[job.board_id.into()],
         )

@@ -1,5 +1,6 @@
 //! The sync engine's pure part: board metadata from the API, SQL names for monday titles, and typed
-//! rows built from items with the column codec. No pgrx: `src/pg/sync.rs` runs it against tables.
+//! rows built from items with the column codec. No pgrx: `src/pg/` runs it against tables
+//! (`track.rs` tracks boards, `mapping.rs` maps columns, `writer.rs` writes rows, `pull.rs` pulls).
 
 pub mod activity;
 pub mod names;

@@ -13,7 +13,9 @@
 use crate::codec;
 use crate::pg::security::{as_owner, Target};
 use crate::pg::settings;
-use crate::pg::sync::{exec, mapping, one, tracked, Tracked};
+use crate::pg::mapping::mapping;
+use crate::pg::spi::{exec, one};
+use crate::pg::track::{tracked, Tracked};
 use crate::sync::rows::MappedColumn;
 use crate::webhook::change::{change_of, Change};
 use crate::webhook::{parse_body, Body, Event};
@@ -304,7 +306,7 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
         // Each event in its own subtransaction: one that fails (an owner's trigger raising, a
         // value the column rejects) is marked failed and the batch goes on.
         let mut out = None;
-        let outcome = match crate::pg::sync::in_subtransaction(|| {
+        let outcome = match crate::pg::spi::in_subtransaction(|| {
             out = Some(apply_one(&ev, row, &mut cache, &mut confirm, &mut refresh));
         }) {
             Ok(()) => out.unwrap_or_else(|| Outcome::Failed("not applied".into())),
