@@ -808,10 +808,10 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     .map_err(fail)?;
     let mut hooks = PgHooks { worker: true };
     let mut client = Client::new(settings::api_config(tok), &mut hooks);
-    let (kind, mode) = if job.command == "pull" {
-        ("pull_board", Some("full"))
-    } else {
-        ("refresh_board", None)
+    let (kind, mode) = match job.command.as_str() {
+        "pull" => ("pull_board", Some("full")),
+        "confirm" => ("confirm_items", None),
+        _ => ("refresh_board", None),
     };
     let runid = in_tx(|| {
         let runid = start_job_run(job.board_id, kind, Some(job.jobid), mode);
@@ -828,21 +828,22 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         job.board_id,
         if job.command == "pull" { 1 } else { 3 },
     );
-    let result = if job.command == "pull" {
-        pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
+    let result = match job.command.as_str() {
+        "pull" => pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
             let total = s.plus(sub.as_ref().unwrap_or(&Default::default()));
             let text = pull_text(&total);
-            (total, text, "full")
-        })
-    } else {
-        refresh_core(&mut client, &tb, &progress, &mut Committed)
-            .map(|r| (r.total(), r.text(), r.mode()))
+            (total, text, Some("full"))
+        }),
+        "confirm" => super::webhooks::confirm_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|(total, text)| (total, text, None)),
+        _ => refresh_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|r| (r.total(), r.text(), Some(r.mode()))),
     };
     drop(progress);
     match result {
         Ok((total, text, mode)) => {
             in_tx(|| {
-                finish_run(runid, &client, &total, &text, Some(mode));
+                finish_run(runid, &client, &total, &text, mode);
                 Ok(())
             })
             .map_err(fail)?;
@@ -944,7 +945,9 @@ SELECT b.board_id,
        (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'queued') AS queued_jobs,
        (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'running') AS running_jobs,
        e.finished_at AS last_error_at,
-       e.last_error
+       e.last_error,
+       CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
+            THEN 'live' ELSE 'polled' END AS sync_mode
   FROM monday_sync.boards b
   LEFT JOIN LATERAL (
        SELECT max(r.finished_at) AS last_success FROM monday_sync.sync_runs r
@@ -956,7 +959,7 @@ SELECT b.board_id,
         ORDER BY j.finished_at DESC LIMIT 1) e ON true
  WHERE b.parent_board_id IS NULL;
 COMMENT ON VIEW monday_sync.board_status IS
-  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, and the last error since the last success.';
+  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, the last error since the last success, and sync_mode: live (webhook subscriptions) or polled.';
 
 CREATE FUNCTION monday_sync.set_schedule(board_id bigint, refresh_every interval, reconcile_every interval DEFAULT interval '1 day')
 RETURNS void LANGUAGE plpgsql VOLATILE

@@ -357,6 +357,62 @@ fn unsubscribe_board(board_id: i64) -> R<i64> {
     Ok(deleted)
 }
 
+/// The `confirm` job: the board's items that webhooks touched and whose settle window has passed,
+/// fetched with `items(ids:)` (100 a call) and written exactly as a pull would. Items that became
+/// due meanwhile get the next job.
+pub(crate) fn confirm_core<S: crate::pg::pull::Steps>(
+    client: &mut crate::api::Client,
+    tb: &crate::pg::track::Tracked,
+    progress: &Option<crate::pg::progress::Progress>,
+    steps: &mut S,
+) -> R<(crate::pg::runs::Stats, String)> {
+    let (sub, ids, cols) = steps.step(|| {
+        tb.target()?;
+        let sub = tb.subitems_board_id.and_then(tracked);
+        let cols = (
+            crate::pg::mapping::mapping(tb.board_id),
+            sub.as_ref()
+                .map(|s| crate::pg::mapping::mapping(s.board_id))
+                .unwrap_or_default(),
+        );
+        Ok((sub, apply::due_confirms(tb.board_id, 10_000), cols))
+    })?;
+    let mut main = crate::pg::runs::Stats::default();
+    let mut sub_stats = sub.as_ref().map(|_| crate::pg::runs::Stats::default());
+    let board = tb.board_id;
+    crate::pg::refresh::fetch_and_write(
+        client,
+        tb,
+        sub.as_ref(),
+        cols,
+        &ids,
+        (&mut main, &mut sub_stats),
+        progress,
+        steps,
+        &mut |chunk| apply::confirmed(board, chunk),
+    )?;
+    steps.step(|| {
+        // Items queued while this job ran: the next job, when the first of them is due.
+        let next: Option<i64> = one(
+            "SELECT (extract(epoch FROM min(due) - pg_catalog.clock_timestamp()) * 1000)::bigint
+               FROM monday_sync._webhook_confirm WHERE board_id = $1",
+            &[board.into()],
+        );
+        if let Some(ms) = next {
+            apply::queue_job(board, "confirm", ms.max(0));
+        }
+        Ok(())
+    })?;
+    let total = main.plus(sub_stats.as_ref().unwrap_or(&Default::default()));
+    let text = format!(
+        "confirmed {} item(s) changed by webhooks: {} rows written, {} marked deleted",
+        ids.len(),
+        total.rows_written,
+        total.marked_deleted
+    );
+    Ok((total, text))
+}
+
 /// Events that failed for good: a WARNING, and the alert URL is told.
 pub fn failed_events(failed: &[(i64, String)]) {
     let first = &failed[0];
