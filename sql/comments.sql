@@ -35,6 +35,30 @@ REVOKE EXECUTE ON FUNCTION monday_sync.request_pull(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.set_schedule(bigint, interval, interval) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._budget() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._worker() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.set_signing_secret(text) FROM PUBLIC;
+ALTER FUNCTION monday_sync.set_signing_secret(text) SET log_min_error_statement = 'panic';
+REVOKE EXECUTE ON FUNCTION monday_sync.receive_webhook(text, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.subscribe_board(bigint, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.unsubscribe_board(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync._webhook_listener() FROM PUBLIC;
+
+COMMENT ON FUNCTION monday_sync.set_signing_secret(text) IS
+$$Store your monday app's Signing Secret: webhooks created with an app token carry an HS256 JWT in Authorization, verified with it (signature, exp, and aud = monday_sync.webhook_public_url plus the path). Stored like the API token: only the extension's owner can read it. NULL removes it.$$;
+
+COMMENT ON FUNCTION monday_sync.receive_webhook(text, text, text) IS
+$$The webhook listener's checks and inbox, for installs that put their own front door (PostgREST, a serverless function, an API gateway) before PostgreSQL: receive_webhook(body, authorization, path DEFAULT '/webhook'). Returns the JSON to answer monday with: {"challenge": …} for a URL verification, else {"stored": true, "event_id": …} or {"stored": false, "duplicate_of": …}. Errors: 22P02 malformed body (answer 400), 28000 not authorized (answer 401). SECURITY DEFINER: GRANT EXECUTE to the front door's role.$$;
+
+COMMENT ON FUNCTION monday_sync.subscribe_board(bigint, text) IS
+$$Create on monday the webhooks that cover every item and subitem event of a tracked board, posting to <url>/webhook/<secret> (url defaults to monday_sync.webhook_public_url; the secret path is generated once per board and never shown). Idempotent: the board's webhooks on monday are read first and only what is missing is created. monday posts a challenge to the URL while creating each webhook, so the listener (or your front door) must be reachable.$$;
+
+COMMENT ON FUNCTION monday_sync.unsubscribe_board(bigint) IS
+$$Delete a board's webhooks on monday and forget its secret path; returns how many were deleted. The board goes back to being polled.$$;
+
+COMMENT ON FUNCTION monday_sync._webhook_listener() IS
+$$Internal: the shared-memory state behind monday_sync.webhook_listener.$$;
+
+COMMENT ON TABLE monday_sync.webhook_events IS 'The webhook inbox: every accepted event once (retries and copies add to deliveries), with its board, item, type, trigger id, isRetry, payload, received_at, status (received, applied, ignored, failed), processed_at, attempts and error. Applied and ignored events are deleted after monday_sync.webhook_retention.';
+COMMENT ON TABLE monday_sync.webhooks IS 'The webhook subscriptions subscribe_board created on monday (the URL without its secret path).';
 
 COMMENT ON FUNCTION monday_sync.refresh_board(bigint) IS
 $$Incremental refresh of a tracked board and its subitems, in this transaction: reads monday's activity log since the board's watermark and fetches only the items it names (items(ids:), 100 per call). With nothing changed it costs one API call and writes nothing. Falls back to a full reconcile (and says why in the summary and the run history) when there is no watermark yet, the watermark is older than monday_sync.activity_log_retention, or the log holds more than 10,000 entries since it.$$;

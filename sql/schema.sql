@@ -67,7 +67,7 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
     -- The queued job the worker ran this for (NULL: a SQL function call).
     jobid bigint,
@@ -89,7 +89,7 @@ CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
 CREATE TABLE monday_sync.jobs (
     jobid bigserial PRIMARY KEY,
     board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
-    command text NOT NULL CHECK (command IN ('refresh', 'pull')),
+    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm')),
     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
     attempts int NOT NULL DEFAULT 0,
     queued_at timestamptz NOT NULL DEFAULT now(),
@@ -121,7 +121,89 @@ CREATE TABLE monday_sync.api_calls (
     PRIMARY KEY (runid, call_no)
 );
 
+-- ---------- webhooks ----------
+
+-- The app's signing secret (webhook JWTs). Like the token: no grants, ever.
+CREATE TABLE monday_sync._signing_secret (
+    id boolean PRIMARY KEY DEFAULT true CHECK (id),
+    secret text NOT NULL,
+    set_at timestamptz NOT NULL DEFAULT now(),
+    set_by name NOT NULL DEFAULT current_user
+);
+REVOKE ALL ON monday_sync._signing_secret FROM PUBLIC;
+
+-- Each subscribed board's secret URL path segment (webhooks created with a personal token carry
+-- no signature: the path is their credential). No grants.
+CREATE TABLE monday_sync._webhook_secrets (
+    board_id bigint PRIMARY KEY REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    secret text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON monday_sync._webhook_secrets FROM PUBLIC;
+
+-- The subscriptions subscribe_board created on monday (the URL is kept without its secret).
+CREATE TABLE monday_sync.webhooks (
+    webhook_id bigint PRIMARY KEY,
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    event text NOT NULL,
+    config jsonb,
+    url text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ON monday_sync.webhooks (board_id);
+
+-- The inbox: every accepted event, stored once (by content: a retry or a second subscription's
+-- copy of the same change adds to `deliveries`).
+CREATE TABLE monday_sync.webhook_events (
+    event_id bigserial PRIMARY KEY,
+    board_id bigint,
+    item_id bigint,
+    parent_item_id bigint,
+    event_type text NOT NULL,
+    column_id text,
+    trigger_uuid text,
+    is_retry boolean NOT NULL DEFAULT false,
+    trigger_time timestamptz,
+    -- When the change happened on monday (changedAt, else triggerTime): orders events per field.
+    changed_at timestamptz,
+    content_key text NOT NULL UNIQUE,
+    payload jsonb NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    -- 'listener' or 'sql' (monday_sync.receive_webhook).
+    via text NOT NULL DEFAULT 'listener',
+    deliveries int NOT NULL DEFAULT 1,
+    status text NOT NULL DEFAULT 'received' CHECK (status IN ('received', 'applied', 'ignored', 'failed')),
+    processed_at timestamptz,
+    attempts int NOT NULL DEFAULT 0,
+    error text
+);
+CREATE INDEX webhook_events_pending ON monday_sync.webhook_events (event_id) WHERE status = 'received';
+CREATE INDEX ON monday_sync.webhook_events (board_id, received_at DESC);
+CREATE INDEX ON monday_sync.webhook_events (received_at) WHERE status IN ('applied', 'ignored');
+
+-- The newest change applied per item field, so an older event (late, retried, reordered) never
+-- overwrites newer state. field = a column id, or '#name', '#group', '#state'.
+CREATE TABLE monday_sync._webhook_versions (
+    board_id bigint NOT NULL,
+    item_id bigint NOT NULL,
+    field text NOT NULL,
+    changed_at timestamptz NOT NULL,
+    PRIMARY KEY (board_id, item_id, field)
+);
+REVOKE ALL ON monday_sync._webhook_versions FROM PUBLIC;
+
+-- Items a webhook touched, waiting for their confirming fetch (batched `items(ids:)`, after the
+-- settle window). board_id is the tracked (top) board whose `confirm` job fetches them.
+CREATE TABLE monday_sync._webhook_confirm (
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    item_id bigint NOT NULL,
+    due timestamptz NOT NULL,
+    PRIMARY KEY (board_id, item_id)
+);
+REVOKE ALL ON monday_sync._webhook_confirm FROM PUBLIC;
+
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.columns', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.groups', '');
+SELECT pg_catalog.pg_extension_config_dump('monday_sync.webhooks', '');

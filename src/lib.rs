@@ -7,6 +7,7 @@ use pgrx::prelude::*;
 
 pub mod api;
 pub mod codec;
+pub mod listener;
 pub mod pg;
 pub mod sync;
 pub mod webhook;

@@ -48,3 +48,9 @@ pub const LOG_REACH: i64 = 10_000;
 pub const PAGE_LIMIT: i64 = 500;
 /// monday's `items(ids:)` accepts at most 100 ids.
 pub const IDS_PER_CALL: usize = 100;
+
+/// A board's webhooks on monday (`subscribe_board` creates what is missing).
+pub const WEBHOOKS: &str = include_str!("graphql/webhooks.graphql");
+/// One webhook subscription (monday POSTs a challenge to the URL before it answers).
+pub const CREATE_WEBHOOK: &str = include_str!("graphql/create_webhook.graphql");
+pub const DELETE_WEBHOOK: &str = include_str!("graphql/delete_webhook.graphql");

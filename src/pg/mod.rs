@@ -28,6 +28,8 @@ pub mod settings;
 pub mod spi;
 /// Tracking: `track_board`, reconciling the mapping and the typed table with the board, table DDL.
 pub mod track;
+/// Real time: monday webhooks received (listener, `receive_webhook`), stored and applied.
+pub mod webhooks;
 /// The background worker and its job queue.
 pub mod worker;
 /// Writing rows into a typed table as its owner: the upsert, `Writer`, marking deleted, reading back.

@@ -27,7 +27,7 @@ use std::time::Instant;
 /// `refresh_board`) runs in its caller's transaction: `Inline`. The background worker commits each
 /// step on its own, so a crash loses at most the page being written and HTTP never happens inside
 /// a transaction.
-pub(super) trait Steps {
+pub(crate) trait Steps {
     fn step<T>(&mut self, f: impl FnOnce() -> R<T>) -> R<T>;
 }
 

@@ -256,51 +256,17 @@ pub(super) fn refresh_core<S: Steps>(
         ));
     }
     let mut sub_stats = sub.as_ref().map(|_| Stats::default());
-    let mut w_main = Writer::new(tb, cols.0);
-    let mut w_sub = sub.as_ref().map(|s| Writer::new(s, cols.1));
-    for chunk in ids.chunks(documents::IDS_PER_CALL) {
-        let d = items_by_ids(client, chunk).map_err(|e| api_err(e, &what))?;
-        steps.step(|| {
-            let items = items_of(d.get("items"));
-            let on = |board: i64| -> Vec<Value> {
-                items
-                    .iter()
-                    .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(board))
-                    .cloned()
-                    .collect()
-            };
-            let main_items = on(tb.board_id);
-            main.items_seen += main_items.len() as i64;
-            let mut written = w_main.write(&main_items, &mut main, false)?;
-            if let (Some(s), Some(w), Some(st)) = (&sub, w_sub.as_mut(), sub_stats.as_mut()) {
-                let sub_items = on(s.board_id);
-                st.items_seen += sub_items.len() as i64;
-                written.extend(w.write(&sub_items, st, false)?);
-            }
-            // Not returned (deleted for good) or now on another board: kept, marked deleted.
-            let gone: Vec<i64> = chunk
-                .iter()
-                .copied()
-                .filter(|i| !written.contains(i))
-                .collect();
-            main.marked_deleted += mark_deleted(tb, &gone)?;
-            if let (Some(s), Some(st)) = (&sub, sub_stats.as_mut()) {
-                st.marked_deleted += mark_deleted(s, &gone)?;
-            }
-            Ok(())
-        })?;
-        if let Some(p) = progress {
-            p.update(&Figures {
-                phase: 4,
-                board_id: tb.board_id,
-                items_seen: main.items_seen + sub_stats.as_ref().map_or(0, |s| s.items_seen),
-                items_count: ids.len() as i64,
-                rows_written: main.rows_written + sub_stats.as_ref().map_or(0, |s| s.rows_written),
-                api_calls: client.http_calls() as i64,
-                complexity: client.complexity_used(),
-            });
-        }
-    }
+    fetch_and_write(
+        client,
+        tb,
+        sub.as_ref(),
+        cols,
+        &ids,
+        (&mut main, &mut sub_stats),
+        progress,
+        steps,
+        &mut |_| {},
+    )?;
     steps.step(|| {
         // The newest entry applied, rounded up to the microsecond: the next refresh starts after it.
         let next_us = found.newest.map(|t| (t + 9) / 10);
@@ -320,6 +286,72 @@ pub(super) fn refresh_core<S: Steps>(
         log_entries: found.entries,
         changed_items: ids.len() as i64,
     })
+}
+
+/// Fetches items by id, 100 a call, and writes each batch into the board's table (and its subitems
+/// board's) exactly as a pull would; an id monday no longer returns is marked deleted. `done` runs
+/// in each batch's transaction with the ids of that batch (the confirm queue forgets them there).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn fetch_and_write<S: Steps>(
+    client: &mut Client,
+    tb: &Tracked,
+    sub: Option<&Tracked>,
+    cols: (Vec<crate::sync::rows::MappedColumn>, Vec<crate::sync::rows::MappedColumn>),
+    ids: &[i64],
+    stats: (&mut Stats, &mut Option<Stats>),
+    progress: &Option<Progress>,
+    steps: &mut S,
+    done: &mut dyn FnMut(&[i64]),
+) -> R<()> {
+    let what = format!("monday board {}", tb.board_id);
+    let (main, sub_stats) = stats;
+    let mut w_main = Writer::new(tb, cols.0);
+    let mut w_sub = sub.map(|s| Writer::new(s, cols.1));
+    for chunk in ids.chunks(documents::IDS_PER_CALL) {
+        let d = items_by_ids(client, chunk).map_err(|e| api_err(e, &what))?;
+        steps.step(|| {
+            let items = items_of(d.get("items"));
+            let on = |board: i64| -> Vec<Value> {
+                items
+                    .iter()
+                    .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(board))
+                    .cloned()
+                    .collect()
+            };
+            let main_items = on(tb.board_id);
+            main.items_seen += main_items.len() as i64;
+            let mut written = w_main.write(&main_items, main, false)?;
+            if let (Some(s), Some(w), Some(st)) = (sub, w_sub.as_mut(), sub_stats.as_mut()) {
+                let sub_items = on(s.board_id);
+                st.items_seen += sub_items.len() as i64;
+                written.extend(w.write(&sub_items, st, false)?);
+            }
+            // Not returned (deleted for good) or now on another board: kept, marked deleted.
+            let gone: Vec<i64> = chunk
+                .iter()
+                .copied()
+                .filter(|i| !written.contains(i))
+                .collect();
+            main.marked_deleted += mark_deleted(tb, &gone)?;
+            if let (Some(s), Some(st)) = (sub, sub_stats.as_mut()) {
+                st.marked_deleted += mark_deleted(s, &gone)?;
+            }
+            done(chunk);
+            Ok(())
+        })?;
+        if let Some(p) = progress {
+            p.update(&Figures {
+                phase: 4,
+                board_id: tb.board_id,
+                items_seen: main.items_seen + sub_stats.as_ref().map_or(0, |s| s.items_seen),
+                items_count: ids.len() as i64,
+                rows_written: main.rows_written + sub_stats.as_ref().map_or(0, |s| s.rows_written),
+                api_calls: client.http_calls() as i64,
+                complexity: client.complexity_used(),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn summary(

@@ -26,6 +26,20 @@ pub static ALERT_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>
 pub static WORKER_STEP_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(600_000);
 pub static MAX_RESPONSE_SIZE: GucSetting<i32> = GucSetting::<i32>::new(64 * 1024);
 pub static TOKEN_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static WEBHOOK_LISTEN: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static WEBHOOK_PUBLIC_URL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static WEBHOOK_TLS_CERT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static WEBHOOK_TLS_KEY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static WEBHOOK_ALLOW_UNAUTHENTICATED: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static WEBHOOK_MAX_BODY: GucSetting<i32> = GucSetting::<i32>::new(1024);
+pub static WEBHOOK_HEADER_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+pub static WEBHOOK_BODY_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+pub static WEBHOOK_MAX_CONNECTIONS: GucSetting<i32> = GucSetting::<i32>::new(256);
+pub static WEBHOOK_QUEUE: GucSetting<i32> = GucSetting::<i32>::new(4096);
+pub static WEBHOOK_SETTLE: GucSetting<i32> = GucSetting::<i32>::new(2_000);
+pub static WEBHOOK_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
+pub static WEBHOOK_SILENCE: GucSetting<i32> = GucSetting::<i32>::new(3_600);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -184,6 +198,7 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::SUPERUSER_ONLY,
     );
+    define_webhook_settings();
     GucRegistry::define_string_guc(
         c"monday_sync.alert_url",
         c"URL that receives a JSON POST when a queued job fails for good.",
@@ -192,6 +207,129 @@ pub fn init() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+}
+
+fn define_webhook_settings() {
+    // Where the listener serves and what it trusts: server configuration (SIGHUP), superuser only.
+    let server = |name: &'static std::ffi::CStr,
+                  short: &'static std::ffi::CStr,
+                  long: &'static std::ffi::CStr,
+                  s: &'static GucSetting<Option<CString>>| {
+        GucRegistry::define_string_guc(name, short, long, s, GucContext::Sighup, GucFlags::default());
+    };
+    server(
+        c"monday_sync.webhook_listen",
+        c"Address the webhook listener serves HTTP on, as host:port (e.g. 127.0.0.1:8787).",
+        c"Empty (the default) = no listener. Needs monday_sync in shared_preload_libraries; a change takes effect on reload.",
+        &WEBHOOK_LISTEN,
+    );
+    server(
+        c"monday_sync.webhook_public_url",
+        c"The public URL that reaches the listener's root (https://host/prefix).",
+        c"subscribe_board builds subscription URLs from it; a webhook JWT's aud must equal it plus the request path.",
+        &WEBHOOK_PUBLIC_URL,
+    );
+    server(
+        c"monday_sync.webhook_tls_cert",
+        c"PEM certificate chain for the listener's HTTPS (with webhook_tls_key).",
+        c"Empty = plain HTTP (put a TLS-terminating reverse proxy in front).",
+        &WEBHOOK_TLS_CERT,
+    );
+    GucRegistry::define_string_guc(
+        c"monday_sync.webhook_tls_key",
+        c"PEM private key for the listener's HTTPS.",
+        c"Read by the server only.",
+        &WEBHOOK_TLS_KEY,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
+    );
+    GucRegistry::define_bool_guc(
+        c"monday_sync.webhook_allow_unauthenticated",
+        c"Accept webhook posts that carry neither a valid JWT nor a subscription's secret path.",
+        c"For local testing only: anyone who reaches the listener can then write events.",
+        &WEBHOOK_ALLOW_UNAUTHENTICATED,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    let int = |name: &'static std::ffi::CStr,
+               short: &'static std::ffi::CStr,
+               s: &'static GucSetting<i32>,
+               min: i32,
+               max: i32,
+               flags: GucFlags| {
+        GucRegistry::define_int_guc(name, short, c"", s, min, max, GucContext::Sighup, flags);
+    };
+    int(
+        c"monday_sync.webhook_max_body",
+        c"Largest webhook body the listener accepts (413 above).",
+        &WEBHOOK_MAX_BODY,
+        1,
+        64 * 1024,
+        GucFlags::UNIT_KB,
+    );
+    int(
+        c"monday_sync.webhook_header_timeout",
+        c"Time a client has to send a request head (and a TLS handshake); slower connections are closed.",
+        &WEBHOOK_HEADER_TIMEOUT,
+        100,
+        300_000,
+        GucFlags::UNIT_MS,
+    );
+    int(
+        c"monday_sync.webhook_body_timeout",
+        c"Time a client has to send a request body once its head is in (408 when slower).",
+        &WEBHOOK_BODY_TIMEOUT,
+        100,
+        300_000,
+        GucFlags::UNIT_MS,
+    );
+    int(
+        c"monday_sync.webhook_max_connections",
+        c"Connections the listener serves at once; more are answered 503 and closed.",
+        &WEBHOOK_MAX_CONNECTIONS,
+        1,
+        65_536,
+        GucFlags::default(),
+    );
+    int(
+        c"monday_sync.webhook_queue",
+        c"Received events waiting to be committed; a full queue answers 503 with Retry-After.",
+        &WEBHOOK_QUEUE,
+        1,
+        1_000_000,
+        GucFlags::default(),
+    );
+    int(
+        c"monday_sync.webhook_settle",
+        c"Time an item changed by a webhook waits before its confirming fetch (more changes join the same batched call).",
+        &WEBHOOK_SETTLE,
+        0,
+        3_600_000,
+        GucFlags::UNIT_MS,
+    );
+    int(
+        c"monday_sync.webhook_retention",
+        c"Applied and ignored webhook events older than this are deleted from monday_sync.webhook_events.",
+        &WEBHOOK_RETENTION,
+        60,
+        i32::MAX,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"monday_sync.webhook_silence",
+        c"A subscribed board with no event for this long gets a safety-net activity-log refresh.",
+        &WEBHOOK_SILENCE,
+        10,
+        i32::MAX,
+        GucFlags::UNIT_S,
+    );
+}
+
+pub fn optional(s: &GucSetting<Option<CString>>) -> Option<String> {
+    s.get()
+        .and_then(|c| c.into_string().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 pub fn database() -> String {

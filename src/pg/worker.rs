@@ -21,7 +21,10 @@ use super::settings;
 use super::spi::exec;
 use super::track::tracked;
 use crate::api::Client;
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{
+    BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
+    SignalWakeFlags,
+};
 use pgrx::lwlock::PgLwLock;
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
@@ -58,6 +61,7 @@ static READY: AtomicBool = AtomicBool::new(false);
 pub fn init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         pg_shmem_init!(WORKER);
+        super::webhooks::worker::init_shmem();
         READY.store(true, Ordering::Release);
         // The launcher connects to no database: it waits quietly for monday_sync.database to exist,
         // then starts the worker proper there, and starts it again whenever it stops.
@@ -129,7 +133,7 @@ fn worker_missing() -> Option<(String, String)> {
 static WAKE_REGISTERED: AtomicBool = AtomicBool::new(false);
 
 /// Wakes the worker when the requesting transaction commits (before that it could not see the job).
-fn wake_on_commit() {
+pub(crate) fn wake_on_commit() {
     if !READY.load(Ordering::Acquire) || WAKE_REGISTERED.swap(true, Ordering::Relaxed) {
         return;
     }
@@ -335,7 +339,7 @@ fn to_report(f: &Failure) -> ErrorReport {
 /// value or a Postgres ERROR (which becomes an error value: the worker goes on).
 /// Each step has at most `monday_sync.worker_step_timeout`: a trigger a table owner wrote (a
 /// sleep, a loop) cannot hold the one worker, and every board with it, for ever.
-fn in_tx<T>(f: impl FnOnce() -> R<T>) -> R<T> {
+pub(crate) fn in_tx<T>(f: impl FnOnce() -> R<T>) -> R<T> {
     let timeout = settings::WORKER_STEP_TIMEOUT.get();
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
@@ -423,22 +427,35 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
     BackgroundWorker::connect_worker_to_spi(None, None);
     let db = settings::database();
     let mut said = false;
+    // The job worker and the webhook worker, each started again whenever it stops (SIGTERM to it,
+    // its database dropped, a failure); a stopping worker wakes this loop (bgw_notify_pid).
+    let mut job: Option<DynamicBackgroundWorker> = None;
+    let mut hooks: Option<DynamicBackgroundWorker> = None;
     loop {
         if database_exists(&db) {
             said = false;
-            let launched = BackgroundWorkerBuilder::new("monday_sync worker")
-                .set_type("monday_sync worker")
-                .set_function("monday_sync_worker_main")
-                .set_library("monday_sync")
-                .enable_spi_access()
-                .set_notify_pid(unsafe { pg_sys::MyProcPid })
-                .load_dynamic();
-            match launched {
-                // Returns when the worker stops (SIGTERM to it, its database dropped, a failure).
-                Ok(w) => {
-                    let _ = w.wait_for_shutdown();
+            for (slot, name, function) in [
+                (&mut job, "monday_sync worker", "monday_sync_worker_main"),
+                (&mut hooks, "monday_sync webhooks", "monday_sync_webhooks_main"),
+            ] {
+                let running = slot.as_ref().is_some_and(|w| {
+                    matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted))
+                });
+                if running {
+                    continue;
                 }
-                Err(e) => warning!("monday_sync launcher: could not start the worker: {e:?} (max_worker_processes?)"),
+                *slot = None;
+                match BackgroundWorkerBuilder::new(name)
+                    .set_type(name)
+                    .set_function(function)
+                    .set_library("monday_sync")
+                    .enable_spi_access()
+                    .set_notify_pid(unsafe { pg_sys::MyProcPid })
+                    .load_dynamic()
+                {
+                    Ok(w) => *slot = Some(w),
+                    Err(e) => warning!("monday_sync launcher: could not start the {name}: {e:?} (max_worker_processes?)"),
+                }
             }
         } else {
             if !said {
@@ -791,10 +808,10 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     .map_err(fail)?;
     let mut hooks = PgHooks { worker: true };
     let mut client = Client::new(settings::api_config(tok), &mut hooks);
-    let (kind, mode) = if job.command == "pull" {
-        ("pull_board", Some("full"))
-    } else {
-        ("refresh_board", None)
+    let (kind, mode) = match job.command.as_str() {
+        "pull" => ("pull_board", Some("full")),
+        "confirm" => ("confirm_items", None),
+        _ => ("refresh_board", None),
     };
     let runid = in_tx(|| {
         let runid = start_job_run(job.board_id, kind, Some(job.jobid), mode);
@@ -811,21 +828,22 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         job.board_id,
         if job.command == "pull" { 1 } else { 3 },
     );
-    let result = if job.command == "pull" {
-        pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
+    let result = match job.command.as_str() {
+        "pull" => pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
             let total = s.plus(sub.as_ref().unwrap_or(&Default::default()));
             let text = pull_text(&total);
-            (total, text, "full")
-        })
-    } else {
-        refresh_core(&mut client, &tb, &progress, &mut Committed)
-            .map(|r| (r.total(), r.text(), r.mode()))
+            (total, text, Some("full"))
+        }),
+        "confirm" => super::webhooks::confirm_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|(total, text)| (total, text, None)),
+        _ => refresh_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|r| (r.total(), r.text(), Some(r.mode()))),
     };
     drop(progress);
     match result {
         Ok((total, text, mode)) => {
             in_tx(|| {
-                finish_run(runid, &client, &total, &text, Some(mode));
+                finish_run(runid, &client, &total, &text, mode);
                 Ok(())
             })
             .map_err(fail)?;
@@ -848,9 +866,9 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
 
 /// `monday_sync.alert_url`: a JSON POST with a `text` field (a Slack incoming webhook works as is).
 fn alert(job: &Job, message: &str) {
-    let Some(url) = settings::alert_url() else {
+    if settings::alert_url().is_none() {
         return;
-    };
+    }
     let board_name: String = in_tx(|| {
         Ok(super::spi::one::<String>(
             "SELECT board_name FROM monday_sync.boards WHERE board_id = $1",
@@ -859,7 +877,7 @@ fn alert(job: &Job, message: &str) {
         .unwrap_or_default())
     })
     .unwrap_or_default();
-    let body = json!({
+    post_alert(json!({
         "text": format!(
             "monday_sync: the {} of monday board \"{board_name}\" ({}) failed after {} attempt(s): {message}",
             job.command, job.board_id, job.attempts
@@ -871,7 +889,15 @@ fn alert(job: &Job, message: &str) {
         "attempts": job.attempts,
         "error": message,
         "database": settings::database(),
-    });
+    }));
+}
+
+/// POSTs a JSON body to `monday_sync.alert_url` (5 s at most; a failure is a WARNING). Call it
+/// outside a transaction that holds locks others wait for.
+pub(crate) fn post_alert(body: serde_json::Value) {
+    let Some(url) = settings::alert_url() else {
+        return;
+    };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(5)))
         .max_redirects(0)
@@ -885,10 +911,10 @@ fn alert(job: &Job, message: &str) {
     {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => warning!(
-            "monday_sync worker: alert_url answered HTTP {}",
+            "monday_sync: alert_url answered HTTP {}",
             r.status().as_u16()
         ),
-        Err(e) => warning!("monday_sync worker: alert_url could not be reached: {e}"),
+        Err(e) => warning!("monday_sync: alert_url could not be reached: {e}"),
     }
 }
 
@@ -919,7 +945,9 @@ SELECT b.board_id,
        (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'queued') AS queued_jobs,
        (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'running') AS running_jobs,
        e.finished_at AS last_error_at,
-       e.last_error
+       e.last_error,
+       CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
+            THEN 'live' ELSE 'polled' END AS sync_mode
   FROM monday_sync.boards b
   LEFT JOIN LATERAL (
        SELECT max(r.finished_at) AS last_success FROM monday_sync.sync_runs r
@@ -931,7 +959,7 @@ SELECT b.board_id,
         ORDER BY j.finished_at DESC LIMIT 1) e ON true
  WHERE b.parent_board_id IS NULL;
 COMMENT ON VIEW monday_sync.board_status IS
-  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, and the last error since the last success.';
+  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, the last error since the last success, and sync_mode: live (webhook subscriptions) or polled.';
 
 CREATE FUNCTION monday_sync.set_schedule(board_id bigint, refresh_every interval, reconcile_every interval DEFAULT interval '1 day')
 RETURNS void LANGUAGE plpgsql VOLATILE
