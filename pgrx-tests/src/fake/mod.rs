@@ -1021,7 +1021,8 @@ mod tests {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            if !text.trim_start().starts_with("query") {
+            let t = text.trim_start();
+            if !t.starts_with("query") && !t.starts_with("mutation") {
                 continue;
             }
             let mut doc = text.clone();
@@ -1033,7 +1034,7 @@ mod tests {
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
-        assert_eq!(n, 6);
+        assert_eq!(n, 9);
     }
 
     #[test]
