@@ -110,3 +110,7 @@ COMMENT ON TABLE monday_sync.api_calls IS 'Every monday API call of a run: HTTP 
 
 COMMENT ON FUNCTION monday_sync._progress() IS
 $$Internal: the shared-memory progress slots behind monday_sync.pull_progress.$$;
+COMMENT ON TABLE monday_sync._signing_secret IS 'The monday app''s signing secret that webhook JWTs are verified with (set_signing_secret). Readable only by the extension''s owner.';
+COMMENT ON TABLE monday_sync._webhook_secrets IS 'Per subscribed board, the secret path segment of its webhook URL. Readable only by the extension''s owner; not dumped: run subscribe_board again after a restore.';
+COMMENT ON TABLE monday_sync._webhook_versions IS 'Internal: the newest change applied from a webhook per item field, so an older event never overwrites newer state.';
+COMMENT ON TABLE monday_sync._webhook_confirm IS 'Internal: items changed by webhooks waiting for their confirming items(ids:) fetch, and when it is due.';

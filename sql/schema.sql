@@ -198,6 +198,8 @@ CREATE TABLE monday_sync._webhook_confirm (
     board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
     item_id bigint NOT NULL,
     due timestamptz NOT NULL,
+    -- The last event that queued it: a fetch that began before this leaves the entry queued.
+    touched timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     PRIMARY KEY (board_id, item_id)
 );
 REVOKE ALL ON monday_sync._webhook_confirm FROM PUBLIC;

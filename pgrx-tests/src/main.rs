@@ -10,6 +10,7 @@ mod hardening;
 mod regress;
 mod setup;
 mod util;
+mod webhooks;
 mod worker;
 
 use cluster::Cluster;
@@ -52,6 +53,7 @@ fn usage() -> ! {
          \n  demo [--keep]   build, install into a throwaway cluster, decode the bundled items page into a typed table\
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
          \n  regress         only pg_regress (pgrx-tests/regress) against an installed build\
+         \n  webhooks        only the webhook tests (WEBHOOKS_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
          \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
          \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
@@ -77,6 +79,9 @@ fn main() {
         Some("worker") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_worker()),
+        Some("webhooks") => setup::ensure()
+            .and_then(|_| install(false))
+            .and_then(|_| run_webhooks()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
         Some("bench-sync") => setup::ensure()
@@ -200,7 +205,15 @@ fn test() -> Result<(), String> {
     step("end-to-end: a real cluster and the fake monday server over HTTP on 127.0.0.1");
     run_e2e()?;
     step("background worker: a cluster with monday_sync and pg_cron preloaded, crashes included");
-    run_worker()
+    run_worker()?;
+    step("webhooks: the listener in a real cluster, the fake monday delivering over HTTP");
+    run_webhooks()
+}
+
+fn run_webhooks() -> Result<(), String> {
+    let w = webhooks::run()?;
+    println!("\nwebhooks: {w}");
+    Ok(())
 }
 
 /// The end-to-end tests in their cluster (monday_sync preloaded).

@@ -172,6 +172,21 @@ pub struct Fake {
     hooks: Arc<webhooks::Dispatcher>,
 }
 
+/// A handle on a running fake for another thread: changes the world like `Fake::with`.
+#[derive(Clone)]
+pub struct FakeHandle {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl FakeHandle {
+    pub fn with<R>(&self, f: impl FnOnce(&mut Shared) -> R) -> R {
+        let mut s = self.shared.lock().unwrap();
+        let r = f(&mut s);
+        s.flush_webhooks();
+        r
+    }
+}
+
 impl Drop for Fake {
     /// Stops the delivery threads (deliveries still queued are dropped).
     fn drop(&mut self) {
@@ -281,6 +296,13 @@ impl Fake {
         let r = f(&mut s);
         s.flush_webhooks();
         r
+    }
+
+    #[allow(dead_code)]
+    pub fn handle(&self) -> FakeHandle {
+        FakeHandle {
+            shared: self.shared.clone(),
+        }
     }
 
     pub fn log(&self) -> Vec<LogEntry> {

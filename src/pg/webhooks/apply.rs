@@ -345,7 +345,7 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
             "INSERT INTO monday_sync._webhook_confirm (board_id, item_id, due)
              SELECT $1, i, pg_catalog.clock_timestamp() + $3 * interval '1 millisecond'
                FROM pg_catalog.unnest($2::bigint[]) i
-             ON CONFLICT (board_id, item_id) DO NOTHING",
+             ON CONFLICT (board_id, item_id) DO UPDATE SET touched = pg_catalog.clock_timestamp()",
             &[top.into(), items.into(), settle_ms.into()],
         );
         queue_job(top, "confirm", settle_ms);
@@ -449,9 +449,12 @@ pub fn due_confirms(board_id: i64, limit: i64) -> Vec<i64> {
     .unwrap_or_default()
 }
 
-pub fn confirmed(board_id: i64, items: &[i64]) {
+/// The fetch that began at `since` (`clock_timestamp()`) wrote these items: their entries go,
+/// unless an event touched them since (its payload was applied after the fetch read the item).
+pub fn confirmed(board_id: i64, items: &[i64], since: pgrx::datum::TimestampWithTimeZone) {
     exec(
-        "DELETE FROM monday_sync._webhook_confirm WHERE board_id = $1 AND item_id = ANY ($2)",
-        &[board_id.into(), items.to_vec().into()],
+        "DELETE FROM monday_sync._webhook_confirm
+          WHERE board_id = $1 AND item_id = ANY ($2) AND touched < $3",
+        &[board_id.into(), items.to_vec().into(), since.into()],
     );
 }

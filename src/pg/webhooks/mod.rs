@@ -366,8 +366,10 @@ pub(crate) fn confirm_core<S: crate::pg::pull::Steps>(
     progress: &Option<crate::pg::progress::Progress>,
     steps: &mut S,
 ) -> R<(crate::pg::runs::Stats, String)> {
-    let (sub, ids, cols) = steps.step(|| {
+    let (sub, ids, cols, since) = steps.step(|| {
         tb.target()?;
+        let since: pgrx::datum::TimestampWithTimeZone =
+            one("SELECT pg_catalog.clock_timestamp()", &[]).expect("clock_timestamp");
         let sub = tb.subitems_board_id.and_then(tracked);
         let cols = (
             crate::pg::mapping::mapping(tb.board_id),
@@ -375,7 +377,7 @@ pub(crate) fn confirm_core<S: crate::pg::pull::Steps>(
                 .map(|s| crate::pg::mapping::mapping(s.board_id))
                 .unwrap_or_default(),
         );
-        Ok((sub, apply::due_confirms(tb.board_id, 10_000), cols))
+        Ok((sub, apply::due_confirms(tb.board_id, 10_000), cols, since))
     })?;
     let mut main = crate::pg::runs::Stats::default();
     let mut sub_stats = sub.as_ref().map(|_| crate::pg::runs::Stats::default());
@@ -389,7 +391,7 @@ pub(crate) fn confirm_core<S: crate::pg::pull::Steps>(
         (&mut main, &mut sub_stats),
         progress,
         steps,
-        &mut |chunk| apply::confirmed(board, chunk),
+        &mut |chunk| apply::confirmed(board, chunk, since),
     )?;
     steps.step(|| {
         // Items queued while this job ran: the next job, when the first of them is due.

@@ -292,6 +292,8 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                             log!("monday_sync webhooks: listening on {}{}", l.addr, if want.cert.is_some() { " (TLS)" } else { "" });
                             set_error("");
                             listener = Some(l);
+                            // Nothing listened until now: what monday sent meanwhile may be lost.
+                            recovered = false;
                             started = Some(want.clone());
                             last_failed_start = None;
                         }
