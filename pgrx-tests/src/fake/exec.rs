@@ -397,6 +397,10 @@ impl<'a> ObjectValue for Obj<'a> {
                 }
                 _ => not_implemented(),
             },
+            // monday answers `complexity` beside mutations too (schema: Mutation.complexity).
+            Node::Mutation(_) if f == "complexity" => {
+                Ok(ResolvedValue::object(self.new(Node::Complexity)))
+            }
             Node::Mutation(outcomes) => {
                 let key = info.field_selections()[0].response_key().as_str();
                 match outcomes.get(key) {
@@ -805,6 +809,8 @@ pub fn plan_mutation(
                 continue;
             }
             match sel {
+                // Not a mutation: answered from the budget, like on a query.
+                Selection::Field(f) if f.name == "complexity" || f.name == "__typename" => {}
                 Selection::Field(f) => {
                     let key = f.response_key().to_string();
                     if out.iter().any(|p| p.key == key) {

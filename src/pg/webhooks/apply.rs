@@ -335,12 +335,15 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
     exec(
         "UPDATE monday_sync.webhook_events w
             SET status = u.s, error = u.e, processed_at = pg_catalog.clock_timestamp(), attempts = w.attempts + 1
-           FROM pg_catalog.unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, s, e)
+           FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[])) AS u(id, s, e)
           WHERE w.event_id = u.id",
         &[ids.into(), statuses.into(), errors.into()],
     );
     let settle_ms = settings::WEBHOOK_SETTLE.get().max(0) as i64;
-    for (top, items) in confirm {
+    for (top, mut items) in confirm {
+        // One entry per item: ON CONFLICT cannot touch a row twice in one statement.
+        items.sort_unstable();
+        items.dedup();
         exec(
             "INSERT INTO monday_sync._webhook_confirm (board_id, item_id, due)
              SELECT $1, i, pg_catalog.clock_timestamp() + $3 * interval '1 millisecond'

@@ -77,9 +77,13 @@ pub fn store(events: &[&Event], via: &str, received_ms: &[i64]) -> Vec<Stored> {
                      trigger_time, changed_at, content_key, payload, received_at, via, deliveries)
              SELECT u.b, u.i, u.p, u.t, u.c, u.u, u.r, u.tt, u.ca, u.k, u.pl,
                     coalesce(u.rv, pg_catalog.clock_timestamp()), $14, u.d
-               FROM pg_catalog.unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                                      $6::text[], $7::boolean[], $8::timestamptz[], $9::timestamptz[],
-                                      $10::text[], $11::jsonb[], $12::timestamptz[], $13::int[])
+               FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::bigint[]),
+                               pg_catalog.unnest($3::bigint[]), pg_catalog.unnest($4::text[]),
+                               pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]),
+                               pg_catalog.unnest($7::boolean[]), pg_catalog.unnest($8::timestamptz[]),
+                               pg_catalog.unnest($9::timestamptz[]), pg_catalog.unnest($10::text[]),
+                               pg_catalog.unnest($11::jsonb[]), pg_catalog.unnest($12::timestamptz[]),
+                               pg_catalog.unnest($13::int[]))
                     AS u(b, i, p, t, c, u, r, tt, ca, k, pl, rv, d)
              ON CONFLICT (content_key) DO UPDATE
                 SET deliveries = w.deliveries + excluded.deliveries,
