@@ -7,7 +7,9 @@
 use crate::cluster::Cluster;
 use crate::e2e::{check, check_table, eq};
 use crate::fake::webhooks::{jwt, post, Answer};
-use crate::fake::world::{State, World, FIRST_ITEM, FIRST_SUBITEM, SAMPLE_BOARD, SAMPLE_SUBITEMS_BOARD};
+use crate::fake::world::{
+    State, World, FIRST_ITEM, FIRST_SUBITEM, SAMPLE_BOARD, SAMPLE_SUBITEMS_BOARD,
+};
 use crate::fake::Fake;
 use postgres::{Client, NoTls};
 use serde_json::{json, Value};
@@ -70,7 +72,11 @@ impl H {
     }
 
     pub fn text(&mut self, sql: &str) -> Result<Option<String>, String> {
-        Ok(self.db.query_one(sql, &[]).map_err(pg)?.get::<_, Option<String>>(0))
+        Ok(self
+            .db
+            .query_one(sql, &[])
+            .map_err(pg)?
+            .get::<_, Option<String>>(0))
     }
 
     pub fn json(&mut self, sql: &str) -> Result<Value, String> {
@@ -107,7 +113,10 @@ impl H {
                 return Ok(());
             }
             if t.elapsed() > Duration::from_secs(30) {
-                let e = self.text("SELECT last_error FROM monday_sync.webhook_listener").ok().flatten();
+                let e = self
+                    .text("SELECT last_error FROM monday_sync.webhook_listener")
+                    .ok()
+                    .flatten();
                 return Err(format!("the webhook listener is {st:?} (last error {e:?})"));
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -127,7 +136,10 @@ impl H {
     pub fn settle(&mut self, secs: u64) -> T {
         let t = Instant::now();
         if !self.fake.wait_deliveries_idle(Duration::from_secs(secs)) {
-            return Err(format!("deliveries still pending: {:?}", self.fake.delivery_stats()));
+            return Err(format!(
+                "deliveries still pending: {:?}",
+                self.fake.delivery_stats()
+            ));
         }
         loop {
             let _ = self.reconnect_if_dead();
@@ -162,7 +174,9 @@ impl H {
             self.text(&format!("{snap}{TABLE} t"))?,
             self.text(&format!("{snap}{SUBTABLE} t"))?,
         );
-        self.sql("CREATE TEMP TABLE IF NOT EXISTS snap_a (item_id bigint, j jsonb); TRUNCATE snap_a")?;
+        self.sql(
+            "CREATE TEMP TABLE IF NOT EXISTS snap_a (item_id bigint, j jsonb); TRUNCATE snap_a",
+        )?;
         self.sql(&format!(
             "INSERT INTO snap_a SELECT item_id, to_jsonb(t) - 'synced_at' FROM public.{TABLE} t
              UNION ALL SELECT item_id, to_jsonb(t) - 'synced_at' FROM public.{SUBTABLE} t"
@@ -183,7 +197,10 @@ impl H {
                         jsonb_each(a.j) e
                   WHERE b.j -> e.key IS DISTINCT FROM e.value"
             ))?;
-            return Err(format!("the tables differ from what a pull writes:\n{}", diff.unwrap_or_default()));
+            return Err(format!(
+                "the tables differ from what a pull writes:\n{}",
+                diff.unwrap_or_default()
+            ));
         }
         Ok(())
     }
@@ -205,7 +222,8 @@ impl H {
 /// an answer) and the body.
 pub fn raw(bytes: &[u8], timeout: Duration) -> Result<(u16, String), String> {
     let mut s = TcpStream::connect(("127.0.0.1", LISTEN)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     s.write_all(bytes).map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
@@ -234,7 +252,9 @@ pub fn send(path: &str, auth: Option<&str>, body: &Value) -> Result<Answer, Stri
 
 /// An `update_name` event like monday's (FACTS.md §5.3) for an item of the sample board.
 pub fn name_event(item: i64, name: &str, uuid: &str) -> Value {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     json!({"event": {
         "app": "monday", "type": "update_name",
         "triggerTime": "2026-11-30T12:00:00.000Z",
@@ -248,10 +268,17 @@ pub fn name_event(item: i64, name: &str, uuid: &str) -> Value {
 }
 
 fn item_name(h: &mut H, item: i64) -> Result<Option<String>, String> {
-    h.text(&format!("SELECT name FROM public.{TABLE} WHERE item_id = {item}"))
+    h.text(&format!(
+        "SELECT name FROM public.{TABLE} WHERE item_id = {item}"
+    ))
 }
 
-fn wait_for(h: &mut H, what: &str, secs: f64, mut f: impl FnMut(&mut H) -> Result<bool, String>) -> Result<Duration, String> {
+fn wait_for(
+    h: &mut H,
+    what: &str,
+    secs: f64,
+    mut f: impl FnMut(&mut H) -> Result<bool, String>,
+) -> Result<Duration, String> {
     let t = Instant::now();
     loop {
         if f(h)? {
@@ -275,8 +302,14 @@ fn subscribe_is_idempotent(h: &mut H) -> T {
         Duration::from_secs(5),
     )?;
     eq(&status, &200, &format!("GET /health ({body})"))?;
-    let r = h.json(&format!("SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"))?;
-    eq(&r["created"].as_array().map(Vec::len), &Some(14), &format!("first subscribe_board: {r}"))?;
+    let r = h.json(&format!(
+        "SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"
+    ))?;
+    eq(
+        &r["created"].as_array().map(Vec::len),
+        &Some(14),
+        &format!("first subscribe_board: {r}"),
+    )?;
     check(
         !r.to_string().contains(&h.secret_path()?[9..]),
         "subscribe_board shows the secret path",
@@ -296,30 +329,53 @@ fn subscribe_is_idempotent(h: &mut H) -> T {
         &format!("webhook URLs {on_fake:?}"),
     )?;
     check(path.len() >= 9 + 64, "a 256-bit secret path")?;
-    let r = h.json(&format!("SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"))?;
-    eq(&r["created"].as_array().map(Vec::len), &Some(0), &format!("second subscribe_board: {r}"))?;
+    let r = h.json(&format!(
+        "SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"
+    ))?;
+    eq(
+        &r["created"].as_array().map(Vec::len),
+        &Some(0),
+        &format!("second subscribe_board: {r}"),
+    )?;
     eq(&r["existing"].as_i64(), &Some(14), "existing subscriptions")?;
     // One deleted on monday: the next call creates exactly that one again.
     let gone = h.fake.with(|s| {
         let id = *s.world.webhooks.keys().next().unwrap();
         s.world.remove_webhook(id).unwrap().event
     });
-    let r = h.json(&format!("SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"))?;
-    eq(&r["created"][0]["event"].as_str(), &Some(gone.as_str()), &format!("re-created: {r}"))?;
-    eq(&h.i64("SELECT count(*) FROM monday_sync.webhooks")?, &14, "monday_sync.webhooks rows")?;
+    let r = h.json(&format!(
+        "SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"
+    ))?;
     eq(
-        &h.text(&format!("SELECT sync_mode FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"))?,
+        &r["created"][0]["event"].as_str(),
+        &Some(gone.as_str()),
+        &format!("re-created: {r}"),
+    )?;
+    eq(
+        &h.i64("SELECT count(*) FROM monday_sync.webhooks")?,
+        &14,
+        "monday_sync.webhooks rows",
+    )?;
+    eq(
+        &h.text(&format!(
+            "SELECT sync_mode FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"
+        ))?,
         &Some("live".into()),
         "board_status.sync_mode",
     )?;
     // A subitems board is subscribed through its parent.
-    let e = h
-        .db
-        .query_one("SELECT monday_sync.subscribe_board($1)", &[&SAMPLE_SUBITEMS_BOARD])
+    let e =
+        h.db.query_one(
+            "SELECT monday_sync.subscribe_board($1)",
+            &[&SAMPLE_SUBITEMS_BOARD],
+        )
         .err()
         .map(pg)
         .unwrap_or_default();
-    check(e.contains("subitems board") && e.contains("HINT"), &format!("subscribe a subitems board: {e}"))?;
+    check(
+        e.contains("subitems board") && e.contains("HINT"),
+        &format!("subscribe a subitems board: {e}"),
+    )?;
     h.settle(60)?;
     Ok(())
 }
@@ -367,7 +423,12 @@ fn every_event_type_lands(h: &mut H) -> T {
         let w = &mut s.world;
         w.rename(s1, "Subitem renamed");
         w.set_cell(s1, "numbers5", Some(json!("7.5")), Some("7.5"));
-        w.set_cell(s1, "status", Some(json!({"index": 1, "changed_at": "2026-11-30T10:00:00.000Z"})), Some("Done"));
+        w.set_cell(
+            s1,
+            "status",
+            Some(json!({"index": 1, "changed_at": "2026-11-30T10:00:00.000Z"})),
+            Some("Done"),
+        );
         w.set_state(s2, State::Archived);
         w.add_subitem(item, 9_200_000_001, "A new subitem");
         w.move_subitem(s1, FIRST_ITEM);
@@ -376,31 +437,60 @@ fn every_event_type_lands(h: &mut H) -> T {
     let lag = wait_for(h, "the rename in the row", 5.0, |h| {
         Ok(item_name(h, item)?.as_deref() == Some("Renamed by a webhook"))
     })?;
-    check(lag < Duration::from_secs(2), &format!("a rename took {lag:?}"))?;
+    check(
+        lag < Duration::from_secs(2),
+        &format!("a rename took {lag:?}"),
+    )?;
     wait_for(h, "every delivery answered", 30.0, |h| {
         Ok(h.fake.wait_deliveries_idle(Duration::from_millis(10)))
     })?;
     wait_for(h, "every event processed", 30.0, |h| {
-        Ok(h.i64("SELECT count(*) FROM monday_sync.webhook_events WHERE status = 'received'")? == 0)
+        Ok(
+            h.i64("SELECT count(*) FROM monday_sync.webhook_events WHERE status = 'received'")?
+                == 0,
+        )
     })?;
     if let Some(f) = h.failed_events()? {
         return Err(format!("failed events:\n{f}"));
     }
-    let items_calls = h.fake.log().iter().filter(|l| l.query.contains("items(")).count();
-    eq(&items_calls, &0, "items fetched before the settle window passed")?;
+    let items_calls = h
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.query.contains("items("))
+        .count();
+    eq(
+        &items_calls,
+        &0,
+        "items fetched before the settle window passed",
+    )?;
     // The payload-applied rows equal a pull's, apart from what only a fetch knows.
     h.sql(&format!(
         "CREATE TEMP TABLE snap_p AS SELECT item_id, to_jsonb(t) - ARRAY['synced_at','raw','updated_at','last_updated','subitems'] j FROM public.{TABLE} t
          UNION ALL SELECT item_id, to_jsonb(t) - ARRAY['synced_at','raw','updated_at'] FROM public.{SUBTABLE} t"
     ))?;
-    let provisional = h.text(&format!("SELECT name FROM public.{TABLE} WHERE item_id = 9100000001"))?;
-    eq(&provisional, &Some("Created on monday".to_string()), "the created item's provisional row")?;
+    let provisional = h.text(&format!(
+        "SELECT name FROM public.{TABLE} WHERE item_id = 9100000001"
+    ))?;
+    eq(
+        &provisional,
+        &Some("Created on monday".to_string()),
+        "the created item's provisional row",
+    )?;
     let types = h.text(
         "SELECT string_agg(DISTINCT event_type, ',' ORDER BY event_type) FROM monday_sync.webhook_events",
     )?;
     let types = types.unwrap_or_default();
-    for t in ["update_column_value", "update_name", "create_pulse", "move_subitem"] {
-        check(types.contains(t), &format!("no {t} event in the inbox: {types}"))?;
+    for t in [
+        "update_column_value",
+        "update_name",
+        "create_pulse",
+        "move_subitem",
+    ] {
+        check(
+            types.contains(t),
+            &format!("no {t} event in the inbox: {types}"),
+        )?;
     }
     // Now the confirming fetches: one batched items(ids:) per board's queue.
     h.reload(&[("monday_sync.webhook_settle", "200ms")])?;
@@ -429,10 +519,14 @@ fn every_event_type_lands(h: &mut H) -> T {
           WHERE b.j -> e.key IS DISTINCT FROM e.value"
     ))?;
     if let Some(d) = diff {
-        return Err(format!("payload-applied values differ from the fetched ones:\n{d}"));
+        return Err(format!(
+            "payload-applied values differ from the fetched ones:\n{d}"
+        ));
     }
     eq(
-        &h.i64(&format!("SELECT parent_item_id FROM public.{SUBTABLE} WHERE item_id = {s1}"))?,
+        &h.i64(&format!(
+            "SELECT parent_item_id FROM public.{SUBTABLE} WHERE item_id = {s1}"
+        ))?,
         &FIRST_ITEM,
         "the moved subitem's parent",
     )?;
@@ -442,15 +536,25 @@ fn every_event_type_lands(h: &mut H) -> T {
 
 /// A new column on monday: its event refreshes the board, which adds the column to the table.
 fn a_new_column_is_added(h: &mut H) -> T {
-    h.fake.with(|s| s.world.add_column(SAMPLE_BOARD, "text_new1", "Owner note", "text"));
+    h.fake.with(|s| {
+        s.world
+            .add_column(SAMPLE_BOARD, "text_new1", "Owner note", "text")
+    });
     wait_for(h, "the new column in the table", 30.0, |h| {
         Ok(h.i64(&format!(
             "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.{TABLE}'::regclass AND attname = 'owner_note' AND NOT attisdropped"
         ))? == 1)
     })?;
-    h.fake.with(|s| s.world.set_cell(FIRST_ITEM, "text_new1", Some(json!("mine")), Some("mine")));
+    h.fake.with(|s| {
+        s.world
+            .set_cell(FIRST_ITEM, "text_new1", Some(json!("mine")), Some("mine"))
+    });
     wait_for(h, "the new column's value", 10.0, |h| {
-        Ok(h.text(&format!("SELECT owner_note FROM public.{TABLE} WHERE item_id = {FIRST_ITEM}"))?.as_deref() == Some("mine"))
+        Ok(h.text(&format!(
+            "SELECT owner_note FROM public.{TABLE} WHERE item_id = {FIRST_ITEM}"
+        ))?
+        .as_deref()
+            == Some("mine"))
     })?;
     h.settle(60)?;
     h.tables_match()
@@ -467,38 +571,127 @@ fn who_may_post(h: &mut H) -> T {
     let before = h.i64("SELECT count(*) FROM monday_sync.webhook_events")?;
     let item = FIRST_ITEM + 10;
     // Secret path: right, wrong, none.
-    let a = send(&path, None, &name_event(item, "via the secret path", "u-secret-ok"))?;
-    eq(&a.status, &200, &format!("secret path: {}", String::from_utf8_lossy(&a.body)))?;
+    let a = send(
+        &path,
+        None,
+        &name_event(item, "via the secret path", "u-secret-ok"),
+    )?;
+    eq(
+        &a.status,
+        &200,
+        &format!("secret path: {}", String::from_utf8_lossy(&a.body)),
+    )?;
     let wrong = format!("/webhook/{}", "0".repeat(64));
-    eq(&send(&wrong, None, &name_event(item, "x", "u-wrong"))?.status, &401, "a wrong secret path")?;
-    eq(&send("/webhook", None, &name_event(item, "x", "u-none"))?.status, &401, "no secret, no JWT")?;
+    eq(
+        &send(&wrong, None, &name_event(item, "x", "u-wrong"))?.status,
+        &401,
+        "a wrong secret path",
+    )?;
+    eq(
+        &send("/webhook", None, &name_event(item, "x", "u-none"))?.status,
+        &401,
+        "no secret, no JWT",
+    )?;
     // JWT: no signing secret yet → refused; then set.
     let aud = format!("{}/webhook", base());
     let good = jwt(SIGNING, &aud, now_s());
-    eq(&send("/webhook", Some(&good), &name_event(item, "x", "u-nosecret"))?.status, &401, "a JWT before set_signing_secret")?;
-    h.db.execute("SELECT monday_sync.set_signing_secret($1)", &[&SIGNING]).map_err(pg)?;
+    eq(
+        &send(
+            "/webhook",
+            Some(&good),
+            &name_event(item, "x", "u-nosecret"),
+        )?
+        .status,
+        &401,
+        "a JWT before set_signing_secret",
+    )?;
+    h.db.execute("SELECT monday_sync.set_signing_secret($1)", &[&SIGNING])
+        .map_err(pg)?;
     std::thread::sleep(Duration::from_millis(500));
-    let a = send("/webhook", Some(&good), &name_event(item, "via a JWT", "u-jwt-ok"))?;
-    eq(&a.status, &200, &format!("a valid JWT: {}", String::from_utf8_lossy(&a.body)))?;
+    let a = send(
+        "/webhook",
+        Some(&good),
+        &name_event(item, "via a JWT", "u-jwt-ok"),
+    )?;
+    eq(
+        &a.status,
+        &200,
+        &format!("a valid JWT: {}", String::from_utf8_lossy(&a.body)),
+    )?;
     let bad_sig = jwt("another-secret-0123456789abcdef", &aud, now_s());
-    eq(&send("/webhook", Some(&bad_sig), &name_event(item, "x", "u-badsig"))?.status, &401, "a JWT with a bad signature")?;
+    eq(
+        &send(
+            "/webhook",
+            Some(&bad_sig),
+            &name_event(item, "x", "u-badsig"),
+        )?
+        .status,
+        &401,
+        "a JWT with a bad signature",
+    )?;
     let expired = jwt(SIGNING, &aud, now_s() - 3600);
-    eq(&send("/webhook", Some(&expired), &name_event(item, "x", "u-expired"))?.status, &401, "an expired JWT")?;
+    eq(
+        &send(
+            "/webhook",
+            Some(&expired),
+            &name_event(item, "x", "u-expired"),
+        )?
+        .status,
+        &401,
+        "an expired JWT",
+    )?;
     let other_aud = jwt(SIGNING, "https://evil.example.com/webhook", now_s());
-    eq(&send("/webhook", Some(&other_aud), &name_event(item, "x", "u-aud"))?.status, &401, "a JWT for another URL")?;
-    eq(&send("/webhook", Some("Bearer garbage"), &name_event(item, "x", "u-garbage"))?.status, &401, "a malformed JWT")?;
+    eq(
+        &send(
+            "/webhook",
+            Some(&other_aud),
+            &name_event(item, "x", "u-aud"),
+        )?
+        .status,
+        &401,
+        "a JWT for another URL",
+    )?;
+    eq(
+        &send(
+            "/webhook",
+            Some("Bearer garbage"),
+            &name_event(item, "x", "u-garbage"),
+        )?
+        .status,
+        &401,
+        "a malformed JWT",
+    )?;
     // The secret path of this board does not let events of another board in.
     let mut foreign = name_event(item, "x", "u-foreign");
     foreign["event"]["boardId"] = json!(777);
-    eq(&send(&path, None, &foreign)?.status, &401, "another board's event on this board's path")?;
+    eq(
+        &send(&path, None, &foreign)?.status,
+        &401,
+        "another board's event on this board's path",
+    )?;
     let after = h.i64("SELECT count(*) FROM monday_sync.webhook_events")?;
-    eq(&(after - before), &2, "events stored (only the two authorized)")?;
-    wait_for(h, "the JWT-signed rename", 5.0, |h| Ok(item_name(h, item)?.as_deref() == Some("via a JWT")))?;
+    eq(
+        &(after - before),
+        &2,
+        "events stored (only the two authorized)",
+    )?;
+    wait_for(h, "the JWT-signed rename", 5.0, |h| {
+        Ok(item_name(h, item)?.as_deref() == Some("via a JWT"))
+    })?;
     let c = h.json("SELECT counters FROM monday_sync.webhook_listener")?;
-    check(c["unauthorized"].as_i64().unwrap_or(0) >= 7, &format!("listener counters {c}"))?;
+    check(
+        c["unauthorized"].as_i64().unwrap_or(0) >= 7,
+        &format!("listener counters {c}"),
+    )?;
     let log = h.server_log();
-    check(!log.contains(SIGNING), "the signing secret is in the server log")?;
-    check(!log.contains(&path[9..]), "a secret path is in the server log")?;
+    check(
+        !log.contains(SIGNING),
+        "the signing secret is in the server log",
+    )?;
+    check(
+        !log.contains(&path[9..]),
+        "a secret path is in the server log",
+    )?;
     // Put the name back as monday has it.
     h.fake.with(|s| s.world.rename(item, "restored name"));
     h.settle(60)?;
@@ -519,46 +712,100 @@ fn limits_answer_clearly(h: &mut H) -> T {
     let before = h.i64("SELECT count(*) FROM monday_sync.webhook_events")?;
     let mut big = name_event(FIRST_ITEM, "big", "u-big");
     big["event"]["pad"] = json!("x".repeat(70 * 1024));
-    eq(&send(&path, None, &big)?.status, &413, "a body over webhook_max_body")?;
+    eq(
+        &send(&path, None, &big)?.status,
+        &413,
+        "a body over webhook_max_body",
+    )?;
     let chunk = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{}\r\n0\r\n\r\n",
         70 * 1024,
         "y".repeat(70 * 1024)
     );
-    eq(&raw(chunk.as_bytes(), Duration::from_secs(5))?.0, &413, "a chunked body over the limit")?;
-    let a = post(&format!("{}{path}", base()), &[], b"{\"event\": {", Duration::from_secs(5))?;
+    eq(
+        &raw(chunk.as_bytes(), Duration::from_secs(5))?.0,
+        &413,
+        "a chunked body over the limit",
+    )?;
+    let a = post(
+        &format!("{}{path}", base()),
+        &[],
+        b"{\"event\": {",
+        Duration::from_secs(5),
+    )?;
     eq(&a.status, &400, "malformed JSON")?;
-    eq(&send("/nowhere", None, &name_event(FIRST_ITEM, "x", "u-404"))?.status, &404, "an unknown path")?;
-    let (st, _) = raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(), Duration::from_secs(5))?;
+    eq(
+        &send("/nowhere", None, &name_event(FIRST_ITEM, "x", "u-404"))?.status,
+        &404,
+        "an unknown path",
+    )?;
+    let (st, _) = raw(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        Duration::from_secs(5),
+    )?;
     eq(&st, &405, "GET on a webhook path")?;
     // A client that sends half a header is cut off after the header timeout.
     let t = Instant::now();
-    let (st, _) = raw(b"POST /webhook HTTP/1.1\r\nHost: x\r\n", Duration::from_secs(10))?;
-    check(st == 408 || st == 0, &format!("a slow header answered {st}"))?;
-    check(t.elapsed() < Duration::from_secs(5), &format!("a slow header held the connection {:?}", t.elapsed()))?;
+    let (st, _) = raw(
+        b"POST /webhook HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(10),
+    )?;
+    check(
+        st == 408 || st == 0,
+        &format!("a slow header answered {st}"),
+    )?;
+    check(
+        t.elapsed() < Duration::from_secs(5),
+        &format!("a slow header held the connection {:?}", t.elapsed()),
+    )?;
     // A body that never comes: 408 after the body timeout.
     let t = Instant::now();
     let (st, _) = raw(
-        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{").as_bytes(),
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{"
+        )
+        .as_bytes(),
         Duration::from_secs(10),
     )?;
     eq(&st, &408, "a slow body")?;
-    check(t.elapsed() < Duration::from_secs(5), &format!("a slow body held the connection {:?}", t.elapsed()))?;
+    check(
+        t.elapsed() < Duration::from_secs(5),
+        &format!("a slow body held the connection {:?}", t.elapsed()),
+    )?;
     // The connection cap: 4 idle connections held, the fifth is refused with 503.
     let held: Vec<TcpStream> = (0..4)
         .map(|_| TcpStream::connect(("127.0.0.1", LISTEN)).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
     std::thread::sleep(Duration::from_millis(200));
-    let (st, _) = raw(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5))?;
+    let (st, _) = raw(
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )?;
     eq(&st, &503, "a connection over webhook_max_connections")?;
     drop(held);
     std::thread::sleep(Duration::from_millis(300));
-    let (st, _) = raw(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5))?;
+    let (st, _) = raw(
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )?;
     eq(&st, &200, "after the held connections closed")?;
-    eq(&h.i64("SELECT count(*) FROM monday_sync.webhook_events")?, &before, "events stored by refused requests")?;
+    eq(
+        &h.i64("SELECT count(*) FROM monday_sync.webhook_events")?,
+        &before,
+        "events stored by refused requests",
+    )?;
     let c = h.json("SELECT counters FROM monday_sync.webhook_listener")?;
-    for k in ["too_large", "malformed", "not_found", "slow", "refused_connections"] {
-        check(c[k].as_i64().unwrap_or(0) >= 1, &format!("counter {k} in {c}"))?;
+    for k in [
+        "too_large",
+        "malformed",
+        "not_found",
+        "slow",
+        "refused_connections",
+    ] {
+        check(
+            c[k].as_i64().unwrap_or(0) >= 1,
+            &format!("counter {k} in {c}"),
+        )?;
     }
     h.reload(&[
         ("monday_sync.webhook_max_body", ""),
@@ -594,8 +841,15 @@ fn duplicates_and_reordering(h: &mut H) -> T {
             for (j, it) in items.iter().enumerate() {
                 let v = format!("{}.{:02}", round * 10 + j, round % 100);
                 match j % 3 {
-                    0 => s.world.set_cell(*it, "numeric_mkx1", Some(json!(v)), Some(&v)),
-                    1 => s.world.set_cell(*it, "text0", Some(json!(format!("r{round}"))), Some(&format!("r{round}"))),
+                    0 => s
+                        .world
+                        .set_cell(*it, "numeric_mkx1", Some(json!(v)), Some(&v)),
+                    1 => s.world.set_cell(
+                        *it,
+                        "text0",
+                        Some(json!(format!("r{round}"))),
+                        Some(&format!("r{round}")),
+                    ),
                     _ => s.world.rename(*it, &format!("item {it} round {round}")),
                 }
             }
@@ -608,9 +862,17 @@ fn duplicates_and_reordering(h: &mut H) -> T {
     let dups = d.iter().filter(|x| x.duplicate_of.is_some()).count();
     check(dups > 10, &format!("only {dups} duplicate deliveries"))?;
     let stored = h.i64("SELECT count(*) FROM monday_sync.webhook_events")? - before;
-    eq(&stored, &changes, "events stored once each (duplicates counted, not stored)")?;
-    let counted = h.i64("SELECT coalesce(sum(deliveries - 1), 0)::bigint FROM monday_sync.webhook_events")?;
-    check(counted >= dups as i64, &format!("deliveries counted {counted}, duplicates sent {dups}"))?;
+    eq(
+        &stored,
+        &changes,
+        "events stored once each (duplicates counted, not stored)",
+    )?;
+    let counted =
+        h.i64("SELECT coalesce(sum(deliveries - 1), 0)::bigint FROM monday_sync.webhook_events")?;
+    check(
+        counted >= dups as i64,
+        &format!("deliveries counted {counted}, duplicates sent {dups}"),
+    )?;
     if let Some(f) = h.failed_events()? {
         return Err(format!("failed events:\n{f}"));
     }
@@ -628,24 +890,34 @@ fn receive_webhook_from_sql(h: &mut H) -> T {
     let path = h.secret_path()?;
     let item = FIRST_ITEM + 11;
     let body = name_event(item, "through receive_webhook", "u-sql-1").to_string();
-    let r: Value = h
-        .db
-        .query_one("SELECT monday_sync.receive_webhook($1, NULL, $2)", &[&body, &path])
+    let r: Value =
+        h.db.query_one(
+            "SELECT monday_sync.receive_webhook($1, NULL, $2)",
+            &[&body, &path],
+        )
         .map_err(pg)?
         .get(0);
     eq(&r["stored"], &json!(true), &format!("receive_webhook: {r}"))?;
-    let again: Value = h
-        .db
-        .query_one("SELECT monday_sync.receive_webhook($1, NULL, $2)", &[&body, &path])
+    let again: Value =
+        h.db.query_one(
+            "SELECT monday_sync.receive_webhook($1, NULL, $2)",
+            &[&body, &path],
+        )
         .map_err(pg)?
         .get(0);
-    eq(&again["stored"], &json!(false), &format!("the same event again: {again}"))?;
+    eq(
+        &again["stored"],
+        &json!(false),
+        &format!("the same event again: {again}"),
+    )?;
     wait_for(h, "the SQL-received rename", 5.0, |h| {
         Ok(item_name(h, item)?.as_deref() == Some("through receive_webhook"))
     })?;
-    let c: Value = h
-        .db
-        .query_one("SELECT monday_sync.receive_webhook($1)", &[&r#"{"challenge":"zz"}"#])
+    let c: Value =
+        h.db.query_one(
+            "SELECT monday_sync.receive_webhook($1)",
+            &[&r#"{"challenge":"zz"}"#],
+        )
         .map_err(pg)?
         .get(0);
     eq(&c, &json!({"challenge": "zz"}), "a challenge through SQL")?;
@@ -654,27 +926,38 @@ fn receive_webhook_from_sql(h: &mut H) -> T {
         (body.clone(), "/elsewhere".to_string(), "22023"),
         ("{not json".to_string(), path.clone(), "22P02"),
     ] {
-        let e = h
-            .db
-            .query_one("SELECT monday_sync.receive_webhook($1, NULL, $2)", &[&b, &p])
+        let e =
+            h.db.query_one(
+                "SELECT monday_sync.receive_webhook($1, NULL, $2)",
+                &[&b, &p],
+            )
             .err()
             .ok_or_else(|| format!("receive_webhook accepted {p}"))?;
         let code = e.code().map(|c| c.code().to_string()).unwrap_or_default();
-        eq(&code.as_str(), &state, &format!("receive_webhook SQLSTATE: {}", pg(e)))?;
+        eq(
+            &code.as_str(),
+            &state,
+            &format!("receive_webhook SQLSTATE: {}", pg(e)),
+        )?;
     }
     // A role that may only call receive_webhook: no access to the inbox itself.
     h.sql("DROP ROLE IF EXISTS front_door; CREATE ROLE front_door; GRANT USAGE ON SCHEMA monday_sync TO front_door; GRANT EXECUTE ON FUNCTION monday_sync.receive_webhook(text, text, text) TO front_door")?;
     h.sql("SET ROLE front_door")?;
-    let denied = h.db.query_one("SELECT count(*) FROM monday_sync.webhook_events", &[]).is_err();
+    let denied =
+        h.db.query_one("SELECT count(*) FROM monday_sync.webhook_events", &[])
+            .is_err();
     let body2 = name_event(item, "front door", "u-sql-2").to_string();
-    let ok = h
-        .db
-        .query_one("SELECT monday_sync.receive_webhook($1, NULL, $2)", &[&body2, &path])
+    let ok =
+        h.db.query_one(
+            "SELECT monday_sync.receive_webhook($1, NULL, $2)",
+            &[&body2, &path],
+        )
         .map_err(pg);
     h.sql("RESET ROLE")?;
     check(denied, "the front door's role reads the inbox")?;
     ok?;
-    h.fake.with(|s| s.world.rename(item, "back to monday's name"));
+    h.fake
+        .with(|s| s.world.rename(item, "back to monday's name"));
     h.settle(60)?;
     h.tables_match()
 }
@@ -690,12 +973,21 @@ fn events_lost_while_down_are_recovered(h: &mut H) -> T {
     h.wait_listener(false)?;
     h.fake.with(|s| {
         for k in 20..30 {
-            s.world.rename(FIRST_ITEM + k, &format!("renamed while down {k}"));
+            s.world
+                .rename(FIRST_ITEM + k, &format!("renamed while down {k}"));
         }
-        s.world.set_cell(FIRST_ITEM + 20, "text0", Some(json!("while down")), Some("while down"));
+        s.world.set_cell(
+            FIRST_ITEM + 20,
+            "text0",
+            Some(json!("while down")),
+            Some("while down"),
+        );
     });
     std::thread::sleep(Duration::from_secs(3));
-    check(h.fake.wait_deliveries_idle(Duration::from_secs(10)), "deliveries still pending")?;
+    check(
+        h.fake.wait_deliveries_idle(Duration::from_secs(10)),
+        "deliveries still pending",
+    )?;
     let given_up = h.fake.delivery_stats().given_up;
     check(given_up >= 10, &format!("{given_up} deliveries given up"))?;
     check(
@@ -732,7 +1024,12 @@ fn kill_and_restart_under_a_stream(h: &mut H) -> T {
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
             let it = FIRST_ITEM + 40 + n % 50;
             fake.with(|s| {
-                s.world.set_cell(it, "text0", Some(json!(format!("stream {n}"))), Some(&format!("stream {n}")));
+                s.world.set_cell(
+                    it,
+                    "text0",
+                    Some(json!(format!("stream {n}"))),
+                    Some(&format!("stream {n}")),
+                );
                 if n % 7 == 0 {
                     s.world.rename(it, &format!("stream name {n}"));
                 }
@@ -743,9 +1040,8 @@ fn kill_and_restart_under_a_stream(h: &mut H) -> T {
         n
     });
     std::thread::sleep(Duration::from_secs(2));
-    let pid: i32 = h
-        .db
-        .query_one(
+    let pid: i32 =
+        h.db.query_one(
             "SELECT pid FROM pg_stat_activity WHERE backend_type = 'monday_sync webhooks'",
             &[],
         )
@@ -771,12 +1067,24 @@ fn kill_and_restart_under_a_stream(h: &mut H) -> T {
         .filter(|d| d.status == Some(200))
         .map(|d| d.trigger_uuid)
         .collect();
-    let refused = h.fake.deliveries().iter().filter(|d| d.status != Some(200)).count();
+    let refused = h
+        .fake
+        .deliveries()
+        .iter()
+        .filter(|d| d.status != Some(200))
+        .count();
     let missing = h.i64_param(
         "SELECT count(*) FROM unnest($1::text[]) u WHERE NOT EXISTS (SELECT 1 FROM monday_sync.webhook_events e WHERE e.trigger_uuid = u AND e.status = 'applied')",
         &ok,
     )?;
-    eq(&missing, &0, &format!("events answered 200 but not applied (of {}; {refused} attempts not answered 200)", ok.len()))?;
+    eq(
+        &missing,
+        &0,
+        &format!(
+            "events answered 200 but not applied (of {}; {refused} attempts not answered 200)",
+            ok.len()
+        ),
+    )?;
     let given_up = h.fake.delivery_stats().given_up;
     eq(&given_up, &0, "deliveries given up")?;
     h.tables_match()
@@ -784,12 +1092,16 @@ fn kill_and_restart_under_a_stream(h: &mut H) -> T {
 
 /// unsubscribe_board deletes the webhooks on monday.
 fn unsubscribe(h: &mut H) -> T {
-    let n = h.i64(&format!("SELECT monday_sync.unsubscribe_board({SAMPLE_BOARD})"))?;
+    let n = h.i64(&format!(
+        "SELECT monday_sync.unsubscribe_board({SAMPLE_BOARD})"
+    ))?;
     eq(&n, &14, "webhooks deleted")?;
     let left = h.fake.with(|s| s.world.webhooks.len());
     eq(&left, &0, "webhooks left on the fake")?;
     eq(
-        &h.text(&format!("SELECT sync_mode FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"))?,
+        &h.text(&format!(
+            "SELECT sync_mode FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"
+        ))?,
         &Some("polled".into()),
         "board_status.sync_mode after unsubscribe",
     )
@@ -829,28 +1141,51 @@ pub fn start(world: World, conf: &[&str]) -> Result<H, String> {
     lines.extend_from_slice(conf);
     let c = Cluster::start("hooks", PORT, &lines)?;
     let mut admin = Client::connect(&c.conn_string("postgres"), NoTls).map_err(pg)?;
-    admin.batch_execute(&format!("CREATE DATABASE {DB}")).map_err(pg)?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {DB}"))
+        .map_err(pg)?;
     let db = Client::connect(&c.conn_string(DB), NoTls).map_err(pg)?;
     let mut h = H { c, fake, db };
     h.sql("CREATE EXTENSION monday_sync")?;
-    h.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN]).map_err(pg)?;
-    h.db.query_one("SELECT monday_sync.track_board($1)", &[&SAMPLE_BOARD]).map_err(pg)?;
-    h.db.query_one("SELECT monday_sync.pull_board($1)", &[&SAMPLE_BOARD]).map_err(pg)?;
+    h.db.execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
+    h.db.query_one("SELECT monday_sync.track_board($1)", &[&SAMPLE_BOARD])
+        .map_err(pg)?;
+    h.db.query_one("SELECT monday_sync.pull_board($1)", &[&SAMPLE_BOARD])
+        .map_err(pg)?;
     Ok(h)
 }
 
 pub fn run() -> Result<String, String> {
     let mut h = start(World::sample(120, true), &[])?;
     let tests: Vec<Test> = vec![
-        ("subscribe_board creates every webhook once", subscribe_is_idempotent),
-        ("every event type lands in the typed tables", every_event_type_lands),
+        (
+            "subscribe_board creates every webhook once",
+            subscribe_is_idempotent,
+        ),
+        (
+            "every event type lands in the typed tables",
+            every_event_type_lands,
+        ),
         ("a new column on monday is added", a_new_column_is_added),
         ("who may post: challenge, secret path, JWT", who_may_post),
-        ("the listener's limits answer clearly", limits_answer_clearly),
-        ("duplicates and reordering under jitter", duplicates_and_reordering),
+        (
+            "the listener's limits answer clearly",
+            limits_answer_clearly,
+        ),
+        (
+            "duplicates and reordering under jitter",
+            duplicates_and_reordering,
+        ),
         ("receive_webhook from SQL", receive_webhook_from_sql),
-        ("events lost while nothing listened are recovered", events_lost_while_down_are_recovered),
-        ("kill -9 and a restart under a stream of changes", kill_and_restart_under_a_stream),
+        (
+            "events lost while nothing listened are recovered",
+            events_lost_while_down_are_recovered,
+        ),
+        (
+            "kill -9 and a restart under a stream of changes",
+            kill_and_restart_under_a_stream,
+        ),
         ("unsubscribe_board", unsubscribe),
     ];
     let filter = std::env::var("WEBHOOKS_FILTER").unwrap_or_default();
@@ -864,7 +1199,10 @@ pub fn run() -> Result<String, String> {
         match f(&mut h) {
             Ok(()) => {
                 passed += 1;
-                println!("webhooks: ok     {name} ({:.1} s)", t.elapsed().as_secs_f64());
+                println!(
+                    "webhooks: ok     {name} ({:.1} s)",
+                    t.elapsed().as_secs_f64()
+                );
             }
             Err(e) => {
                 println!("webhooks: FAILED {name}: {e}");
@@ -893,6 +1231,10 @@ pub fn run() -> Result<String, String> {
     if failed.is_empty() {
         Ok(format!("{passed} passed, 0 failed"))
     } else {
-        Err(format!("webhooks: {} failed: {}", failed.len(), failed.join("; ")))
+        Err(format!(
+            "webhooks: {} failed: {}",
+            failed.len(),
+            failed.join("; ")
+        ))
     }
 }

@@ -347,11 +347,9 @@ async fn serve(
             let full = _permit.is_none();
             match tls {
                 Some(acceptor) => {
-                    let hs = tokio::time::timeout(
-                        shared.limits.header_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await;
+                    let hs =
+                        tokio::time::timeout(shared.limits.header_timeout, acceptor.accept(stream))
+                            .await;
                     match hs {
                         Ok(Ok(s)) => connection(TokioIo::new(s), shared, full).await,
                         _ => {
@@ -395,10 +393,7 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
 }
 
 fn error(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
-    reply(
-        status,
-        serde_json::json!({ "error": message }).to_string(),
-    )
+    reply(status, serde_json::json!({ "error": message }).to_string())
 }
 
 fn busy(message: &str) -> Response<Full<Bytes>> {
@@ -462,7 +457,9 @@ async fn handle(req: Request<HyperBody>, shared: &Shared, full: bool) -> Respons
             return error(StatusCode::REQUEST_TIMEOUT, "body not received in time");
         }
         Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 c.too_large.fetch_add(1, Ordering::Relaxed);
                 return error(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
             }
@@ -525,7 +522,8 @@ async fn handle(req: Request<HyperBody>, shared: &Shared, full: bool) -> Respons
             if a.status == 200 {
                 c.accepted.fetch_add(1, Ordering::Relaxed);
             }
-            let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut r = reply(status, a.body);
             if status == StatusCode::SERVICE_UNAVAILABLE {
                 r.headers_mut().insert(
@@ -554,7 +552,9 @@ pub fn tls_config(cert_file: &str, key_file: &str) -> Result<Arc<rustls::ServerC
             .map_err(|e| format!("could not read webhook_tls_cert \"{cert_file}\": {e}"))?
     };
     if certs.is_empty() {
-        return Err(format!("webhook_tls_cert \"{cert_file}\" holds no certificate"));
+        return Err(format!(
+            "webhook_tls_cert \"{cert_file}\" holds no certificate"
+        ));
     }
     let key = {
         let f = std::fs::File::open(key_file)

@@ -168,7 +168,13 @@ fn event(item: i64) -> String {
 #[test]
 fn challenge_is_echoed_at_once_without_auth_or_storage() {
     let r = start(limits(), None, Main::Stalled);
-    let (st, text) = post(r.addr, "/webhook/anything-goes-here-123456", r#"{"challenge":"abc123"}"#, "").unwrap();
+    let (st, text) = post(
+        r.addr,
+        "/webhook/anything-goes-here-123456",
+        r#"{"challenge":"abc123"}"#,
+        "",
+    )
+    .unwrap();
     assert_eq!(st, 200, "{text}");
     assert!(text.ends_with(r#"{"challenge":"abc123"}"#), "{text}");
     assert!(r.received.try_recv().is_err());
@@ -180,7 +186,12 @@ fn routes_and_methods() {
     assert_eq!(post(r.addr, "/nope", "{}", "").unwrap().0, 404);
     assert_eq!(post(r.addr, "/webhook/a/b", "{}", "").unwrap().0, 404);
     let get = |p: &str| {
-        raw(r.addr, format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).unwrap().0
+        raw(
+            r.addr,
+            format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap()
+        .0
     };
     assert_eq!(get("/webhook"), 405);
     assert_eq!(get("/health"), 200);
@@ -192,16 +203,39 @@ fn secret_path_accepts_and_waits_for_the_commit() {
     let (st, text) = post(r.addr, &format!("/webhook/{SECRET}"), &event(11), "").unwrap();
     assert_eq!(st, 200, "{text}");
     assert!(text.ends_with(r#"{"stored":true}"#));
-    assert_eq!(r.received.recv_timeout(Duration::from_secs(1)).unwrap(), ("update_name".into(), Some(11)));
+    assert_eq!(
+        r.received.recv_timeout(Duration::from_secs(1)).unwrap(),
+        ("update_name".into(), Some(11))
+    );
 }
 
 #[test]
 fn unauthenticated_posts_are_refused_and_not_handed_over() {
     let r = start(limits(), None, Main::Answer);
     assert_eq!(post(r.addr, "/webhook", &event(1), "").unwrap().0, 401);
-    assert_eq!(post(r.addr, "/webhook/wrong-secret-0123456789abcdef", &event(1), "").unwrap().0, 401);
+    assert_eq!(
+        post(
+            r.addr,
+            "/webhook/wrong-secret-0123456789abcdef",
+            &event(1),
+            ""
+        )
+        .unwrap()
+        .0,
+        401
+    );
     // A JWT when no signing secret is configured proves nothing.
-    assert_eq!(post(r.addr, "/webhook", &event(1), "Authorization: eyJhbGciOiJIUzI1NiJ9.e30.x\r\n").unwrap().0, 401);
+    assert_eq!(
+        post(
+            r.addr,
+            "/webhook",
+            &event(1),
+            "Authorization: eyJhbGciOiJIUzI1NiJ9.e30.x\r\n"
+        )
+        .unwrap()
+        .0,
+        401
+    );
     std::thread::sleep(Duration::from_millis(100));
     assert!(r.received.try_recv().is_err());
 }
@@ -210,7 +244,14 @@ fn unauthenticated_posts_are_refused_and_not_handed_over() {
 fn malformed_bodies_get_400() {
     let r = start(limits(), None, Main::Answer);
     let p = format!("/webhook/{SECRET}");
-    for body in ["", "{", "[]", "{\"event\":1}", "{\"nothing\":true}", "\u{0}\u{1}"] {
+    for body in [
+        "",
+        "{",
+        "[]",
+        "{\"event\":1}",
+        "{\"nothing\":true}",
+        "\u{0}\u{1}",
+    ] {
         let (st, text) = post(r.addr, &p, body, "").unwrap();
         assert_eq!(st, 400, "{body:?}: {text}");
     }
@@ -220,7 +261,12 @@ fn malformed_bodies_get_400() {
 fn large_bodies_get_413_whether_announced_or_chunked() {
     let r = start(limits(), None, Main::Answer);
     let big = "x".repeat(5000);
-    assert_eq!(post(r.addr, &format!("/webhook/{SECRET}"), &big, "").unwrap().0, 413);
+    assert_eq!(
+        post(r.addr, &format!("/webhook/{SECRET}"), &big, "")
+            .unwrap()
+            .0,
+        413
+    );
     let mut chunked = format!(
         "POST /webhook/{SECRET} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     );
@@ -237,7 +283,11 @@ fn a_slow_body_gets_408_and_a_slow_head_is_cut_off() {
     let t = Instant::now();
     let mut s = TcpStream::connect(r.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("POST /webhook/{SECRET} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"ev").as_bytes()).unwrap();
+    s.write_all(
+        format!("POST /webhook/{SECRET} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{{\"ev")
+            .as_bytes(),
+    )
+    .unwrap();
     let (st, _) = read_answer(&mut s).unwrap();
     assert_eq!(st, 408);
     assert!(t.elapsed() < Duration::from_secs(3));
@@ -245,7 +295,8 @@ fn a_slow_body_gets_408_and_a_slow_head_is_cut_off() {
     let t = Instant::now();
     let mut s = TcpStream::connect(r.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.write_all(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     let mut b = [0u8; 64];
     let n = s.read(&mut b).unwrap_or(0);
     let got = String::from_utf8_lossy(&b[..n]).to_string();
@@ -262,12 +313,17 @@ fn a_full_queue_answers_503_with_retry_after() {
     let addr = r.addr;
     // Two requests fill the queue (nobody drains it); they wait for a commit that never comes.
     let waiting: Vec<_> = (0..2)
-        .map(|i| std::thread::spawn(move || post(addr, &format!("/webhook/{SECRET}"), &event(i), "")))
+        .map(|i| {
+            std::thread::spawn(move || post(addr, &format!("/webhook/{SECRET}"), &event(i), ""))
+        })
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     let (st, text) = post(addr, &format!("/webhook/{SECRET}"), &event(9), "").unwrap();
     assert_eq!(st, 503, "{text}");
-    assert!(text.to_ascii_lowercase().contains("retry-after: 1"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("retry-after: 1"),
+        "{text}"
+    );
     // Not committed in time: 503 as well (monday retries; the retry is stored once).
     for w in waiting {
         assert_eq!(w.join().unwrap().unwrap().0, 503);
@@ -289,13 +345,20 @@ fn connections_over_the_cap_get_503() {
     l.max_connections = 2;
     l.header_timeout = Duration::from_secs(5);
     let r = start(l, None, Main::Answer);
-    let idle: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(r.addr).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(r.addr).unwrap())
+        .collect();
     std::thread::sleep(Duration::from_millis(200));
     let (st, text) = post(r.addr, &format!("/webhook/{SECRET}"), &event(1), "").unwrap();
     assert_eq!(st, 503, "{text}");
     drop(idle);
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(post(r.addr, &format!("/webhook/{SECRET}"), &event(1), "").unwrap().0, 200);
+    assert_eq!(
+        post(r.addr, &format!("/webhook/{SECRET}"), &event(1), "")
+            .unwrap()
+            .0,
+        200
+    );
 }
 
 #[test]
@@ -306,8 +369,11 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     for i in 0..20 {
         let body = event(100 + i);
         s.write_all(
-            format!("POST /webhook/{SECRET} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len())
-                .as_bytes(),
+            format!(
+                "POST /webhook/{SECRET} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
         )
         .unwrap();
         assert_eq!(read_answer(&mut s).unwrap().0, 200);
@@ -324,12 +390,15 @@ fn tls_serves_with_the_configured_certificate() {
     for c in rustls_pemfile::certs(&mut &pem[..]) {
         roots.add(c.unwrap()).unwrap();
     }
-    let client = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = rustls::ClientConnection::new(Arc::new(client), "127.0.0.1".try_into().unwrap()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let conn =
+        rustls::ClientConnection::new(Arc::new(client), "127.0.0.1".try_into().unwrap()).unwrap();
     let sock = TcpStream::connect(r.addr).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut tls = rustls::StreamOwned::new(conn, sock);

@@ -296,7 +296,10 @@ pub(crate) fn fetch_and_write<S: Steps>(
     client: &mut Client,
     tb: &Tracked,
     sub: Option<&Tracked>,
-    cols: (Vec<crate::sync::rows::MappedColumn>, Vec<crate::sync::rows::MappedColumn>),
+    cols: (
+        Vec<crate::sync::rows::MappedColumn>,
+        Vec<crate::sync::rows::MappedColumn>,
+    ),
     ids: &[i64],
     stats: (&mut Stats, &mut Option<Stats>),
     progress: &Option<Progress>,

@@ -215,7 +215,14 @@ fn define_webhook_settings() {
                   short: &'static std::ffi::CStr,
                   long: &'static std::ffi::CStr,
                   s: &'static GucSetting<Option<CString>>| {
-        GucRegistry::define_string_guc(name, short, long, s, GucContext::Sighup, GucFlags::default());
+        GucRegistry::define_string_guc(
+            name,
+            short,
+            long,
+            s,
+            GucContext::Sighup,
+            GucFlags::default(),
+        );
     };
     server(
         c"monday_sync.webhook_listen",

@@ -436,7 +436,11 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
             said = false;
             for (slot, name, function) in [
                 (&mut job, "monday_sync worker", "monday_sync_worker_main"),
-                (&mut hooks, "monday_sync webhooks", "monday_sync_webhooks_main"),
+                (
+                    &mut hooks,
+                    "monday_sync webhooks",
+                    "monday_sync_webhooks_main",
+                ),
             ] {
                 let running = slot.as_ref().is_some_and(|w| {
                     matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted))
@@ -502,15 +506,7 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     let mut last_cleanup: Option<Instant> = None;
     loop {
         reload_if_asked();
-        let installed = in_tx(|| {
-            Ok(
-                Spi::get_one::<bool>("SELECT true FROM pg_extension WHERE extname = 'monday_sync'")
-                    .ok()
-                    .flatten()
-                    .unwrap_or(false),
-            )
-        })
-        .unwrap_or(false);
+        let installed = extension_installed();
         if !installed {
             recovered = false;
             set_state(2, 0, 0);
@@ -996,3 +992,17 @@ $$;
     name = "worker_views",
     requires = [worker_row, "schema"]
 );
+
+/// Whether `CREATE EXTENSION monday_sync` is in effect in the worker's database (a worker waits
+/// quietly while it is not).
+pub(crate) fn extension_installed() -> bool {
+    in_tx(|| {
+        Ok(Spi::get_one::<bool>(
+            "SELECT true FROM pg_catalog.pg_extension WHERE extname = 'monday_sync'",
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false))
+    })
+    .unwrap_or(false)
+}

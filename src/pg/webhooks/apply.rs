@@ -11,9 +11,9 @@
 #![allow(clippy::result_large_err)]
 
 use crate::codec;
+use crate::pg::mapping::mapping;
 use crate::pg::security::{as_owner, Target};
 use crate::pg::settings;
-use crate::pg::mapping::mapping;
 use crate::pg::spi::{exec, one};
 use crate::pg::track::{tracked, Tracked};
 use crate::sync::rows::MappedColumn;
@@ -65,7 +65,12 @@ fn board(cache: &mut HashMap<i64, Option<Board>>, board_id: i64) -> Option<&Boar
 }
 
 /// Whether a change of `field` at `at` is newer than the newest applied one; records it if so.
-fn newer(board_id: i64, item_id: i64, field: &str, at: Option<pgrx::datum::TimestampWithTimeZone>) -> bool {
+fn newer(
+    board_id: i64,
+    item_id: i64,
+    field: &str,
+    at: Option<pgrx::datum::TimestampWithTimeZone>,
+) -> bool {
     let Some(at) = at else {
         // No time on the event: it cannot be ordered, so the payload is not trusted over what is
         // there; the confirming fetch decides.
@@ -118,7 +123,13 @@ fn decode_cell(col: &MappedColumn, value: Option<&Value>) -> Result<Value, Strin
     }
 }
 
-fn apply_one(ev: &Event, row: &Row, cache: &mut HashMap<i64, Option<Board>>, confirm: &mut BTreeMap<i64, Vec<i64>>, refresh: &mut Vec<i64>) -> Outcome {
+fn apply_one(
+    ev: &Event,
+    row: &Row,
+    cache: &mut HashMap<i64, Option<Board>>,
+    confirm: &mut BTreeMap<i64, Vec<i64>>,
+    refresh: &mut Vec<i64>,
+) -> Outcome {
     let change = change_of(ev);
     if let Change::Ignore(why) = &change {
         return Outcome::Ignored(why.to_string());
@@ -159,14 +170,18 @@ fn apply_one(ev: &Event, row: &Row, cache: &mut HashMap<i64, Option<Board>>, con
     let at = row.changed_at;
     let mut note = None;
     match change {
-        Change::Cell { column_id, value, .. } => {
+        Change::Cell {
+            column_id, value, ..
+        } => {
             match b.cols.iter().find(|c| c.column_id == column_id) {
                 None => {
                     // A column the mapping does not know yet: the refresh adds it.
                     if !refresh.contains(&top) {
                         refresh.push(top);
                     }
-                    note = Some(format!("column {column_id} is not mapped yet; the board is refreshed"));
+                    note = Some(format!(
+                        "column {column_id} is not mapped yet; the board is refreshed"
+                    ));
                 }
                 Some(col) => {
                     if newer(board_id, item_id, &column_id, at) {
@@ -203,7 +218,10 @@ fn apply_one(ev: &Event, row: &Row, cache: &mut HashMap<i64, Option<Board>>, con
                 );
                 let mut m = Map::new();
                 m.insert("group_id".into(), Value::String(g));
-                m.insert("group_title".into(), title.map(Value::String).unwrap_or(Value::Null));
+                m.insert(
+                    "group_title".into(),
+                    title.map(Value::String).unwrap_or(Value::Null),
+                );
                 set_fields(&t, item_id, &m);
             }
         }
@@ -218,12 +236,22 @@ fn apply_one(ev: &Event, row: &Row, cache: &mut HashMap<i64, Option<Board>>, con
                 return Outcome::Applied(None);
             }
         }
-        Change::Created { name, group_id, cells } => {
+        Change::Created {
+            name,
+            group_id,
+            cells,
+        } => {
             // A provisional row at once; the confirming fetch writes the rest.
             let mut m = Map::new();
             m.insert("item_id".into(), json!(item_id));
-            m.insert("name".into(), name.map(Value::String).unwrap_or(Value::Null));
-            m.insert("group_id".into(), group_id.map(Value::String).unwrap_or(Value::Null));
+            m.insert(
+                "name".into(),
+                name.map(Value::String).unwrap_or(Value::Null),
+            );
+            m.insert(
+                "group_id".into(),
+                group_id.map(Value::String).unwrap_or(Value::Null),
+            );
             m.insert("state".into(), json!("active"));
             if let Some(p) = ev.parent_item_id {
                 m.insert("parent_item_id".into(), json!(p));
@@ -299,7 +327,9 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
             _ => {
                 ids.push(row.event_id);
                 statuses.push("failed");
-                errors.push(Some("the stored payload is no longer a webhook event".into()));
+                errors.push(Some(
+                    "the stored payload is no longer a webhook event".into(),
+                ));
                 continue;
             }
         };
@@ -359,9 +389,11 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
     for (b, n) in &applied_boards {
         exec(
             "SELECT pg_catalog.pg_notify('monday_sync', $1)",
-            &[json!({"board_id": b, "command": "webhook", "status": "applied", "events": n})
-                .to_string()
-                .into()],
+            &[
+                json!({"board_id": b, "command": "webhook", "status": "applied", "events": n})
+                    .to_string()
+                    .into(),
+            ],
         );
     }
     (rows.len() as i64, failed)

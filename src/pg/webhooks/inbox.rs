@@ -52,22 +52,39 @@ pub fn store(events: &[&Event], via: &str, received_ms: &[i64]) -> Vec<Stored> {
     let parent = col(&|e| e.parent_item_id);
     let typ: Vec<String> = rows.iter().map(|&i| events[i].event_type.clone()).collect();
     let column: Vec<Option<String>> = rows.iter().map(|&i| events[i].column_id.clone()).collect();
-    let uuid: Vec<Option<String>> = rows.iter().map(|&i| events[i].trigger_uuid.clone()).collect();
+    let uuid: Vec<Option<String>> = rows
+        .iter()
+        .map(|&i| events[i].trigger_uuid.clone())
+        .collect();
     let retry: Vec<bool> = rows.iter().map(|&i| events[i].is_retry).collect();
-    let trig: Vec<Option<pgrx::datum::TimestampWithTimeZone>> =
-        rows.iter().map(|&i| ts_of_ms(events[i].trigger_ms)).collect();
-    let changed: Vec<Option<pgrx::datum::TimestampWithTimeZone>> =
-        rows.iter().map(|&i| ts_of_ms(events[i].changed_ms)).collect();
-    let key: Vec<String> = rows.iter().map(|&i| events[i].content_key.clone()).collect();
+    let trig: Vec<Option<pgrx::datum::TimestampWithTimeZone>> = rows
+        .iter()
+        .map(|&i| ts_of_ms(events[i].trigger_ms))
+        .collect();
+    let changed: Vec<Option<pgrx::datum::TimestampWithTimeZone>> = rows
+        .iter()
+        .map(|&i| ts_of_ms(events[i].changed_ms))
+        .collect();
+    let key: Vec<String> = rows
+        .iter()
+        .map(|&i| events[i].content_key.clone())
+        .collect();
     let payload: Vec<pgrx::JsonB> = rows
         .iter()
         .map(|&i| pgrx::JsonB(serde_json::json!({ "event": events[i].json })))
         .collect();
-    let recv: Vec<Option<pgrx::datum::TimestampWithTimeZone>> =
-        rows.iter().map(|&i| ts_of_ms(received_ms.get(i).copied())).collect();
+    let recv: Vec<Option<pgrx::datum::TimestampWithTimeZone>> = rows
+        .iter()
+        .map(|&i| ts_of_ms(received_ms.get(i).copied()))
+        .collect();
     let dels: Vec<i32> = rows
         .iter()
-        .map(|&i| 1 + extra.get(events[i].content_key.as_str()).copied().unwrap_or(0))
+        .map(|&i| {
+            1 + extra
+                .get(events[i].content_key.as_str())
+                .copied()
+                .unwrap_or(0)
+        })
         .collect();
     // xmax = 0 tells an inserted row from an updated (duplicate) one.
     let out: Vec<(String, i64, bool)> = Spi::connect_mut(|c| {
@@ -173,7 +190,9 @@ pub fn auth_config() -> (AuthConfig, Covers) {
     (
         AuthConfig {
             signing_secret: signing.map(String::into_bytes),
-            public_url: super::super::settings::optional(&super::super::settings::WEBHOOK_PUBLIC_URL),
+            public_url: super::super::settings::optional(
+                &super::super::settings::WEBHOOK_PUBLIC_URL,
+            ),
             path_secrets: secrets,
             allow_unauthenticated: super::super::settings::WEBHOOK_ALLOW_UNAUTHENTICATED.get(),
         },
@@ -186,8 +205,6 @@ pub fn auth_config() -> (AuthConfig, Covers) {
 pub fn covered(covers: &Covers, secret_board: i64, ev: &Event) -> bool {
     match ev.board_id {
         None => true,
-        Some(b) => covers
-            .get(&secret_board)
-            .is_some_and(|v| v.contains(&b)),
+        Some(b) => covers.get(&secret_board).is_some_and(|v| v.contains(&b)),
     }
 }

@@ -14,9 +14,9 @@ pub mod worker;
 
 use crate::api::documents;
 use crate::pg::budget::PgHooks;
-use crate::pg::settings;
 use crate::pg::client::new_client;
 use crate::pg::errors::{api_err, err, R};
+use crate::pg::settings;
 use crate::pg::spi::{exec, one};
 use crate::pg::track::{not_tracked, tracked};
 use crate::webhook::auth::{authorize, route, Authorized, Route};
@@ -175,7 +175,10 @@ fn base_url(url: Option<&str>) -> R<String> {
     if !(base.starts_with("https://") || base.starts_with("http://")) {
         return Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("\"{}\" is not an http(s) URL", crate::codec::truncate_bytes(&base, 100)),
+            format!(
+                "\"{}\" is not an http(s) URL",
+                crate::codec::truncate_bytes(&base, 100)
+            ),
             "the webhook URL is where monday posts events",
             "monday requires https:// in production; http:// works only for local tests.",
         ));
@@ -220,7 +223,10 @@ fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx
         return Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "the webhook URL is too long",
-            format!("{} characters with the secret path; monday accepts {MAX_URL}", full.len()),
+            format!(
+                "{} characters with the secret path; monday accepts {MAX_URL}",
+                full.len()
+            ),
             "Use a shorter monday_sync.webhook_public_url.",
         ));
     }
@@ -229,7 +235,11 @@ fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx
     let mut client = new_client(&mut hooks)?;
     let what = format!("monday board {board_id}");
     let d = client
-        .query("Webhooks", documents::WEBHOOKS, json!({ "board": board_id.to_string() }))
+        .query(
+            "Webhooks",
+            documents::WEBHOOKS,
+            json!({ "board": board_id.to_string() }),
+        )
         .map_err(|e| api_err(e, &what))?;
     let on_monday: Vec<(i64, String)> = d
         .get("webhooks")
@@ -251,7 +261,12 @@ fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx
             None,
             &[board_id.into()],
         )?
-        .map(|r| Ok((r.get::<i64>(1)?.unwrap_or(0), r.get::<String>(2)?.unwrap_or_default())))
+        .map(|r| {
+            Ok((
+                r.get::<i64>(1)?.unwrap_or(0),
+                r.get::<String>(2)?.unwrap_or_default(),
+            ))
+        })
         .collect::<Result<Vec<_>, pgrx::spi::Error>>()
     })
     .unwrap_or_default();
@@ -299,7 +314,13 @@ fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx
         exec(
             "INSERT INTO monday_sync.webhooks (webhook_id, board_id, event, config, url)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (webhook_id) DO NOTHING",
-            &[id.into(), board_id.into(), (*ev).into(), config.into(), shown.as_str().into()],
+            &[
+                id.into(),
+                board_id.into(),
+                (*ev).into(),
+                config.into(),
+                shown.as_str().into(),
+            ],
         );
         created.push(json!({ "webhook_id": id, "event": ev }));
     }
@@ -320,7 +341,10 @@ fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx
 #[search_path(pg_catalog, pg_temp)]
 fn unsubscribe_board(board_id: i64) -> R<i64> {
     if tracked(board_id).is_none() {
-        return Err(not_tracked(board_id, "unsubscribe_board unsubscribes a tracked board"));
+        return Err(not_tracked(
+            board_id,
+            "unsubscribe_board unsubscribes a tracked board",
+        ));
     }
     let ids: Vec<i64> = Spi::connect(|c| {
         c.select(
@@ -344,11 +368,15 @@ fn unsubscribe_board(board_id: i64) -> R<i64> {
         ) {
             Ok(_) => deleted += 1,
             // Already gone on monday: nothing to delete.
-            Err(e) if e.to_string().contains("not found") || e.to_string().contains("NotFound") => {}
+            Err(e) if e.to_string().contains("not found") || e.to_string().contains("NotFound") => {
+            }
             Err(e) => return Err(api_err(e, &what)),
         }
     }
-    exec("DELETE FROM monday_sync.webhooks WHERE board_id = $1", &[board_id.into()]);
+    exec(
+        "DELETE FROM monday_sync.webhooks WHERE board_id = $1",
+        &[board_id.into()],
+    );
     exec(
         "DELETE FROM monday_sync._webhook_secrets WHERE board_id = $1",
         &[board_id.into()],

@@ -67,7 +67,9 @@ pub fn init_shmem() {
 fn put(buf: &mut [u8], s: &str) {
     buf.fill(0);
     let b = s.as_bytes();
-    let n = crate::codec::truncate_bytes(s, buf.len() - 1).len().min(b.len());
+    let n = crate::codec::truncate_bytes(s, buf.len() - 1)
+        .len()
+        .min(b.len());
     buf[..n].copy_from_slice(&b[..n]);
 }
 
@@ -136,7 +138,10 @@ fn listen_settings() -> ListenSettings {
     }
 }
 
-fn start_listener(s: &ListenSettings, auth: crate::webhook::auth::AuthConfig) -> Result<Listener, String> {
+fn start_listener(
+    s: &ListenSettings,
+    auth: crate::webhook::auth::AuthConfig,
+) -> Result<Listener, String> {
     let listen = s.listen.clone().unwrap_or_default();
     let addr = std::net::ToSocketAddrs::to_socket_addrs(&listen)
         .map_err(|e| format!("monday_sync.webhook_listen \"{listen}\" is not host:port: {e}"))?
@@ -190,7 +195,8 @@ fn publish(listener: Option<&Listener>) {
 
 /// Waits on the latch and, when listening, on the listener's wake pipe.
 fn wait(fd: Option<i32>, timeout: Duration) {
-    let mut events = (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32;
+    let mut events =
+        (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32;
     let sock = match fd {
         Some(fd) => {
             events |= pg_sys::WL_SOCKET_READABLE as i32;
@@ -242,15 +248,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             auth_gen = u64::MAX; // the public URL or allow_unauthenticated may have changed
         }
-        let installed = super::super::worker::in_tx(|| {
-            Ok(
-                Spi::get_one::<bool>("SELECT true FROM pg_extension WHERE extname = 'monday_sync'")
-                    .ok()
-                    .flatten()
-                    .unwrap_or(false),
-            )
-        })
-        .unwrap_or(false);
+        let installed = super::super::worker::extension_installed();
         if !installed {
             // DROP EXTENSION: stop serving (no inbox to commit to) until it is back.
             listener = None;
@@ -271,7 +269,10 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                     }
                     auth_gen = gen;
                 }
-                Err(e) => warning!("monday_sync webhooks: could not read the secrets: {}", e.message()),
+                Err(e) => warning!(
+                    "monday_sync webhooks: could not read the secrets: {}",
+                    e.message()
+                ),
             }
         }
         // Start, restart or stop the listener as the settings say.
@@ -289,7 +290,11 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                         .and_then(|(a, _)| start_listener(&want, a));
                     match r {
                         Ok(l) => {
-                            log!("monday_sync webhooks: listening on {}{}", l.addr, if want.cert.is_some() { " (TLS)" } else { "" });
+                            log!(
+                                "monday_sync webhooks: listening on {}{}",
+                                l.addr,
+                                if want.cert.is_some() { " (TLS)" } else { "" }
+                            );
                             set_error("");
                             listener = Some(l);
                             // Nothing listened until now: what monday sent meanwhile may be lost.
@@ -313,7 +318,9 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         if !recovered {
             // Events may have been sent while nothing listened: subscribed boards catch up from
             // their activity log.
-            match super::super::worker::in_tx(|| Ok(super::apply::after_gap("the webhook worker started"))) {
+            match super::super::worker::in_tx(|| {
+                Ok(super::apply::after_gap("the webhook worker started"))
+            }) {
                 Ok(_) => recovered = true,
                 Err(e) => warning!("monday_sync webhooks: recovery failed: {}", e.message()),
             }
@@ -348,7 +355,10 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                     super::failed_events(&failed);
                 }
             }
-            Err(e) => warning!("monday_sync webhooks: applying events failed: {}", e.message()),
+            Err(e) => warning!(
+                "monday_sync webhooks: applying events failed: {}",
+                e.message()
+            ),
         }
         // 3. Housekeeping, once a minute: prune, silence check.
         if last_housekeeping.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
@@ -367,8 +377,13 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         if busy {
             continue;
         }
-        unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null()) };
-        wait(listener.as_ref().map(|l| l.wake_fd()), Duration::from_secs(1));
+        unsafe {
+            pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null())
+        };
+        wait(
+            listener.as_ref().map(|l| l.wake_fd()),
+            Duration::from_secs(1),
+        );
     }
 }
 
@@ -410,7 +425,11 @@ fn commit_batch(batch: Vec<Incoming>, covers: &Covers) {
             }
         }
         Err(e) => {
-            warning!("monday_sync webhooks: storing {} event(s) failed: {}", ok.len(), e.message());
+            warning!(
+                "monday_sync webhooks: storing {} event(s) failed: {}",
+                ok.len(),
+                e.message()
+            );
             for i in ok {
                 i.answer(503, "{\"error\":\"not stored; retry\"}");
             }
