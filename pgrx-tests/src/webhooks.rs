@@ -190,7 +190,11 @@ impl H {
         );
         if before != after {
             let diff = self.text(&format!(
-                "SELECT string_agg(format('item %s %s: %s -> %s', a.item_id, e.key, left(e.value::text, 80), left((b.j -> e.key)::text, 80)), E'\\n')
+                "SELECT string_agg(CASE WHEN jsonb_typeof(e.value) = 'object' AND jsonb_typeof(b.j -> e.key) = 'object'
+                     THEN format('item %s %s: %s -> %s', a.item_id, e.key,
+                       (SELECT string_agg(format('%s=%s', x.key, left(x.value::text, 120)), ' ') FROM jsonb_each(e.value) x WHERE (b.j -> e.key -> x.key) IS DISTINCT FROM x.value),
+                       (SELECT string_agg(format('%s=%s', x.key, left(x.value::text, 120)), ' ') FROM jsonb_each(b.j -> e.key) x WHERE (e.value -> x.key) IS DISTINCT FROM x.value))
+                     ELSE format('item %s %s: %s -> %s', a.item_id, e.key, left(e.value::text, 80), left((b.j -> e.key)::text, 80)) END, E'\\n')
                    FROM snap_a a
                    JOIN (SELECT item_id, to_jsonb(t) - 'synced_at' j FROM public.{TABLE} t
                          UNION ALL SELECT item_id, to_jsonb(t) - 'synced_at' FROM public.{SUBTABLE} t) b USING (item_id),
@@ -414,9 +418,12 @@ fn every_event_type_lands(h: &mut H) -> T {
         w.set_state(FIRST_ITEM + 5, State::Archived);
         w.set_state(FIRST_ITEM + 7, State::Deleted);
         w.set_state(FIRST_ITEM + 8, State::Archived);
-        w.set_state(FIRST_ITEM + 8, State::Active);
         w.add_item(SAMPLE_BOARD, FIRST_ITEM, 9_100_000_001, "Created on monday");
     });
+    // Restored a moment after its archive (events of one millisecond have no order).
+    std::thread::sleep(Duration::from_millis(20));
+    h.fake
+        .with(|s| s.world.set_state(FIRST_ITEM + 8, State::Active));
     // Subitems: those of item k=3 are FIRST_SUBITEM+2, +3.
     let (s1, s2) = (FIRST_SUBITEM + 2, FIRST_SUBITEM + 3);
     h.fake.with(|s| {
@@ -464,10 +471,13 @@ fn every_event_type_lands(h: &mut H) -> T {
         &0,
         "items fetched before the settle window passed",
     )?;
-    // The payload-applied rows equal a pull's, apart from what only a fetch knows.
+    // The payload-applied rows equal a pull's, apart from what only a fetch knows (the cells of
+    // an item created in monday's UI: its create_pulse carries `columnValues: {}`).
     h.sql(&format!(
         "CREATE TEMP TABLE snap_p AS SELECT item_id, to_jsonb(t) - ARRAY['synced_at','raw','updated_at','last_updated','subitems'] j FROM public.{TABLE} t
-         UNION ALL SELECT item_id, to_jsonb(t) - ARRAY['synced_at','raw','updated_at'] FROM public.{SUBTABLE} t"
+          WHERE item_id <> 9100000001
+         UNION ALL SELECT item_id, to_jsonb(t) - ARRAY['synced_at','raw','updated_at'] FROM public.{SUBTABLE} t
+          WHERE item_id <> 9200000001"
     ))?;
     let provisional = h.text(&format!(
         "SELECT name FROM public.{TABLE} WHERE item_id = 9100000001"
@@ -497,7 +507,7 @@ fn every_event_type_lands(h: &mut H) -> T {
     h.sql("UPDATE monday_sync._webhook_confirm SET due = now()")?;
     h.sql(&format!(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by) VALUES ({SAMPLE_BOARD}, 'confirm', 'test')
-         ON CONFLICT DO NOTHING"
+         ON CONFLICT (board_id, command) WHERE status = 'queued' DO UPDATE SET not_before = now()"
     ))?;
     h.settle(60)?;
     let fetches: Vec<String> = h
@@ -678,11 +688,13 @@ fn who_may_post(h: &mut H) -> T {
     wait_for(h, "the JWT-signed rename", 5.0, |h| {
         Ok(item_name(h, item)?.as_deref() == Some("via a JWT"))
     })?;
-    let c = h.json("SELECT counters FROM monday_sync.webhook_listener")?;
-    check(
-        c["unauthorized"].as_i64().unwrap_or(0) >= 7,
-        &format!("listener counters {c}"),
-    )?;
+    // The view shows the listener's counters as the worker last published them (twice a second).
+    let mut c = Value::Null;
+    let counted = wait_for(h, "the refusals counted", 5.0, |h| {
+        c = h.json("SELECT counters FROM monday_sync.webhook_listener")?;
+        Ok(c["unauthorized"].as_i64().unwrap_or(0) >= 7)
+    });
+    counted.map_err(|e| format!("{e}: listener counters {c}"))?;
     let log = h.server_log();
     check(
         !log.contains(SIGNING),
@@ -922,7 +934,12 @@ fn receive_webhook_from_sql(h: &mut H) -> T {
         .get(0);
     eq(&c, &json!({"challenge": "zz"}), "a challenge through SQL")?;
     for (b, p, state) in [
-        (body.clone(), "/webhook/nope".to_string(), "28000"),
+        (
+            body.clone(),
+            format!("/webhook/{}", "0".repeat(64)),
+            "28000",
+        ),
+        (body.clone(), "/webhook/nope".to_string(), "22023"),
         (body.clone(), "/elsewhere".to_string(), "22023"),
         ("{not json".to_string(), path.clone(), "22P02"),
     ] {
@@ -969,7 +986,9 @@ fn events_lost_while_down_are_recovered(h: &mut H) -> T {
         s.knobs.webhooks.retry_interval = Duration::from_millis(300);
         s.knobs.webhooks.retry_for = Duration::from_secs(2);
     });
-    h.reload(&[("monday_sync.webhook_listen", "")])?;
+    // The address comes from postgresql.conf: ALTER SYSTEM sets it empty (RESET would not).
+    h.sql("ALTER SYSTEM SET monday_sync.webhook_listen = ''")?;
+    h.reload(&[])?;
     h.wait_listener(false)?;
     h.fake.with(|s| {
         for k in 20..30 {
@@ -1012,6 +1031,7 @@ fn events_lost_while_down_are_recovered(h: &mut H) -> T {
 /// is in the inbox and applied, and the tables end equal to the fake's boards.
 fn kill_and_restart_under_a_stream(h: &mut H) -> T {
     h.fake.clear_deliveries();
+    let given_up_before = h.fake.delivery_stats().given_up;
     h.fake.with(|s| {
         s.knobs.webhooks.retry_interval = Duration::from_millis(300);
         s.knobs.webhooks.retry_for = Duration::from_secs(120);
@@ -1085,7 +1105,7 @@ fn kill_and_restart_under_a_stream(h: &mut H) -> T {
             ok.len()
         ),
     )?;
-    let given_up = h.fake.delivery_stats().given_up;
+    let given_up = h.fake.delivery_stats().given_up - given_up_before;
     eq(&given_up, &0, "deliveries given up")?;
     h.tables_match()
 }

@@ -98,6 +98,15 @@ fn watermark(board_id: i64) -> Option<Watermark> {
     .unwrap_or_else(|e| spi_fail(e))
 }
 
+/// The live columns of the boards and their types: a refresh that changes it pulls in full.
+fn columns_fingerprint(boards: &[i64]) -> Option<String> {
+    super::spi::one(
+        "SELECT pg_catalog.string_agg(board_id || ':' || column_id || ':' || column_type, ',' ORDER BY board_id, column_id)
+           FROM monday_sync.columns WHERE board_id = ANY ($1) AND removed_at IS NULL",
+        &[boards.to_vec().into()],
+    )
+}
+
 fn full<S: Steps>(
     client: &mut Client,
     tb: &Tracked,
@@ -196,17 +205,35 @@ pub(super) fn refresh_core<S: Steps>(
             };
             let main_meta = meta_of(tb.board_id).ok_or_else(|| board_not_found(tb.board_id))?;
             let sub_meta = sub.as_ref().and_then(|s| meta_of(s.board_id));
+            let mut changed = None;
             cols = steps.step(|| {
                 let mut notes = Vec::new();
+                let before = columns_fingerprint(&boards);
                 let main_cols = reconcile(tb.board_id, Some(&tb.target()?), &main_meta, &mut notes);
                 let sub_cols = match (&sub, &sub_meta) {
                     (Some(s), Some(m)) => reconcile(s.board_id, Some(&s.target()?), m, &mut notes),
                     (Some(s), None) => mapping(s.board_id),
                     _ => Vec::new(),
                 };
+                if columns_fingerprint(&boards) != before {
+                    changed = Some(notes.clone());
+                }
                 notes_out.extend(notes);
                 Ok((main_cols, sub_cols))
             })?;
+            if let Some(notes) = changed {
+                // A column added, removed or retyped on monday: its values (a duplicated column
+                // has them on every item) are in no activity-log entry, so every item is fetched.
+                let what = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", notes.join("; "))
+                };
+                let reason = format!(
+                    "the board's columns changed on monday{what}: every item is fetched again"
+                );
+                return full(client, tb, progress, steps, reason);
+            }
         }
         // A board's log goes on until a page is empty or reaches the watermark. A short page is
         // not taken as the end: monday does not document a maximum `limit` for activity_logs, and

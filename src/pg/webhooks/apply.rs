@@ -64,7 +64,8 @@ fn board(cache: &mut HashMap<i64, Option<Board>>, board_id: i64) -> Option<&Boar
         .as_ref()
 }
 
-/// Whether a change of `field` at `at` is newer than the newest applied one; records it if so.
+/// Whether a change of `field` at `at` is not older than the newest applied one; records it if
+/// so. Changes of the same instant apply in arrival order (the later one wins).
 fn newer(
     board_id: i64,
     item_id: i64,
@@ -80,7 +81,7 @@ fn newer(
         "INSERT INTO monday_sync._webhook_versions AS v (board_id, item_id, field, changed_at)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (board_id, item_id, field) DO UPDATE SET changed_at = excluded.changed_at
-          WHERE v.changed_at < excluded.changed_at",
+          WHERE v.changed_at <= excluded.changed_at",
         &[board_id.into(), item_id.into(), field.into(), at.into()],
     );
     n > 0
@@ -232,7 +233,10 @@ fn apply_one(
                 set_fields(&t, item_id, &m);
             }
             if s == "deleted" {
-                // The payload is final: nothing to confirm.
+                // The payload is final: nothing to confirm but a subitem's parent.
+                if let Some(p) = ev.parent_item_id {
+                    confirm.entry(top).or_default().push(p);
+                }
                 return Outcome::Applied(None);
             }
         }
@@ -274,7 +278,10 @@ fn apply_one(
             let obj = pgrx::JsonB(Value::Object(m));
             as_owner(t.owner, || exec(&sql, &[obj.into()]));
         }
-        Change::SubitemMoved { to_parent, .. } => {
+        Change::SubitemMoved {
+            from_parent,
+            to_parent,
+        } => {
             if let Some(p) = to_parent {
                 if newer(board_id, item_id, "#parent", at) {
                     let mut m = Map::new();
@@ -282,10 +289,17 @@ fn apply_one(
                     set_fields(&t, item_id, &m);
                 }
             }
+            // Both parents' subitems lists changed: the same batched fetch confirms them.
+            let e = confirm.entry(top).or_default();
+            e.extend(from_parent);
+            e.extend(to_parent);
         }
         Change::NewColumn { .. } | Change::Ignore(_) => unreachable!("handled above"),
     }
-    confirm.entry(top).or_default().push(item_id);
+    let e = confirm.entry(top).or_default();
+    e.push(item_id);
+    // A subitem's change may change its parent's subitems list (an archive, a delete, a create).
+    e.extend(ev.parent_item_id);
     Outcome::Applied(note)
 }
 
