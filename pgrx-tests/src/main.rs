@@ -110,6 +110,9 @@ fn main() {
     }
 }
 
+/// The demo's webhook listener (the fake delivers to it).
+const DEMO_LISTEN: u16 = 28837;
+
 fn demo(keep: bool) -> Result<(), String> {
     let real = match (
         std::env::var("MONDAY_API_TOKEN"),
@@ -135,7 +138,7 @@ fn demo(keep: bool) -> Result<(), String> {
     db.batch_execute("CREATE EXTENSION monday_sync")
         .map_err(pg_err)?;
     // The fake lives as long as this process (and the cluster, with --keep).
-    let _fake;
+    let mut _fake = None;
     let (token, board) = match real {
         Some((token, board)) => {
             step(&format!(
@@ -151,17 +154,21 @@ fn demo(keep: bool) -> Result<(), String> {
                 fake.url()
             ));
             // Server-wide, so the background worker (reloading on SIGHUP) uses the fake too.
-            db.batch_execute(&format!(
-                "ALTER SYSTEM SET monday_sync.api_url = '{}'",
-                fake.url()
-            ))
-            .map_err(pg_err)?;
+            for sql in [
+                format!("ALTER SYSTEM SET monday_sync.api_url = '{}'", fake.url()),
+                format!("ALTER SYSTEM SET monday_sync.webhook_listen = '127.0.0.1:{DEMO_LISTEN}'"),
+                format!(
+                    "ALTER SYSTEM SET monday_sync.webhook_public_url = 'http://127.0.0.1:{DEMO_LISTEN}'"
+                ),
+            ] {
+                db.batch_execute(&sql).map_err(pg_err)?;
+            }
             db.batch_execute("SELECT pg_reload_conf()")
                 .map_err(pg_err)?;
             std::thread::sleep(std::time::Duration::from_millis(300));
             db = c.connect("postgres")?;
             let token = fake.with(|s| s.knobs.token.clone());
-            _fake = fake;
+            _fake = Some(fake);
             (token, fake::world::SAMPLE_BOARD)
         }
     };
@@ -179,6 +186,64 @@ fn demo(keep: bool) -> Result<(), String> {
             ]
         )?
     );
+    match &_fake {
+        Some(fake) => {
+            step("real time: subscribe the sample board; changes made on the fake arrive as webhooks");
+            let vars = ["-v", &format!("board={board}")];
+            println!(
+                "{}",
+                c.psql(
+                    "postgres",
+                    &[vars[0], vars[1], "-f", "pgrx-tests/demo/webhooks.sql"]
+                )?
+            );
+            let first: Vec<i64> = db
+                .query(
+                    &format!(
+                        "SELECT item_id FROM public.{} ORDER BY item_id LIMIT 3",
+                        "q3_launch_plan"
+                    ),
+                    &[],
+                )
+                .map_err(pg_err)?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if first.len() == 3 {
+                println!(
+                    "-- on monday: item {} renamed, item {} set to Done, a note on item {}",
+                    first[0], first[1], first[2]
+                );
+                fake.with(|s| {
+                    let w = &mut s.world;
+                    w.rename(first[0], "Renamed on monday");
+                    w.set_cell(
+                        first[1],
+                        "status",
+                        Some(serde_json::json!({"index": 1, "post_id": null})),
+                        Some("Done"),
+                    );
+                    w.set_cell(
+                        first[2],
+                        "text0",
+                        Some(serde_json::json!("typed on monday a moment ago")),
+                        Some("typed on monday a moment ago"),
+                    );
+                });
+            }
+            println!(
+                "{}",
+                c.psql(
+                    "postgres",
+                    &[vars[0], vars[1], "-f", "pgrx-tests/demo/webhooks_live.sql"]
+                )?
+            );
+        }
+        None => println!(
+            "-- real time: set monday_sync.webhook_listen and webhook_public_url (an https URL monday can reach), \
+             then SELECT monday_sync.subscribe_board({board}); see the README's \"Real time: webhooks\""
+        ),
+    }
     if keep {
         c.keep_running();
         println!(

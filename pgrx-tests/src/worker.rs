@@ -640,6 +640,49 @@ fn failures_alert_and_retry(w: &mut W) -> T {
         &"succeeded",
         "the retried job",
     )?;
+    // A transient failure while an equal job waits (one may be queued per board and command):
+    // the queued one carries the retry; this attempt ends failed, pointing at it, without alert.
+    let alerts = w.fake.with(|s| s.alerts.len());
+    w.fake.fault(Fault::Hang(Duration::from_secs(2)));
+    let first = w.request("refresh")?;
+    let t = Instant::now();
+    while w
+        .text(&format!(
+            "SELECT status FROM monday_sync.jobs WHERE jobid = {first}"
+        ))?
+        .as_deref()
+        != Some("running")
+    {
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err("the first job never ran".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let twin = w.request("refresh")?;
+    check(
+        twin != first,
+        "a second request while the first runs queues a job",
+    )?;
+    eq(
+        &w.wait_job(first, 30)?.as_str(),
+        &"failed",
+        "the attempt that failed beside a queued twin",
+    )?;
+    let err = w
+        .text(&format!(
+            "SELECT last_error FROM monday_sync.jobs WHERE jobid = {first}"
+        ))?
+        .unwrap_or_default();
+    check(
+        err.contains(&format!("retried as job {twin}")),
+        &format!("its error: {err}"),
+    )?;
+    eq(&w.wait_job(twin, 30)?.as_str(), &"succeeded", "the twin")?;
+    eq(
+        &w.fake.with(|s| s.alerts.len()),
+        &alerts,
+        "alerts for a failure that is retried",
+    )?;
     // Permanent: the token is rejected. No retry; an alert.
     w.fake.with(|s| s.knobs.token = "rotated-token".into());
     let job = w.request("refresh")?;

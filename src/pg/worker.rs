@@ -739,8 +739,34 @@ fn run(job: Job) {
         "runid": runid,
     });
     let daily = matches!(&result, Err(f) if f.daily_limit());
+    let mut final_status = final_status;
+    let mut message = message;
+    let mut merged = false;
     let recorded = in_tx(|| {
         let not_before = retry_in.as_deref().unwrap_or("now()");
+        if final_status == "queued" {
+            // An equal job was queued while this one ran (one may wait per board and command):
+            // that one carries the retry, and this attempt ends as failed, pointing at it.
+            let twin: Option<i64> = super::spi::one(
+                &format!(
+                    "UPDATE monday_sync.jobs SET not_before = least(not_before, {not_before}),
+                            attempts = greatest(attempts, $4)
+                      WHERE board_id = $1 AND command = $2 AND status = 'queued' AND jobid <> $3
+                  RETURNING jobid"
+                ),
+                &[
+                    job.board_id.into(),
+                    job.command.as_str().into(),
+                    job.jobid.into(),
+                    (job.attempts - i32::from(daily)).into(),
+                ],
+            );
+            if let Some(t) = twin {
+                final_status = "failed";
+                message = format!("{message} (retried as job {t})");
+                merged = true;
+            }
+        }
         // `not_before` is one of the two expressions above, never user input.
         exec(
             &format!(
@@ -770,7 +796,7 @@ fn run(job: Job) {
             failure_of(e).text()
         );
     }
-    if status == "failed" && final_status == "failed" {
+    if status == "failed" && final_status == "failed" && !merged {
         warning!(
             "monday_sync worker: job {} ({} of board {}) failed for good after {} attempt(s): {message}",
             job.jobid,

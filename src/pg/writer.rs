@@ -63,6 +63,22 @@ fn upsert_sql(table: &str, cols: &[MappedColumn]) -> String {
     )
 }
 
+/// Every writer of a board's rows (and its subitems board's) takes this transaction lock first:
+/// pulls, refreshes and confirming fetches wait for it; the webhook apply only tries it (its
+/// worker also answers monday, and must not block) and defers the board's events when it is
+/// taken. Without it, two transactions updating the same rows in different orders deadlock. The
+/// key is the top board (the parent of a subitems board), hashed into its own namespace.
+pub(crate) fn lock_rows(board_id: i64, wait: bool) -> bool {
+    let key = "pg_catalog.hashtextextended('monday_sync board rows',
+                 coalesce((SELECT b.parent_board_id FROM monday_sync.boards b WHERE b.board_id = $1), $1))";
+    let sql = if wait {
+        format!("SELECT true FROM (SELECT pg_catalog.pg_advisory_xact_lock({key})) l")
+    } else {
+        format!("SELECT pg_catalog.pg_try_advisory_xact_lock({key})")
+    };
+    one::<bool>(&sql, &[board_id.into()]).unwrap_or(false)
+}
+
 pub(crate) struct Writer {
     board_id: i64,
     oid: pg_sys::Oid,
@@ -103,6 +119,7 @@ impl Writer {
             return Ok(Vec::new());
         }
         let target = open_target(self.oid, self.board_id, &self.recorded)?;
+        lock_rows(self.board_id, true);
         if target.qualified != self.built_for {
             self.sql = upsert_sql(&target.qualified, &self.cols);
             self.built_for = target.qualified.clone();
@@ -146,6 +163,7 @@ pub(crate) fn mark_deleted(tb: &Tracked, ids: &[i64]) -> R<i64> {
         return Ok(0);
     }
     let t = tb.target()?;
+    lock_rows(tb.board_id, true);
     let sql = format!(
         "UPDATE ONLY {} SET state = 'deleted', synced_at = pg_catalog.now() WHERE item_id = ANY ($1) AND state <> 'deleted'",
         t.qualified

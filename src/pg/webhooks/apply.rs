@@ -40,6 +40,8 @@ struct Row {
 
 enum Outcome {
     Applied(Option<String>),
+    /// The board's rows are being written by a pull, refresh or confirming fetch: later.
+    Deferred(i64),
     Ignored(String),
     Failed(String),
 }
@@ -124,13 +126,28 @@ fn decode_cell(col: &MappedColumn, value: Option<&Value>) -> Result<Value, Strin
     }
 }
 
-fn apply_one(
-    ev: &Event,
-    row: &Row,
-    cache: &mut HashMap<i64, Option<Board>>,
-    confirm: &mut BTreeMap<i64, Vec<i64>>,
-    refresh: &mut Vec<i64>,
-) -> Outcome {
+/// What one slice of events shares: boards loaded, the row locks held, what to confirm or
+/// refresh after it.
+struct Slice {
+    cache: HashMap<i64, Option<Board>>,
+    /// Top boards whose row lock this transaction holds, and those it could not take.
+    locked: Vec<i64>,
+    busy: Vec<i64>,
+    /// Block on the row lock instead of deferring (no webhook worker: the caller's transaction).
+    wait: bool,
+    confirm: BTreeMap<i64, Vec<i64>>,
+    refresh: Vec<i64>,
+}
+
+fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
+    let Slice {
+        cache,
+        locked,
+        busy,
+        wait,
+        confirm,
+        refresh,
+    } = sl;
     let change = change_of(ev);
     if let Change::Ignore(why) = &change {
         return Outcome::Ignored(why.to_string());
@@ -151,6 +168,13 @@ fn apply_one(
     let Some(b) = board(cache, board_id) else {
         return Outcome::Ignored(format!("monday board {board_id} is not tracked"));
     };
+    if !locked.contains(&b.top) {
+        if busy.contains(&b.top) || !crate::pg::writer::lock_rows(b.top, *wait) {
+            busy.push(b.top);
+            return Outcome::Deferred(board_id);
+        }
+        locked.push(b.top);
+    }
     let Some(t) = b.target.clone() else {
         return Outcome::Failed(format!(
             "the table of monday board {board_id} ({}) is gone; track the board again",
@@ -305,13 +329,17 @@ fn apply_one(
 
 /// Applies up to `limit` stored events in arrival order; returns how many were processed and the
 /// events that failed (for the alert, sent after the commit).
-pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
+/// Events of boards in `skip` (deferred a moment ago) are left for later. Returns how many were
+/// processed, those that failed (for the alert, sent after the commit) and the boards whose events
+/// were deferred because their rows are being written. `wait`: block on a board's row lock instead.
+pub fn apply_pending(limit: i64, wait: bool, skip: &[i64]) -> Applied {
     let rows: Vec<Row> = Spi::connect_mut(|c| {
         let r = c.update(
             "SELECT event_id, changed_at, payload::text FROM monday_sync.webhook_events
-              WHERE status = 'received' ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED",
+              WHERE status = 'received' AND (board_id IS NULL OR board_id <> ALL ($2))
+              ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED",
             None,
-            &[limit.into()],
+            &[limit.into(), skip.to_vec().into()],
         )?;
         let mut v = Vec::new();
         for row in r {
@@ -324,12 +352,18 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
         Ok::<_, pgrx::spi::Error>(v)
     })
     .unwrap_or_else(|e| pgrx::error!("monday_sync: reading webhook events failed: {e}"));
+    let mut done = Applied::default();
     if rows.is_empty() {
-        return (0, Vec::new());
+        return done;
     }
-    let mut cache: HashMap<i64, Option<Board>> = HashMap::new();
-    let mut confirm: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    let mut refresh: Vec<i64> = Vec::new();
+    let mut sl = Slice {
+        cache: HashMap::new(),
+        locked: Vec::new(),
+        busy: Vec::new(),
+        wait,
+        confirm: BTreeMap::new(),
+        refresh: Vec::new(),
+    };
     let mut ids = Vec::new();
     let mut statuses = Vec::new();
     let mut errors: Vec<Option<String>> = Vec::new();
@@ -351,13 +385,20 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
         // value the column rejects) is marked failed and the batch goes on.
         let mut out = None;
         let outcome = match crate::pg::spi::in_subtransaction(|| {
-            out = Some(apply_one(&ev, row, &mut cache, &mut confirm, &mut refresh));
+            out = Some(apply_one(&ev, row, &mut sl));
         }) {
             Ok(()) => out.unwrap_or_else(|| Outcome::Failed("not applied".into())),
             Err(e) => Outcome::Failed(e),
         };
+        if let Outcome::Deferred(b) = outcome {
+            if !done.deferred.contains(&b) {
+                done.deferred.push(b);
+            }
+            continue;
+        }
         ids.push(row.event_id);
         match outcome {
+            Outcome::Deferred(_) => unreachable!("handled above"),
             Outcome::Applied(note) => {
                 statuses.push("applied");
                 errors.push(note);
@@ -376,6 +417,7 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
             }
         }
     }
+    let ids_len = ids.len() as i64;
     exec(
         "UPDATE monday_sync.webhook_events w
             SET status = u.s, error = u.e, processed_at = pg_catalog.clock_timestamp(), attempts = w.attempts + 1
@@ -384,7 +426,7 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
         &[ids.into(), statuses.into(), errors.into()],
     );
     let settle_ms = settings::WEBHOOK_SETTLE.get().max(0) as i64;
-    for (top, mut items) in confirm {
+    for (top, mut items) in sl.confirm {
         // One entry per item: ON CONFLICT cannot touch a row twice in one statement.
         items.sort_unstable();
         items.dedup();
@@ -397,7 +439,7 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
         );
         queue_job(top, "confirm", settle_ms);
     }
-    for top in refresh {
+    for top in sl.refresh {
         queue_job(top, "refresh", 0);
     }
     for (b, n) in &applied_boards {
@@ -410,7 +452,17 @@ pub fn apply_pending(limit: i64) -> (i64, Vec<(i64, String)>) {
             ],
         );
     }
-    (rows.len() as i64, failed)
+    done.processed = ids_len;
+    done.failed = failed;
+    done
+}
+
+/// What [`apply_pending`] did.
+#[derive(Default)]
+pub struct Applied {
+    pub processed: i64,
+    pub failed: Vec<(i64, String)>,
+    pub deferred: Vec<i64>,
 }
 
 /// Queues a job for the job worker (joining a queued one), due after `delay_ms`.

@@ -139,9 +139,9 @@ fn receive_webhook(
     } else {
         // No webhook worker (monday_sync is not preloaded): applied here, in the caller's
         // transaction; the confirming fetches wait for a worker or the next refresh.
-        let (_, failed) = apply::apply_pending(100);
-        if !failed.is_empty() {
-            failed_events(&failed);
+        let done = apply::apply_pending(100, true, &[]);
+        if !done.failed.is_empty() {
+            failed_events(&done.failed);
         }
     }
     Ok(pgrx::JsonB(match stored.first() {

@@ -218,6 +218,9 @@ fn wait(fd: Option<i32>, timeout: Duration) {
 }
 
 const BATCH: usize = 512;
+/// Events applied per transaction: small, so that requests arriving meanwhile wait for at most one
+/// slice (a few milliseconds) before their batch is committed and answered.
+const APPLY_SLICE: i64 = 32;
 
 #[pg_guard]
 #[no_mangle]
@@ -243,6 +246,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
     let mut last_housekeeping: Option<Instant> = None;
     let mut last_publish = Instant::now();
     let mut last_failed_start: Option<Instant> = None;
+    let mut deferred: Vec<i64> = Vec::new();
     loop {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -345,15 +349,20 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
             }
         }
         // 2. Apply stored events (a bounded slice, so new arrivals are not kept waiting).
-        match super::super::worker::in_tx(|| Ok(super::apply::apply_pending(BATCH as i64))) {
-            Ok((n, failed)) => {
-                if n > 0 {
+        // Boards whose rows a job is writing are skipped for one round, then tried again.
+        let skip = std::mem::take(&mut deferred);
+        match super::super::worker::in_tx(|| {
+            Ok(super::apply::apply_pending(APPLY_SLICE, false, &skip))
+        }) {
+            Ok(done) => {
+                if done.processed > 0 {
                     busy = true;
-                    HOOKS.exclusive().applied += n;
+                    HOOKS.exclusive().applied += done.processed;
                 }
-                if !failed.is_empty() {
-                    super::failed_events(&failed);
+                if !done.failed.is_empty() {
+                    super::failed_events(&done.failed);
                 }
+                deferred = done.deferred;
             }
             Err(e) => warning!(
                 "monday_sync webhooks: applying events failed: {}",
@@ -382,7 +391,12 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         };
         wait(
             listener.as_ref().map(|l| l.wake_fd()),
-            Duration::from_secs(1),
+            if deferred.is_empty() && skip.is_empty() {
+                Duration::from_secs(1)
+            } else {
+                // Deferred events: look again soon (the job's transaction is short).
+                Duration::from_millis(50)
+            },
         );
     }
 }
