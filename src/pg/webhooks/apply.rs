@@ -534,12 +534,17 @@ pub fn housekeeping() {
     }
 }
 
-/// The items of a board waiting for their confirming fetch (due now), at most `limit`.
+/// The items of a board waiting for their confirming fetch, at most `limit`, once the first of
+/// them is due: all of them, so that a steady stream of changes costs one batched fetch per
+/// settle window instead of one per item's own window (an item changed again after the fetch
+/// began keeps its entry and is fetched next time).
 pub fn due_confirms(board_id: i64, limit: i64) -> Vec<i64> {
     Spi::connect(|c| {
         c.select(
             "SELECT item_id FROM monday_sync._webhook_confirm
-              WHERE board_id = $1 AND due <= pg_catalog.clock_timestamp() + interval '50 milliseconds'
+              WHERE board_id = $1
+                AND EXISTS (SELECT 1 FROM monday_sync._webhook_confirm d
+                             WHERE d.board_id = $1 AND d.due <= pg_catalog.clock_timestamp() + interval '50 milliseconds')
               ORDER BY due, item_id LIMIT $2",
             None,
             &[board_id.into(), limit.into()],

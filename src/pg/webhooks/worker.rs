@@ -218,9 +218,11 @@ fn wait(fd: Option<i32>, timeout: Duration) {
 }
 
 const BATCH: usize = 512;
-/// Events applied per transaction: small, so that requests arriving meanwhile wait for at most one
-/// slice (a few milliseconds) before their batch is committed and answered.
-const APPLY_SLICE: i64 = 32;
+/// Events applied per transaction while requests are arriving: small, so that they wait for at
+/// most one slice (a few milliseconds) before their batch is committed and answered; larger when
+/// nothing arrived (fewer transactions for the same work).
+const APPLY_SLICE_RECEIVING: i64 = 16;
+const APPLY_SLICE: i64 = 128;
 
 #[pg_guard]
 #[no_mangle]
@@ -247,13 +249,21 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
     let mut last_publish = Instant::now();
     let mut last_failed_start: Option<Instant> = None;
     let mut deferred: Vec<i64> = Vec::new();
+    let mut installed = false;
+    let mut installed_at: Option<Instant> = None;
     loop {
         if BackgroundWorker::sighup_received() {
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
             auth_gen = u64::MAX; // the public URL or allow_unauthenticated may have changed
         }
-        let installed = super::super::worker::extension_installed();
+        // Checked once a second, not per batch: under load it would be a transaction per loop.
+        // (Meanwhile a DROP EXTENSION makes the inbox writes fail and the answers 503.)
+        if installed_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+            installed = super::super::worker::extension_installed();
+            installed_at = Some(Instant::now());
+        }
         if !installed {
+            installed_at = None;
             // DROP EXTENSION: stop serving (no inbox to commit to) until it is back.
             listener = None;
             started = None;
@@ -352,7 +362,12 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         // Boards whose rows a job is writing are skipped for one round, then tried again.
         let skip = std::mem::take(&mut deferred);
         match super::super::worker::in_tx(|| {
-            Ok(super::apply::apply_pending(APPLY_SLICE, false, &skip))
+            let slice = if busy {
+                APPLY_SLICE_RECEIVING
+            } else {
+                APPLY_SLICE
+            };
+            Ok(super::apply::apply_pending(slice, false, &skip))
         }) {
             Ok(done) => {
                 if done.processed > 0 {
