@@ -679,6 +679,17 @@ fn who_may_post(h: &mut H) -> T {
         &401,
         "another board's event on this board's path",
     )?;
+    // Nor one without boardId whose parent board is another (move_subitem names no boardId).
+    let mut foreign = name_event(item, "x", "u-foreign-parent");
+    foreign["event"]
+        .as_object_mut()
+        .map(|o| o.remove("boardId"));
+    foreign["event"]["parentItemBoardId"] = json!("777");
+    eq(
+        &send(&path, None, &foreign)?.status,
+        &401,
+        "an event without boardId whose parent board is another",
+    )?;
     let after = h.i64("SELECT count(*) FROM monday_sync.webhook_events")?;
     eq(
         &(after - before),
@@ -912,6 +923,55 @@ fn duplicated_and_reordered(h: &mut H) -> T {
         return Err(format!("failed events:\n{f}"));
     }
     Ok(())
+}
+
+/// A session holds the typed table locked: the listener still answers at once, the event waits
+/// (not failed) and is applied when the lock goes.
+fn a_locked_table_defers(h: &mut H) -> T {
+    let path = h.secret_path()?;
+    let item = FIRST_ITEM + 12;
+    let mut locker = Client::connect(&h.c.conn_string(DB), NoTls).map_err(pg)?;
+    let mut tx = locker.transaction().map_err(pg)?;
+    tx.batch_execute(&format!("LOCK TABLE public.{TABLE} IN EXCLUSIVE MODE"))
+        .map_err(pg)?;
+    let t = Instant::now();
+    let a = send(&path, None, &name_event(item, "while locked", "u-locked-1"))?;
+    eq(&a.status, &200, "an event for a locked table")?;
+    let answered = t.elapsed();
+    // The worker has tried to apply it by now; the next event is still answered at once (its
+    // commit is not stuck behind an apply waiting for the lock).
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    let a = send(
+        &path,
+        None,
+        &name_event(item + 1, "also while locked", "u-locked-2"),
+    )?;
+    eq(&a.status, &200, "a second event for the locked table")?;
+    let health = t.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let st =
+        h.text("SELECT status FROM monday_sync.webhook_events WHERE trigger_uuid = 'u-locked-1'")?;
+    eq(
+        &st.as_deref(),
+        &Some("received"),
+        "the event while the table is locked",
+    )?;
+    tx.rollback().map_err(pg)?;
+    wait_for(h, "the events applied after the lock went", 5.0, |h| {
+        Ok(item_name(h, item)?.as_deref() == Some("while locked")
+            && item_name(h, item + 1)?.as_deref() == Some("also while locked"))
+    })?;
+    check(
+        answered < Duration::from_millis(1000) && health < Duration::from_millis(1000),
+        &format!("answers took {answered:?} and {health:?} while the table was locked"),
+    )?;
+    h.fake.with(|s| {
+        s.world.rename(item, "after the lock");
+        s.world.rename(item + 1, "after the lock too");
+    });
+    h.settle(60)?;
+    h.tables_match()
 }
 
 /// receive_webhook: the same checks and inbox from SQL, for a front door of one's own.
@@ -1215,6 +1275,10 @@ pub fn run() -> Result<String, String> {
             duplicates_and_reordering,
         ),
         ("receive_webhook from SQL", receive_webhook_from_sql),
+        (
+            "a table locked elsewhere defers its events, never stalls the listener",
+            a_locked_table_defers,
+        ),
         (
             "events lost while nothing listened are recovered",
             events_lost_while_down_are_recovered,

@@ -34,6 +34,13 @@ pub(super) fn q(ident: &str) -> String {
 
 /// Runs `f` in a subtransaction: its ERROR is rolled back and returned as its message.
 pub(super) fn in_subtransaction(f: impl FnOnce()) -> Result<(), String> {
+    in_subtransaction_coded(f).map_err(|(_, m)| m)
+}
+
+/// [`in_subtransaction`], with the error's SQLSTATE.
+pub(super) fn in_subtransaction_coded(
+    f: impl FnOnce(),
+) -> Result<(), (pgrx::PgSqlErrorCode, String)> {
     use pgrx::pg_sys::panic::CaughtError;
     let (ctx, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
     unsafe { pg_sys::BeginInternalSubTransaction(std::ptr::null()) };
@@ -45,7 +52,9 @@ pub(super) fn in_subtransaction(f: impl FnOnce()) -> Result<(), String> {
         Err(match e {
             CaughtError::PostgresError(r)
             | CaughtError::ErrorReport(r)
-            | CaughtError::RustPanic { ereport: r, .. } => r.message().to_string(),
+            | CaughtError::RustPanic { ereport: r, .. } => {
+                (r.sql_error_code(), r.message().to_string())
+            }
         })
     })
     .execute();

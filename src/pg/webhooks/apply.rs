@@ -168,8 +168,11 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
     let Some(b) = board(cache, board_id) else {
         return Outcome::Ignored(format!("monday board {board_id} is not tracked"));
     };
+    if busy.contains(&b.top) {
+        return Outcome::Deferred(board_id);
+    }
     if !locked.contains(&b.top) {
-        if busy.contains(&b.top) || !crate::pg::writer::lock_rows(b.top, *wait) {
+        if !crate::pg::writer::lock_rows(b.top, *wait) {
             busy.push(b.top);
             return Outcome::Deferred(board_id);
         }
@@ -256,13 +259,8 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
                 m.insert("state".into(), Value::String(s.into()));
                 set_fields(&t, item_id, &m);
             }
-            if s == "deleted" {
-                // The payload is final: nothing to confirm but a subitem's parent.
-                if let Some(p) = ev.parent_item_id {
-                    confirm.entry(top).or_default().push(p);
-                }
-                return Outcome::Applied(None);
-            }
+            // A delete is confirmed too: the fetch finds the item deleted (or gone, and marks it
+            // so), and a forged one cannot leave a live row marked deleted.
         }
         Change::Created {
             name,
@@ -356,6 +354,10 @@ pub fn apply_pending(limit: i64, wait: bool, skip: &[i64]) -> Applied {
     if rows.is_empty() {
         return done;
     }
+    if !wait {
+        // The worker also answers monday: a lock held elsewhere defers a board, never stalls it.
+        exec("SET LOCAL lock_timeout = '50ms'", &[]);
+    }
     let mut sl = Slice {
         cache: HashMap::new(),
         locked: Vec::new(),
@@ -384,11 +386,23 @@ pub fn apply_pending(limit: i64, wait: bool, skip: &[i64]) -> Applied {
         // Each event in its own subtransaction: one that fails (an owner's trigger raising, a
         // value the column rejects) is marked failed and the batch goes on.
         let mut out = None;
-        let outcome = match crate::pg::spi::in_subtransaction(|| {
+        let outcome = match crate::pg::spi::in_subtransaction_coded(|| {
             out = Some(apply_one(&ev, row, &mut sl));
         }) {
             Ok(()) => out.unwrap_or_else(|| Outcome::Failed("not applied".into())),
-            Err(e) => Outcome::Failed(e),
+            // A table locked by someone else (a DBA's ALTER, a user's open transaction): the
+            // worker does not wait, the board's events wait for a later round.
+            Err((pgrx::PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, _)) if !sl.wait => {
+                let b = ev.board_id.or(ev.parent_board_id).unwrap_or(0);
+                if let Some(Some(bd)) = sl.cache.get(&b) {
+                    let top = bd.top;
+                    if !sl.busy.contains(&top) {
+                        sl.busy.push(top);
+                    }
+                }
+                Outcome::Deferred(b)
+            }
+            Err((_, e)) => Outcome::Failed(e),
         };
         if let Outcome::Deferred(b) = outcome {
             if !done.deferred.contains(&b) {

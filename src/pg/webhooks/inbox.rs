@@ -201,10 +201,17 @@ pub fn auth_config() -> (AuthConfig, Covers) {
 }
 
 /// Whether an event posted to a board's secret path is about that board (or its subitems board):
-/// one board's secret must not let its holder write events for another.
+/// one board's secret must not let its holder write events for another. An event without
+/// `boardId` (`move_subitem`) is judged by the board the apply would use (its parent item's
+/// board); one that names no board at all is refused.
 pub fn covered(covers: &Covers, secret_board: i64, ev: &Event) -> bool {
-    match ev.board_id {
-        None => true,
-        Some(b) => covers.get(&secret_board).is_some_and(|v| v.contains(&b)),
+    let Some(v) = covers.get(&secret_board) else {
+        return false;
+    };
+    match (ev.board_id, ev.parent_board_id) {
+        (Some(b), None) => v.contains(&b),
+        (Some(b), Some(p)) => v.contains(&b) && v.contains(&p),
+        (None, Some(p)) => v.contains(&p),
+        (None, None) => false,
     }
 }

@@ -223,6 +223,8 @@ const BATCH: usize = 512;
 /// nothing arrived (fewer transactions for the same work).
 const APPLY_SLICE_RECEIVING: i64 = 16;
 const APPLY_SLICE: i64 = 128;
+/// How long the events of a board whose rows were busy wait before they are tried again.
+const DEFER_FOR: Duration = Duration::from_millis(200);
 
 #[pg_guard]
 #[no_mangle]
@@ -248,7 +250,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
     let mut last_housekeeping: Option<Instant> = None;
     let mut last_publish = Instant::now();
     let mut last_failed_start: Option<Instant> = None;
-    let mut deferred: Vec<i64> = Vec::new();
+    let mut deferred: Vec<(i64, Instant)> = Vec::new();
     let mut installed = false;
     let mut installed_at: Option<Instant> = None;
     loop {
@@ -359,8 +361,9 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
             }
         }
         // 2. Apply stored events (a bounded slice, so new arrivals are not kept waiting).
-        // Boards whose rows a job is writing are skipped for one round, then tried again.
-        let skip = std::mem::take(&mut deferred);
+        // Boards whose rows are being written or locked elsewhere are skipped a moment.
+        deferred.retain(|(_, at)| at.elapsed() < DEFER_FOR);
+        let skip: Vec<i64> = deferred.iter().map(|(b, _)| *b).collect();
         match super::super::worker::in_tx(|| {
             let slice = if busy {
                 APPLY_SLICE_RECEIVING
@@ -377,7 +380,8 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                 if !done.failed.is_empty() {
                     super::failed_events(&done.failed);
                 }
-                deferred = done.deferred;
+                let now = Instant::now();
+                deferred.extend(done.deferred.into_iter().map(|b| (b, now)));
             }
             Err(e) => warning!(
                 "monday_sync webhooks: applying events failed: {}",
@@ -406,7 +410,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         };
         wait(
             listener.as_ref().map(|l| l.wake_fd()),
-            if deferred.is_empty() && skip.is_empty() {
+            if deferred.is_empty() {
                 Duration::from_secs(1)
             } else {
                 // Deferred events: look again soon (the job's transaction is short).
