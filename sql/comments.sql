@@ -38,6 +38,8 @@ REVOKE EXECUTE ON FUNCTION monday_sync._worker() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.set_signing_secret(text) FROM PUBLIC;
 ALTER FUNCTION monday_sync.set_signing_secret(text) SET log_min_error_statement = 'panic';
 REVOKE EXECUTE ON FUNCTION monday_sync.receive_webhook(text, text, text) FROM PUBLIC;
+-- Its arguments hold a JWT or a secret path: a failing call does not print them either.
+ALTER FUNCTION monday_sync.receive_webhook(text, text, text) SET log_min_error_statement = 'panic';
 REVOKE EXECUTE ON FUNCTION monday_sync.subscribe_board(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.unsubscribe_board(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._webhook_listener() FROM PUBLIC;

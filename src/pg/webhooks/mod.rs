@@ -96,7 +96,9 @@ fn receive_webhook(
     if matches!(route(&path), Route::NotFound | Route::Health) {
         return Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("\"{}\" is not a webhook path", crate::codec::truncate_bytes(&path, 100)),
+            // Not quoted: a front door's own prefix before /webhook/<secret> would put the
+            // secret in the log.
+            format!("the path given ({} bytes) is not a webhook path", path.len()),
             "webhook paths are /webhook (JWT-signed) and /webhook/<secret> (a subscription's secret path)",
             "Pass the path monday posted to, as your front door received it.",
         ));
