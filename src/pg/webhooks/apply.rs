@@ -40,8 +40,9 @@ struct Row {
 
 enum Outcome {
     Applied(Option<String>),
-    /// The board's rows are being written by a pull, refresh or confirming fetch: later.
-    Deferred(i64),
+    /// The board's rows are being written by a pull, refresh or confirming fetch (false), or its
+    /// table is locked by another session (true): later.
+    Deferred(i64, bool),
     Ignored(String),
     Failed(String),
 }
@@ -169,12 +170,12 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
         return Outcome::Ignored(format!("monday board {board_id} is not tracked"));
     };
     if busy.contains(&b.top) {
-        return Outcome::Deferred(board_id);
+        return Outcome::Deferred(board_id, false);
     }
     if !locked.contains(&b.top) {
         if !crate::pg::writer::lock_rows(b.top, *wait) {
             busy.push(b.top);
-            return Outcome::Deferred(board_id);
+            return Outcome::Deferred(board_id, false);
         }
         locked.push(b.top);
     }
@@ -400,19 +401,19 @@ pub fn apply_pending(limit: i64, wait: bool, skip: &[i64]) -> Applied {
                         sl.busy.push(top);
                     }
                 }
-                Outcome::Deferred(b)
+                Outcome::Deferred(b, true)
             }
             Err((_, e)) => Outcome::Failed(e),
         };
-        if let Outcome::Deferred(b) = outcome {
-            if !done.deferred.contains(&b) {
-                done.deferred.push(b);
+        if let Outcome::Deferred(b, locked_elsewhere) = outcome {
+            if !done.deferred.iter().any(|(d, _)| *d == b) {
+                done.deferred.push((b, locked_elsewhere));
             }
             continue;
         }
         ids.push(row.event_id);
         match outcome {
-            Outcome::Deferred(_) => unreachable!("handled above"),
+            Outcome::Deferred(..) => unreachable!("handled above"),
             Outcome::Applied(note) => {
                 statuses.push("applied");
                 errors.push(note);
@@ -476,7 +477,9 @@ pub fn apply_pending(limit: i64, wait: bool, skip: &[i64]) -> Applied {
 pub struct Applied {
     pub processed: i64,
     pub failed: Vec<(i64, String)>,
-    pub deferred: Vec<i64>,
+    /// Boards whose events wait, and whether another session's lock (not a writer of ours) held
+    /// them up.
+    pub deferred: Vec<(i64, bool)>,
 }
 
 /// Queues a job for the job worker (joining a queued one), due after `delay_ms`.

@@ -223,8 +223,11 @@ const BATCH: usize = 512;
 /// nothing arrived (fewer transactions for the same work).
 const APPLY_SLICE_RECEIVING: i64 = 16;
 const APPLY_SLICE: i64 = 128;
-/// How long the events of a board whose rows were busy wait before they are tried again.
-const DEFER_FOR: Duration = Duration::from_millis(200);
+/// How long the events of a board wait before they are tried again: while a job of ours writes
+/// its rows (a short transaction), and while another session holds a lock on its table (each try
+/// costs up to the 50 ms lock_timeout of the apply).
+const DEFER_WRITING: Duration = Duration::from_millis(20);
+const DEFER_LOCKED: Duration = Duration::from_millis(500);
 
 #[pg_guard]
 #[no_mangle]
@@ -362,7 +365,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         }
         // 2. Apply stored events (a bounded slice, so new arrivals are not kept waiting).
         // Boards whose rows are being written or locked elsewhere are skipped a moment.
-        deferred.retain(|(_, at)| at.elapsed() < DEFER_FOR);
+        deferred.retain(|(_, until)| *until > Instant::now());
         let skip: Vec<i64> = deferred.iter().map(|(b, _)| *b).collect();
         match super::super::worker::in_tx(|| {
             let slice = if busy {
@@ -381,7 +384,9 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                     super::failed_events(&done.failed);
                 }
                 let now = Instant::now();
-                deferred.extend(done.deferred.into_iter().map(|b| (b, now)));
+                deferred.extend(done.deferred.into_iter().map(|(b, locked)| {
+                    (b, now + if locked { DEFER_LOCKED } else { DEFER_WRITING })
+                }));
             }
             Err(e) => warning!(
                 "monday_sync webhooks: applying events failed: {}",
@@ -414,7 +419,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
                 Duration::from_secs(1)
             } else {
                 // Deferred events: look again soon (the job's transaction is short).
-                Duration::from_millis(50)
+                DEFER_WRITING
             },
         );
     }
