@@ -515,13 +515,20 @@ async fn handle(req: Request<HyperBody>, shared: &Shared, full: bool) -> Respons
             c.busy.fetch_add(1, Ordering::Relaxed);
             return busy("queue full");
         }
-        Err(TrySendError::Disconnected(_)) => return busy("listener stopping"),
+        Err(TrySendError::Disconnected(_)) => {
+            c.busy.fetch_add(1, Ordering::Relaxed);
+            return busy("listener stopping");
+        }
     }
     match tokio::time::timeout(limits.commit_timeout, rx).await {
         Ok(Ok(a)) => {
-            if a.status == 200 {
-                c.accepted.fetch_add(1, Ordering::Relaxed);
-            }
+            // The main thread's answers count like the listener's own.
+            match a.status {
+                200 => c.accepted.fetch_add(1, Ordering::Relaxed),
+                401 => c.unauthorized.fetch_add(1, Ordering::Relaxed),
+                503 => c.busy.fetch_add(1, Ordering::Relaxed),
+                _ => 0,
+            };
             let status =
                 StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut r = reply(status, a.body);

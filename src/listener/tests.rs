@@ -42,6 +42,8 @@ enum Main {
     Stalled,
     /// Takes requests but never answers.
     Silent,
+    /// Answers as a failed check or commit would: 401 for item 1, 503 for the others.
+    Refuse,
 }
 
 struct Running {
@@ -49,6 +51,18 @@ struct Running {
     received: mpsc::Receiver<(String, Option<i64>)>,
     stop: mpsc::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
+    counters: mpsc::Receiver<Vec<(&'static str, u64)>>,
+}
+
+impl Running {
+    /// Stops the listener; its counters at the end.
+    fn counters(mut self) -> std::collections::HashMap<&'static str, u64> {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.counters.recv().unwrap().into_iter().collect()
+    }
 }
 
 impl Drop for Running {
@@ -64,6 +78,7 @@ fn start(limits: Limits, tls: Option<Arc<rustls::ServerConfig>>, main: Main) -> 
     let (addr_tx, addr_rx) = mpsc::channel();
     let (rx_tx, received) = mpsc::channel();
     let (stop, stop_rx) = mpsc::channel::<()>();
+    let (counters_tx, counters) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let l = Listener::start(Config {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -93,10 +108,13 @@ fn start(limits: Limits, tls: Option<Arc<rustls::ServerConfig>>, main: Main) -> 
                 let _ = rx_tx.send((i.event.event_type.clone(), i.event.item_id));
                 match main {
                     Main::Answer => i.answer(200, "{\"stored\":true}"),
+                    Main::Refuse if i.event.item_id == Some(1) => i.answer(401, "{}"),
+                    Main::Refuse => i.answer(503, "{}"),
                     _ => held.push(i),
                 }
             }
         }
+        let _ = counters_tx.send(l.counters.snapshot());
         l.stop();
     });
     let addr = addr_rx.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -105,6 +123,7 @@ fn start(limits: Limits, tls: Option<Arc<rustls::ServerConfig>>, main: Main) -> 
         received,
         stop,
         thread: Some(thread),
+        counters,
     }
 }
 
@@ -429,4 +448,18 @@ fn the_port_in_use_is_reported_at_start() {
     .err()
     .unwrap();
     assert!(e.contains("could not listen"), "{e}");
+}
+
+#[test]
+fn answers_of_the_main_thread_are_counted() {
+    let r = start(limits(), None, Main::Refuse);
+    let path = format!("/webhook/{SECRET}");
+    assert_eq!(post(r.addr, &path, &event(1), "").unwrap().0, 401);
+    assert_eq!(post(r.addr, &path, &event(2), "").unwrap().0, 503);
+    let c = r.counters();
+    assert_eq!(
+        (c["unauthorized"], c["busy"], c["accepted"]),
+        (1, 1, 0),
+        "{c:?}"
+    );
 }
