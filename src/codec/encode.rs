@@ -15,7 +15,8 @@
 //! is [`encode`]`(column_type, value, column_settings)` with these conversions:
 //!
 //! * **`column_type`**: a `ColumnType` enum name or a legacy/webhook spelling (`color`,
-//!   `multiple-person`, …), read as [`Kind::from_name`] reads it. SQL NULL may return NULL.
+//!   `multiple-person`, …), read as [`Kind::from_name`] reads it. SQL NULL is an error (22004,
+//!   as `pg::errors::not_null` reports it): without a type there is no answer.
 //! * **`value`**: `to_jsonb(v)` where `v` has the column's SQL type
 //!   (`monday_sync.column_sql_type(column_type)`), i.e. exactly what `monday_sync.decode` returns.
 //!   **SQL NULL must be passed as JSON `null`**: NULL means "clear the column" and has an answer,
@@ -80,7 +81,12 @@
 //!
 //! Read-only (`ReadOnly`): mirror, formula, subtasks, vote, color_picker, creation_log,
 //! last_updated, item_id, time_tracking, file, doc, direct_doc, button, auto_number, progress,
-//! group, integration, item_assignees, unsupported.
+//! group, integration, item_assignees, unsupported. [`writable`] tells them apart without a value.
+//!
+//! Writing replaces the whole cell with what `v` holds, and `v` holds what `decode` keeps: a
+//! people cell loses its teams (decode keeps persons only), an email or link cell's display text
+//! becomes the address or URL, a phone keeps no other country than the one sent. `create_item`
+//! takes the name as `item_name`; in `column_values` it is for `change_multiple_column_values`.
 //!
 //! # What does not round-trip
 //!
@@ -95,6 +101,7 @@ use super::numeric::{self, Numeric};
 use super::{truncate_bytes, Kind, DETAIL_BYTES};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
+use std::collections::HashSet;
 
 /// Which SQLSTATE an encoding error maps to (see the table in the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,6 +335,7 @@ impl Ctx<'_> {
             return Ok(None);
         }
         let mut ids = Vec::with_capacity(items.len());
+        let mut seen = HashSet::with_capacity(items.len());
         for item in items {
             if item.is_null() {
                 return Err(self.error(
@@ -352,7 +360,7 @@ impl Ctx<'_> {
                         "monday ids are positive integers.",
                     )
                 })?;
-            if ids.contains(&id) {
+            if !seen.insert(id) {
                 return Err(self.error(
                     EncodeErrorCode::InvalidValue,
                     format!("{what} id {id} is listed twice"),
@@ -869,6 +877,7 @@ fn encode_dropdown(ctx: &Ctx<'_>, settings: Option<&Value>) -> Result<Value, Enc
         return Ok(Value::Null);
     }
     let mut names: Vec<&str> = Vec::with_capacity(items.len());
+    let mut seen = HashSet::with_capacity(items.len());
     for item in items {
         let name = match item {
             Value::String(s) if !s.is_empty() => s.as_str(),
@@ -888,7 +897,7 @@ fn encode_dropdown(ctx: &Ctx<'_>, settings: Option<&Value>) -> Result<Value, Enc
             }
             _ => return Err(ctx.wrong_shape("a JSON array of strings", hint)),
         };
-        if names.contains(&name) {
+        if !seen.insert(name) {
             return Err(ctx.error(
                 EncodeErrorCode::InvalidValue,
                 format!(
