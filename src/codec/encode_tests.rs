@@ -743,6 +743,8 @@ fn round_trips_every_writable_type() {
     round_trip("timeline", r#""[2019-06-03,2019-06-08)""#);
     round_trip("timeline", r#""[2019-06-03,2019-06-04)""#); // a milestone
     round_trip("timeline", r#""[2024-12-30,2025-01-02)""#);
+    // Ending on monday's last day, the canonical range shows the day after as 10000-01-01.
+    round_trip("timeline", r#""[9999-12-25,10000-01-01)""#);
     round_trip("week", r#""[2019-06-10,2019-06-17)""#);
     round_trip("week", r#""[2025-12-29,2026-01-05)""#);
     let mut sunday = Column {
