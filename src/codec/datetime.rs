@@ -89,6 +89,23 @@ impl Date {
         }
     }
 
+    /// The previous day; `None` before 0001-01-01.
+    pub fn pred(self) -> Option<Date> {
+        let d = Date::from_days_since_epoch(self.days_from_epoch() - 1);
+        (d.year >= 1).then_some(d)
+    }
+
+    /// The next day; `None` after 9999-12-31 (unlike [`Date::succ`], which only range ends use).
+    pub fn checked_succ(self) -> Option<Date> {
+        let d = self.succ();
+        (d.year <= 9999).then_some(d)
+    }
+
+    /// Day of the week, 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+    pub fn weekday(self) -> u32 {
+        (self.days_from_epoch() + 3).rem_euclid(7) as u32
+    }
+
     /// Days since 1970-01-01 (H. Hinnant's days_from_civil).
     pub fn days_from_epoch(self) -> i64 {
         let y = self.year as i64 - if self.month <= 2 { 1 } else { 0 };
@@ -140,6 +157,143 @@ pub fn daterange_inclusive(lower: Option<Date>, upper: Option<Date>) -> Option<C
     }
     s.push(')');
     Some(s)
+}
+
+/// A `daterange` as its inclusive first and last days (`None` = unbounded), or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateRange {
+    Empty,
+    Days {
+        first: Option<Date>,
+        last: Option<Date>,
+    },
+}
+
+/// Why a text is not a `daterange` of days monday can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeError {
+    /// Not range text, or a bound that is not a `YYYY-MM-DD` date.
+    Format,
+    /// A bound is `infinity`/`-infinity`, or the range reaches outside years 1..=9999.
+    Overflow,
+    /// The lower bound is after the upper one (Postgres rejects such a range too).
+    Reversed,
+}
+
+/// Parses `daterange` text as `range_in` does: `empty`, or `[`/`(` lower `,` upper `]`/`)` with
+/// either bound possibly missing (unbounded) or double-quoted. `to_jsonb` always gives the
+/// canonical `[first,next)` form (`"[2019-06-03,2019-06-08)"`); the other bracket forms are
+/// converted to inclusive days the way Postgres canonicalises them.
+pub fn parse_daterange(s: &str) -> Result<DateRange, RangeError> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("empty") {
+        return Ok(DateRange::Empty);
+    }
+    let b = t.as_bytes();
+    if b.len() < 3 {
+        return Err(RangeError::Format);
+    }
+    let lower_inclusive = match b[0] {
+        b'[' => true,
+        b'(' => false,
+        _ => return Err(RangeError::Format),
+    };
+    let upper_inclusive = match b[b.len() - 1] {
+        b']' => true,
+        b')' => false,
+        _ => return Err(RangeError::Format),
+    };
+    let inner = &t[1..t.len() - 1];
+    let (lo, hi) = inner.split_once(',').ok_or(RangeError::Format)?;
+    let unquote = |text: &str| -> String {
+        let text = text.trim();
+        match text.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+            Some(unquoted) => unquoted.trim().to_string(),
+            None => text.to_string(),
+        }
+    };
+    let bound = |text: &str| -> Result<Option<Date>, RangeError> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let b = text.as_bytes();
+        let year_past_9999 = b.len() > 10 && b[..5].iter().all(u8::is_ascii_digit);
+        if text.eq_ignore_ascii_case("infinity")
+            || text.eq_ignore_ascii_case("-infinity")
+            || text.ends_with(" BC")
+            || year_past_9999
+        {
+            return Err(RangeError::Overflow);
+        }
+        // Exactly a date: a time part would be silently dropped by Date::parse.
+        if text.len() != 10 {
+            return Err(RangeError::Format);
+        }
+        Date::parse(text).map(Some).ok_or(RangeError::Format)
+    };
+    let (lo, hi) = (unquote(lo), unquote(hi));
+    // A range that ends on 9999-12-31 prints its exclusive upper bound as the day after.
+    let ends_last_day = !upper_inclusive && hi == "10000-01-01";
+    let lower = bound(&lo)?;
+    let upper = if ends_last_day { None } else { bound(&hi)? };
+    if let (Some(l), Some(u)) = (lower, upper) {
+        if l > u {
+            return Err(RangeError::Reversed);
+        }
+    }
+    // Exclusive bounds move one day inwards. A bound that then leaves years 1..=9999 either
+    // empties the range (the other bound is inside it) or makes it reach outside monday's dates.
+    let first = match lower {
+        Some(l) if !lower_inclusive => match l.checked_succ() {
+            Some(d) => Some(d),
+            None if upper.is_some() => return Ok(DateRange::Empty),
+            None => return Err(RangeError::Overflow),
+        },
+        other => other,
+    };
+    let last = match upper {
+        _ if ends_last_day => Date::new(9999, 12, 31),
+        Some(u) if !upper_inclusive => match u.pred() {
+            Some(d) => Some(d),
+            None if lower.is_some() => return Ok(DateRange::Empty),
+            None => return Err(RangeError::Overflow),
+        },
+        other => other,
+    };
+    if let (Some(f), Some(l)) = (first, last) {
+        if f > l {
+            return Ok(DateRange::Empty);
+        }
+    }
+    Ok(DateRange::Days { first, last })
+}
+
+/// Parses `time` text as `to_jsonb(time)` prints it: `HH:MM:SS` with optional `.ffffff`, or
+/// `HH:MM`. Returns (hour, minute, second, microseconds); `24:00:00` is a valid `time`.
+pub fn parse_time(s: &str) -> Option<(u32, u32, u32, u32)> {
+    let b = s.trim().as_bytes();
+    if b.len() < 5 || b[2] != b':' {
+        return None;
+    }
+    let hour = digits(&b[0..2])?;
+    let minute = digits(&b[3..5])?;
+    let (mut second, mut micros) = (0, 0);
+    if b.len() > 5 {
+        if b.len() < 8 || b[5] != b':' {
+            return None;
+        }
+        second = digits(&b[6..8])?;
+        if b.len() > 8 {
+            let frac = b[8..].strip_prefix(b".")?;
+            if frac.is_empty() || frac.len() > 6 {
+                return None;
+            }
+            micros = digits(frac)? * 10u32.pow(6 - frac.len() as u32);
+        }
+    }
+    let valid = (hour < 24 && minute < 60 && second < 60)
+        || (hour == 24 && minute == 0 && second == 0 && micros == 0);
+    valid.then_some((hour, minute, second, micros))
 }
 
 /// `time` text for an hour and minute.
@@ -371,6 +525,108 @@ mod tests {
         assert_eq!(epoch_micros("0001-01-01T00:00:00+01:00"), None);
         assert_eq!(epoch_micros("9999-12-31T23:30:00-01:00"), None);
         assert_eq!(epoch_micros("yesterday"), None);
+    }
+
+    #[test]
+    fn neighbours_and_weekdays() {
+        let d = |s| Date::parse(s).unwrap();
+        assert_eq!(d("2024-03-01").pred().unwrap().to_iso(), "2024-02-29");
+        assert_eq!(d("2020-01-01").pred().unwrap().to_iso(), "2019-12-31");
+        assert!(d("0001-01-01").pred().is_none());
+        assert!(d("9999-12-31").checked_succ().is_none());
+        assert_eq!(d("1970-01-01").weekday(), 3); // Thursday
+        assert_eq!(d("2019-06-10").weekday(), 0); // Monday
+        assert_eq!(d("2019-06-16").weekday(), 6); // Sunday
+        assert_eq!(d("0001-01-01").weekday(), 0); // Monday, proleptic Gregorian
+    }
+
+    #[test]
+    fn dateranges_as_range_in_reads_them() {
+        let days = |a: &str, b: &str| DateRange::Days {
+            first: Date::parse(a),
+            last: Date::parse(b),
+        };
+        let cases = [
+            ("[2019-06-03,2019-06-08)", days("2019-06-03", "2019-06-07")),
+            ("[2019-06-03,2019-06-07]", days("2019-06-03", "2019-06-07")),
+            ("(2019-06-02,2019-06-08)", days("2019-06-03", "2019-06-07")),
+            (
+                " [\"2019-06-03\", \"2019-06-04\") ",
+                days("2019-06-03", "2019-06-03"),
+            ),
+            ("[2019-06-03,)", days("2019-06-03", "")),
+            ("(,2019-06-04)", days("", "2019-06-03")),
+            ("(,)", days("", "")),
+            ("empty", DateRange::Empty),
+            ("EMPTY", DateRange::Empty),
+            ("[2019-06-03,2019-06-03)", DateRange::Empty),
+            ("(2019-06-03,2019-06-04)", DateRange::Empty),
+            ("[9999-12-31,9999-12-31]", days("9999-12-31", "9999-12-31")),
+            ("(9999-12-31,9999-12-31]", DateRange::Empty),
+            ("[0001-01-01,0001-01-01)", DateRange::Empty),
+            ("[9999-12-31,10000-01-01)", days("9999-12-31", "9999-12-31")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_daterange(input), Ok(want), "{input}");
+        }
+        for bad in [
+            "",
+            "[]",
+            "2019-06-03",
+            "[2019-06-03 2019-06-08)",
+            "{2019-06-03,2019-06-08)",
+            "[2019-06-03,2019-06-08",
+            "[2019-6-3,2019-06-08)",
+            "[2019-06-03T00:00,2019-06-08)",
+            "[2019-02-30,2019-06-08)",
+        ] {
+            assert_eq!(parse_daterange(bad), Err(RangeError::Format), "{bad}");
+        }
+        assert_eq!(
+            parse_daterange("[2019-06-03,infinity)"),
+            Err(RangeError::Overflow)
+        );
+        assert_eq!(parse_daterange("(9999-12-31,)"), Err(RangeError::Overflow));
+        assert_eq!(
+            parse_daterange("[2019-06-03,10000-01-02)"),
+            Err(RangeError::Overflow)
+        );
+        assert_eq!(
+            parse_daterange("[2019-06-03,10000-01-01]"),
+            Err(RangeError::Overflow)
+        );
+        assert_eq!(
+            parse_daterange("[0044-03-15 BC,2019-06-03)"),
+            Err(RangeError::Overflow)
+        );
+        assert_eq!(parse_daterange("(,0001-01-01)"), Err(RangeError::Overflow));
+        assert_eq!(
+            parse_daterange("[2019-06-08,2019-06-03)"),
+            Err(RangeError::Reversed)
+        );
+    }
+
+    #[test]
+    fn times_as_to_jsonb_prints_them() {
+        assert_eq!(parse_time("16:42:00"), Some((16, 42, 0, 0)));
+        assert_eq!(parse_time("16:42"), Some((16, 42, 0, 0)));
+        assert_eq!(parse_time("00:00:05.25"), Some((0, 0, 5, 250_000)));
+        assert_eq!(parse_time("24:00:00"), Some((24, 0, 0, 0)));
+        for bad in [
+            "",
+            "1:00",
+            "16:42:0",
+            "16:42:00.",
+            "16:42:00.1234567",
+            "25:00:00",
+            "24:00:01",
+            "16:60:00",
+            "16:42:60",
+            "16h42",
+            "16:42:00Z",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -5,11 +5,17 @@
 //! problem is a [`DecodeError`] that the glue turns into SQLSTATE 22P02 (malformed JSON) or
 //! 22023 (valid JSON of the wrong shape).
 
+pub mod countries;
 pub mod datetime;
+pub mod encode;
 pub mod item;
 pub mod kind;
 pub mod numeric;
 
+#[cfg(test)]
+mod encode_proptests;
+#[cfg(test)]
+mod encode_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -19,6 +25,7 @@ use compact_str::{CompactString, ToCompactString};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
+pub use encode::{encode, EncodeError, EncodeErrorCode};
 pub use kind::Kind;
 
 use datetime::Date;
