@@ -98,7 +98,7 @@ fn set_fields(t: &Target, item_id: i64, fields: &Map<String, Value>) -> bool {
     }
     let names: Vec<String> = fields
         .keys()
-        .map(|k| pgrx::spi::quote_identifier(k))
+        .map(pgrx::spi::quote_identifier)
         .collect();
     let cols = names.join(", ");
     let vals: Vec<String> = names.iter().map(|n| format!("r.{n}")).collect();
@@ -290,7 +290,7 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
                     }
                 }
             }
-            let names: Vec<String> = m.keys().map(|k| pgrx::spi::quote_identifier(k)).collect();
+            let names: Vec<String> = m.keys().map(pgrx::spi::quote_identifier).collect();
             let sql = format!(
                 "INSERT INTO {t} ({cols}) SELECT {vals} FROM pg_catalog.jsonb_populate_record(NULL::{t}, $1) r
                  ON CONFLICT (item_id) DO NOTHING",
