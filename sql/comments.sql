@@ -14,6 +14,10 @@ COMMENT ON FUNCTION monday_sync.decode_item(jsonb, jsonb) IS
 $$Decode a whole monday item (an element of items_page.items: id, name, column_values[…]) into one object keyed by column id, plus "name". Empty cells are JSON null.
 columns (optional): the board's columns [{id, type, settings_str}, …], for column types and label settings.$$;
 
+COMMENT ON FUNCTION monday_sync.encode(text, jsonb, jsonb) IS
+$$The inverse of decode, for writing to monday: to_jsonb of a value of the column's SQL type → the JSON monday accepts for the column in column_values. NULL clears. Read-only types and values monday would refuse (a label the column lacks, a week that is not 7 days, a latitude out of range) raise an error with DETAIL and HINT.
+column_settings (optional): the column's settings (labels, rating scale), plus create_labels_if_missing, first_day_of_the_week, countryShortName.$$;
+
 COMMENT ON FUNCTION monday_sync.column_sql_type(text) IS
 $$The Postgres type monday_sync.decode converts a monday column type to (e.g. status → text, numbers → numeric, timeline → daterange, people → bigint[]). Unknown types → jsonb.$$;
 

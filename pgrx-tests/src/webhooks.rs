@@ -958,10 +958,20 @@ fn a_locked_table_defers(h: &mut H) -> T {
         "the event while the table is locked",
     )?;
     tx.rollback().map_err(pg)?;
-    wait_for(h, "the events applied after the lock went", 5.0, |h| {
+    let applied = wait_for(h, "the events applied after the lock went", 15.0, |h| {
         Ok(item_name(h, item)?.as_deref() == Some("while locked")
             && item_name(h, item + 1)?.as_deref() == Some("also while locked"))
-    })?;
+    });
+    if let Err(e) = applied {
+        let why = h.text(
+            "SELECT concat_ws(E'\n',
+                (SELECT string_agg(format('event %s %s %s', trigger_uuid, status, error), '; ') FROM monday_sync.webhook_events WHERE trigger_uuid LIKE 'u-locked-%'),
+                (SELECT string_agg(format('job %s %s %s', jobid, command, status), '; ') FROM monday_sync.jobs WHERE status IN ('queued', 'running')),
+                (SELECT string_agg(format('lock %s %s pid %s granted %s', locktype, mode, pid, granted), '; ') FROM pg_locks WHERE locktype = 'advisory' OR NOT granted),
+                (SELECT string_agg(format('%s %s %s', backend_type, wait_event_type, wait_event), '; ') FROM pg_stat_activity WHERE backend_type LIKE 'monday_sync%'))",
+        )?;
+        return Err(format!("{e}\n{}", why.unwrap_or_default()));
+    }
     check(
         answered < Duration::from_millis(1000) && health < Duration::from_millis(1000),
         &format!("answers took {answered:?} and {health:?} while the table was locked"),

@@ -1,4 +1,4 @@
-//! SQL surface of the column codec: `decode`, `decode_item`, `column_sql_type`.
+//! SQL surface of the column codec: `decode`, `decode_item`, `encode`, `column_sql_type`.
 #![allow(clippy::result_large_err)] // pgrx's ErrorReport is the SQL error type; it is returned once per call.
 
 use super::errors::report;
@@ -71,6 +71,71 @@ fn decode_item(
     };
     let text = item::decode_item(&item.to_value(), columns.as_ref()).map_err(report)?;
     Ok(Some(JsonbOut::from_json_text(&text)))
+}
+
+/// `monday_sync.encode(column_type, value, column_settings)`: a typed value (`to_jsonb` of the
+/// column's SQL type, as `decode` returns it) → the JSON monday accepts for the column in
+/// `column_values`. SQL NULL (or JSON null) clears the column. Not STRICT: NULL has an answer.
+/// STABLE, not IMMUTABLE: a daterange's text depends on the session's DateStyle.
+#[pg_extern(stable, parallel_safe)]
+fn encode(
+    column_type: Option<&str>,
+    value: Option<JsonbArg>,
+    column_settings: default!(Option<JsonbArg>, "NULL"),
+) -> Result<pgrx::JsonB, ErrorReport> {
+    let column_type = super::errors::not_null(column_type, "column_type")?;
+    // Numbers that are not integers as their exact text: 12.50 keeps its scale.
+    let mut value = value
+        .map(|v| v.to_value_exact())
+        .unwrap_or(serde_json::Value::Null);
+    // to_jsonb of a daterange is its text in the session's DateStyle ("[06-03-2019,06-08-2019)"
+    // under Postgres, MDY): read it as Postgres reads it, and hand the encoder ISO dates.
+    if let (serde_json::Value::String(text), Kind::Timeline | Kind::Week) =
+        (&value, Kind::from_name(column_type))
+    {
+        if let Some(iso) = daterange_iso(text) {
+            value = serde_json::Value::String(iso);
+        }
+    }
+    let settings = column_settings.map(|s| s.to_value());
+    codec::encode::encode(column_type, &value, settings.as_ref())
+        .map(pgrx::JsonB)
+        .map_err(|e| {
+            ErrorReport::new(encode_sqlstate(e.code), e.message, "monday_sync")
+                .set_detail(e.detail)
+                .set_hint(e.hint)
+        })
+}
+
+/// A daterange literal in any DateStyle → its canonical form with ISO dates (`[a,b)`, `empty`,
+/// an open bound left empty). Text that is no daterange raises PostgreSQL's own 22P02 (malformed
+/// range literal), as a cast would.
+fn daterange_iso(text: &str) -> Option<String> {
+    super::spi::one::<String>(
+        "SELECT CASE WHEN pg_catalog.isempty(r) THEN 'empty'
+                ELSE pg_catalog.concat(CASE WHEN pg_catalog.lower_inc(r) THEN '[' ELSE '(' END,
+                       pg_catalog.to_char(pg_catalog.lower(r), 'YYYY-MM-DD'), ',',
+                       pg_catalog.to_char(pg_catalog.upper(r), 'YYYY-MM-DD'),
+                       CASE WHEN pg_catalog.upper_inc(r) THEN ']' ELSE ')' END) END
+           FROM (SELECT $1::pg_catalog.daterange AS r) s",
+        &[text.into()],
+    )
+}
+
+fn encode_sqlstate(c: codec::encode::EncodeErrorCode) -> PgSqlErrorCode {
+    use codec::encode::EncodeErrorCode as E;
+    use PgSqlErrorCode as P;
+    match c {
+        E::InvalidValue => P::ERRCODE_INVALID_PARAMETER_VALUE,
+        E::InvalidText => P::ERRCODE_INVALID_TEXT_REPRESENTATION,
+        E::DatetimeFormat => P::ERRCODE_INVALID_DATETIME_FORMAT,
+        E::DatetimeOverflow => P::ERRCODE_DATETIME_FIELD_OVERFLOW,
+        E::OutOfRange => P::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+        E::TooLong => P::ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+        E::NullNotAllowed => P::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+        E::ReadOnly => P::ERRCODE_FEATURE_NOT_SUPPORTED,
+        E::UnknownType => P::ERRCODE_UNDEFINED_OBJECT,
+    }
 }
 
 /// `monday_sync.column_sql_type(column_type)`: the Postgres type `decode` converts to.

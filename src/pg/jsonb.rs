@@ -187,7 +187,11 @@ unsafe fn scan_object(root: *const pg_sys::JsonbContainer, members: &mut Members
 }
 
 /// One entry as `serde_json`, read straight from the binary form (no printing and re-parsing).
-unsafe fn entry_value(data: *const u8, (kind, start, end): (u32, usize, usize)) -> Value {
+unsafe fn entry_value(
+    data: *const u8,
+    (kind, start, end): (u32, usize, usize),
+    exact: bool,
+) -> Value {
     let bytes =
         || unsafe { std::slice::from_raw_parts(data.add(start), end.saturating_sub(start)) };
     match kind {
@@ -197,14 +201,19 @@ unsafe fn entry_value(data: *const u8, (kind, start, end): (u32, usize, usize)) 
         pg_sys::JENTRY_ISSTRING => Value::String(String::from_utf8_lossy(bytes()).into_owned()),
         pg_sys::JENTRY_ISNUMERIC => {
             let text = numeric_text(unsafe { data.add(start) } as pg_sys::Numeric);
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            // `exact`: a number that is not an integer stays its numeric text (an f64 would drop
+            // its scale and digits past the 17th).
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) if !exact || v.is_i64() || v.is_u64() => v,
+                _ => Value::String(text),
+            }
         }
-        _ => unsafe { container_value(data.add(start) as *const pg_sys::JsonbContainer) },
+        _ => unsafe { container_value(data.add(start) as *const pg_sys::JsonbContainer, exact) },
     }
 }
 
 /// A whole container (object, array, or the raw-scalar wrapper of a top-level scalar).
-unsafe fn container_value(c: *const pg_sys::JsonbContainer) -> Value {
+unsafe fn container_value(c: *const pg_sys::JsonbContainer, exact: bool) -> Value {
     let header = unsafe { (*c).header };
     let (data, spans) = unsafe { entries(c) };
     if header & pg_sys::JB_FOBJECT != 0 {
@@ -214,20 +223,20 @@ unsafe fn container_value(c: *const pg_sys::JsonbContainer) -> Value {
             let (_, ks, ke) = spans[i];
             let key = unsafe { std::slice::from_raw_parts(data.add(ks), ke - ks) };
             map.insert(String::from_utf8_lossy(key).into_owned(), unsafe {
-                entry_value(data, spans[n + i])
+                entry_value(data, spans[n + i], exact)
             });
         }
         Value::Object(map)
     } else if header & pg_sys::JB_FSCALAR != 0 {
         spans
             .first()
-            .map(|&e| unsafe { entry_value(data, e) })
+            .map(|&e| unsafe { entry_value(data, e, exact) })
             .unwrap_or(Value::Null)
     } else {
         Value::Array(
             spans
                 .iter()
-                .map(|&e| unsafe { entry_value(data, e) })
+                .map(|&e| unsafe { entry_value(data, e, exact) })
                 .collect(),
         )
     }
@@ -273,7 +282,14 @@ impl JsonbArg {
     /// The whole value as `serde_json` (for the cold paths: settings, whole items).
     pub fn to_value(&self) -> Value {
         // SAFETY: the root container of a detoasted jsonb.
-        unsafe { container_value(self.root()) }
+        unsafe { container_value(self.root(), false) }
+    }
+
+    /// [`to_value`](Self::to_value), with every number that is not an integer as its exact
+    /// numeric text (a JSON string) instead of an f64.
+    pub fn to_value_exact(&self) -> Value {
+        // SAFETY: the root container of a detoasted jsonb.
+        unsafe { container_value(self.root(), true) }
     }
 
     /// A short JSON text of the value, for error messages.
@@ -313,6 +329,7 @@ impl Cell for JsonbArg {
             entry_value(
                 self.data(),
                 (m.kind, m.value.0 as usize, m.value.1 as usize),
+                false,
             )
         })
     }

@@ -96,10 +96,7 @@ fn set_fields(t: &Target, item_id: i64, fields: &Map<String, Value>) -> bool {
     if fields.is_empty() {
         return false;
     }
-    let names: Vec<String> = fields
-        .keys()
-        .map(pgrx::spi::quote_identifier)
-        .collect();
+    let names: Vec<String> = fields.keys().map(pgrx::spi::quote_identifier).collect();
     let cols = names.join(", ");
     let vals: Vec<String> = names.iter().map(|n| format!("r.{n}")).collect();
     let sql = format!(
