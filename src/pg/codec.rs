@@ -78,6 +78,7 @@ fn decode_item(
 /// `column_values`. SQL NULL (or JSON null) clears the column. Not STRICT: NULL has an answer.
 /// STABLE, not IMMUTABLE: a daterange's text depends on the session's DateStyle.
 #[pg_extern(stable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)] // it runs SQL (the daterange cast)
 fn encode(
     column_type: Option<&str>,
     value: Option<JsonbArg>,
