@@ -696,8 +696,10 @@ fn who_may_post(h: &mut H) -> T {
         &2,
         "events stored (only the two authorized)",
     )?;
-    wait_for(h, "the JWT-signed rename", 5.0, |h| {
-        Ok(item_name(h, item)?.as_deref() == Some("via a JWT"))
+    // Applied (not the name: the confirming fetch then writes the fake's name back, since the
+    // fake never saw this synthetic event).
+    wait_for(h, "the JWT-signed rename applied", 5.0, |h| {
+        Ok(h.i64("SELECT count(*) FROM monday_sync.webhook_events WHERE trigger_uuid = 'u-jwt-ok' AND status = 'applied'")? == 1)
     })?;
     // The view shows the listener's counters as the worker last published them (twice a second).
     let mut c = Value::Null;
@@ -1013,8 +1015,8 @@ fn receive_webhook_from_sql(h: &mut H) -> T {
         &json!(false),
         &format!("the same event again: {again}"),
     )?;
-    wait_for(h, "the SQL-received rename", 5.0, |h| {
-        Ok(item_name(h, item)?.as_deref() == Some("through receive_webhook"))
+    wait_for(h, "the SQL-received rename applied", 5.0, |h| {
+        Ok(h.i64("SELECT count(*) FROM monday_sync.webhook_events WHERE trigger_uuid = 'u-sql-1' AND status = 'applied'")? == 1)
     })?;
     let c: Value =
         h.db.query_one(
