@@ -35,6 +35,15 @@ CREATE TABLE monday_sync.boards (
     -- The worker's own schedule (for installs without pg_cron); NULL = not scheduled.
     refresh_interval interval CHECK (refresh_interval >= interval '1 second'),
     reconcile_interval interval CHECK (reconcile_interval >= interval '1 minute'),
+    -- Write-back (enable_write_back): rows changed in the table become monday changes. Set on the
+    -- board and its subitems board together.
+    write_back boolean NOT NULL DEFAULT false,
+    -- When monday's value changed since the one a local change was based on.
+    conflict_policy text NOT NULL DEFAULT 'local_wins' CHECK (conflict_policy IN ('local_wins', 'remote_wins', 'manual')),
+    -- What a DELETE of a row does to the item.
+    delete_action text NOT NULL DEFAULT 'archive' CHECK (delete_action IN ('archive', 'delete')),
+    -- Status and dropdown labels missing on monday are created (needs board-structure rights).
+    create_labels boolean NOT NULL DEFAULT false,
     UNIQUE (target_schema, target_table)
 );
 
@@ -50,6 +59,8 @@ CREATE TABLE monday_sync.columns (
     position int NOT NULL,
     added_at timestamptz NOT NULL DEFAULT now(),
     removed_at timestamptz,
+    -- 'both': written back when write-back is on; 'pull': monday's only (an UPDATE is refused).
+    direction text NOT NULL DEFAULT 'both' CHECK (direction IN ('pull', 'both')),
     PRIMARY KEY (board_id, column_id),
     UNIQUE (board_id, sql_name)
 );
@@ -67,7 +78,7 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
     -- The queued job the worker ran this for (NULL: a SQL function call).
     jobid bigint,
@@ -89,7 +100,7 @@ CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
 CREATE TABLE monday_sync.jobs (
     jobid bigserial PRIMARY KEY,
     board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
-    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm')),
+    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write')),
     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
     attempts int NOT NULL DEFAULT 0,
     queued_at timestamptz NOT NULL DEFAULT now(),
@@ -203,6 +214,63 @@ CREATE TABLE monday_sync._webhook_confirm (
     PRIMARY KEY (board_id, item_id)
 );
 REVOKE ALL ON monday_sync._webhook_confirm FROM PUBLIC;
+
+-- ---------- write-back ----------
+
+-- The outbox: one entry per item and batch of changes, written in the user's own transaction by
+-- the typed table's trigger. Changes to one item coalesce while the entry is pending; the worker
+-- sends them ('sending', in a request of _write_requests), then 'sent'. 'conflict' waits for
+-- resolve_conflict (policy manual); 'failed' (monday refused a value, or retries ran out) waits
+-- for retry_write or discard_write. While an entry is open, no pull, refresh or webhook
+-- overwrites the fields it changes.
+CREATE TABLE monday_sync.writes (
+    write_id bigserial PRIMARY KEY,
+    -- The item's board: a subitem's is the subitems board.
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    -- Negative: a row INSERTed here whose item monday has not created yet (the row's temporary id).
+    item_id bigint NOT NULL,
+    op text NOT NULL CHECK (op IN ('update', 'create')),
+    -- Field → what monday accepts for it (monday_sync.encode): a column id, 'name', '#group' (a
+    -- group id), '#state' ('archived' or 'deleted').
+    changes jsonb NOT NULL DEFAULT '{}',
+    -- The same fields → what monday showed when the first change was made (the cell as fetched).
+    base jsonb NOT NULL DEFAULT '{}',
+    -- A subitem to create: its parent (negative while the parent is itself being created).
+    parent_item_id bigint,
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'conflict', 'failed', 'sent', 'discarded')),
+    request_id bigint,
+    -- create: the id monday gave the item.
+    created_item_id bigint,
+    queued_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    changed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    sent_at timestamptz,
+    attempts int NOT NULL DEFAULT 0,
+    -- conflict: monday's current cells of the conflicting fields.
+    remote jsonb,
+    error_code text,
+    error_column text,
+    error text,
+    requested_by name NOT NULL
+);
+CREATE UNIQUE INDEX writes_one_pending ON monday_sync.writes (board_id, item_id) WHERE status = 'pending';
+CREATE INDEX writes_open ON monday_sync.writes (item_id) WHERE status IN ('pending', 'sending', 'conflict', 'failed');
+CREATE INDEX ON monday_sync.writes (board_id, write_id);
+
+-- Each mutation request as sent: a retry (after a lost answer, a 409, a crash) resends exactly
+-- this, with the same Idempotency-Key, so monday answers it from its cache instead of applying
+-- it twice.
+CREATE TABLE monday_sync._write_requests (
+    request_id bigserial PRIMARY KEY,
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    idempotency_key text NOT NULL UNIQUE,
+    document text NOT NULL,
+    variables jsonb NOT NULL,
+    -- Alias → write_id.
+    aliases jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    answered_at timestamptz
+);
+REVOKE ALL ON monday_sync._write_requests FROM PUBLIC;
 
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');

@@ -11,6 +11,7 @@ pub mod listener;
 pub mod pg;
 pub mod sync;
 pub mod webhook;
+pub mod writeback;
 
 ::pgrx::pg_module_magic!(name, version);
 

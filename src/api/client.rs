@@ -357,6 +357,68 @@ pub fn classify(raw: &Raw) -> Verdict {
     Verdict::Data(data, complexity)
 }
 
+/// [`classify`] for a mutation: HTTP 409 (a duplicate of a request still in flight, FACTS.md §0)
+/// waits `Retry-After` and tries again with the same key; an answer with `data` whose errors name
+/// their field (`path`) is data — each alias's error is the caller's to read — unless the error
+/// concerns the whole call (token, daily limit, rate limits, server errors).
+pub fn classify_mutation(raw: &Raw) -> Verdict {
+    if let Raw::Http {
+        status: 409,
+        retry_after,
+        ..
+    } = raw
+    {
+        let secs = retry_after
+            .as_deref()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        return Verdict::Wait {
+            seconds: secs,
+            why: "HTTP 409, the same request is still being executed (Idempotency-Key)".into(),
+        };
+    }
+    let verdict = classify(raw);
+    let e = match verdict {
+        // The same shape either way: the whole body, `data` (and `errors` when some alias failed).
+        Verdict::Data(data, c) => return Verdict::Data(serde_json::json!({ "data": data }), c),
+        Verdict::Fail(ref e) => e,
+        _ => return verdict,
+    };
+    if matches!(e.kind, ApiErrorKind::TokenRejected | ApiErrorKind::DailyLimit) {
+        return verdict;
+    }
+    let Raw::Http {
+        status: 200, body, ..
+    } = raw
+    else {
+        return verdict;
+    };
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return verdict;
+    };
+    let fields_only = json.get("data").is_some_and(Value::is_object)
+        && json
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errs| {
+                errs.iter()
+                    .all(|e| e.get("path").and_then(Value::as_array).is_some_and(|p| !p.is_empty()))
+            });
+    if fields_only {
+        let complexity = json.pointer("/data/complexity").and_then(|c| {
+            Some(Complexity {
+                before: c.get("before")?.as_i64()?,
+                after: c.get("after")?.as_i64()?,
+                query: c.get("query")?.as_i64()?,
+                reset_in_seconds: c.get("reset_in_x_seconds")?.as_i64()?,
+            })
+        });
+        Verdict::Data(json, complexity)
+    } else {
+        verdict
+    }
+}
+
 /// Backoff before retry `n` (1-based): 0.25 s, 0.5 s, 1 s, 2 s, … capped at 8 s.
 pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1u64 << n.saturating_sub(1).min(5)))
@@ -407,6 +469,8 @@ pub const MAX_RESET_SECONDS: i64 = 60;
 pub struct Pending {
     operation: &'static str,
     body: String,
+    /// A mutation's `Idempotency-Key`: the same on every attempt of the call (FACTS.md §0).
+    key: Option<String>,
     rec: CallRecord,
     started: Instant,
     attempt: Attempt,
@@ -518,16 +582,17 @@ impl<'p> Client<'p> {
     }
 
     /// One attempt: asks the hooks (the budget may refuse it), then sends on a helper thread.
-    fn attempt(&mut self, operation: &'static str, body: &str) -> Attempt {
+    fn attempt(&mut self, operation: &'static str, body: &str, key: Option<&str>) -> Attempt {
         if let Err(e) = self.hooks.before(operation) {
             return Attempt::Refused(e);
         }
         let (tx, rx) = mpsc::channel();
         let (agent, cfg, body) = (self.agent.clone(), self.cfg.clone(), body.to_string());
+        let key = key.map(String::from);
         let spawned = std::thread::Builder::new()
             .name("monday_sync http".into())
             .spawn(move || {
-                let _ = tx.send(exchange(&agent, &cfg, &body));
+                let _ = tx.send(exchange(&agent, &cfg, &body, key.as_deref()));
             });
         match spawned {
             Ok(_) => Attempt::Running(rx),
@@ -542,11 +607,25 @@ impl<'p> Client<'p> {
 
     /// Starts one call: its first attempt runs while the caller does other work (writes a page).
     pub fn begin(&mut self, operation: &'static str, document: &str, variables: Value) -> Pending {
+        self.begin_keyed(operation, document, variables, None)
+    }
+
+    /// [`begin`](Self::begin) for a mutation: every attempt carries `Idempotency-Key: key`, so a
+    /// retry after a lost answer (or monday's 409 for a duplicate still in flight) is answered
+    /// from monday's cache instead of being executed again.
+    pub fn begin_keyed(
+        &mut self,
+        operation: &'static str,
+        document: &str,
+        variables: Value,
+        key: Option<String>,
+    ) -> Pending {
         let body = serde_json::json!({ "query": document, "variables": variables, "operationName": operation }).to_string();
-        let attempt = self.attempt(operation, &body);
+        let attempt = self.attempt(operation, &body, key.as_deref());
         Pending {
             operation,
             body,
+            key,
             rec: CallRecord::new(operation),
             started: Instant::now(),
             attempt,
@@ -569,9 +648,21 @@ impl<'p> Client<'p> {
     /// Finishes a call started with `begin`: waits for its attempt (polling every 20 ms), waits out
     /// rate limits and retries transient failures, each attempt counted by the hooks.
     pub fn finish(&mut self, p: Pending) -> Result<Value, ApiError> {
+        self.finish_with(p, false)
+    }
+
+    /// Finishes a mutation: field errors (a value monday rejects for one alias) do not fail the
+    /// call; the whole body comes back, `data` with a null per failed alias and `errors[]` with
+    /// each one's `path`. Rate limits, 5xx, lost answers and 409s are retried as for a query.
+    pub fn finish_mutation(&mut self, p: Pending) -> Result<Value, ApiError> {
+        self.finish_with(p, true)
+    }
+
+    fn finish_with(&mut self, p: Pending, fields: bool) -> Result<Value, ApiError> {
         let Pending {
             operation,
             body,
+            key,
             mut rec,
             started,
             mut attempt,
@@ -599,7 +690,11 @@ impl<'p> Client<'p> {
                 Raw::Http { status, .. } => *status,
                 _ => 0,
             };
-            let verdict = classify(&raw);
+            let verdict = if fields {
+                classify_mutation(&raw)
+            } else {
+                classify(&raw)
+            };
             match verdict {
                 Verdict::Data(data, complexity) => {
                     rec.complexity = complexity.map(|mut c| {
@@ -625,7 +720,7 @@ impl<'p> Client<'p> {
                         Next::Sleep(d) => {
                             rec.waited += d;
                             self.nap(d);
-                            attempt = self.attempt(operation, &body);
+                            attempt = self.attempt(operation, &body, key.as_deref());
                         }
                     }
                 }
@@ -652,13 +747,16 @@ impl<'p> Client<'p> {
     }
 }
 
-fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str) -> Raw {
-    let result = agent
+fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str, key: Option<&str>) -> Raw {
+    let mut req = agent
         .post(&cfg.url)
         .header("Authorization", &cfg.token)
         .header("API-Version", &cfg.version)
-        .header("Content-Type", "application/json")
-        .send(body.as_bytes());
+        .header("Content-Type", "application/json");
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    let result = req.send(body.as_bytes());
     match result {
         Ok(mut resp) => {
             let status = resp.status().as_u16();

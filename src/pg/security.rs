@@ -134,7 +134,11 @@ pub fn open_target(oid: pg_sys::Oid, board_id: i64, recorded: &str) -> R<Target>
 /// (a `search_path` among them) outlives the statement. Nothing changes when `owner` is already
 /// the current user. The user and the settings are restored however `f` ends, an ERROR included
 /// (its unwinding drops the guard), so a caller that catches the error goes on as itself.
+///
+/// Everything written under `as_owner` is the extension's own write (a pull, a refresh, a
+/// webhook, a write-back answer): the write-back trigger sees [`sync_writing`] and records nothing.
 pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
+    let _sync = SyncWrite::enter();
     let mut user = pg_sys::InvalidOid;
     let mut context: i32 = 0;
     unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
@@ -170,6 +174,88 @@ pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
         )
     };
     f()
+}
+
+thread_local! {
+    /// How deep this backend is in [`as_owner`] calls.
+    static SYNC_WRITES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the extension's own writes for as long as it lives (an ERROR's unwinding included).
+struct SyncWrite;
+
+impl SyncWrite {
+    fn enter() -> SyncWrite {
+        SYNC_WRITES.with(|c| c.set(c.get() + 1));
+        SyncWrite
+    }
+}
+
+impl Drop for SyncWrite {
+    fn drop(&mut self) {
+        SYNC_WRITES.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// True while the extension itself writes into a typed table (see [`as_owner`]): a row changed
+/// now is monday's news, not a local change to send back.
+pub fn sync_writing() -> bool {
+    SYNC_WRITES.with(|c| c.get() > 0)
+}
+
+/// Runs `f` as the extension's owner (who owns its tables), from code that runs as another role
+/// (the write-back trigger runs as whoever changed the row), under `SECURITY_RESTRICTED_OPERATION`.
+pub fn as_extension_owner<T>(f: impl FnOnce() -> T) -> T {
+    let owner = extension_owner();
+    let mut user = pg_sys::InvalidOid;
+    let mut context: i32 = 0;
+    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
+    if owner == user || owner == pg_sys::InvalidOid {
+        return f();
+    }
+    struct Restore {
+        user: pg_sys::Oid,
+        context: i32,
+        nest: i32,
+    }
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            unsafe {
+                pg_sys::AtEOXact_GUC(false, self.nest);
+                pg_sys::SetUserIdAndSecContext(self.user, self.context);
+            }
+        }
+    }
+    let _restore = Restore {
+        user,
+        context,
+        nest: unsafe { pg_sys::NewGUCNestLevel() },
+    };
+    unsafe {
+        pg_sys::SetUserIdAndSecContext(
+            owner,
+            context
+                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        )
+    };
+    f()
+}
+
+/// The role that owns the extension (and its tables), read from `pg_extension`.
+pub fn extension_owner() -> pg_sys::Oid {
+    let name = std::ffi::CString::new("monday_sync").expect("no NUL");
+    let ext = unsafe { pg_sys::get_extension_oid(name.as_ptr(), true) };
+    if ext == pg_sys::InvalidOid {
+        return pg_sys::InvalidOid;
+    }
+    Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT extowner FROM pg_catalog.pg_extension WHERE oid = $1",
+        &[ext.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(pg_sys::InvalidOid)
 }
 
 /// Locks a schema's `pg_namespace` row (see [`lookup`]) and returns its OID.
