@@ -12,6 +12,7 @@ mod setup;
 mod util;
 mod webhooks;
 mod worker;
+mod writeback;
 
 use cluster::Cluster;
 use std::path::{Path, PathBuf};
@@ -54,6 +55,7 @@ fn usage() -> ! {
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
          \n  regress         only pg_regress (pgrx-tests/regress) against an installed build\
          \n  webhooks        only the webhook tests (WEBHOOKS_FILTER=<part of a name>)\
+         \n  write           only the write-back tests (WRITE_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
          \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
          \n  bench-refresh   only the incremental refresh benchmark (10,000 items; lag under pg_cron)\
@@ -84,6 +86,9 @@ fn main() {
         Some("webhooks") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_webhooks()),
+        Some("write") => setup::ensure()
+            .and_then(|_| install(false))
+            .and_then(|_| run_write()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
         Some("bench-sync") => setup::ensure()
@@ -277,11 +282,21 @@ fn test() -> Result<(), String> {
     step("background worker and webhooks: two clusters side by side, crashes included");
     // Separate clusters, ports and fakes; the two suites overlap to keep the run short.
     let hooks = std::thread::spawn(run_webhooks);
+    let write = std::thread::spawn(run_write);
     let worker = run_worker();
     let hooks = hooks
         .join()
         .unwrap_or_else(|_| Err("the webhook suite panicked".into()));
-    worker.and(hooks)
+    let write = write
+        .join()
+        .unwrap_or_else(|_| Err("the write-back suite panicked".into()));
+    worker.and(hooks).and(write)
+}
+
+fn run_write() -> Result<(), String> {
+    let w = writeback::run()?;
+    println!("\nwrite: {w}");
+    Ok(())
 }
 
 fn run_webhooks() -> Result<(), String> {

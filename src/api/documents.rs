@@ -49,6 +49,9 @@ pub const PAGE_LIMIT: i64 = 500;
 /// monday's `items(ids:)` accepts at most 100 ids.
 pub const IDS_PER_CALL: usize = 100;
 
+/// The fields of an item a pull reads: write-back's mutations answer each item with them.
+pub const ITEM_FIELDS: &str = include_str!("graphql/item_fields.graphql");
+
 /// A board's webhooks on monday (`subscribe_board` creates what is missing).
 pub const WEBHOOKS: &str = include_str!("graphql/webhooks.graphql");
 /// One webhook subscription (monday POSTs a challenge to the URL before it answers).

@@ -111,7 +111,7 @@ fn encode(
 /// A daterange literal in any DateStyle → its canonical form with ISO dates (`[a,b)`, `empty`,
 /// an open bound left empty). Text that is no daterange raises PostgreSQL's own 22P02 (malformed
 /// range literal), as a cast would.
-fn daterange_iso(text: &str) -> Option<String> {
+pub(crate) fn daterange_iso(text: &str) -> Option<String> {
     super::spi::one::<String>(
         "SELECT CASE WHEN pg_catalog.isempty(r) THEN 'empty'
                 ELSE pg_catalog.concat(CASE WHEN pg_catalog.lower_inc(r) THEN '[' ELSE '(' END,
@@ -123,7 +123,7 @@ fn daterange_iso(text: &str) -> Option<String> {
     )
 }
 
-fn encode_sqlstate(c: codec::encode::EncodeErrorCode) -> PgSqlErrorCode {
+pub(crate) fn encode_sqlstate(c: codec::encode::EncodeErrorCode) -> PgSqlErrorCode {
     use codec::encode::EncodeErrorCode as E;
     use PgSqlErrorCode as P;
     match c {

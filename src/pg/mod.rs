@@ -33,4 +33,6 @@ pub mod webhooks;
 /// The background worker and its job queue.
 pub mod worker;
 /// Writing rows into a typed table as its owner: the upsert, `Writer`, marking deleted, reading back.
+pub mod writeback;
+
 pub mod writer;

@@ -17,6 +17,7 @@ pub static MAX_WAIT: GucSetting<i32> = GucSetting::<i32>::new(300);
 pub static DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
 pub static NAPTIME: GucSetting<i32> = GucSetting::<i32>::new(1_000);
+pub static WRITE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(200);
 pub static DAILY_CALL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
 pub static COMPLEXITY_PER_MINUTE: GucSetting<i32> = GucSetting::<i32>::new(10_000_000);
 pub static WORKER_BUDGET_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.5);
@@ -110,6 +111,16 @@ pub fn init() {
             GucFlags::default(),
         );
     }
+    GucRegistry::define_int_guc(
+        c"monday_sync.write_delay",
+        c"How long write-back gathers changes before it sends them.",
+        c"The first change of a batch waits this long: changes made meanwhile share its requests (several items per call).",
+        &WRITE_DELAY,
+        0,
+        60_000,
+        GucContext::Suset,
+        GucFlags::UNIT_MS,
+    );
     GucRegistry::define_int_guc(
         c"monday_sync.naptime",
         c"How often the background worker looks for queued jobs and due schedules.",

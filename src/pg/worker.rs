@@ -555,8 +555,9 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
             reload_if_asked();
         }
         set_state(3, 0, 0);
+        let nap = sleep_for();
         idle();
-        if !BackgroundWorker::wait_latch(Some(naptime())) {
+        if !BackgroundWorker::wait_latch(Some(nap)) {
             return;
         }
     }
@@ -649,6 +650,41 @@ fn schedule() {
          ON CONFLICT DO NOTHING",
         &[],
     );
+    // Write-back left waiting (a call that failed, a restart): sent again, a minute after a
+    // write job failed.
+    exec(
+        "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
+         SELECT DISTINCT coalesce(b.parent_board_id, b.board_id), 'write', 'monday_sync schedule'
+           FROM monday_sync.writes w JOIN monday_sync.boards b USING (board_id)
+          WHERE b.write_back
+            AND (w.status = 'sending'
+                 OR (w.status = 'pending' AND (w.op = 'create' OR w.item_id > 0)
+                     AND (w.parent_item_id IS NULL OR w.parent_item_id > 0)))
+            AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
+                             WHERE j.board_id = coalesce(b.parent_board_id, b.board_id) AND j.command = 'write'
+                               AND (j.status IN ('queued', 'running')
+                                    OR (j.status = 'failed' AND j.finished_at > now() - interval '1 minute')))
+         ON CONFLICT DO NOTHING",
+        &[],
+    );
+}
+
+/// How long the worker may sleep: the naptime, or less when a queued job is due sooner.
+fn sleep_for() -> Duration {
+    let nap = naptime();
+    let due_ms: Option<i64> = in_tx(|| {
+        Ok(super::spi::one::<i64>(
+            "SELECT (extract(epoch FROM min(not_before) - clock_timestamp()) * 1000)::bigint
+               FROM monday_sync.jobs WHERE status = 'queued'",
+            &[],
+        ))
+    })
+    .ok()
+    .flatten();
+    match due_ms {
+        Some(ms) => nap.min(Duration::from_millis(ms.max(5) as u64)),
+        None => nap,
+    }
 }
 
 struct Job {
@@ -833,6 +869,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     let (kind, mode) = match job.command.as_str() {
         "pull" => ("pull_board", Some("full")),
         "confirm" => ("confirm_items", None),
+        "write" => ("write_items", None),
         _ => ("refresh_board", None),
     };
     let runid = in_tx(|| {
@@ -857,6 +894,8 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
             (total, text, Some("full"))
         }),
         "confirm" => super::webhooks::confirm_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|(total, text)| (total, text, None)),
+        "write" => super::writeback::send::write_core(&mut client, &tb, &progress, &mut Committed)
             .map(|(total, text)| (total, text, None)),
         _ => refresh_core(&mut client, &tb, &progress, &mut Committed)
             .map(|r| (r.total(), r.text(), Some(r.mode()))),
