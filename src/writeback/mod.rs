@@ -69,7 +69,7 @@ pub fn alias_count(e: &Entry) -> usize {
 fn column_values(e: &Entry) -> Map<String, Value> {
     e.changes
         .iter()
-        .filter(|(k, _)| !k.starts_with('#') && !(e.create && k.as_str() == "name"))
+        .filter(|(k, _)| !(k.starts_with('#') || e.create && k.as_str() == "name"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
