@@ -41,6 +41,8 @@
 
 pub mod columns;
 pub mod exec;
+#[cfg(test)]
+mod mutation_tests;
 pub mod mutations;
 pub mod webhooks;
 pub mod world;
@@ -503,8 +505,11 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     let mut buf = Vec::new();
     while let Some(req) = read_request(&mut reader, &mut buf) {
         let (outcome, finish) = handle(&req, &shared);
-        // The key stays in flight until its answer is written (or the connection closed).
-        let _finish = FinishOnDrop(&shared, finish);
+        // The key's record, just before its answer is written (or the connection closed): a
+        // client that retries after a lost answer finds the answer, never the in-flight state.
+        if let Some(f) = finish {
+            record_idempotency(&shared, f);
+        }
         let Some(resp) = outcome else {
             // Dropped connection (or a hang that ended): close without answering.
             let _ = writer.shutdown(std::net::Shutdown::Both);
@@ -552,29 +557,22 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     }
 }
 
-/// Records an Idempotency-Key's outcome when dropped: after the answer was written, whichever way
-/// `serve_connection` leaves.
-struct FinishOnDrop<'a>(&'a Arc<Mutex<Shared>>, Option<IdemFinish>);
-
-impl Drop for FinishOnDrop<'_> {
-    fn drop(&mut self) {
-        let Some(f) = self.1.take() else {
-            return;
-        };
-        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match f.cache {
-            Some(answer) => {
-                s.idempotency.insert(
-                    f.key,
-                    Idem::Done {
-                        at: Instant::now(),
-                        answer,
-                    },
-                );
-            }
-            None => {
-                s.idempotency.remove(&f.key);
-            }
+/// Records an Idempotency-Key's outcome: the executed request's answer to replay, or (nothing
+/// executed) the key freed.
+fn record_idempotency(shared: &Arc<Mutex<Shared>>, f: IdemFinish) {
+    let mut s = shared.lock().unwrap();
+    match f.cache {
+        Some(answer) => {
+            s.idempotency.insert(
+                f.key,
+                Idem::Done {
+                    at: Instant::now(),
+                    answer,
+                },
+            );
+        }
+        None => {
+            s.idempotency.remove(&f.key);
         }
     }
 }
@@ -689,7 +687,7 @@ fn handle_inner(
     }
     // Idempotency-Key (FACTS.md §0), on mutations with the right token: a key seen before is
     // answered from its record (replayed, or 409 while its first request is in flight, which
-    // it is from arrival — before the latency knob's sleep — until its answer is written). The
+    // it is from arrival — before the latency knob's sleep — until its answer is ready to be written). The
     // request body is not compared with the first one's (monday's docs say nothing of it).
     let key = req
         .header("Idempotency-Key")
