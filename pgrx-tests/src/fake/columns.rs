@@ -97,7 +97,10 @@ pub fn column_error(col: &Column, sent: &Value, why: &str) -> FieldError {
 
 fn cell(text: Option<String>, value: Option<Value>, typed: Value) -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert("text".into(), text.map(Value::String).unwrap_or(Value::Null));
+    m.insert(
+        "text".into(),
+        text.map(Value::String).unwrap_or(Value::Null),
+    );
     m.insert(
         "value".into(),
         value
@@ -182,14 +185,20 @@ const MONTHS: [&str; 12] = [
 pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Written, FieldError> {
     let bad = |why: &str| column_error(col, sent, why);
     if read_only(&col.typ) {
-        if col.typ == "file" && env.allow_clear_all && sent.get("clear_all") == Some(&json!(true))
-        {
-            return Ok(plain(cell(Some(String::new()), Some(json!({"files": []})), json!({}))));
+        if col.typ == "file" && env.allow_clear_all && sent.get("clear_all") == Some(&json!(true)) {
+            return Ok(plain(cell(
+                Some(String::new()),
+                Some(json!({"files": []})),
+                json!({}),
+            )));
         }
         return Err(coded_data(
             "ColumnValueException",
             200,
-            &format!("This column type is not supported yet in the API ({})", col.typ),
+            &format!(
+                "This column type is not supported yet in the API ({})",
+                col.typ
+            ),
             json!({"column_id": col.id, "column_type": col.typ, "column_value": match sent { Value::String(s) => s.clone(), v => v.to_string() }}),
         ));
     }
@@ -213,7 +222,11 @@ pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Writte
                 Value::Number(n) => n.to_string(),
                 _ => return Err(bad("text takes a string")),
             };
-            Ok(plain(cell(Some(t.clone()), Some(Value::String(t)), json!({}))))
+            Ok(plain(cell(
+                Some(t.clone()),
+                Some(Value::String(t)),
+                json!({}),
+            )))
         }
         "long_text" => {
             let t = match (simple, sent) {
@@ -486,7 +499,10 @@ pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Writte
                     (e.clone(), l.filter(|l| !l.is_empty()).unwrap_or(e))
                 }
                 (None, Value::Object(m)) => {
-                    match (m.get("email").and_then(Value::as_str), m.get("text").and_then(Value::as_str)) {
+                    match (
+                        m.get("email").and_then(Value::as_str),
+                        m.get("text").and_then(Value::as_str),
+                    ) {
                         (Some(e), Some(t)) => (e.to_string(), t.to_string()),
                         _ => return Err(bad("email takes {\"email\", \"text\"}, both required")),
                     }
@@ -515,7 +531,10 @@ pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Writte
                     )
                 }
                 (None, Value::Object(m)) => (
-                    m.get("phone").and_then(Value::as_str).unwrap_or("").to_string(),
+                    m.get("phone")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
                     m.get("countryShortName")
                         .and_then(Value::as_str)
                         .unwrap_or("")
@@ -551,7 +570,10 @@ pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Writte
                         .ok_or_else(|| bad("link takes {\"url\", \"text\"}"))?;
                     (
                         u.to_string(),
-                        m.get("text").and_then(Value::as_str).unwrap_or(u).to_string(),
+                        m.get("text")
+                            .and_then(Value::as_str)
+                            .unwrap_or(u)
+                            .to_string(),
                     )
                 }
                 _ => return Err(bad("link takes {\"url\", \"text\"}")),
@@ -593,7 +615,8 @@ pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Writte
             let (Some(la), Some(ln)) = (num(&lat), num(&lng)) else {
                 return Err(bad("lat and lng must be numbers"));
             };
-            if !(la > -90.0 && la < 90.0) || !(-180.0..=180.0).contains(&ln) {
+            let inside = la > -90.0 && la < 90.0 && (-180.0..=180.0).contains(&ln);
+            if !inside {
                 return Err(bad("lat must be in (-90, 90) and lng in [-180, 180]"));
             }
             let mut v = json!({"lat": lat, "lng": lng, "changed_at": now});
@@ -680,8 +703,7 @@ pub fn write(env: &Env, col: &Column, sent: &Value, form: Form) -> Result<Writte
             ) else {
                 return Err(bad("country takes {\"countryCode\", \"countryName\"}"));
             };
-            if code.len() != 2 || !code.bytes().all(|c| c.is_ascii_uppercase()) || name.is_empty()
-            {
+            if code.len() != 2 || !code.bytes().all(|c| c.is_ascii_uppercase()) || name.is_empty() {
                 return Err(bad("invalid country"));
             }
             Ok(plain(cell(
@@ -751,7 +773,11 @@ fn obj_form<'v>(
 pub fn cleared(col: &Column, now: &str) -> Map<String, Value> {
     match col.typ.as_str() {
         "text" => cell(Some(String::new()), Some(json!("")), json!({})),
-        "numbers" => cell(Some(String::new()), Some(json!("")), json!({"number": null})),
+        "numbers" => cell(
+            Some(String::new()),
+            Some(json!("")),
+            json!({"number": null}),
+        ),
         "long_text" => cell(
             Some(String::new()),
             Some(json!({"text": "", "changed_at": now})),
@@ -767,7 +793,11 @@ pub fn cleared(col: &Column, now: &str) -> Map<String, Value> {
             Some(json!({"checked": false})),
             json!({"checked": false}),
         ),
-        "tags" => cell(Some(String::new()), Some(json!({"tag_ids": []})), json!({"tag_ids": []})),
+        "tags" => cell(
+            Some(String::new()),
+            Some(json!({"tag_ids": []})),
+            json!({"tag_ids": []}),
+        ),
         "dropdown" => cell(None, None, json!({"values": []})),
         "people" => cell(Some(String::new()), None, json!({"persons_and_teams": []})),
         "board_relation" | "dependency" => cell(
@@ -775,7 +805,11 @@ pub fn cleared(col: &Column, now: &str) -> Map<String, Value> {
             None,
             json!({"linked_item_ids": [], "display_value": ""}),
         ),
-        "date" => cell(Some(String::new()), None, json!({"date": null, "time": null})),
+        "date" => cell(
+            Some(String::new()),
+            None,
+            json!({"date": null, "time": null}),
+        ),
         "timeline" => cell(Some(String::new()), None, json!({"from": null, "to": null})),
         _ => cell(Some(String::new()), None, json!({})),
     }
@@ -856,7 +890,10 @@ fn status(
         .as_str()
         .unwrap_or("")
         .to_string(),
-        None => labels[&index.to_string()].as_str().unwrap_or("").to_string(),
+        None => labels[&index.to_string()]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
     };
     let is_done = match settings["done_colors"].as_array() {
         Some(d) => d.iter().any(|x| x.as_i64() == Some(index)),
@@ -900,7 +937,11 @@ fn dropdown(
             let parts: Vec<String> = s.split(',').map(|p| p.trim().to_string()).collect();
             let ids: Option<Vec<i64>> = parts
                 .iter()
-                .map(|p| p.parse().ok().filter(|i| labels.iter().any(|(id, _)| id == i)))
+                .map(|p| {
+                    p.parse()
+                        .ok()
+                        .filter(|i| labels.iter().any(|(id, _)| id == i))
+                })
                 .collect();
             match ids {
                 Some(ids) => Want::Ids(ids),
@@ -964,9 +1005,18 @@ fn dropdown(
     if ids.is_empty() {
         return Ok(plain(cleared(col, env.now)));
     }
-    let name = |i: &i64| all.iter().find(|(id, _)| id == i).map(|(_, n)| n.clone()).unwrap_or_default();
+    let name = |i: &i64| {
+        all.iter()
+            .find(|(id, _)| id == i)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default()
+    };
     let new_settings = created.then(|| {
-        let mut s = if settings.is_object() { settings.clone() } else { json!({}) };
+        let mut s = if settings.is_object() {
+            settings.clone()
+        } else {
+            json!({})
+        };
         s["labels"] = Value::Array(
             all.iter()
                 .map(|(i, n)| json!({"id": i, "name": n}))

@@ -4,8 +4,9 @@
 //!
 //! Mutations run in two passes, because resolvers only borrow the world: [`plan_mutation`] lists
 //! the root fields with their arguments, [`apply_mutation`] makes each change in document order
-//! (one `match` arm per mutation: add new ones there), and the execution then resolves each
-//! field's selection on what its change made ([`Outcome`]).
+//! (one `match` arm per mutation: add new ones there; the item mutations are in
+//! `mutations.rs`), and the execution then resolves each field's selection on what its change
+//! made ([`Outcome`]).
 
 use super::world::{
     ticks_of_iso, value_type_name, Board, Column, Group, Item, State, Webhook, World,

@@ -38,6 +38,27 @@
 //! `Fake::deliveries()` lists every attempt (subscription, URL, event type, item, `triggerUuid`,
 //! attempt, `isRetry`, status or error, time, body); `Fake::wait_deliveries_idle(t)` waits until
 //! all were accepted or given up; `Fake::delivery_stats()` counts accepted (2xx) deliveries.
+//!
+//! ## Item mutations (`mutations.rs`, `columns.rs`; FACTS.md §2)
+//!
+//! `change_column_value`, `change_simple_column_value`, `change_multiple_column_values`,
+//! `create_item`, `create_subitem`, `archive_item`, `delete_item`, `move_item_to_group`, with
+//! monday's arguments; each answers the `Item` after its change. Values are validated as monday
+//! does (§2.2) and stored in the read shape (§1.3), so `items`/`items_page` return what monday
+//! would. Each root field is atomic, aliases are independent (a failing alias is `null` with an
+//! error whose `path` is its key) and run in document order. Every change goes through the
+//! world's change functions: activity log and webhooks as for a user's change. Each item
+//! mutation costs `mutations::MUTATION_COST` (30,000) plus its selection against the budget and
+//! `MAX_QUERY_COMPLEXITY`. Knobs: `validation_rules` (DATA_VALIDATIONS_ERROR),
+//! `idempotency_ttl`; `World::first_weekday`, `World::people`, `World::tags`.
+//!
+//! `Idempotency-Key` (§0), on mutations: the first executed answer is kept `idempotency_ttl`
+//! (30 min) and replayed with `Idempotency-Replayed: true`, executing nothing; a duplicate while
+//! the first is in flight (from arrival, through the `latency` knob's sleep, until its answer is
+//! ready) gets HTTP 409, `Retry-After: 1`, code `IDEMPOTENCY_CONFLICT`. Requests refused before
+//! execution (authentication, limits, faults, invalid documents) leave no record.
+//! `Fault::ExecuteThenDrop` executes a request and closes the connection unanswered. The request
+//! log records each request's root fields, `idempotency_key` and `replayed`.
 
 pub mod columns;
 pub mod exec;
@@ -92,6 +113,7 @@ pub enum Fault {
     Endless,
     /// The request is executed normally (changes, webhooks, the Idempotency-Key record), then
     /// the connection is closed without the answer: a lost answer to a mutation that happened.
+    #[allow(dead_code)] // queued by tests
     ExecuteThenDrop,
 }
 
@@ -740,7 +762,9 @@ fn handle_inner(
                     complexity: 0,
                     api_version: req.header("API-Version").map(String::from),
                     error_code: serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| {
-                        v["errors"][0]["extensions"]["code"].as_str().map(String::from)
+                        v["errors"][0]["extensions"]["code"]
+                            .as_str()
+                            .map(String::from)
                     }),
                     query: body["query"].as_str().unwrap_or("").to_string(),
                     variables: body.get("variables").cloned().unwrap_or(Value::Null),

@@ -120,7 +120,9 @@ fn value_of(c: &Value) -> Value {
                 if let Some(at) = at {
                     let t = at.as_str().unwrap();
                     assert!(
-                        t.len() == 24 && t.ends_with('Z') && super::world::ticks_of_iso(t).is_some(),
+                        t.len() == 24
+                            && t.ends_with('Z')
+                            && super::world::ticks_of_iso(t).is_some(),
                         "changed_at {t}"
                     );
                 }
@@ -163,49 +165,196 @@ fn fake_mutations_write_every_type_in_its_read_shape() {
     let item = FIRST_ITEM + 2;
     // (column, value sent, text, value read back without changed_at, typed fields)
     let cases: Vec<(&str, Value, Value, Value, Value)> = vec![
-        ("text0", json!("Hello"), json!("Hello"), json!("Hello"), json!({})),
-        ("long_text_mkx4", json!({"text": "Two\nlines"}), json!("Two\nlines"), json!({"text": "Two\nlines"}), json!({})),
-        ("numeric_mkx1", json!("-12.50"), json!("-12.50"), json!("-12.50"), json!({"number": -12.5})),
-        ("numeric_mkx1", json!(7), json!("7"), json!("7"), json!({"number": 7.0})),
-        ("status", json!({"label": "Stuck"}), json!("Stuck"), json!({"index": 2}), json!({"label": "Stuck", "index": 2, "is_done": false})),
-        ("status", json!({"index": "1"}), json!("Done"), json!({"index": 1}), json!({"label": "Done", "index": 1, "is_done": true})),
-        ("status", json!("Working on it"), json!("Working on it"), json!({"index": 0}), json!({"index": 0})),
-        ("status", json!({"index": 5}), Value::Null, json!({"index": 5}), json!({"index": 5})),
-        ("dropdown_mkx3", json!({"labels": ["Design", "Backend"]}), json!("Design, Backend"), json!({"ids": [3, 1]}),
-            json!({"values": [{"id": "3", "label": "Design"}, {"id": "1", "label": "Backend"}]})),
-        ("dropdown_mkx3", json!({"ids": ["2"]}), json!("Frontend"), json!({"ids": [2]}), json!({"values": [{"id": "2", "label": "Frontend"}]})),
-        ("date4", json!({"date": "2026-08-27"}), json!("2026-08-27"), json!({"date": "2026-08-27"}), json!({"date": "2026-08-27", "time": null})),
-        ("date4", json!({"date": "1993-08-27", "time": "18:00:00"}), json!("1993-08-27 18:00"),
-            json!({"date": "1993-08-27", "time": "18:00:00"}), json!({"date": "1993-08-27", "time": "18:00:00"})),
-        ("timeline_mkx2", json!({"from": "2019-06-03", "to": "2019-06-07"}), json!("2019-06-03 - 2019-06-07"),
-            json!({"from": "2019-06-03", "to": "2019-06-07"}), json!({"from": "2019-06-03", "to": "2019-06-07"})),
-        ("hour_mkxe", json!({"hour": 9, "minute": 5}), json!("09:05"), json!({"hour": 9, "minute": 5}), json!({"hour": 9, "minute": 5})),
+        (
+            "text0",
+            json!("Hello"),
+            json!("Hello"),
+            json!("Hello"),
+            json!({}),
+        ),
+        (
+            "long_text_mkx4",
+            json!({"text": "Two\nlines"}),
+            json!("Two\nlines"),
+            json!({"text": "Two\nlines"}),
+            json!({}),
+        ),
+        (
+            "numeric_mkx1",
+            json!("-12.50"),
+            json!("-12.50"),
+            json!("-12.50"),
+            json!({"number": -12.5}),
+        ),
+        (
+            "numeric_mkx1",
+            json!(7),
+            json!("7"),
+            json!("7"),
+            json!({"number": 7.0}),
+        ),
+        (
+            "status",
+            json!({"label": "Stuck"}),
+            json!("Stuck"),
+            json!({"index": 2}),
+            json!({"label": "Stuck", "index": 2, "is_done": false}),
+        ),
+        (
+            "status",
+            json!({"index": "1"}),
+            json!("Done"),
+            json!({"index": 1}),
+            json!({"label": "Done", "index": 1, "is_done": true}),
+        ),
+        (
+            "status",
+            json!("Working on it"),
+            json!("Working on it"),
+            json!({"index": 0}),
+            json!({"index": 0}),
+        ),
+        (
+            "status",
+            json!({"index": 5}),
+            Value::Null,
+            json!({"index": 5}),
+            json!({"index": 5}),
+        ),
+        (
+            "dropdown_mkx3",
+            json!({"labels": ["Design", "Backend"]}),
+            json!("Design, Backend"),
+            json!({"ids": [3, 1]}),
+            json!({"values": [{"id": "3", "label": "Design"}, {"id": "1", "label": "Backend"}]}),
+        ),
+        (
+            "dropdown_mkx3",
+            json!({"ids": ["2"]}),
+            json!("Frontend"),
+            json!({"ids": [2]}),
+            json!({"values": [{"id": "2", "label": "Frontend"}]}),
+        ),
+        (
+            "date4",
+            json!({"date": "2026-08-27"}),
+            json!("2026-08-27"),
+            json!({"date": "2026-08-27"}),
+            json!({"date": "2026-08-27", "time": null}),
+        ),
+        (
+            "date4",
+            json!({"date": "1993-08-27", "time": "18:00:00"}),
+            json!("1993-08-27 18:00"),
+            json!({"date": "1993-08-27", "time": "18:00:00"}),
+            json!({"date": "1993-08-27", "time": "18:00:00"}),
+        ),
+        (
+            "timeline_mkx2",
+            json!({"from": "2019-06-03", "to": "2019-06-07"}),
+            json!("2019-06-03 - 2019-06-07"),
+            json!({"from": "2019-06-03", "to": "2019-06-07"}),
+            json!({"from": "2019-06-03", "to": "2019-06-07"}),
+        ),
+        (
+            "hour_mkxe",
+            json!({"hour": 9, "minute": 5}),
+            json!("09:05"),
+            json!({"hour": 9, "minute": 5}),
+            json!({"hour": 9, "minute": 5}),
+        ),
         // 2026-06-07 is a Sunday, the default first weekday.
-        ("week_mkxf", json!({"week": {"startDate": "2026-06-07", "endDate": "2026-06-13"}}), json!("Jun 07 - 13"),
-            json!({"week": {"startDate": "2026-06-07", "endDate": "2026-06-13"}}), json!({"start_date": "2026-06-07", "end_date": "2026-06-13"})),
-        ("person", json!({"personsAndTeams": [{"id": "44865792", "kind": "person"}, {"id": 51166, "kind": "team"}]}),
+        (
+            "week_mkxf",
+            json!({"week": {"startDate": "2026-06-07", "endDate": "2026-06-13"}}),
+            json!("Jun 07 - 13"),
+            json!({"week": {"startDate": "2026-06-07", "endDate": "2026-06-13"}}),
+            json!({"start_date": "2026-06-07", "end_date": "2026-06-13"}),
+        ),
+        (
+            "person",
+            json!({"personsAndTeams": [{"id": "44865792", "kind": "person"}, {"id": 51166, "kind": "team"}]}),
             json!("Noa Cohen, Payments team"),
             json!({"personsAndTeams": [{"id": 44865792, "kind": "person"}, {"id": 51166, "kind": "team"}]}),
-            json!({"persons_and_teams": [{"id": "44865792", "kind": "person"}, {"id": "51166", "kind": "team"}]})),
-        ("email_mkx5", json!({"email": "a@b.com", "text": "Display"}), json!("Display - a@b.com"),
-            json!({"email": "a@b.com", "text": "Display"}), json!({"email": "a@b.com", "label": "Display"})),
-        ("phone_mkx6", json!({"phone": "+12025550169", "countryShortName": "US"}), json!("+12025550169"),
-            json!({"phone": "+12025550169", "countryShortName": "US"}), json!({"phone": "+12025550169", "country_short_name": "US"})),
-        ("link_mkx7", json!({"url": "http://monday.com", "text": "go to monday!"}), json!("go to monday! - http://monday.com"),
-            json!({"url": "http://monday.com", "text": "go to monday!"}), json!({"url": "http://monday.com", "url_text": "go to monday!"})),
-        ("location_mkx8", json!({"lat": "29.9772962", "lng": 31.1324955, "address": "Giza Pyramid Complex"}), json!("Giza Pyramid Complex"),
+            json!({"persons_and_teams": [{"id": "44865792", "kind": "person"}, {"id": "51166", "kind": "team"}]}),
+        ),
+        (
+            "email_mkx5",
+            json!({"email": "a@b.com", "text": "Display"}),
+            json!("Display - a@b.com"),
+            json!({"email": "a@b.com", "text": "Display"}),
+            json!({"email": "a@b.com", "label": "Display"}),
+        ),
+        (
+            "phone_mkx6",
+            json!({"phone": "+12025550169", "countryShortName": "US"}),
+            json!("+12025550169"),
+            json!({"phone": "+12025550169", "countryShortName": "US"}),
+            json!({"phone": "+12025550169", "country_short_name": "US"}),
+        ),
+        (
+            "link_mkx7",
+            json!({"url": "http://monday.com", "text": "go to monday!"}),
+            json!("go to monday! - http://monday.com"),
+            json!({"url": "http://monday.com", "text": "go to monday!"}),
+            json!({"url": "http://monday.com", "url_text": "go to monday!"}),
+        ),
+        (
+            "location_mkx8",
+            json!({"lat": "29.9772962", "lng": 31.1324955, "address": "Giza Pyramid Complex"}),
+            json!("Giza Pyramid Complex"),
             json!({"lat": "29.9772962", "lng": "31.1324955", "address": "Giza Pyramid Complex"}),
-            json!({"lat": 29.9772962, "lng": 31.1324955, "address": "Giza Pyramid Complex"})),
-        ("boolean_mkx9", json!({"checked": "true"}), json!("v"), json!({"checked": true}), json!({"checked": true})),
-        ("rating_mkxa", json!({"rating": 5}), json!("5"), json!({"rating": 5}), json!({"rating": 5})),
-        ("tags_mkxb", json!({"tag_ids": [295064]}), json!("q3"), json!({"tag_ids": [295064]}), json!({"tag_ids": [295064]})),
-        ("country_mkxc", json!({"countryCode": "US", "countryName": "United States"}), json!("United States"),
-            json!({"countryCode": "US", "countryName": "United States"}), json!({"country": {"code": "US", "name": "United States"}})),
-        ("world_clock_mkxd", json!({"timezone": "Europe/London"}), json!("Europe/London"), json!({"timezone": "Europe/London"}), json!({"timezone": "Europe/London"})),
-        ("board_relation_mkxg", json!({"item_ids": ["18414630201", 18414630202_i64]}), Value::Null, Value::Null,
-            json!({"linked_item_ids": ["18414630201", "18414630202"]})),
-        ("dependency_mkxq", json!({"item_ids": [FIRST_ITEM.to_string()]}), Value::Null, Value::Null,
-            json!({"linked_item_ids": [FIRST_ITEM.to_string()], "display_value": "Checkout redesign"})),
+            json!({"lat": 29.9772962, "lng": 31.1324955, "address": "Giza Pyramid Complex"}),
+        ),
+        (
+            "boolean_mkx9",
+            json!({"checked": "true"}),
+            json!("v"),
+            json!({"checked": true}),
+            json!({"checked": true}),
+        ),
+        (
+            "rating_mkxa",
+            json!({"rating": 5}),
+            json!("5"),
+            json!({"rating": 5}),
+            json!({"rating": 5}),
+        ),
+        (
+            "tags_mkxb",
+            json!({"tag_ids": [295064]}),
+            json!("q3"),
+            json!({"tag_ids": [295064]}),
+            json!({"tag_ids": [295064]}),
+        ),
+        (
+            "country_mkxc",
+            json!({"countryCode": "US", "countryName": "United States"}),
+            json!("United States"),
+            json!({"countryCode": "US", "countryName": "United States"}),
+            json!({"country": {"code": "US", "name": "United States"}}),
+        ),
+        (
+            "world_clock_mkxd",
+            json!({"timezone": "Europe/London"}),
+            json!("Europe/London"),
+            json!({"timezone": "Europe/London"}),
+            json!({"timezone": "Europe/London"}),
+        ),
+        (
+            "board_relation_mkxg",
+            json!({"item_ids": ["18414630201", 18414630202_i64]}),
+            Value::Null,
+            Value::Null,
+            json!({"linked_item_ids": ["18414630201", "18414630202"]}),
+        ),
+        (
+            "dependency_mkxq",
+            json!({"item_ids": [FIRST_ITEM.to_string()]}),
+            Value::Null,
+            Value::Null,
+            json!({"linked_item_ids": [FIRST_ITEM.to_string()], "display_value": "Checkout redesign"}),
+        ),
     ];
     for (column, sent, text, value, typed) in &cases {
         let a = cmcv(&fake, item, json!({ *column: sent }), false);
@@ -214,16 +363,46 @@ fn fake_mutations_write_every_type_in_its_read_shape() {
         let answered = cell(&a["data"]["change_multiple_column_values"], column);
         let got = read(&fake, item);
         let c = cell(&got, column);
-        assert_eq!(answered, {
-            let mut x = c.clone();
-            // ItemFields selects fewer typed fields than READ: compare what both have.
-            for k in ["label", "index", "is_done", "values", "number", "date", "time", "from", "to", "hour", "minute",
-                "start_date", "end_date", "persons_and_teams", "email", "phone", "country_short_name", "url", "url_text",
-                "lat", "lng", "address", "checked", "rating", "tag_ids", "country", "timezone"] {
-                x.as_object_mut().unwrap().remove(k);
-            }
-            x
-        }, "{column}");
+        assert_eq!(
+            answered,
+            {
+                let mut x = c.clone();
+                // ItemFields selects fewer typed fields than READ: compare what both have.
+                for k in [
+                    "label",
+                    "index",
+                    "is_done",
+                    "values",
+                    "number",
+                    "date",
+                    "time",
+                    "from",
+                    "to",
+                    "hour",
+                    "minute",
+                    "start_date",
+                    "end_date",
+                    "persons_and_teams",
+                    "email",
+                    "phone",
+                    "country_short_name",
+                    "url",
+                    "url_text",
+                    "lat",
+                    "lng",
+                    "address",
+                    "checked",
+                    "rating",
+                    "tag_ids",
+                    "country",
+                    "timezone",
+                ] {
+                    x.as_object_mut().unwrap().remove(k);
+                }
+                x
+            },
+            "{column}"
+        );
         assert_eq!(&c["text"], text, "{column} {sent} text: {c}");
         assert_eq!(&value_of(&c), value, "{column} {sent} value: {c}");
         for (k, v) in typed.as_object().unwrap() {
@@ -236,7 +415,7 @@ fn fake_mutations_write_every_type_in_its_read_shape() {
 fn fake_mutations_clear_every_type_to_its_cleared_shape() {
     let fake = Fake::start(World::sample(6, true)).unwrap();
     let item = FIRST_ITEM; // every column set
-    // (column, clear form, text, value read back without changed_at)
+                           // (column, clear form, text, value read back without changed_at)
     let cases: Vec<(&str, Value, Value, Value)> = vec![
         ("text0", json!(""), json!(""), json!("")),
         ("text0", Value::Null, json!(""), json!("")),
@@ -244,7 +423,12 @@ fn fake_mutations_clear_every_type_to_its_cleared_shape() {
         ("numeric_mkx1", Value::Null, json!(""), json!("")),
         ("status", json!({}), Value::Null, json!({})),
         ("status", json!(""), Value::Null, json!({})),
-        ("dropdown_mkx3", json!({"labels": []}), Value::Null, Value::Null),
+        (
+            "dropdown_mkx3",
+            json!({"labels": []}),
+            Value::Null,
+            Value::Null,
+        ),
         ("date4", json!({}), json!(""), Value::Null),
         ("timeline_mkx2", Value::Null, json!(""), Value::Null),
         ("hour_mkxe", json!({}), json!(""), Value::Null),
@@ -254,7 +438,12 @@ fn fake_mutations_clear_every_type_to_its_cleared_shape() {
         ("phone_mkx6", Value::Null, json!(""), Value::Null),
         ("link_mkx7", json!({}), json!(""), Value::Null),
         ("location_mkx8", json!({}), json!(""), Value::Null),
-        ("boolean_mkx9", Value::Null, json!(""), json!({"checked": false})),
+        (
+            "boolean_mkx9",
+            Value::Null,
+            json!(""),
+            json!({"checked": false}),
+        ),
         ("rating_mkxa", json!({}), json!(""), Value::Null),
         ("tags_mkxb", Value::Null, json!(""), json!({"tag_ids": []})),
         ("country_mkxc", json!({}), json!(""), Value::Null),
@@ -280,7 +469,10 @@ fn fake_mutations_clear_every_type_to_its_cleared_shape() {
     );
     assert!(a.get("errors").is_none(), "{a}");
     let c = cell(&read(&fake, item), "file_mkxm");
-    assert_eq!((c["text"].clone(), value_of(&c)), (json!(""), json!({"files": []})));
+    assert_eq!(
+        (c["text"].clone(), value_of(&c)),
+        (json!(""), json!({"files": []}))
+    );
 }
 
 #[test]
@@ -295,24 +487,48 @@ fn fake_mutations_refuse_invalid_values_with_monday_codes() {
         (json!({"status": {"index": 17}}), cve),
         (json!({"status": {"label": "Done", "index": 1}}), cve),
         (json!({"dropdown_mkx3": {"labels": ["Nope"]}}), cve),
-        (json!({"dropdown_mkx3": {"ids": [1], "labels": ["Backend"]}}), cve),
+        (
+            json!({"dropdown_mkx3": {"ids": [1], "labels": ["Backend"]}}),
+            cve,
+        ),
         (json!({"dropdown_mkx3": {"ids": [99]}}), cve),
         (json!({"date4": {"date": "2026-02-30"}}), cve),
-        (json!({"date4": {"date": "2026-02-03", "time": "25:00:00"}}), cve),
-        (json!({"timeline_mkx2": {"from": "2019-06-07", "to": "2019-06-03"}}), cve),
+        (
+            json!({"date4": {"date": "2026-02-03", "time": "25:00:00"}}),
+            cve,
+        ),
+        (
+            json!({"timeline_mkx2": {"from": "2019-06-07", "to": "2019-06-03"}}),
+            cve,
+        ),
         (json!({"hour_mkxe": {"hour": 24, "minute": 0}}), cve),
         (json!({"hour_mkxe": {"hour": 9, "minute": 60}}), cve),
         // Monday-to-Sunday on a Sunday-first account; and 8 days.
-        (json!({"week_mkxf": {"week": {"startDate": "2026-06-08", "endDate": "2026-06-14"}}}), cve),
-        (json!({"week_mkxf": {"week": {"startDate": "2026-06-07", "endDate": "2026-06-14"}}}), cve),
+        (
+            json!({"week_mkxf": {"week": {"startDate": "2026-06-08", "endDate": "2026-06-14"}}}),
+            cve,
+        ),
+        (
+            json!({"week_mkxf": {"week": {"startDate": "2026-06-07", "endDate": "2026-06-14"}}}),
+            cve,
+        ),
         (json!({"location_mkx8": {"lat": "90", "lng": "0"}}), cve),
         (json!({"location_mkx8": {"lat": "0", "lng": "180.5"}}), cve),
         (json!({"rating_mkxa": {"rating": 6}}), cve),
         (json!({"rating_mkxa": {"rating": 0}}), cve),
         (json!({"email_mkx5": {"email": "a@b.com"}}), cve),
-        (json!({"email_mkx5": {"email": "not-an-email", "text": "x"}}), cve),
-        (json!({"phone_mkx6": {"phone": "call me", "countryShortName": "US"}}), cve),
-        (json!({"person": {"personsAndTeams": [{"id": 1, "kind": "person"}]}}), cve),
+        (
+            json!({"email_mkx5": {"email": "not-an-email", "text": "x"}}),
+            cve,
+        ),
+        (
+            json!({"phone_mkx6": {"phone": "call me", "countryShortName": "US"}}),
+            cve,
+        ),
+        (
+            json!({"person": {"personsAndTeams": [{"id": 1, "kind": "person"}]}}),
+            cve,
+        ),
         (json!({"tags_mkxb": {"tag_ids": [1]}}), cve),
         (json!({"country_mkxc": {"countryCode": "US"}}), cve),
         (json!({"world_clock_mkxd": {"timezone": "nowhere"}}), cve),
@@ -327,7 +543,10 @@ fn fake_mutations_refuse_invalid_values_with_monday_codes() {
         (json!({"item_id_mkxl": "x"}), cve),
         (json!({"vote_mkxn": "x"}), cve),
         (json!({"time_tracking_mkxp": "x"}), cve),
-        (json!({"color_picker_mkxo": {"color": {"hex": "#000000"}}}), cve),
+        (
+            json!({"color_picker_mkxo": {"color": {"hex": "#000000"}}}),
+            cve,
+        ),
         (json!({"subitems": "x"}), cve),
         (json!({"file_mkxm": {"clear_all": true}}), cve),
         (json!({"no_such_column": "x"}), "InvalidColumnIdException"),
@@ -370,12 +589,24 @@ fn fake_mutations_refuse_invalid_values_with_monday_codes() {
     assert_eq!(read(&fake, item), before, "nothing changed");
 
     // Wrong board, item, group.
-    let a = gql(&fake, &with_fields(CMCV), json!({"b": "1", "i": item.to_string(), "v": "{}"}));
+    let a = gql(
+        &fake,
+        &with_fields(CMCV),
+        json!({"b": "1", "i": item.to_string(), "v": "{}"}),
+    );
     assert_eq!(code(&a), "InvalidBoardIdException", "{a}");
     assert_eq!(a["errors"][0]["extensions"]["error_data"]["board_id"], "1");
-    let a = gql(&fake, &with_fields(CMCV), json!({"b": SAMPLE_BOARD.to_string(), "i": "42", "v": "{}"}));
+    let a = gql(
+        &fake,
+        &with_fields(CMCV),
+        json!({"b": SAMPLE_BOARD.to_string(), "i": "42", "v": "{}"}),
+    );
     assert_eq!(code(&a), "InvalidItemIdException", "{a}");
-    let a = gql(&fake, &with_fields(CMCV), json!({"b": SAMPLE_BOARD.to_string(), "i": item.to_string(), "v": "{not json"}));
+    let a = gql(
+        &fake,
+        &with_fields(CMCV),
+        json!({"b": SAMPLE_BOARD.to_string(), "i": item.to_string(), "v": "{not json"}),
+    );
     assert_eq!(code(&a), "JsonParseException", "{a}");
     let a = gql(
         &fake,
@@ -410,23 +641,47 @@ fn fake_mutations_simple_values_labels_and_names() {
         ("dropdown_mkx3", "2,3", json!("Frontend, Design")),
         ("date4", "2019-06-03 13:25:00", json!("2019-06-03 13:25")),
         ("person", "44865791, 31855020", json!("Dana Levi, Omer")),
-        ("email_mkx5", "a@b.com Display text", json!("Display text - a@b.com")),
+        (
+            "email_mkx5",
+            "a@b.com Display text",
+            json!("Display text - a@b.com"),
+        ),
         ("phone_mkx6", "+19175998722 US", json!("+19175998722")),
-        ("link_mkx7", "http://monday.com go to monday!", json!("go to monday! - http://monday.com")),
-        ("location_mkx8", "29.9772962 31.1324955 Giza Pyramid Complex", json!("Giza Pyramid Complex")),
+        (
+            "link_mkx7",
+            "http://monday.com go to monday!",
+            json!("go to monday! - http://monday.com"),
+        ),
+        (
+            "location_mkx8",
+            "29.9772962 31.1324955 Giza Pyramid Complex",
+            json!("Giza Pyramid Complex"),
+        ),
         ("long_text_mkx4", "raw text", json!("raw text")),
         ("numeric_mkx1", "3", json!("3")),
         ("text0", "Sample text", json!("Sample text")),
     ] {
         let a = simple(column, json!(sent));
         assert!(a.get("errors").is_none(), "{column} {sent}: {a}");
-        assert_eq!(cell(&read(&fake, item), column)["text"], text, "{column} {sent}");
+        assert_eq!(
+            cell(&read(&fake, item), column)["text"],
+            text,
+            "{column} {sent}"
+        );
     }
     let a = simple("status", Value::Null);
     assert!(a.get("errors").is_none(), "{a}");
     assert_eq!(value_of(&cell(&read(&fake, item), "status")), json!({}));
-    for (column, sent) in [("timeline_mkx2", "2019-06-03"), ("boolean_mkx9", "true"), ("rating_mkxa", "5")] {
-        assert_eq!(code(&simple(column, json!(sent))), "ColumnValueException", "{column}");
+    for (column, sent) in [
+        ("timeline_mkx2", "2019-06-03"),
+        ("boolean_mkx9", "true"),
+        ("rating_mkxa", "5"),
+    ] {
+        assert_eq!(
+            code(&simple(column, json!(sent))),
+            "ColumnValueException",
+            "{column}"
+        );
     }
 
     // change_column_value: a JSON string holding the per-type JSON, and the name.
@@ -437,8 +692,16 @@ fn fake_mutations_simple_values_labels_and_names() {
     );
     assert!(a.get("errors").is_none(), "{a}");
     assert_eq!(cell(&read(&fake, item), "status")["index"], 0);
-    let a = cmcv(&fake, item, json!({"name": "Renamed", "text0": "both"}), false);
-    assert_eq!(a["data"]["change_multiple_column_values"]["name"], "Renamed", "{a}");
+    let a = cmcv(
+        &fake,
+        item,
+        json!({"name": "Renamed", "text0": "both"}),
+        false,
+    );
+    assert_eq!(
+        a["data"]["change_multiple_column_values"]["name"], "Renamed",
+        "{a}"
+    );
 
     // create_labels_if_missing: status and dropdown labels are added to the column's settings.
     let a = cmcv(&fake, item, json!({"status": {"label": "Blocked"}}), false);
@@ -452,31 +715,56 @@ fn fake_mutations_simple_values_labels_and_names() {
     assert!(a.get("errors").is_none(), "{a}");
     let got = read(&fake, item);
     let s = cell(&got, "status");
-    assert_eq!((s["text"].clone(), s["label"].clone(), s["index"].clone()), (json!("Blocked"), json!("Blocked"), json!(3)));
+    assert_eq!(
+        (s["text"].clone(), s["label"].clone(), s["index"].clone()),
+        (json!("Blocked"), json!("Blocked"), json!(3))
+    );
     let d = cell(&got, "dropdown_mkx3");
-    assert_eq!(d["values"], json!([{"id": "1", "label": "Backend"}, {"id": "4", "label": "Ops"}]));
+    assert_eq!(
+        d["values"],
+        json!([{"id": "1", "label": "Backend"}, {"id": "4", "label": "Ops"}])
+    );
     assert_eq!(value_of(&d), json!({"ids": [1, 4]}));
     let settings = gql(
         &fake,
         "{ boards(ids: [18414630189]) { columns(ids: [\"status\", \"dropdown_mkx3\"]) { id settings_str } } }",
         json!({}),
     );
-    let cols = settings["data"]["boards"][0]["columns"].as_array().unwrap().clone();
+    let cols = settings["data"]["boards"][0]["columns"]
+        .as_array()
+        .unwrap()
+        .clone();
     let st: Value = serde_json::from_str(cols[0]["settings_str"].as_str().unwrap()).unwrap();
     assert_eq!(st["labels"]["3"], "Blocked", "{st}");
     let dd: Value = serde_json::from_str(cols[1]["settings_str"].as_str().unwrap()).unwrap();
-    assert!(dd["labels"].as_array().unwrap().contains(&json!({"id": 4, "name": "Ops"})), "{dd}");
+    assert!(
+        dd["labels"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"id": 4, "name": "Ops"})),
+        "{dd}"
+    );
     // The new label is now known: no flag needed.
-    let a = cmcv(&fake, FIRST_ITEM, json!({"status": {"label": "Blocked"}}), false);
+    let a = cmcv(
+        &fake,
+        FIRST_ITEM,
+        json!({"status": {"label": "Blocked"}}),
+        false,
+    );
     assert!(a.get("errors").is_none(), "{a}");
 
     // Weeks follow the account's first weekday.
     fake.with(|s| s.world.first_weekday = Weekday::Monday);
-    let monday = json!({"week_mkxf": {"week": {"startDate": "2026-06-08", "endDate": "2026-06-14"}}});
+    let monday =
+        json!({"week_mkxf": {"week": {"startDate": "2026-06-08", "endDate": "2026-06-14"}}});
     assert!(cmcv(&fake, item, monday, false).get("errors").is_none());
     assert_eq!(cell(&read(&fake, item), "week_mkxf")["text"], "Jun 08 - 14");
-    let sunday = json!({"week_mkxf": {"week": {"startDate": "2026-06-07", "endDate": "2026-06-13"}}});
-    assert_eq!(code(&cmcv(&fake, item, sunday, false)), "ColumnValueException");
+    let sunday =
+        json!({"week_mkxf": {"week": {"startDate": "2026-06-07", "endDate": "2026-06-13"}}});
+    assert_eq!(
+        code(&cmcv(&fake, item, sunday, false)),
+        "ColumnValueException"
+    );
 
     // An already-parsed JSON object is accepted as well as a string.
     let a = gql(
@@ -514,13 +802,23 @@ fn fake_mutations_aliases_are_independent() {
     assert_eq!(code(&a), "ColumnValueException");
     assert_eq!(a["data"]["a"]["id"], FIRST_ITEM.to_string());
     assert_eq!(cell(&a["data"]["c"], "text0")["text"], "third");
-    assert_eq!(cell(&read(&fake, FIRST_ITEM + 1), "text0")["text"], "note 1", "b untouched");
+    assert_eq!(
+        cell(&read(&fake, FIRST_ITEM + 1), "text0")["text"],
+        "note 1",
+        "b untouched"
+    );
     // Each alias costs MUTATION_COST plus its selection.
     let q_cost = a["data"]["complexity"]["query"].as_i64().unwrap();
-    assert!(q_cost > 3 * MUTATION_COST && q_cost < 3 * (MUTATION_COST + 100), "{q_cost}");
+    assert!(
+        q_cost > 3 * MUTATION_COST && q_cost < 3 * (MUTATION_COST + 100),
+        "{q_cost}"
+    );
     let roots = fake.log()[0].roots.clone();
     assert_eq!(
-        roots.iter().filter(|r| *r == "change_multiple_column_values").count(),
+        roots
+            .iter()
+            .filter(|r| *r == "change_multiple_column_values")
+            .count(),
         3
     );
 }
@@ -531,7 +829,15 @@ fn fake_mutations_create_archive_delete_move_log_and_notify() {
     fast(&fake);
     let rx = Receiver::start(Challenge::Echo);
     fake.with(|s| {
-        for ev in ["create_item", "create_subitem", "item_archived", "item_deleted", "item_moved_to_any_group", "change_column_value", "change_name"] {
+        for ev in [
+            "create_item",
+            "create_subitem",
+            "item_archived",
+            "item_deleted",
+            "item_moved_to_any_group",
+            "change_column_value",
+            "change_name",
+        ] {
             s.world.add_webhook(SAMPLE_BOARD, &rx.url(ev), ev, None);
         }
     });
@@ -545,24 +851,55 @@ fn fake_mutations_create_archive_delete_move_log_and_notify() {
     assert!(a.get("errors").is_none(), "{a}");
     let it = &a["data"]["create_item"];
     let id: i64 = it["id"].as_str().unwrap().parse().unwrap();
-    assert!(id > FIRST_ITEM + 5 && id > 1 << 31, "{id}");
-    assert_eq!((it["name"].clone(), it["state"].clone(), it["group"]["id"].clone()), (json!("Fresh"), json!("active"), json!("new_group_mkxz")));
+    assert!(
+        id > FIRST_ITEM + 5,
+        "{id}: fresh, above every id (and 2^31)"
+    );
+    assert_eq!(
+        (
+            it["name"].clone(),
+            it["state"].clone(),
+            it["group"]["id"].clone()
+        ),
+        (json!("Fresh"), json!("active"), json!("new_group_mkxz"))
+    );
     assert_eq!(cell(it, "status")["text"], "Done");
     assert_eq!(cell(it, "text0")["text"], "hi");
     // Every other cell is empty.
     assert!(cell(it, "numeric_mkx1")["value"].is_null() && cell(it, "date4")["value"].is_null());
+    // …but for the ones monday fills itself.
+    assert_eq!(cell(it, "item_id_mkxl")["text"], json!(id.to_string()));
+    let log = cell(it, "pulse_log_mkxj");
+    assert!(
+        log["text"].as_str().unwrap().ends_with(" UTC") && log["creator_id"] == "44865791",
+        "{log}"
+    );
     // Default group and placement next to another item.
     let a = gql(
         &fake,
         "mutation { create_item(board_id: 18414630189, item_name: \"Second\", relative_to: 18265984790, position_relative_method: after_at) { id group { id } } }",
         json!({}),
     );
-    let second: i64 = a["data"]["create_item"]["id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(a["data"]["create_item"]["group"]["id"], "topics", "relative_to's group");
+    let second: i64 = a["data"]["create_item"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        a["data"]["create_item"]["group"]["id"], "topics",
+        "relative_to's group"
+    );
     let order = fake.with(|s| s.world.boards[&SAMPLE_BOARD].item_ids.clone());
     assert_eq!(order[2], second, "{order:?}");
-    let a = gql(&fake, "mutation { create_item(board_id: 18414630189, item_name: \"Third\") { group { id } } }", json!({}));
-    assert_eq!(a["data"]["create_item"]["group"]["id"], "topics", "the first group");
+    let a = gql(
+        &fake,
+        "mutation { create_item(board_id: 18414630189, item_name: \"Third\") { group { id } } }",
+        json!({}),
+    );
+    assert_eq!(
+        a["data"]["create_item"]["group"]["id"], "topics",
+        "the first group"
+    );
 
     let a = gql(
         &fake,
@@ -577,14 +914,38 @@ fn fake_mutations_create_archive_delete_move_log_and_notify() {
     assert_eq!(cell(sub, "numbers5")["text"], "4");
 
     let a = gql(&fake, "mutation { move_item_to_group(item_id: 18265984791, group_id: \"topics\") { group { id } } }", json!({}));
-    assert_eq!(a["data"]["move_item_to_group"]["group"]["id"], "topics", "{a}");
-    let a = gql(&fake, &format!("mutation {{ archive_item(item_id: {id}) {{ id state }} }}"), json!({}));
+    assert_eq!(
+        a["data"]["move_item_to_group"]["group"]["id"], "topics",
+        "{a}"
+    );
+    let a = gql(
+        &fake,
+        &format!("mutation {{ archive_item(item_id: {id}) {{ id state }} }}"),
+        json!({}),
+    );
     assert_eq!(a["data"]["archive_item"]["state"], "archived", "{a}");
-    let a = gql(&fake, "mutation { delete_item(item_id: \"18265984792\") { id state } }", json!({}));
+    let a = gql(
+        &fake,
+        "mutation { delete_item(item_id: \"18265984792\") { id state } }",
+        json!({}),
+    );
     assert_eq!(a["data"]["delete_item"]["state"], "deleted", "{a}");
-    let a = gql(&fake, "mutation { delete_item(item_id: \"18265984792\") { id } }", json!({}));
-    assert_eq!(code(&a), "InvalidItemIdException", "a deleted item is gone: {a}");
-    let a = cmcv(&fake, FIRST_ITEM + 4, json!({"name": "Renamed", "text0": "x", "rating_mkxa": {"rating": 3}}), false);
+    let a = gql(
+        &fake,
+        "mutation { delete_item(item_id: \"18265984792\") { id } }",
+        json!({}),
+    );
+    assert_eq!(
+        code(&a),
+        "InvalidItemIdException",
+        "a deleted item is gone: {a}"
+    );
+    let a = cmcv(
+        &fake,
+        FIRST_ITEM + 4,
+        json!({"name": "Renamed", "text0": "x", "rating_mkxa": {"rating": 3}}),
+        false,
+    );
     assert!(a.get("errors").is_none(), "{a}");
 
     // Activity log: one entry per change.
@@ -593,13 +954,20 @@ fn fake_mutations_create_archive_delete_move_log_and_notify() {
             .iter()
             .map(|e| {
                 let d: Value = serde_json::from_str(e.fields["data"].as_str().unwrap()).unwrap();
-                (e.fields["event"].as_str().unwrap().to_string(), d["pulse_id"].as_i64().unwrap_or(0))
+                (
+                    e.fields["event"].as_str().unwrap().to_string(),
+                    d["pulse_id"].as_i64().unwrap_or(0),
+                )
             })
             .collect()
     });
     let count = |ev: &str, item: i64| events.iter().filter(|(e, i)| e == ev && *i == item).count();
     assert_eq!(count("create_pulse", id), 1, "{events:?}");
-    assert_eq!(count("update_column_value", id), 0, "initial values are part of the creation");
+    assert_eq!(
+        count("update_column_value", id),
+        0,
+        "initial values are part of the creation"
+    );
     assert_eq!(count("create_pulse", second), 1);
     assert_eq!(count("move_pulse_into_group", FIRST_ITEM + 2), 1);
     assert_eq!(count("archive_pulse", id), 1);
@@ -625,7 +993,10 @@ fn fake_mutations_create_archive_delete_move_log_and_notify() {
     assert_eq!(types(FIRST_ITEM + 3), ["delete_pulse"]);
     let mut t = types(FIRST_ITEM + 4);
     t.sort();
-    assert_eq!(t, ["update_column_value", "update_column_value", "update_name"]);
+    assert_eq!(
+        t,
+        ["update_column_value", "update_column_value", "update_name"]
+    );
 }
 
 const CREATE: &str = "mutation { create_item(board_id: 18414630189, item_name: \"Once\") { id } }";
@@ -641,18 +1012,33 @@ fn fake_mutations_idempotency_key_replays_and_conflicts() {
     assert_eq!(first.status, 200);
     assert!(first.header("Idempotency-Replayed").is_none());
     let again = send(&fake, CREATE, json!({}), &[("Idempotency-Key", "k-1")]).unwrap();
-    assert_eq!((again.status, again.header("Idempotency-Replayed")), (200, Some("true")));
+    assert_eq!(
+        (again.status, again.header("Idempotency-Replayed")),
+        (200, Some("true"))
+    );
     assert_eq!(again.body["data"], first.body["data"]);
     assert_eq!(created(&fake), 1);
     let log = fake.log();
-    assert_eq!(log.iter().map(|l| l.replayed).collect::<Vec<_>>(), [false, true]);
+    assert_eq!(
+        log.iter().map(|l| l.replayed).collect::<Vec<_>>(),
+        [false, true]
+    );
     assert_eq!(log[1].roots, ["create_item"]);
     assert_eq!(log[1].idempotency_key.as_deref(), Some("k-1"));
     // Another key executes; queries ignore the header.
     send(&fake, CREATE, json!({}), &[("Idempotency-Key", "k-2")]).unwrap();
     assert_eq!(created(&fake), 2);
-    let q = send(&fake, "{ boards(ids: [18414630189]) { id } }", json!({}), &[("Idempotency-Key", "k-2")]).unwrap();
-    assert!(q.header("Idempotency-Replayed").is_none() && q.body["data"]["boards"][0]["id"] == "18414630189");
+    let q = send(
+        &fake,
+        "{ boards(ids: [18414630189]) { id } }",
+        json!({}),
+        &[("Idempotency-Key", "k-2")],
+    )
+    .unwrap();
+    assert!(
+        q.header("Idempotency-Replayed").is_none()
+            && q.body["data"]["boards"][0]["id"] == "18414630189"
+    );
     // The record expires.
     fake.with(|s| s.knobs.idempotency_ttl = Duration::ZERO);
     send(&fake, CREATE, json!({}), &[("Idempotency-Key", "k-1")]).unwrap();
@@ -674,7 +1060,10 @@ fn fake_mutations_idempotency_key_replays_and_conflicts() {
     let dup = send(&fake, CREATE, json!({}), &[("Idempotency-Key", "k-3")]).unwrap();
     assert_eq!(dup.status, 409, "{}", dup.body);
     assert_eq!(dup.header("Retry-After"), Some("1"));
-    assert_eq!(dup.body["errors"][0]["extensions"]["code"], "IDEMPOTENCY_CONFLICT");
+    assert_eq!(
+        dup.body["errors"][0]["extensions"]["code"],
+        "IDEMPOTENCY_CONFLICT"
+    );
     assert_eq!(dup.body["errors"][0]["extensions"]["status_code"], 409);
     assert!(dup.body["extensions"]["request_id"].is_string());
     let raw = slow.join().unwrap();
@@ -690,11 +1079,20 @@ fn fake_mutations_idempotency_key_replays_and_conflicts() {
 fn fake_mutations_lost_answer_then_retry_changes_once() {
     let fake = Fake::start(World::sample(6, true)).unwrap();
     fake.fault(Fault::ExecuteThenDrop);
-    assert!(send(&fake, CREATE, json!({}), &[("Idempotency-Key", "lost-1")]).is_err(), "no answer");
+    assert!(
+        send(&fake, CREATE, json!({}), &[("Idempotency-Key", "lost-1")]).is_err(),
+        "no answer"
+    );
     assert_eq!(created(&fake), 1, "executed");
     let retry = send(&fake, CREATE, json!({}), &[("Idempotency-Key", "lost-1")]).unwrap();
-    assert_eq!((retry.status, retry.header("Idempotency-Replayed")), (200, Some("true")));
-    let id = retry.body["data"]["create_item"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (retry.status, retry.header("Idempotency-Replayed")),
+        (200, Some("true"))
+    );
+    let id = retry.body["data"]["create_item"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(created(&fake), 1, "the change exists once");
     assert!(fake.with(|s| s.world.items.contains_key(&id.parse::<i64>().unwrap())));
     let log = fake.log();
@@ -711,8 +1109,17 @@ fn fake_mutations_lost_answer_then_retry_changes_once() {
 #[test]
 fn fake_mutations_validation_rules_knob() {
     let fake = Fake::start(World::sample(6, true)).unwrap();
-    fake.with(|s| s.knobs.validation_rules.push(("text0".into(), "forbidden".into())));
-    let a = cmcv(&fake, FIRST_ITEM, json!({"text0": "a forbidden word", "rating_mkxa": {"rating": 1}}), false);
+    fake.with(|s| {
+        s.knobs
+            .validation_rules
+            .push(("text0".into(), "forbidden".into()))
+    });
+    let a = cmcv(
+        &fake,
+        FIRST_ITEM,
+        json!({"text0": "a forbidden word", "rating_mkxa": {"rating": 1}}),
+        false,
+    );
     assert!(a["data"]["change_multiple_column_values"].is_null());
     let e = &a["errors"][0];
     assert_eq!(e["extensions"]["code"], "DATA_VALIDATIONS_ERROR", "{a}");
@@ -721,8 +1128,14 @@ fn fake_mutations_validation_rules_knob() {
         e["extensions"]["error_data"],
         json!([{"itemId": FIRST_ITEM.to_string(), "columnIds": ["text0"], "message": "Validation failed for column(s) text0"}])
     );
-    assert_eq!(cell(&read(&fake, FIRST_ITEM), "rating_mkxa")["text"], "4", "nothing applied");
-    assert!(cmcv(&fake, FIRST_ITEM, json!({"text0": "fine"}), false).get("errors").is_none());
+    assert_eq!(
+        cell(&read(&fake, FIRST_ITEM), "rating_mkxa")["text"],
+        "4",
+        "nothing applied"
+    );
+    assert!(cmcv(&fake, FIRST_ITEM, json!({"text0": "fine"}), false)
+        .get("errors")
+        .is_none());
 }
 
 #[test]
@@ -744,15 +1157,26 @@ fn fake_mutations_complexity_per_alias_and_single_query_limit() {
     let fit = (MAX_QUERY_COMPLEXITY / one) as usize;
     assert!((150..=170).contains(&fit), "{fit}");
     let a = send(&fake, &alias(fit + 1), json!({}), &[]).unwrap();
-    assert_eq!(a.body["errors"][0]["extensions"]["code"], "ComplexityException", "{}", a.body);
+    assert_eq!(
+        a.body["errors"][0]["extensions"]["code"], "ComplexityException",
+        "{}",
+        a.body
+    );
     assert!(a.body.get("data").is_none());
     let calls = fake.with(|s| s.world.logs.get(&SAMPLE_BOARD).map_or(0, |l| l.len()));
-    assert_eq!(calls, 0, "nothing executed (empty column_values log nothing)");
+    assert_eq!(
+        calls, 0,
+        "nothing executed (empty column_values log nothing)"
+    );
     let a = send(&fake, &alias(fit), json!({}), &[]).unwrap();
     assert!(a.body.get("errors").is_none(), "{}", a.body);
     // The per-minute budget counts mutations too.
     fake.with(|s| s.set_budget(3 * one, Duration::from_secs(60)));
     send(&fake, &alias(3), json!({}), &[]).unwrap();
     let a = send(&fake, &alias(1), json!({}), &[]).unwrap();
-    assert_eq!(a.body["errors"][0]["extensions"]["code"], "COMPLEXITY_BUDGET_EXHAUSTED", "{}", a.body);
+    assert_eq!(
+        a.body["errors"][0]["extensions"]["code"], "COMPLEXITY_BUDGET_EXHAUSTED",
+        "{}",
+        a.body
+    );
 }

@@ -93,7 +93,15 @@ pub fn apply(w: &mut World, p: &Planned, rules: &[(String, String)]) -> Result<i
                 }
             };
             let allow_clear_all = p.name == "change_column_value";
-            let checked = check(w, board, Some(item), &sent, create_labels, allow_clear_all, rules)?;
+            let checked = check(
+                w,
+                board,
+                Some(item),
+                &sent,
+                create_labels,
+                allow_clear_all,
+                rules,
+            )?;
             commit(w, board, item, checked);
             Ok(item)
         }
@@ -109,8 +117,8 @@ pub fn apply(w: &mut World, p: &Planned, rules: &[(String, String)]) -> Result<i
                     .filter(|r| b.item_ids.contains(r))
                     .ok_or_else(|| item_not_found(rel))?;
                 let at = b.item_ids.iter().position(|i| *i == rid).unwrap_or(0);
-                let after = a.get("position_relative_method").and_then(Value::as_str)
-                    == Some("after_at");
+                let after =
+                    a.get("position_relative_method").and_then(Value::as_str) == Some("after_at");
                 position = Some(at + usize::from(after));
                 near_group = w.items.get(&rid).map(|it| it.group_id.clone());
             }
@@ -159,7 +167,10 @@ pub fn apply(w: &mut World, p: &Planned, rules: &[(String, String)]) -> Result<i
         "move_item_to_group" => {
             let item = item_arg(w, a, None)?;
             let board = &w.boards[&w.items[&item].board_id];
-            let group = group_on(board, a.get("group_id").and_then(Value::as_str).unwrap_or(""))?;
+            let group = group_on(
+                board,
+                a.get("group_id").and_then(Value::as_str).unwrap_or(""),
+            )?;
             w.move_to_group(item, &group);
             Ok(item)
         }

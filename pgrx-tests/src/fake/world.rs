@@ -112,6 +112,7 @@ pub struct Webhook {
 pub enum Weekday {
     #[default]
     Sunday,
+    #[allow(dead_code)] // set by tests
     Monday,
 }
 
@@ -579,6 +580,26 @@ impl World {
         self.version += 1;
     }
 
+    /// The cells monday fills itself on creation: the item id and the creation log (by the
+    /// token's user).
+    fn computed_cells(&self, board: i64, id: i64, now: &str) -> Cells {
+        let mut c = Cells::default();
+        for col in self.boards.get(&board).map_or(&[][..], |b| &b.columns[..]) {
+            match col.typ.as_str() {
+                "item_id" => c.insert(
+                    col.id.clone(),
+                    obj(json!({"text": id.to_string(), "value": json!({"item_id": id.to_string()}).to_string(), "item_id": id.to_string()})),
+                ),
+                "creation_log" => c.insert(
+                    col.id.clone(),
+                    obj(json!({"text": format!("{} UTC", now.replace('T', " ").trim_end_matches('Z')), "value": null, "created_at": now, "creator_id": USER_ID.to_string()})),
+                ),
+                _ => {}
+            }
+        }
+        c
+    }
+
     /// A fresh item id: above every id so far (and so above 2^31, like monday's).
     pub fn new_item_id(&self) -> i64 {
         self.items
@@ -604,7 +625,7 @@ impl World {
     ) -> i64 {
         let id = self.new_item_id();
         let now = now_iso();
-        let mut c = Cells::default();
+        let mut c = self.computed_cells(board, id, &now);
         for (col, cell) in cells {
             c.insert(col, cell);
         }
@@ -717,7 +738,7 @@ impl World {
         let (board, column) = self.subitems_board_of(parent);
         let group = self.boards[&board].groups[0].id.clone();
         let now = now_iso();
-        let mut c = Cells::default();
+        let mut c = self.computed_cells(board, id, &now);
         for (col, cell) in cells {
             c.insert(col, cell);
         }
