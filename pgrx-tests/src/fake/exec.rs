@@ -4,8 +4,9 @@
 //!
 //! Mutations run in two passes, because resolvers only borrow the world: [`plan_mutation`] lists
 //! the root fields with their arguments, [`apply_mutation`] makes each change in document order
-//! (one `match` arm per mutation: add new ones there), and the execution then resolves each
-//! field's selection on what its change made ([`Outcome`]).
+//! (one `match` arm per mutation: add new ones there; the item mutations are in
+//! `mutations.rs`), and the execution then resolves each field's selection on what its change
+//! made ([`Outcome`]).
 
 use super::world::{
     ticks_of_iso, value_type_name, Board, Column, Group, Item, State, Webhook, World,
@@ -57,6 +58,13 @@ pub fn coded(code: &str, status: u16, message: &str) -> FieldError {
     }
 }
 
+/// Like [`coded`], with `extensions.error_data` (an object, or DATA_VALIDATIONS_ERROR's array).
+pub fn coded_data(code: &str, status: u16, message: &str, data: Value) -> FieldError {
+    FieldError {
+        message: format!("\u{1}{code}\u{1}{status}\u{1}{message}\u{2}{data}"),
+    }
+}
+
 /// Rewrites coded resolver errors into monday's unified error shape.
 pub fn fix_errors(body: &mut Value) {
     let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
@@ -68,10 +76,14 @@ pub fn fix_errors(body: &mut Value) {
         };
         let parts: Vec<&str> = msg.splitn(4, '\u{1}').collect();
         if parts.len() == 4 {
+            let (message, data) = match parts[3].split_once('\u{2}') {
+                Some((m, d)) => (m, serde_json::from_str::<Value>(d).ok()),
+                None => (parts[3], None),
+            };
             let (code, status, message) = (
                 parts[1].to_string(),
                 parts[2].parse::<u16>().unwrap_or(200),
-                parts[3].to_string(),
+                message.to_string(),
             );
             e["message"] = Value::String(message);
             let ext = e
@@ -81,6 +93,9 @@ pub fn fix_errors(body: &mut Value) {
                 .or_insert_with(|| Value::Object(Map::new()));
             ext["code"] = Value::String(code);
             ext["status_code"] = Value::from(status);
+            if let Some(d) = data {
+                ext["error_data"] = d;
+            }
         } else {
             let ext = e
                 .as_object_mut()
@@ -407,6 +422,9 @@ impl<'a> ObjectValue for Obj<'a> {
                     Some(Ok(Outcome::Webhook(h))) => {
                         Ok(ResolvedValue::object(self.new(Node::Webhook(h))))
                     }
+                    Some(Ok(Outcome::Item(id))) => Ok(ResolvedValue::nullable_object(
+                        w.items.get(id).map(|it| self.new(Node::Item(it))),
+                    )),
                     Some(Err(message)) => Err(FieldError {
                         message: message.clone(),
                     }),
@@ -757,7 +775,12 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                     "boards" => list_len("ids").unwrap_or(25),
                     _ => 1,
                 };
-                1 + mult * estimate(doc, &f.selection_set, vars)
+                let base = if super::mutations::ITEM_MUTATIONS.contains(&f.name.as_str()) {
+                    super::mutations::MUTATION_COST
+                } else {
+                    1
+                };
+                base + mult * estimate(doc, &f.selection_set, vars)
             }
             Selection::InlineFragment(fr) => estimate(doc, &fr.selection_set, vars),
             Selection::FragmentSpread(fs) => doc
@@ -785,6 +808,8 @@ pub struct Planned {
 /// What a mutation made, for the execution to resolve the field's selection on.
 pub enum Outcome {
     Webhook(Webhook),
+    /// The item (or subitem) after the change.
+    Item(i64),
 }
 
 /// Each root field's outcome, by response key (`Err`: the field error's message, coded).
@@ -897,7 +922,7 @@ fn literal(v: &apollo_compiler::ast::Value, vars: &Map<String, Value>) -> Option
     })
 }
 
-fn id_of(args: &Map<String, Value>, name: &str) -> Option<i64> {
+pub fn id_of(args: &Map<String, Value>, name: &str) -> Option<i64> {
     match args.get(name)? {
         Value::String(s) => s.trim().parse().ok(),
         v => v.as_i64(),
@@ -991,7 +1016,11 @@ pub fn apply_mutation(
     w: &mut World,
     p: &Planned,
     handshakes: &HashMap<String, Result<(), String>>,
+    rules: &[(String, String)],
 ) -> Result<Outcome, FieldError> {
+    if super::mutations::ITEM_MUTATIONS.contains(&p.name.as_str()) {
+        return super::mutations::apply(w, p, rules).map(Outcome::Item);
+    }
     match p.name.as_str() {
         "create_webhook" => {
             let c = check_create_webhook(w, &p.args)?;

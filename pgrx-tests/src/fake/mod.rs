@@ -38,8 +38,33 @@
 //! `Fake::deliveries()` lists every attempt (subscription, URL, event type, item, `triggerUuid`,
 //! attempt, `isRetry`, status or error, time, body); `Fake::wait_deliveries_idle(t)` waits until
 //! all were accepted or given up; `Fake::delivery_stats()` counts accepted (2xx) deliveries.
+//!
+//! ## Item mutations (`mutations.rs`, `columns.rs`; FACTS.md §2)
+//!
+//! `change_column_value`, `change_simple_column_value`, `change_multiple_column_values`,
+//! `create_item`, `create_subitem`, `archive_item`, `delete_item`, `move_item_to_group`, with
+//! monday's arguments; each answers the `Item` after its change. Values are validated as monday
+//! does (§2.2) and stored in the read shape (§1.3), so `items`/`items_page` return what monday
+//! would. Each root field is atomic, aliases are independent (a failing alias is `null` with an
+//! error whose `path` is its key) and run in document order. Every change goes through the
+//! world's change functions: activity log and webhooks as for a user's change. Each item
+//! mutation costs `mutations::MUTATION_COST` (30,000) plus its selection against the budget and
+//! `MAX_QUERY_COMPLEXITY`. Knobs: `validation_rules` (DATA_VALIDATIONS_ERROR),
+//! `idempotency_ttl`; `World::first_weekday`, `World::people`, `World::tags`.
+//!
+//! `Idempotency-Key` (§0), on mutations: the first executed answer is kept `idempotency_ttl`
+//! (30 min) and replayed with `Idempotency-Replayed: true`, executing nothing; a duplicate while
+//! the first is in flight (from arrival, through the `latency` knob's sleep, until its answer is
+//! ready) gets HTTP 409, `Retry-After: 1`, code `IDEMPOTENCY_CONFLICT`. Requests refused before
+//! execution (authentication, limits, faults, invalid documents) leave no record.
+//! `Fault::ExecuteThenDrop` executes a request and closes the connection unanswered. The request
+//! log records each request's root fields, `idempotency_key` and `replayed`.
 
+pub mod columns;
 pub mod exec;
+#[cfg(test)]
+mod mutation_tests;
+pub mod mutations;
 pub mod webhooks;
 pub mod world;
 
@@ -60,6 +85,9 @@ pub use webhooks::{Delivery, DeliveryStats, WebhookKnobs};
 pub use world::World;
 
 pub const API_VERSION: &str = "2026-07";
+
+/// monday's single-query complexity limit (FACTS.md §4.1).
+pub const MAX_QUERY_COMPLEXITY: i64 = 5_000_000;
 
 /// One fault, served instead of (or around) the next request's normal answer.
 #[derive(Clone, Debug)]
@@ -83,6 +111,10 @@ pub enum Fault {
     RetryIn(i64),
     /// HTTP 200 whose body never ends (no Content-Length; bytes until the client hangs up).
     Endless,
+    /// The request is executed normally (changes, webhooks, the Idempotency-Key record), then
+    /// the connection is closed without the answer: a lost answer to a mutation that happened.
+    #[allow(dead_code)] // queued by tests
+    ExecuteThenDrop,
 }
 
 pub struct Knobs {
@@ -111,6 +143,13 @@ pub struct Knobs {
     pub mangle: Option<fn(&mut Value)>,
     /// Webhook deliveries: delays, jitter, duplicates, lost attempts, retries, JWT, pause.
     pub webhooks: WebhookKnobs,
+    /// monday's board validation rules (DATA_VALIDATIONS_ERROR, FACTS.md §2.1), as
+    /// `(column id, substring)`: an item mutation whose value for that column (its JSON text; the
+    /// plain string for change_simple_column_value) contains the substring fails that field with
+    /// `DATA_VALIDATIONS_ERROR` (status_code 422) and changes nothing of it.
+    pub validation_rules: Vec<(String, String)>,
+    /// How long a mutation's answer is kept for its `Idempotency-Key` (monday: 30 minutes).
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for Knobs {
@@ -129,6 +168,8 @@ impl Default for Knobs {
             reset_override: None,
             mangle: None,
             webhooks: WebhookKnobs::default(),
+            validation_rules: Vec::new(),
+            idempotency_ttl: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -149,6 +190,10 @@ pub struct LogEntry {
     pub variables: Value,
     /// Time the fake spent answering (validation, execution, JSON), without the latency knob.
     pub server_ms: f64,
+    /// The request's `Idempotency-Key` (mutations only; ignored on queries).
+    pub idempotency_key: Option<String>,
+    /// Answered from the Idempotency-Key cache (`Idempotency-Replayed: true`): nothing executed.
+    pub replayed: bool,
 }
 
 pub struct Shared {
@@ -162,6 +207,8 @@ pub struct Shared {
     budget_window: Option<Instant>,
     budget_used: i64,
     knobs_hang: Option<Duration>,
+    /// Idempotency-Key → the first request's state (FACTS.md §0).
+    idempotency: HashMap<String, Idem>,
     /// The webhook delivery queue and threads.
     hooks: Arc<webhooks::Dispatcher>,
 }
@@ -268,6 +315,7 @@ impl Fake {
             budget_window: None,
             budget_used: 0,
             knobs_hang: None,
+            idempotency: HashMap::new(),
             hooks: hooks.clone(),
         }));
         let s2 = shared.clone();
@@ -418,6 +466,22 @@ fn read_request(r: &mut BufReader<TcpStream>, buf: &mut Vec<u8>) -> Option<Reque
     }
 }
 
+/// What the fake remembers of an `Idempotency-Key`.
+enum Idem {
+    /// Its first request is being executed or answered: a duplicate gets 409.
+    InFlight,
+    /// Its first request's answer, replayed until `at + idempotency_ttl`.
+    Done { at: Instant, answer: Response },
+}
+
+/// After an answer with an `Idempotency-Key` was written (or dropped): the key's record.
+struct IdemFinish {
+    key: String,
+    /// The executed request's answer to replay; None: nothing was executed, the key is free.
+    cache: Option<Response>,
+}
+
+#[derive(Clone)]
 struct Response {
     status: u16,
     content_type: &'static str,
@@ -443,6 +507,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
+        409 => "Conflict",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
@@ -461,7 +526,12 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     while let Some(req) = read_request(&mut reader, &mut buf) {
-        let outcome = handle(&req, &shared);
+        let (outcome, finish) = handle(&req, &shared);
+        // The key's record, just before its answer is written (or the connection closed): a
+        // client that retries after a lost answer finds the answer, never the in-flight state.
+        if let Some(f) = finish {
+            record_idempotency(&shared, f);
+        }
         let Some(resp) = outcome else {
             // Dropped connection (or a hang that ended): close without answering.
             let _ = writer.shutdown(std::net::Shutdown::Both);
@@ -509,6 +579,47 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     }
 }
 
+/// Records an Idempotency-Key's outcome: the executed request's answer to replay, or (nothing
+/// executed) the key freed.
+fn record_idempotency(shared: &Arc<Mutex<Shared>>, f: IdemFinish) {
+    let mut s = shared.lock().unwrap();
+    match f.cache {
+        Some(answer) => {
+            s.idempotency.insert(
+                f.key,
+                Idem::Done {
+                    at: Instant::now(),
+                    answer,
+                },
+            );
+        }
+        None => {
+            s.idempotency.remove(&f.key);
+        }
+    }
+}
+
+/// Whether a body is a mutation, and its root fields (for the Idempotency-Key, which monday
+/// honours on mutations only, and for the log of a replay).
+fn mutation_roots(body: &[u8]) -> Option<Vec<String>> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let query = v.get("query")?.as_str()?;
+    let doc = match ExecutableDocument::parse(schema(), query, "request.graphql") {
+        Ok(d) => d,
+        Err(e) => e.partial,
+    };
+    let op = doc
+        .operations
+        .get(v.get("operationName").and_then(Value::as_str))
+        .ok()?;
+    (op.operation_type == OperationType::Mutation).then(|| {
+        op.selection_set
+            .fields()
+            .map(|f| f.name.to_string())
+            .collect()
+    })
+}
+
 fn request_id() -> String {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -525,8 +636,19 @@ fn error_body(message: &str, code: &str, status: u16, extra: Value) -> Value {
     json!({"errors": [{"message": message, "extensions": ext}], "extensions": {"request_id": request_id()}})
 }
 
-/// Everything about one POST /v2, then the log line. None = drop the connection.
-fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
+/// Everything about one POST /v2, then the log line. None = drop the connection. The second
+/// part: what to record for the request's Idempotency-Key once the answer is out.
+fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> (Option<Response>, Option<IdemFinish>) {
+    let mut finish = None;
+    let answer = handle_inner(req, shared, &mut finish);
+    (answer, finish)
+}
+
+fn handle_inner(
+    req: &Request,
+    shared: &Arc<Mutex<Shared>>,
+    finish: &mut Option<IdemFinish>,
+) -> Option<Response> {
     if req.method == "GET" && req.path.starts_with("/v2/get_schema") {
         let sdl = schema().to_string();
         return Some(Response {
@@ -585,6 +707,75 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
             json!({"errors": [{"message": "Not found", "extensions": {"code": "NOT_FOUND", "status_code": 404}}]}),
         ));
     }
+    // Idempotency-Key (FACTS.md §0), on mutations with the right token: a key seen before is
+    // answered from its record (replayed, or 409 while its first request is in flight, which
+    // it is from arrival — before the latency knob's sleep — until its answer is ready to be written). The
+    // request body is not compared with the first one's (monday's docs say nothing of it).
+    let key = req
+        .header("Idempotency-Key")
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty());
+    let roots = key.as_ref().and_then(|_| mutation_roots(&req.body));
+    let key = key.filter(|_| roots.is_some());
+    if let Some(k) = &key {
+        let mut s = shared.lock().unwrap();
+        if authorized(req, &s) {
+            let ttl = s.knobs.idempotency_ttl;
+            s.idempotency
+                .retain(|_, e| !matches!(e, Idem::Done { at, .. } if at.elapsed() >= ttl));
+            let early = match s.idempotency.get(k) {
+                Some(Idem::Done { answer, .. }) => {
+                    let mut r = answer.clone();
+                    r.extra.push(("Idempotency-Replayed".into(), "true".into()));
+                    Some((r, None))
+                }
+                Some(Idem::InFlight) => {
+                    let mut r = json_response(
+                        409,
+                        error_body(
+                            "A request with this Idempotency-Key is still being processed; retry after it completes",
+                            "IDEMPOTENCY_CONFLICT",
+                            409,
+                            json!({"retry_in_seconds": 1}),
+                        ),
+                    );
+                    r.extra.push(("Retry-After".into(), "1".into()));
+                    Some((r, Some("IdempotencyInFlight".to_string())))
+                }
+                None => {
+                    s.idempotency.insert(k.clone(), Idem::InFlight);
+                    *finish = Some(IdemFinish {
+                        key: k.clone(),
+                        cache: None,
+                    });
+                    None
+                }
+            };
+            if let Some((r, fault)) = early {
+                let n = s.log.len() as u64 + 1;
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                s.log.push(LogEntry {
+                    n,
+                    status: r.status,
+                    roots: roots.clone().unwrap_or_default(),
+                    fault,
+                    complexity: 0,
+                    api_version: req.header("API-Version").map(String::from),
+                    error_code: serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| {
+                        v["errors"][0]["extensions"]["code"]
+                            .as_str()
+                            .map(String::from)
+                    }),
+                    query: body["query"].as_str().unwrap_or("").to_string(),
+                    variables: body.get("variables").cloned().unwrap_or(Value::Null),
+                    server_ms: 0.0,
+                    idempotency_key: key.clone(),
+                    replayed: r.status != 409,
+                });
+                return Some(r);
+            }
+        }
+    }
     let latency = shared.lock().unwrap().knobs.latency;
     if !latency.is_zero() {
         std::thread::sleep(latency);
@@ -614,13 +805,28 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
         query,
         variables,
         server_ms: 0.0,
+        idempotency_key: key.clone(),
+        replayed: false,
     };
     let resp = match prepare(req, &mut s, parsed, &mut entry) {
         Err(resp) => resp,
         Ok(p) => {
             let (guard, resp) = run(shared, s, &p);
             s = guard;
-            Some(resp)
+            // Executed: the key's answer is this one, whether or not it reaches the client.
+            if let Some(f) = finish.as_mut() {
+                f.cache = Some(resp.clone());
+            }
+            if p.drop_answer {
+                if let Ok(v) = serde_json::from_slice::<Value>(&resp.body) {
+                    entry.error_code = v["errors"][0]["extensions"]["code"]
+                        .as_str()
+                        .map(String::from);
+                }
+                None
+            } else {
+                Some(resp)
+            }
         }
     };
     s.flush_webhooks();
@@ -650,6 +856,14 @@ fn handle(req: &Request, shared: &Arc<Mutex<Shared>>) -> Option<Response> {
     resp
 }
 
+/// The bare token (monday's SDK) or "Bearer <token>" (airbyte) both work.
+fn authorized(req: &Request, s: &Shared) -> bool {
+    let token = req
+        .header("Authorization")
+        .map(|t| t.trim().trim_start_matches("Bearer ").trim());
+    token == Some(s.knobs.token.as_str())
+}
+
 /// Everything before execution: authentication, version, daily limit, faults, parsing,
 /// validation, complexity. Err: the answer instead (None: close the connection unanswered).
 fn prepare(
@@ -658,11 +872,7 @@ fn prepare(
     parsed: Result<Value, serde_json::Error>,
     entry: &mut LogEntry,
 ) -> Result<Prepared, Option<Response>> {
-    // Authentication: the bare token (monday's SDK) or "Bearer <token>" (airbyte) both work.
-    let token = req
-        .header("Authorization")
-        .map(|t| t.trim().trim_start_matches("Bearer ").trim());
-    if token != Some(s.knobs.token.as_str()) {
+    if !authorized(req, s) {
         return Err(Some(json_response(
             401,
             json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "NOT_AUTHENTICATED"}}]}),
@@ -710,9 +920,11 @@ fn prepare(
     }
     s.calls_today += 1;
 
+    let mut drop_answer = false;
     if let Some(f) = s.knobs.faults.pop_front() {
         entry.fault = Some(format!("{f:?}"));
         match f {
+            Fault::ExecuteThenDrop => drop_answer = true,
             Fault::Status(code) => {
                 return Err(Some(json_response(
                     code,
@@ -888,17 +1100,19 @@ fn prepare(
             )));
         }
     };
-    // Complexity: estimated before running; charged against the per-minute budget.
+    // Complexity: estimated before running (item mutations cost `mutations::MUTATION_COST`
+    // each, plus their selection); charged against the per-minute budget.
     let cost = exec::estimate(&doc, &op.selection_set, &coerced);
     entry.complexity = cost;
-    if cost > 5_000_000 {
+    if cost > MAX_QUERY_COMPLEXITY {
+        // Too big to ever run: no retry_in_seconds, nothing charged (split the request).
         return Err(Some(json_response(
             200,
             error_body(
-                &format!("Query has complexity of {cost}, which exceeds max complexity of 5000000"),
+                &format!("Query has complexity of {cost}, which exceeds max complexity of {MAX_QUERY_COMPLEXITY}"),
                 "ComplexityException",
                 200,
-                json!({}),
+                json!({"complexity": cost, "max_complexity": MAX_QUERY_COMPLEXITY}),
             ),
         )));
     }
@@ -930,6 +1144,7 @@ fn prepare(
     }
     s.budget_used += cost;
     Ok(Prepared {
+        drop_answer,
         doc,
         op_name: op_name.map(String::from),
         coerced,
@@ -944,6 +1159,8 @@ fn prepare(
 
 /// A request that passed every check, ready to run.
 struct Prepared {
+    /// Fault::ExecuteThenDrop: execute, then close the connection unanswered.
+    drop_answer: bool,
     doc: Valid<ExecutableDocument>,
     op_name: Option<String>,
     coerced: Valid<JsonMap>,
@@ -992,7 +1209,8 @@ fn run<'a>(
     let outcomes: exec::Outcomes = plan
         .iter()
         .map(|f| {
-            let r = exec::apply_mutation(world, f, &handshakes).map_err(|e| e.message);
+            let r = exec::apply_mutation(world, f, &handshakes, &knobs.validation_rules)
+                .map_err(|e| e.message);
             (f.key.clone(), r)
         })
         .collect();

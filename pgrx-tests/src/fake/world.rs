@@ -106,6 +106,16 @@ pub struct Webhook {
     pub config: Option<Value>,
 }
 
+/// The account's first day of the week (`Account.first_day_of_the_week`): week columns must start on
+/// it. monday's default is Sunday.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Weekday {
+    #[default]
+    Sunday,
+    #[allow(dead_code)] // set by tests
+    Monday,
+}
+
 #[derive(Default, Debug)]
 pub struct World {
     pub boards: BTreeMap<i64, Board>,
@@ -121,6 +131,12 @@ pub struct World {
     /// Events for the subscriptions that matched a change, waiting to be handed to the delivery
     /// threads when the fake's lock is released (`Fake::with`, the end of a request).
     pub(crate) outbox: Vec<Outgoing>,
+    /// Week columns take weeks starting on this day (default Sunday, like monday's accounts).
+    pub first_weekday: Weekday,
+    /// Users and teams by id: the names a people column's `text` shows; ids not here are refused.
+    pub people: BTreeMap<i64, String>,
+    /// The account's tags by id (`create_or_get_tag` is not implemented: add them here).
+    pub tags: BTreeMap<i64, String>,
 }
 
 /// One `ActivityLogType` entry. `created_at` is monday's 17-digit count of 100-ns ticks.
@@ -214,6 +230,17 @@ impl World {
             .collect();
 
         let mut w = World::default();
+        for (id, name) in [
+            (USER_ID, "Dana Levi"),
+            (44865792, "Noa Cohen"),
+            (44865793, "Avi Peretz"),
+            (31855020, "Omer"),
+            (51166, "Payments team"),
+        ] {
+            w.people.insert(id, name.into());
+        }
+        w.tags.insert(295026, "payments".into());
+        w.tags.insert(295064, "q3".into());
         let mut board = Board {
             id: SAMPLE_BOARD,
             name: "Q3 Launch plan".into(),
@@ -495,24 +522,36 @@ impl World {
 
     /// Sets one cell (`value` is the decoded JSON, stored double-encoded like monday; `None` = never set).
     pub fn set_cell(&mut self, item: i64, column: &str, value: Option<Value>, text: Option<&str>) {
+        let mut m = Map::new();
+        m.insert(
+            "text".into(),
+            text.map(|t| Value::String(t.into())).unwrap_or(Value::Null),
+        );
+        m.insert(
+            "value".into(),
+            value
+                .as_ref()
+                .map(|v| Value::String(v.to_string()))
+                .unwrap_or(Value::Null),
+        );
+        self.write_cell(item, column, m);
+    }
+
+    /// Replaces one cell with `cell` as the API returns it (`text`, `value` double-encoded, typed
+    /// fields), as a user's change: the item is touched, the change logged (`update_column_value`)
+    /// and announced to the webhooks. A value equal to the old one is logged and announced too
+    /// (the fake does not compare; monday's behaviour there is unsourced).
+    pub fn write_cell(&mut self, item: i64, column: &str, cell: Map<String, Value>) {
         let previous = self
             .items
             .get(&item)
             .map(|it| it.cells.get(column).cloned());
+        let value: Value = match cell.get("value") {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
         if let Some(it) = self.items.get_mut(&item) {
-            let mut m = Map::new();
-            m.insert(
-                "text".into(),
-                text.map(|t| Value::String(t.into())).unwrap_or(Value::Null),
-            );
-            m.insert(
-                "value".into(),
-                value
-                    .as_ref()
-                    .map(|v| Value::String(v.to_string()))
-                    .unwrap_or(Value::Null),
-            );
-            it.cells.insert(column.into(), m);
+            it.cells.insert(column.into(), cell);
         }
         self.touch(item);
         self.log_item(
@@ -527,6 +566,90 @@ impl World {
                 previous,
             });
         }
+    }
+
+    /// A column's new `settings_str` (a status or dropdown label created by a write).
+    pub fn set_column_settings(&mut self, board: i64, column: &str, settings: String) {
+        if let Some(c) = self
+            .boards
+            .get_mut(&board)
+            .and_then(|b| b.columns.iter_mut().find(|c| c.id == column))
+        {
+            c.settings_str = settings;
+        }
+        self.version += 1;
+    }
+
+    /// The cells monday fills itself on creation: the item id and the creation log (by the
+    /// token's user).
+    fn computed_cells(&self, board: i64, id: i64, now: &str) -> Cells {
+        let mut c = Cells::default();
+        for col in self.boards.get(&board).map_or(&[][..], |b| &b.columns[..]) {
+            match col.typ.as_str() {
+                "item_id" => c.insert(
+                    col.id.clone(),
+                    obj(json!({"text": id.to_string(), "value": json!({"item_id": id.to_string()}).to_string(), "item_id": id.to_string()})),
+                ),
+                "creation_log" => c.insert(
+                    col.id.clone(),
+                    obj(json!({"text": format!("{} UTC", now.replace('T', " ").trim_end_matches('Z')), "value": null, "created_at": now, "creator_id": USER_ID.to_string()})),
+                ),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// A fresh item id: above every id so far (and so above 2^31, like monday's).
+    pub fn new_item_id(&self) -> i64 {
+        self.items
+            .keys()
+            .copied()
+            .max()
+            .unwrap_or(FIRST_ITEM)
+            .max(FIRST_ITEM)
+            + 1
+    }
+
+    /// Creates an item (`create_item`): a fresh id, `cells` set and every other cell empty, in
+    /// `group`, placed at `position` in the board's order (None: last). One `create_pulse` log
+    /// entry and the `create_item` webhook event; the initial values are part of the creation, not
+    /// column changes. Returns the id.
+    pub fn create_item(
+        &mut self,
+        board: i64,
+        group: &str,
+        name: &str,
+        cells: Vec<(String, Map<String, Value>)>,
+        position: Option<usize>,
+    ) -> i64 {
+        let id = self.new_item_id();
+        let now = now_iso();
+        let mut c = self.computed_cells(board, id, &now);
+        for (col, cell) in cells {
+            c.insert(col, cell);
+        }
+        self.items.insert(
+            id,
+            Item {
+                id,
+                board_id: board,
+                name: name.into(),
+                group_id: group.into(),
+                state: State::Active,
+                created_at: now.clone(),
+                updated_at: now,
+                parent_item_id: None,
+                cells: c,
+            },
+        );
+        let b = self.boards.get_mut(&board).unwrap();
+        let at = position.unwrap_or(b.item_ids.len()).min(b.item_ids.len());
+        b.item_ids.insert(at, id);
+        self.version += 1;
+        self.log_item(id, "create_pulse", json!({}));
+        self.emit(Change::Created { item: id });
+        id
     }
 
     /// Archives, deletes or restores an item (restoring an archived or deleted item is monday's
@@ -588,9 +711,37 @@ impl World {
     /// `create_pulse` ~0.2 s later (FACTS.md §5.4).
     #[allow(dead_code)] // used by tests
     pub fn add_subitem(&mut self, parent: i64, id: i64, name: &str) {
+        self.insert_subitem(parent, id, name, Vec::new());
+    }
+
+    /// `create_subitem`: like [`add_subitem`](Self::add_subitem) with a fresh id and initial
+    /// cells. None when the parent's board has no subitems board.
+    pub fn create_subitem(
+        &mut self,
+        parent: i64,
+        name: &str,
+        cells: Vec<(String, Map<String, Value>)>,
+    ) -> Option<i64> {
+        self.subitems_board(parent)?;
+        let id = self.new_item_id();
+        self.insert_subitem(parent, id, name, cells);
+        Some(id)
+    }
+
+    fn insert_subitem(
+        &mut self,
+        parent: i64,
+        id: i64,
+        name: &str,
+        cells: Vec<(String, Map<String, Value>)>,
+    ) {
         let (board, column) = self.subitems_board_of(parent);
         let group = self.boards[&board].groups[0].id.clone();
         let now = now_iso();
+        let mut c = self.computed_cells(board, id, &now);
+        for (col, cell) in cells {
+            c.insert(col, cell);
+        }
         self.items.insert(
             id,
             Item {
@@ -602,7 +753,7 @@ impl World {
                 created_at: now.clone(),
                 updated_at: now,
                 parent_item_id: Some(parent),
-                cells: Cells::default(),
+                cells: c,
             },
         );
         self.boards.get_mut(&board).unwrap().item_ids.push(id);
@@ -610,6 +761,17 @@ impl World {
         self.relist_subitems(parent, &column, Some(id), None, true);
         self.log_item(id, "create_pulse", json!({}));
         self.emit(Change::Created { item: id });
+    }
+
+    /// The subitems board under `parent`'s board (None: no subtasks column naming an existing
+    /// board).
+    pub fn subitems_board(&self, parent: i64) -> Option<i64> {
+        let board = self.boards.get(&self.items.get(&parent)?.board_id)?;
+        let col = board.columns.iter().find(|c| c.typ == "subtasks")?;
+        let settings: Value = serde_json::from_str(&col.settings_str).ok()?;
+        settings["boardIds"][0]
+            .as_i64()
+            .filter(|b| self.boards.contains_key(b))
     }
 
     /// Moves a subitem to another parent (monday's "move subitem"): both parents' subtasks
@@ -791,6 +953,23 @@ fn obj(v: Value) -> Map<String, Value> {
     }
 }
 
+/// Now as monday's `changed_at`: ISO-8601 UTC with milliseconds (`2026-05-31T13:49:12.379Z`).
+pub fn now_iso_ms() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    let (y, m, dd) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 pub fn now_iso() -> String {
     // Seconds since the epoch → RFC 3339 UTC, without a date crate.
     let secs = std::time::SystemTime::now()
@@ -827,7 +1006,7 @@ pub fn ticks_of_iso(s: &str) -> Option<i64> {
     Some(secs * 10_000_000)
 }
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
