@@ -328,7 +328,8 @@ pub(crate) fn queue_write(top: i64, who: &str) {
     exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by, not_before)
          VALUES ($1, 'write', $2, pg_catalog.now() + pg_catalog.make_interval(secs => $3::float8 / 1000))
-         ON CONFLICT (board_id, command) WHERE status = 'queued' DO NOTHING",
+         ON CONFLICT (board_id, command) WHERE status = 'queued'
+         DO UPDATE SET not_before = least(jobs.not_before, excluded.not_before)",
         &[
             top.into(),
             who.into(),

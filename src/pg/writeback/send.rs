@@ -226,12 +226,13 @@ pub(crate) fn write_core<S: Steps>(
 ) -> R<(Stats, String)> {
     let top = tb.board_id;
     let what = format!("monday board {top}");
-    let sub = tb.subitems_board_id.and_then(tracked);
     let mut stats = Stats::default();
     let mut tally = Tally::default();
-    let mut writers = steps.step(|| {
+    let (sub, mut writers) = steps.step(|| {
         tb.target()?;
-        Ok(Writers::new(tb, sub.as_ref()))
+        let sub = tb.subitems_board_id.and_then(tracked);
+        let writers = Writers::new(tb, sub.as_ref());
+        Ok((sub, writers))
     })?;
 
     // 1. What a crash or a failed call left unanswered: the same request, the same key.
