@@ -47,6 +47,39 @@ ALTER FUNCTION monday_sync.receive_webhook(text, text, text) SET log_min_error_s
 REVOKE EXECUTE ON FUNCTION monday_sync.subscribe_board(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.unsubscribe_board(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._webhook_listener() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.enable_write_back(bigint, text, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.disable_write_back(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.set_column_direction(bigint, text, text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.retry_write(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.discard_write(bigint) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.resolve_conflict(bigint, text) FROM PUBLIC;
+REVOKE ALL ON monday_sync.writes FROM PUBLIC;
+
+COMMENT ON FUNCTION monday_sync.enable_write_back(bigint, text, text, boolean) IS
+$$Turn write-back on for a tracked board (and its subitems table): from now on, in the user's own transaction, an UPDATE of the typed table is recorded in the outbox (monday_sync.writes) and sent to monday by the worker; an INSERT creates the item (the row gets a temporary negative item_id, then monday's); a DELETE archives the item (delete_action => 'delete' deletes it). Values monday would refuse, read-only columns and pull-only columns fail the statement at once. conflict_policy: local_wins (default: the change is sent), remote_wins (a field changed on monday since keeps monday's value), manual (the write waits for resolve_conflict). create_labels: status/dropdown labels missing on monday are created. Idempotent; calling it again changes the settings.$$;
+
+COMMENT ON FUNCTION monday_sync.disable_write_back(bigint) IS
+$$Turn write-back off for a board: rows changed from now on stay local. Returns how many writes are still open (pending, in conflict or failed); they stay in the outbox until write-back is enabled again or they are discarded.$$;
+
+COMMENT ON FUNCTION monday_sync.set_column_direction(bigint, text, text) IS
+$$Per column (monday's column id): 'both' (written back, the default) or 'pull' (monday's values only: an UPDATE of the column is refused).$$;
+
+COMMENT ON FUNCTION monday_sync.retry_write(bigint) IS
+$$Send a failed write again (monday refused a value, or retries ran out). If the item has a newer pending write, this one's changes are merged under it.$$;
+
+COMMENT ON FUNCTION monday_sync.discard_write(bigint) IS
+$$Drop a pending, failed or conflicting write; the item is fetched again so its row shows monday's values.$$;
+
+COMMENT ON FUNCTION monday_sync.resolve_conflict(bigint, text) IS
+$$A write waiting on a conflict (policy manual): keep => 'local' sends it over monday's value; 'remote' drops it and the row shows monday's value.$$;
+
+COMMENT ON FUNCTION monday_sync._write_back() IS
+$$Internal: the write-back trigger of a typed table (enable_write_back installs it). Checks, encodes and records each change in monday_sync.writes; during the extension's own writes it records nothing and keeps unsent fields as the user left them.$$;
+
+COMMENT ON TABLE monday_sync.writes IS 'The write-back outbox: one entry per item and batch of changes (field → the JSON monday accepts; base: what monday showed when the change was made), its status (pending, sending, conflict, failed, sent, discarded), the request it went in, attempts, monday''s error and the column it named. Sent and discarded entries are deleted after monday_sync.log_retention.';
+COMMENT ON TABLE monday_sync._write_requests IS 'Internal: each write-back request as sent, with its Idempotency-Key: a retry (lost answer, 409, crash) resends exactly it, so monday applies it once.';
+COMMENT ON VIEW monday_sync.pending_writes IS 'Writes not yet on monday: pending (waiting for the next batch), sending, or conflict (waiting for resolve_conflict; remote holds monday''s current cells).';
+COMMENT ON VIEW monday_sync.write_errors IS 'Writes monday refused (error_code, error_column, error) or that ran out of retries: retry_write(write_id) or discard_write(write_id).';
 
 COMMENT ON FUNCTION monday_sync.set_signing_secret(text) IS
 $$Store your monday app's Signing Secret: webhooks created with an app token carry an HS256 JWT in Authorization, verified with it (signature, exp, and aud = monday_sync.webhook_public_url plus the path). Stored like the API token: only the extension's owner can read it. NULL removes it.$$;

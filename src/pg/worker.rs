@@ -1008,7 +1008,13 @@ SELECT b.board_id,
        e.finished_at AS last_error_at,
        e.last_error,
        CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
-            THEN 'live' ELSE 'polled' END AS sync_mode
+            THEN 'live' ELSE 'polled' END AS sync_mode,
+       b.write_back,
+       (SELECT count(*) FROM monday_sync.writes w JOIN monday_sync.boards wb USING (board_id)
+         WHERE (wb.board_id = b.board_id OR wb.parent_board_id = b.board_id)
+           AND w.status IN ('pending', 'sending', 'conflict')) AS pending_writes,
+       we.sent_at AS last_write_error_at,
+       we.error AS last_write_error
   FROM monday_sync.boards b
   LEFT JOIN LATERAL (
        SELECT max(r.finished_at) AS last_success FROM monday_sync.sync_runs r
@@ -1018,9 +1024,13 @@ SELECT b.board_id,
         WHERE j.board_id = b.board_id AND j.last_error IS NOT NULL
           AND j.finished_at > coalesce(s.last_success, '-infinity')
         ORDER BY j.finished_at DESC LIMIT 1) e ON true
+  LEFT JOIN LATERAL (
+       SELECT w.sent_at, w.error FROM monday_sync.writes w JOIN monday_sync.boards wb USING (board_id)
+        WHERE (wb.board_id = b.board_id OR wb.parent_board_id = b.board_id) AND w.status = 'failed'
+        ORDER BY w.sent_at DESC NULLS LAST LIMIT 1) we ON true
  WHERE b.parent_board_id IS NULL;
 COMMENT ON VIEW monday_sync.board_status IS
-  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, the last error since the last success, and sync_mode: live (webhook subscriptions) or polled.';
+  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, the last error since the last success, sync_mode: live (webhook subscriptions) or polled, and write-back: whether it is on, writes not yet on monday, and the last write monday refused (see monday_sync.write_errors).';
 
 CREATE FUNCTION monday_sync.set_schedule(board_id bigint, refresh_every interval, reconcile_every interval DEFAULT interval '1 day')
 RETURNS void LANGUAGE plpgsql VOLATILE

@@ -271,6 +271,23 @@ pub(crate) fn write_core<S: Steps>(
         let Some(stored) = claimed else { break };
         send_and_apply(client, &what, &stored, tb, sub.as_ref(), &mut writers, &mut stats, &mut tally, steps)?;
     }
+    steps.step(|| {
+        // Sent and discarded entries, and answered requests, are kept as long as the activity log.
+        let keep = super::super::settings::LOG_RETENTION.get().max(3600) as i64;
+        exec(
+            "DELETE FROM monday_sync.writes w USING monday_sync.boards b
+              WHERE b.board_id = w.board_id AND coalesce(b.parent_board_id, b.board_id) = $1
+                AND w.status IN ('sent', 'discarded')
+                AND w.changed_at < pg_catalog.now() - $2 * interval '1 second'",
+            &[top.into(), keep.into()],
+        );
+        exec(
+            "DELETE FROM monday_sync._write_requests r WHERE r.board_id = $1 AND r.answered_at < pg_catalog.now() - $2 * interval '1 second'
+                AND NOT EXISTS (SELECT FROM monday_sync.writes w WHERE w.request_id = r.request_id AND w.status = 'sending')",
+            &[top.into(), keep.into()],
+        );
+        Ok(())
+    })?;
     if tally.requests >= MAX_REQUESTS_PER_JOB {
         // More waits: the next job, at once.
         steps.step(|| {
