@@ -255,6 +255,9 @@ CREATE TABLE monday_sync.writes (
 CREATE UNIQUE INDEX writes_one_pending ON monday_sync.writes (board_id, item_id) WHERE status = 'pending';
 CREATE INDEX writes_open ON monday_sync.writes (item_id) WHERE status IN ('pending', 'sending', 'conflict', 'failed');
 CREATE INDEX ON monday_sync.writes (board_id, write_id);
+-- Echoes: a change monday reports is matched to our write of the item.
+CREATE INDEX ON monday_sync.writes (item_id);
+CREATE INDEX ON monday_sync.writes (created_item_id) WHERE created_item_id IS NOT NULL;
 
 -- Each mutation request as sent: a retry (after a lost answer, a 409, a crash) resends exactly
 -- this, with the same Idempotency-Key, so monday answers it from its cache instead of applying

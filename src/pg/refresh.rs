@@ -260,6 +260,7 @@ pub(super) fn refresh_core<S: Steps>(
             found.entries += s.entries;
             found.board_events += s.board_events;
             found.items.extend(s.items);
+            found.touches.extend(s.touches);
             found.newest = found.newest.max(s.newest);
             found.future += s.future;
         }
@@ -270,8 +271,16 @@ pub(super) fn refresh_core<S: Steps>(
         page += 1;
     }
 
+    // Our own writes coming back (write-back) are in the rows already: an item whose every entry
+    // is one is not fetched.
+    let echoes = steps.step(|| Ok(crate::pg::writeback::echoes_in(tb.board_id, &found.touches)))?;
     // Fetch what changed, 100 items a call, and write each batch.
-    let ids: Vec<i64> = found.items.iter().copied().collect();
+    let ids: Vec<i64> = found
+        .items
+        .iter()
+        .copied()
+        .filter(|i| !echoes.contains(i))
+        .collect();
     let mut main = Stats::default();
     main.note_all(notes_out);
     if found.future > 0 {

@@ -25,6 +25,36 @@ pub struct Scan {
     /// Entries dated after `latest` (in the future: impossible): their items count, their date
     /// does not move the watermark.
     pub future: i64,
+    /// Per item named: (the board the entry names, the field it changed — see [`field_of`] —
+    /// and its ticks), for telling write-back's echoes apart.
+    pub touches: Vec<(i64, i64, Option<String>, i64)>,
+}
+
+/// The field an item entry changed, in write-back's names: a column id, `name`, `#group`,
+/// `#state`, `#create`; None for anything else (never taken for an echo).
+pub fn field_of(entry: &Value) -> Option<String> {
+    let data: Value = match entry.get("data") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => Value::Null,
+    };
+    match entry.get("event").and_then(Value::as_str)? {
+        "update_column_value" => data.get("column_id").and_then(Value::as_str).map(String::from),
+        "update_name" => Some("name".into()),
+        "move_pulse_into_group" => Some("#group".into()),
+        "archive_pulse" | "delete_pulse" => Some("#state".into()),
+        "create_pulse" => Some("#create".into()),
+        _ => None,
+    }
+}
+
+fn board_of(entry: &Value) -> Option<i64> {
+    let data: Value = match entry.get("data") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+        Some(v @ Value::Object(_)) => v.clone(),
+        _ => Value::Null,
+    };
+    data.get("board_id").and_then(id_of)
 }
 
 /// `created_at` → ticks (a string of digits; numbers are accepted too).
@@ -77,6 +107,14 @@ pub fn scan(entries: &[Value], watermark: i64, latest: i64, into: &mut Scan) {
         let named = items_named(e);
         if named.is_empty() || e.get("entity").and_then(Value::as_str) == Some("board") {
             into.board_events += 1;
+        }
+        let field = field_of(e);
+        let board = board_of(e).unwrap_or(0);
+        for (k, item) in named.iter().enumerate() {
+            // The entry's own item changed that field; a subitem's parent (named after it) had
+            // its subitems column change, which is no write of ours.
+            into.touches
+                .push((board, *item, if k == 0 { field.clone() } else { None }, t));
         }
         into.items.extend(named);
     }

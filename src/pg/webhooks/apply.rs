@@ -30,6 +30,8 @@ struct Board {
     cols: Vec<MappedColumn>,
     /// The board whose `confirm` job fetches this board's items (the parent for subitems).
     top: i64,
+    /// Write-back is on: an event may be the echo of our own write.
+    write_back: bool,
 }
 
 struct Row {
@@ -56,10 +58,16 @@ fn board(cache: &mut HashMap<i64, Option<Board>>, board_id: i64) -> Option<&Boar
                 "SELECT parent_board_id FROM monday_sync.boards WHERE board_id = $1",
                 &[board_id.into()],
             );
+            let write_back: bool = one(
+                "SELECT write_back FROM monday_sync.boards WHERE board_id = $1",
+                &[board_id.into()],
+            )
+            .unwrap_or(false);
             let target = tb.target().ok();
             Some(Board {
                 cols: mapping(board_id),
                 top: parent.unwrap_or(board_id),
+                write_back,
                 target,
                 tb,
             })
@@ -108,6 +116,28 @@ fn set_fields(t: &Target, item_id: i64, fields: &Map<String, Value>) -> bool {
     );
     let obj = pgrx::JsonB(Value::Object(fields.clone()));
     as_owner(t.owner, || exec(&sql, &[obj.into(), item_id.into()])) > 0
+}
+
+/// Whether the row already holds these fields' values (SQL names → decoded values), compared as
+/// the column types compare them, as the table's owner.
+fn row_holds(t: &Target, item_id: i64, fields: &Map<String, Value>) -> bool {
+    if fields.is_empty() {
+        return false;
+    }
+    let checks: Vec<String> = fields
+        .keys()
+        .map(|k| {
+            let n = pgrx::spi::quote_identifier(k);
+            format!("pg_catalog.to_jsonb(r.{n}) IS NOT DISTINCT FROM pg_catalog.to_jsonb(t.{n})")
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {checks} FROM ONLY {t} t, pg_catalog.jsonb_populate_record(NULL::{t}, $1) r WHERE t.item_id = $2",
+        checks = checks.join(" AND "),
+        t = t.qualified,
+    );
+    let obj = pgrx::JsonB(Value::Object(fields.clone()));
+    as_owner(t.owner, || one::<bool>(&sql, &[obj.into(), item_id.into()])).unwrap_or(false)
 }
 
 /// A cell's webhook value, decoded as a pull would decode the column.
@@ -194,6 +224,53 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
         return Outcome::Ignored("the event names no item".into());
     };
     let at = row.changed_at;
+    if b.write_back {
+        // Our own write coming back: the row already holds monday's answer (or will, from the
+        // sender); nothing to write, nothing to fetch. An event of the same item and field in
+        // the request's window whose value the row does not hold is someone else's change.
+        let mut holds = Map::new();
+        let (field, name) = match &change {
+            Change::Cell {
+                column_id, value, ..
+            } => {
+                if let Some(col) = b.cols.iter().find(|c| c.column_id == *column_id) {
+                    if let Ok(v) = decode_cell(col, value.as_ref()) {
+                        holds.insert(col.sql_name.clone(), v);
+                    }
+                }
+                (column_id.clone(), None)
+            }
+            Change::Name(n) => {
+                holds.insert("name".into(), json!(n));
+                ("name".to_string(), None)
+            }
+            Change::Group(g) => {
+                holds.insert("group_id".into(), json!(g));
+                ("#group".to_string(), None)
+            }
+            Change::State(s) => {
+                holds.insert("state".into(), json!(s));
+                ("#state".to_string(), None)
+            }
+            Change::Created { name, .. } => ("#create".to_string(), name.clone()),
+            _ => (String::new(), None),
+        };
+        if !field.is_empty() {
+            if let Some(w) =
+                crate::pg::writeback::echo_of(board_id, item_id, &field, name.as_deref(), at)
+            {
+                let sending: bool = one(
+                    "SELECT status = 'sending' FROM monday_sync.writes WHERE write_id = $1",
+                    &[w.into()],
+                )
+                .unwrap_or(false);
+                // While the write is being sent, the answer (written next) is monday's word.
+                if field == "#create" || sending || row_holds(&t, item_id, &holds) {
+                    return Outcome::Ignored(format!("the echo of write-back {w}: nothing to do"));
+                }
+            }
+        }
+    }
     let mut note = None;
     match change {
         Change::Cell {

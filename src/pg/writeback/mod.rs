@@ -600,6 +600,87 @@ fn _write_back<'a>(
     }
 }
 
+/// How far from our request's window monday's date of a change may be and still be our echo
+/// (monday's clock against ours).
+pub(crate) const ECHO_MARGIN: &str = "1 second";
+
+/// Whether a change monday reports (a webhook event, an activity-log entry) is our own write
+/// coming back: a write of this item and field sent in a request whose window (sent … answered,
+/// give or take [`ECHO_MARGIN`]) holds the change's date. A create still in flight is matched by
+/// the new item's name. Returns the write's id.
+pub(crate) fn echo_of(
+    board_id: i64,
+    item_id: i64,
+    field: &str,
+    name: Option<&str>,
+    at: Option<pgrx::datum::TimestampWithTimeZone>,
+) -> Option<i64> {
+    let at = at?;
+    one(
+        &format!(
+            "SELECT w.write_id FROM monday_sync.writes w
+               JOIN monday_sync._write_requests r ON r.request_id = w.request_id
+              WHERE w.board_id = $1 AND w.status IN ('sending', 'sent')
+                AND (w.item_id = $2 OR w.created_item_id = $2
+                     OR ($3 = '#create' AND w.op = 'create' AND w.status = 'sending'
+                         AND w.changes OPERATOR(pg_catalog.->>) 'name' = $4))
+                AND (w.changes OPERATOR(pg_catalog.?) $3 OR ($3 = '#create' AND w.op = 'create'))
+                AND $5 >= r.created_at - interval '{ECHO_MARGIN}'
+                AND $5 <= coalesce(r.answered_at, 'infinity') + interval '{ECHO_MARGIN}'
+              ORDER BY w.write_id DESC LIMIT 1"
+        ),
+        &[
+            board_id.into(),
+            item_id.into(),
+            field.into(),
+            name.into(),
+            at.into(),
+        ],
+    )
+}
+
+/// The items of activity-log entries (board, item, field, ticks) that are all echoes of our
+/// writes (none when write-back is off).
+pub(crate) fn echoes_in(
+    top: i64,
+    touches: &[(i64, i64, Option<String>, i64)],
+) -> std::collections::BTreeSet<i64> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let on: bool = one(
+        "SELECT write_back FROM monday_sync.boards WHERE board_id = $1",
+        &[top.into()],
+    )
+    .unwrap_or(false);
+    if !on {
+        return BTreeSet::new();
+    }
+    let mut all_echo: BTreeMap<i64, bool> = BTreeMap::new();
+    for (board, item, field, ticks) in touches {
+        let prev = all_echo.get(item).copied().unwrap_or(true);
+        if !prev {
+            continue;
+        }
+        let echo = match field {
+            None => false,
+            Some(f) => {
+                // ticks (100 ns) → a timestamptz
+                let at: Option<pgrx::datum::TimestampWithTimeZone> = one(
+                    "SELECT pg_catalog.to_timestamp($1::float8 / 10000000)",
+                    &[(*ticks).into()],
+                );
+                let board = if *board != 0 { *board } else { top };
+                echo_of(board, *item, f, None, at).is_some()
+            }
+        };
+        all_echo.insert(*item, echo);
+    }
+    all_echo
+        .into_iter()
+        .filter(|(_, e)| *e)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 // ---------- SQL functions ----------
 
 fn top_board(board_id: i64, what: &str) -> R<super::track::Tracked> {

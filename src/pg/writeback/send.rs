@@ -618,6 +618,15 @@ fn rekey(board_id: i64, temp: i64, real: i64, tb: &Tracked, sub: Option<&Tracked
     if let Some(t) = table {
         let target = t.target()?;
         super::super::security::as_owner(target.owner, || {
+            // A pull or a webhook may have brought the new item in already: that copy goes (the
+            // answer is written next), and the row the user inserted takes monday's id.
+            exec(
+                &format!(
+                    "DELETE FROM ONLY {t} WHERE item_id = $2 AND EXISTS (SELECT FROM ONLY {t} WHERE item_id = $1)",
+                    t = target.qualified
+                ),
+                &[temp.into(), real.into()],
+            );
             exec(
                 &format!("UPDATE ONLY {} SET item_id = $2 WHERE item_id = $1", target.qualified),
                 &[temp.into(), real.into()],
