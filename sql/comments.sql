@@ -54,6 +54,11 @@ REVOKE EXECUTE ON FUNCTION monday_sync.retry_write(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.discard_write(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.resolve_conflict(bigint, text) FROM PUBLIC;
 REVOKE ALL ON monday_sync.writes FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.upsert_items(bigint, text, jsonb) FROM PUBLIC;
+
+COMMENT ON FUNCTION monday_sync.upsert_items(bigint, text, jsonb) IS
+$$Records keyed by another system's id (a CRM id in a column of the board, key_column: its SQL name or monday column id) → monday items: a new key creates the item, a known key updates only the columns that differ, an equal record sends nothing. rows: a JSON array of objects keyed by the typed table's column names (name, group_id and board columns), values as to_jsonb gives them. Runs through the table's write-back trigger with the caller's rights (write-back must be on); the worker sends the changes in batches. A key found on two items, a value monday would refuse, an unknown column: that record fails (listed in errors), the others go on. Returns {created, updated, unchanged, failed, errors, pending_writes}. The mapping is kept in monday_sync.item_keys.$$;
+COMMENT ON TABLE monday_sync.item_keys IS 'upsert_items: each external key (board, key column, key value) and the monday item it was written to (a negative id while the item is being created).';
 
 COMMENT ON FUNCTION monday_sync.enable_write_back(bigint, text, text, boolean) IS
 $$Turn write-back on for a tracked board (and its subitems table): from now on, in the user's own transaction, an UPDATE of the typed table is recorded in the outbox (monday_sync.writes) and sent to monday by the worker; an INSERT creates the item (the row gets a temporary negative item_id, then monday's); a DELETE archives the item (delete_action => 'delete' deletes it). Values monday would refuse, read-only columns and pull-only columns fail the statement at once. conflict_policy: local_wins (default: the change is sent), remote_wins (a field changed on monday since keeps monday's value), manual (the write waits for resolve_conflict). create_labels: status/dropdown labels missing on monday are created. Idempotent; calling it again changes the settings.$$;

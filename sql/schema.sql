@@ -275,6 +275,19 @@ CREATE TABLE monday_sync._write_requests (
 );
 REVOKE ALL ON monday_sync._write_requests FROM PUBLIC;
 
+-- upsert_items: another system's key → the monday item it was written to.
+CREATE TABLE monday_sync.item_keys (
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    key_column name NOT NULL,
+    key_value text NOT NULL,
+    -- Negative while the item is being created.
+    item_id bigint NOT NULL,
+    upserted_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (board_id, key_column, key_value)
+);
+CREATE INDEX ON monday_sync.item_keys (item_id);
+REVOKE ALL ON monday_sync.item_keys FROM PUBLIC;
+
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.columns', '');

@@ -704,6 +704,80 @@ fn conflicts_follow_the_policy(w: &mut W) -> T {
     Ok(())
 }
 
+/// Records keyed by an external id: created, updated in what differs, or left alone.
+fn upserts_send_only_what_differs(w: &mut W) -> T {
+    // A "CRM id" text column on monday, filled on 20 items.
+    w.fake.with(|s| {
+        s.world.add_column(SAMPLE_BOARD, "text_crm", "CRM id", "text");
+        for k in 0..20 {
+            let v = format!("CRM-{k:04}");
+            s.world.set_cell(FIRST_ITEM + k, "text_crm", Some(json!(v)), Some(&v));
+        }
+    });
+    w.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
+    let before: Vec<(String, String)> = w
+        .db
+        .query(
+            &format!("SELECT crm_id, coalesce(notes, '') FROM {TABLE} WHERE crm_id IS NOT NULL ORDER BY crm_id"),
+            &[],
+        )
+        .map_err(pg)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    eq(&before.len(), &20, "keys pulled")?;
+    // 30 records: 15 equal, 5 with other notes, 10 new.
+    let mut recs = Vec::new();
+    for (k, (key, notes)) in before.iter().enumerate() {
+        if k < 15 {
+            recs.push(json!({"crm_id": key, "notes": notes}));
+        } else {
+            recs.push(json!({"crm_id": key, "notes": format!("changed {k}")}));
+        }
+    }
+    for k in 0..10 {
+        recs.push(json!({"crm_id": format!("NEW-{k}"), "name": format!("From the CRM {k}"), "notes": "new"}));
+    }
+    w.settle(20)?;
+    w.fake.clear_log();
+    let r = w.json(&format!(
+        "SELECT monday_sync.upsert_items({SAMPLE_BOARD}, 'crm_id', '{}'::jsonb)",
+        Value::Array(recs.clone()).to_string().replace('\'', "''")
+    ))?;
+    eq(&(r["created"].clone(), r["updated"].clone(), r["unchanged"].clone(), r["failed"].clone()),
+       &(json!(10), json!(5), json!(15), json!(0)), &format!("counts: {r}"))?;
+    w.settle(30)?;
+    let calls = w.mutations();
+    check(calls <= 2, &format!("{calls} requests for 15 writes"))?;
+    let on_fake = w.fake.with(|s| {
+        s.world.items.values().filter(|i| {
+            i.cells.get("text_crm").and_then(|c| c.get("text")).and_then(Value::as_str).is_some_and(|t| t.starts_with("NEW-"))
+        }).count()
+    });
+    eq(&on_fake, &10, "created on monday, with their keys")?;
+    let mapped = w.i64(&format!("SELECT count(*) FROM monday_sync.item_keys WHERE board_id = {SAMPLE_BOARD} AND item_id > 0"))?;
+    eq(&mapped, &30, "the key mapping, with monday's ids")?;
+    // The same records again: nothing differs, nothing is sent.
+    w.fake.clear_log();
+    let r = w.json(&format!(
+        "SELECT monday_sync.upsert_items({SAMPLE_BOARD}, 'crm_id', '{}'::jsonb)",
+        Value::Array(recs).to_string().replace('\'', "''")
+    ))?;
+    eq(&r["unchanged"], &json!(30), &format!("all equal now: {r}"))?;
+    w.settle(20)?;
+    eq(&w.mutations(), &0, "nothing sent")?;
+    // A key on two items is an error for that record, not a guess.
+    w.fake.with(|s| s.world.set_cell(FIRST_ITEM + 30, "text_crm", Some(json!("CRM-0001")), Some("CRM-0001")));
+    w.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
+    let r = w.json(&format!(
+        "SELECT monday_sync.upsert_items({SAMPLE_BOARD}, 'crm_id', '[{{\"crm_id\": \"CRM-0001\", \"notes\": \"x\"}}, {{\"crm_id\": \"CRM-0002\", \"rating_bad\": 1}}]')"
+    ))?;
+    eq(&r["failed"], &json!(2), &format!("{r}"))?;
+    let e = r["errors"][0]["error"].as_str().unwrap_or_default().to_string();
+    check(e.contains("2 items"), &e)?;
+    Ok(())
+}
+
 /// Our own writes coming back from monday (webhooks, the activity log) cost no API call, no row
 /// rewrite and no outbox entry.
 fn no_echo(w: &mut W) -> T {
@@ -814,6 +888,10 @@ pub fn run() -> Result<String, String> {
             kill_mid_batch_loses_and_doubles_nothing,
         ),
         ("conflicts follow the board's policy", conflicts_follow_the_policy),
+        (
+            "upsert_items creates, updates what differs, leaves equal records alone",
+            upserts_send_only_what_differs,
+        ),
         (
             "no echo: our writes coming back cost no call, no rewrite, no entry",
             no_echo,

@@ -13,6 +13,7 @@
 #![allow(clippy::result_large_err)] // ErrorReport is the SQL error type.
 
 pub(crate) mod send;
+pub(crate) mod upsert;
 
 use super::errors::{err, R};
 use super::jsonb::JsonbArg;

@@ -655,6 +655,10 @@ fn rekey(board_id: i64, temp: i64, real: i64, tb: &Tracked, sub: Option<&Tracked
         "UPDATE monday_sync.writes SET parent_item_id = $2 WHERE parent_item_id = $1",
         &[temp.into(), real.into()],
     );
+    exec(
+        "UPDATE monday_sync.item_keys SET item_id = $2 WHERE item_id = $1",
+        &[temp.into(), real.into()],
+    );
     Ok(())
 }
 
