@@ -60,6 +60,7 @@ fn usage() -> ! {
          \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
          \n  bench-refresh   only the incremental refresh benchmark (10,000 items; lag under pg_cron)\
          \n  bench-webhooks  only the webhook benchmark (events/s and time to 200 at 32 senders; lag; API calls)\
+         \n  bench-write     only the write-back benchmark (1,000 single-row UPDATEs: calls, COMMIT to monday p50/p99; upsert_items of 10,000 records)\
          \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
          \n  setup           only install what is missing (apt packages, cargo-pgrx, cargo pgrx init)"
@@ -94,6 +95,9 @@ fn main() {
         Some("bench-sync") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::sync()),
+        Some("bench-write") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| bench::write()),
         Some("bench-webhooks") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::webhooks()),
@@ -446,7 +450,8 @@ fn bench() -> Result<(), String> {
     drop(c);
     bench::sync()?;
     bench::refresh()?;
-    bench::webhooks()
+    bench::webhooks()?;
+    bench::write()
 }
 
 fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {

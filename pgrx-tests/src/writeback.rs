@@ -46,15 +46,15 @@ impl W {
         }
     }
 
-    fn sql(&mut self, sql: &str) -> T {
+    pub fn sql(&mut self, sql: &str) -> T {
         self.db.batch_execute(sql).map_err(pg)
     }
 
-    fn i64(&mut self, sql: &str) -> Result<i64, String> {
+    pub fn i64(&mut self, sql: &str) -> Result<i64, String> {
         Ok(self.db.query_one(sql, &[]).map_err(pg)?.get::<_, i64>(0))
     }
 
-    fn text(&mut self, sql: &str) -> Result<Option<String>, String> {
+    pub fn text(&mut self, sql: &str) -> Result<Option<String>, String> {
         Ok(self
             .db
             .query_one(sql, &[])
@@ -62,7 +62,7 @@ impl W {
             .get::<_, Option<String>>(0))
     }
 
-    fn json(&mut self, sql: &str) -> Result<Value, String> {
+    pub fn json(&mut self, sql: &str) -> Result<Value, String> {
         Ok(self.db.query_one(sql, &[]).map_err(pg)?.get::<_, Value>(0))
     }
 
@@ -84,7 +84,7 @@ impl W {
     }
 
     /// Waits until no write is pending or being sent and no write job is queued or running.
-    fn settle(&mut self, secs: u64) -> T {
+    pub fn settle(&mut self, secs: u64) -> T {
         let t = Instant::now();
         loop {
             let busy = self.i64(
@@ -116,7 +116,7 @@ impl W {
     }
 
     /// Mutation requests the fake received since the log was cleared.
-    fn mutations(&self) -> usize {
+    pub fn mutations(&self) -> usize {
         self.fake
             .log()
             .iter()
@@ -199,6 +199,10 @@ impl W {
 }
 
 fn start(world: World) -> Result<W, String> {
+    start_with(world, &[])
+}
+
+pub fn start_with(world: World, conf: &[&str]) -> Result<W, String> {
     let mut world = world;
     // The encoder's default week start (the account setting monday_sync does not read yet).
     world.first_weekday = Weekday::Monday;
@@ -220,6 +224,8 @@ fn start(world: World) -> Result<W, String> {
         "max_worker_processes = 16",
         api_url.as_str(),
     ];
+    let mut lines = lines;
+    lines.extend_from_slice(conf);
     let c = Cluster::start("write", PORT, &lines)?;
     let mut admin = Client::connect(&c.conn_string("postgres"), NoTls).map_err(pg)?;
     admin

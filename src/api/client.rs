@@ -377,6 +377,40 @@ pub fn classify_mutation(raw: &Raw) -> Verdict {
             why: "HTTP 409, the same request is still being executed (Idempotency-Key)".into(),
         };
     }
+    // An answer whose every error names its alias (and none asks to wait) is per-alias news,
+    // whatever the codes: the request was executed, and a retry under the same key would only
+    // get the same answer from monday's cache.
+    if let Raw::Http {
+        status: 200, body, ..
+    } = raw
+    {
+        if let Ok(json) = serde_json::from_slice::<Value>(body) {
+            let errs = json.get("errors").and_then(Value::as_array);
+            let per_alias = json.get("data").is_some_and(Value::is_object)
+                && errs.is_some_and(|errs| {
+                    !errs.is_empty()
+                        && errs.iter().all(|e| {
+                            e.get("path").and_then(Value::as_array).is_some_and(|p| !p.is_empty())
+                                && retry_in(e).is_none()
+                                && !matches!(
+                                    code_of(e),
+                                    "DAILY_LIMIT_EXCEEDED" | "NOT_AUTHENTICATED" | "COMPLEXITY_BUDGET_EXHAUSTED"
+                                )
+                        })
+                });
+            if per_alias {
+                let complexity = json.pointer("/data/complexity").and_then(|c| {
+                    Some(Complexity {
+                        before: c.get("before")?.as_i64()?,
+                        after: c.get("after")?.as_i64()?,
+                        query: c.get("query")?.as_i64()?,
+                        reset_in_seconds: c.get("reset_in_x_seconds")?.as_i64()?,
+                    })
+                });
+                return Verdict::Data(json, complexity);
+            }
+        }
+    }
     let verdict = classify(raw);
     let e = match verdict {
         // The same shape either way: the whole body, `data` (and `errors` when some alias failed).

@@ -1,6 +1,6 @@
 //! The client's rules on monday's answer shapes (FACTS.md §4.2).
 
-use super::client::{backoff, classify, scrub, ApiErrorKind, Raw, Verdict};
+use super::client::{backoff, classify, classify_mutation, scrub, ApiErrorKind, Raw, Verdict};
 use std::time::Duration;
 
 fn http(status: u16, body: &str) -> Raw {
@@ -263,5 +263,46 @@ fn an_endless_body_is_an_error_not_a_retry() {
     match classify(&Raw::TooLarge { limit: 1 << 20 }) {
         Verdict::Fail(e) => assert!(e.message.contains("max_response_size")),
         _ => panic!("a body past the limit must fail the call"),
+    }
+}
+
+#[test]
+fn mutations_read_errors_per_alias() {
+    // One alias refused, one answered: data, for the caller to read alias by alias.
+    let body = r#"{"data":{"c1":null,"c2":{"id":"2"}},"errors":[{"message":"bad","path":["c1"],"extensions":{"code":"ColumnValueException","status_code":200}}]}"#;
+    match classify_mutation(&http(200, body)) {
+        Verdict::Data(v, _) => {
+            assert_eq!(v["data"]["c2"]["id"], "2");
+            assert_eq!(v["errors"][0]["path"][0], "c1");
+        }
+        other => panic!("{other:?}"),
+    }
+    // An alias's internal error is that alias's: the request is not sent again (its key would
+    // only get the same answer back).
+    let body = r#"{"data":{"c1":null},"errors":[{"message":"oops","path":["c1"],"extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
+    assert!(matches!(classify_mutation(&http(200, body)), Verdict::Data(..)));
+    // No errors: the same shape, {"data": …}.
+    match classify_mutation(&http(200, r#"{"data":{"c1":{"id":"1"}}}"#)) {
+        Verdict::Data(v, _) => assert_eq!(v["data"]["c1"]["id"], "1"),
+        other => panic!("{other:?}"),
+    }
+    // 409: the same request still being executed: wait Retry-After, then the same key again.
+    let r = Raw::Http {
+        status: 409,
+        retry_after: Some("2".into()),
+        body: br#"{"errors":[{"message":"in flight","extensions":{"code":"IDEMPOTENCY_CONFLICT"}}]}"#.to_vec(),
+    };
+    match classify_mutation(&r) {
+        Verdict::Wait { seconds, .. } => assert_eq!(seconds, 2.0),
+        other => panic!("{other:?}"),
+    }
+    // Errors of the whole request keep their meaning: a rate limit waits, a 500 retries, a
+    // rejected token fails.
+    let body = r#"{"errors":[{"message":"Complexity budget exhausted","extensions":{"code":"COMPLEXITY_BUDGET_EXHAUSTED","retry_in_seconds":7}}]}"#;
+    assert!(matches!(classify_mutation(&http(200, body)), Verdict::Wait { .. }));
+    assert!(matches!(classify_mutation(&http(500, "oops")), Verdict::Retry { .. }));
+    match classify_mutation(&http(401, r#"{"errors":[{"message":"Not authenticated"}]}"#)) {
+        Verdict::Fail(e) => assert_eq!(e.kind, ApiErrorKind::TokenRejected),
+        other => panic!("{other:?}"),
     }
 }
