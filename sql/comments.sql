@@ -58,6 +58,12 @@ REVOKE EXECUTE ON FUNCTION monday_sync.upsert_items(bigint, text, jsonb) FROM PU
 
 COMMENT ON FUNCTION monday_sync.upsert_items(bigint, text, jsonb) IS
 $$Records keyed by another system's id (a CRM id in a column of the board, key_column: its SQL name or monday column id) → monday items: a new key creates the item, a known key updates only the columns that differ, an equal record sends nothing. rows: a JSON array of objects keyed by the typed table's column names (name, group_id and board columns), values as to_jsonb gives them. Runs through the table's write-back trigger with the caller's rights (write-back must be on); the worker sends the changes in batches. A key found on two items, a value monday would refuse, an unknown column: that record fails (listed in errors), the others go on. Returns {created, updated, unchanged, failed, errors, pending_writes}. The mapping is kept in monday_sync.item_keys.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.request_upsert_items(bigint, text, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.request_upsert_items(bigint, text, jsonb) IS
+$$upsert_items for large sets, run by the background worker: the records are stored and an upsert job queued; returns the upsert's id at once. The worker goes through the records 1,000 a transaction with the rights of the role that asked (which needs INSERT and UPDATE on the typed table), resuming where it stopped after a crash. Progress, counts and the first errors: monday_sync.upsert_progress.$$;
+COMMENT ON TABLE monday_sync.upserts IS 'request_upsert_items: each set of records handed to the worker, its status and counts (see the view monday_sync.upsert_progress).';
+COMMENT ON TABLE monday_sync._upsert_records IS 'The records of an upsert the worker has not gone through yet (deleted as it goes).';
+COMMENT ON VIEW monday_sync.upsert_progress IS 'request_upsert_items as the worker goes through them: status, records processed of total, created / updated / unchanged / failed, the first errors, and the board''s writes still to send.';
 COMMENT ON TABLE monday_sync.item_keys IS 'upsert_items: each external key (board, key column, key value) and the monday item it was written to (a negative id while the item is being created).';
 
 COMMENT ON FUNCTION monday_sync.enable_write_back(bigint, text, text, boolean) IS
@@ -81,7 +87,7 @@ $$A write waiting on a conflict (policy manual): keep => 'local' sends it over m
 COMMENT ON FUNCTION monday_sync._write_back() IS
 $$Internal: the write-back trigger of a typed table (enable_write_back installs it). Checks, encodes and records each change in monday_sync.writes; during the extension's own writes it records nothing and keeps unsent fields as the user left them.$$;
 
-COMMENT ON TABLE monday_sync.writes IS 'The write-back outbox: one entry per item and batch of changes (field → the JSON monday accepts; base: what monday showed when the change was made), its status (pending, sending, conflict, failed, sent, discarded), the request it went in, attempts, monday''s error and the column it named. Sent and discarded entries are deleted after monday_sync.log_retention.';
+COMMENT ON TABLE monday_sync.writes IS 'The write-back outbox: one entry per item and batch of changes (field → the JSON monday accepts; base: what monday showed when the change was made), its status (pending, sending, conflict, failed, sent, discarded), the request it went in, attempts, monday''s error and the column it named. Sent and discarded entries are deleted after monday_sync.activity_log_retention.';
 COMMENT ON TABLE monday_sync._write_requests IS 'Internal: each write-back request as sent, with its Idempotency-Key: a retry (lost answer, 409, crash) resends exactly it, so monday applies it once.';
 COMMENT ON VIEW monday_sync.pending_writes IS 'Writes not yet on monday: pending (waiting for the next batch), sending, or conflict (waiting for resolve_conflict; remote holds monday''s current cells).';
 COMMENT ON VIEW monday_sync.write_errors IS 'Writes monday refused (error_code, error_column, error) or that ran out of retries: retry_write(write_id) or discard_write(write_id).';

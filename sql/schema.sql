@@ -78,7 +78,7 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
     -- The queued job the worker ran this for (NULL: a SQL function call).
     jobid bigint,
@@ -100,7 +100,7 @@ CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
 CREATE TABLE monday_sync.jobs (
     jobid bigserial PRIMARY KEY,
     board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
-    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write')),
+    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write', 'upsert')),
     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
     attempts int NOT NULL DEFAULT 0,
     queued_at timestamptz NOT NULL DEFAULT now(),
@@ -287,6 +287,39 @@ CREATE TABLE monday_sync.item_keys (
 );
 CREATE INDEX ON monday_sync.item_keys (item_id);
 REVOKE ALL ON monday_sync.item_keys FROM PUBLIC;
+
+-- request_upsert_items: a set of records the worker's upsert job goes through, a chunk a
+-- transaction, as the role that asked (requested_by).
+CREATE TABLE monday_sync.upserts (
+    upsert_id bigserial PRIMARY KEY,
+    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    key_column name NOT NULL,
+    status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    total bigint NOT NULL,
+    processed bigint NOT NULL DEFAULT 0,
+    created bigint NOT NULL DEFAULT 0,
+    updated bigint NOT NULL DEFAULT 0,
+    unchanged bigint NOT NULL DEFAULT 0,
+    failed bigint NOT NULL DEFAULT 0,
+    -- The first failed records: [{index, key, error}].
+    errors jsonb NOT NULL DEFAULT '[]',
+    requested_by oid NOT NULL,
+    requested_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    started_at timestamptz,
+    finished_at timestamptz,
+    message text
+);
+CREATE INDEX upserts_open ON monday_sync.upserts (board_id, upsert_id) WHERE status IN ('queued', 'running');
+REVOKE ALL ON monday_sync.upserts FROM PUBLIC;
+
+-- The records of an upsert not yet gone through (n: the place in the caller's array, from 0).
+CREATE TABLE monday_sync._upsert_records (
+    upsert_id bigint NOT NULL REFERENCES monday_sync.upserts (upsert_id) ON DELETE CASCADE,
+    n bigint NOT NULL,
+    record jsonb NOT NULL,
+    PRIMARY KEY (upsert_id, n)
+);
+REVOKE ALL ON monday_sync._upsert_records FROM PUBLIC;
 
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');

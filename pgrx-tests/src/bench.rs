@@ -481,6 +481,25 @@ pub fn webhooks() -> Result<(), String> {
 /// a board holding 5,000 of them (500 differing), against one call per record as a typical
 /// migration script makes.
 pub fn write() -> Result<(), String> {
+    // The fake runs inside this process (the benchmark reads its items directly): a debug build
+    // of it would be the bottleneck, so the benchmark itself runs from the release build.
+    if cfg!(debug_assertions) {
+        step("write-back benchmark: building the harness and the fake monday server (release)");
+        run(
+            "cargo",
+            &["build", "--release", "-q", "-p", "monday_sync_harness"],
+            &[],
+        )?;
+        let status = Command::new("target/release/harness")
+            .arg("_bench-write")
+            .status()
+            .map_err(|e| format!("target/release/harness: {e}"))?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(format!("the write-back benchmark failed ({status})"))
+        };
+    }
     use crate::fake::world::{World, FIRST_ITEM, SAMPLE_BOARD};
     use serde_json::{json, Value};
     const UPDATES: i64 = 1_000;

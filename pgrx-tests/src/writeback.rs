@@ -627,6 +627,62 @@ fn lost_answers_apply_once(w: &mut W) -> T {
     Ok(())
 }
 
+/// A retry that reaches monday while the first request is still executing gets 409: the worker
+/// waits Retry-After and asks again under the same key; the change is applied once.
+fn conflicts_409_apply_once(w: &mut W) -> T {
+    w.settle(30)?;
+    w.sql("ALTER SYSTEM SET monday_sync.request_timeout = '700ms'")?;
+    w.sql("SELECT pg_reload_conf()")?;
+    std::thread::sleep(Duration::from_millis(500));
+    w.fake.clear_log();
+    // Each request is held 2.5 s: the worker gives up on the first after 0.7 s and retries.
+    w.fake.with(|s| s.knobs.latency = Duration::from_millis(2500));
+    let item = FIRST_ITEM + 12;
+    let r = (|| -> T {
+        w.sql(&format!("UPDATE {TABLE} SET notes = 'once despite 409' WHERE item_id = {item}"))?;
+        let t = Instant::now();
+        while w.i64(&format!(
+            "SELECT count(*) FROM monday_sync.writes WHERE item_id = {item} AND status = 'sent' AND changes::text LIKE '%once despite 409%'"
+        ))? == 0
+        {
+            check(t.elapsed() < Duration::from_secs(40), "the write was not sent in 40 s")?;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    })();
+    w.fake.with(|s| s.knobs.latency = Duration::ZERO);
+    w.sql("ALTER SYSTEM RESET monday_sync.request_timeout")?;
+    w.sql("SELECT pg_reload_conf()")?;
+    r?;
+    let log = w.fake.log();
+    let muts: Vec<_> = log.iter().filter(|l| l.query.trim_start().starts_with("mutation")).collect();
+    let conflicts = muts.iter().filter(|l| l.status == 409).count();
+    check(conflicts >= 1, &format!("no 409 among {} mutation requests", muts.len()))?;
+    check(
+        muts.iter().all(|l| l.idempotency_key.is_some() && l.idempotency_key == muts[0].idempotency_key),
+        "the same key on every attempt",
+    )?;
+    let executed = muts.iter().filter(|l| l.status == 200 && !l.replayed).count();
+    eq(&executed, &1, "executed once")?;
+    let nid = w.col_id("notes")?;
+    let changes = w.fake.with(|s| {
+        s.world
+            .logs
+            .get(&SAMPLE_BOARD)
+            .map(|v| {
+                v.iter()
+                    .filter(|e| {
+                        let d = e.fields.get("data").and_then(Value::as_str).unwrap_or("");
+                        d.contains(&item.to_string()) && d.contains(&format!("\"{nid}\""))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    });
+    eq(&changes, &1, "one change in monday's activity log")?;
+    Ok(())
+}
+
 fn kill_mid_batch_loses_and_doubles_nothing(w: &mut W) -> T {
     w.fake.clear_log();
     w.fake.with(|s| s.knobs.latency = Duration::from_millis(1500));
@@ -784,6 +840,107 @@ fn upserts_send_only_what_differs(w: &mut W) -> T {
     Ok(())
 }
 
+/// request_upsert_items: the worker goes through a large set a chunk a transaction, as the role
+/// that asked; a role that may not write the table is refused up front.
+fn upserts_run_as_a_worker_job(w: &mut W) -> T {
+    w.settle(30)?;
+    for sql in [
+        "DROP ROLE IF EXISTS crm_loader",
+        "DROP ROLE IF EXISTS crm_reader",
+        "CREATE ROLE crm_loader",
+        "CREATE ROLE crm_reader",
+        "GRANT USAGE ON SCHEMA monday_sync TO crm_loader, crm_reader",
+        "GRANT EXECUTE ON FUNCTION monday_sync.request_upsert_items(bigint, text, jsonb) TO crm_loader, crm_reader",
+        &format!("GRANT SELECT, INSERT, UPDATE ON {TABLE} TO crm_loader"),
+        &format!("GRANT SELECT ON {TABLE} TO crm_reader"),
+    ] {
+        w.sql(sql)?;
+    }
+    // 1,200 records: 5 known keys with new notes, one bad record, 1,194 new ones.
+    let mut recs = Vec::new();
+    // (CRM-0001 is on two items since the test before: keys 2 to 6.)
+    for k in 2..7 {
+        recs.push(json!({"crm_id": format!("CRM-{k:04}"), "notes": format!("bulk {k}")}));
+    }
+    recs.push(json!({"crm_id": "BAD-1", "no_such_column": 1}));
+    for k in 0..1194 {
+        recs.push(json!({"crm_id": format!("BULK-{k}"), "name": format!("Bulk {k}"), "notes": "bulk"}));
+    }
+    let body = Value::Array(recs).to_string().replace('\'', "''");
+    // 1,199 mutations cost 36M complexity, 7 minutes of a real token's budget: lifted here (the
+    // pacing under a budget has tests of its own), and one call so the worker sees it.
+    w.fake.with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
+    w.sql("ALTER SYSTEM SET monday_sync.complexity_per_minute = 2000000000")?;
+    w.sql("SELECT pg_reload_conf()")?;
+    std::thread::sleep(Duration::from_millis(300));
+    w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    let r = upsert_job(w, &body);
+    w.sql("ALTER SYSTEM RESET monday_sync.complexity_per_minute")?;
+    w.sql("SELECT pg_reload_conf()")?;
+    w.fake.with(|s| s.set_budget(10_000_000, Duration::from_secs(60)));
+    r
+}
+
+fn upsert_job(w: &mut W, body: &str) -> T {
+    // Refused up front without UPDATE on the table.
+    w.sql("SET ROLE crm_reader")?;
+    let r = w.sql(&format!(
+        "SELECT monday_sync.request_upsert_items({SAMPLE_BOARD}, 'crm_id', '{body}'::jsonb)"
+    ));
+    w.sql("RESET ROLE")?;
+    let e: String = r.err().unwrap_or_default().chars().take(300).collect();
+    check(e.contains("42501") || e.contains("permission denied for table q3_launch_plan"), &format!("crm_reader: {e}"))?;
+    w.fake.clear_log();
+    w.sql("SET ROLE crm_loader")?;
+    let id = w.i64(&format!(
+        "SELECT monday_sync.request_upsert_items({SAMPLE_BOARD}, 'crm_id', '{body}'::jsonb)"
+    ));
+    w.sql("RESET ROLE")?;
+    let id = id.map_err(|e| e.chars().take(400).collect::<String>())?;
+    let t = Instant::now();
+    let p = loop {
+        let p = w.json(&format!(
+            "SELECT to_jsonb(p) FROM monday_sync.upsert_progress p WHERE upsert_id = {id}"
+        ))?;
+        if p["status"] == json!("done") || p["status"] == json!("failed") {
+            break p;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the upsert did not finish in 60 s: {p}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eq(&p["status"], &json!("done"), &format!("{p}"))?;
+    eq(
+        &(p["total"].clone(), p["processed"].clone(), p["created"].clone(), p["updated"].clone(), p["failed"].clone()),
+        &(json!(1200), json!(1200), json!(1194), json!(5), json!(1)),
+        &format!("counts: {p}"),
+    )?;
+    eq(&p["requested_by"], &json!("crm_loader"), "requested_by")?;
+    let e = p["errors"][0]["error"].as_str().unwrap_or_default().to_string();
+    check(e.contains("no_such_column") && p["errors"][0]["index"] == json!(5), &format!("{p}"))?;
+    eq(&w.i64(&format!("SELECT count(*) FROM monday_sync._upsert_records WHERE upsert_id = {id}"))?, &0, "records gone once done")?;
+    // Two chunks, each its own transaction; the changes recorded as crm_loader's.
+    let by = w.i64(
+        "SELECT count(*) FROM monday_sync.writes WHERE requested_by = 'crm_loader'",
+    )?;
+    check(by >= 1199, &format!("{by} writes recorded as crm_loader's"))?;
+    w.settle(90)?;
+    let on_fake = w.fake.with(|s| {
+        s.world.items.values().filter(|i| {
+            i.cells.get("text_crm").and_then(|c| c.get("text")).and_then(Value::as_str).is_some_and(|t| t.starts_with("BULK-"))
+        }).count()
+    });
+    eq(&on_fake, &1194, "created on monday")?;
+    let calls = w.mutations();
+    check(calls <= 20, &format!("{calls} requests for 1,199 writes"))?;
+    let run = w.text(
+        "SELECT status || ': ' || coalesce(message, '') FROM monday_sync.sync_runs WHERE kind = 'upsert_items' ORDER BY runid DESC LIMIT 1",
+    )?;
+    check(run.as_deref().is_some_and(|r| r.starts_with("succeeded: 1200 records")), &format!("{run:?}"))?;
+    Ok(())
+}
+
 /// Our own writes coming back from monday (webhooks, the activity log) cost no API call, no row
 /// rewrite and no outbox entry.
 fn no_echo(w: &mut W) -> T {
@@ -889,6 +1046,7 @@ pub fn run() -> Result<String, String> {
             refusals_fail_only_their_change,
         ),
         ("a lost answer is retried with its key: applied once", lost_answers_apply_once),
+        ("a 409 for a retry in flight: waited, asked again, applied once", conflicts_409_apply_once),
         (
             "kill -9 of the worker mid-batch loses and doubles nothing",
             kill_mid_batch_loses_and_doubles_nothing,
@@ -897,6 +1055,10 @@ pub fn run() -> Result<String, String> {
         (
             "upsert_items creates, updates what differs, leaves equal records alone",
             upserts_send_only_what_differs,
+        ),
+        (
+            "request_upsert_items: the worker goes through a large set as the role that asked",
+            upserts_run_as_a_worker_job,
         ),
         (
             "no echo: our writes coming back cost no call, no rewrite, no entry",

@@ -206,7 +206,14 @@ pub fn sync_writing() -> bool {
 /// Runs `f` as the extension's owner (who owns its tables), from code that runs as another role
 /// (the write-back trigger runs as whoever changed the row), under `SECURITY_RESTRICTED_OPERATION`.
 pub fn as_extension_owner<T>(f: impl FnOnce() -> T) -> T {
-    let owner = extension_owner();
+    as_role(extension_owner(), f)
+}
+
+/// Runs `f` as `role` under `SECURITY_RESTRICTED_OPERATION`, its settings rolled back afterwards
+/// (see [`as_owner`]), but as a change of that role's own, not the extension's: the write-back
+/// trigger records what `f` changes (the worker running an upsert for the role that asked).
+pub fn as_role<T>(role: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
+    let owner = role;
     let mut user = pg_sys::InvalidOid;
     let mut context: i32 = 0;
     unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };

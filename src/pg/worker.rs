@@ -870,6 +870,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         "pull" => ("pull_board", Some("full")),
         "confirm" => ("confirm_items", None),
         "write" => ("write_items", None),
+        "upsert" => ("upsert_items", None),
         _ => ("refresh_board", None),
     };
     let runid = in_tx(|| {
@@ -896,6 +897,8 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         "confirm" => super::webhooks::confirm_core(&mut client, &tb, &progress, &mut Committed)
             .map(|(total, text)| (total, text, None)),
         "write" => super::writeback::send::write_core(&mut client, &tb, &progress, &mut Committed)
+            .map(|(total, text)| (total, text, None)),
+        "upsert" => super::writeback::upsert::upsert_core(&tb, &progress, &mut Committed)
             .map(|(total, text)| (total, text, None)),
         _ => refresh_core(&mut client, &tb, &progress, &mut Committed)
             .map(|r| (r.total(), r.text(), Some(r.mode()))),

@@ -258,7 +258,8 @@ fn diff(
             old.and_then(|o| o.get("state")).cloned().unwrap_or(Value::Null),
         );
     }
-    for col in columns_of(board.board_id) {
+    // The extension's catalog, read as its owner (the trigger runs as the changing role).
+    for col in as_extension_owner(|| columns_of(board.board_id)) {
         if !changed(&col.sql_name) {
             continue;
         }
@@ -974,6 +975,19 @@ SELECT w.write_id, w.board_id, w.item_id, w.op, w.changes, w.error_code, w.error
   FROM monday_sync.writes w
  WHERE w.status = 'failed';
 REVOKE ALL ON monday_sync.pending_writes, monday_sync.write_errors FROM PUBLIC;
+
+-- request_upsert_items as the worker goes through them.
+CREATE VIEW monday_sync.upsert_progress AS
+SELECT u.upsert_id, u.board_id, u.key_column, u.status, u.total, u.processed,
+       pg_catalog.round(100.0 * u.processed / GREATEST(u.total, 1), 1) AS percent,
+       u.created, u.updated, u.unchanged, u.failed, u.errors,
+       (SELECT pg_catalog.count(*) FROM monday_sync.writes w JOIN monday_sync.boards b USING (board_id)
+         WHERE (b.board_id = u.board_id OR b.parent_board_id = u.board_id)
+           AND w.status IN ('pending', 'sending')) AS board_pending_writes,
+       u.requested_by::pg_catalog.regrole AS requested_by, u.requested_at, u.started_at,
+       u.finished_at, u.message
+  FROM monday_sync.upserts u;
+REVOKE ALL ON monday_sync.upsert_progress FROM PUBLIC;
 "#,
     name = "writeback_objects",
     requires = [_write_back, "schema"]

@@ -272,7 +272,8 @@ pub(crate) fn write_core<S: Steps>(
         send_and_apply(client, &what, &stored, tb, sub.as_ref(), &mut writers, &mut stats, &mut tally, steps)?;
     }
     steps.step(|| {
-        // Sent and discarded entries, and answered requests, are kept as long as the activity log.
+        // Sent and discarded entries, answered requests and finished upserts are kept as long as the
+        // activity log (monday_sync.activity_log_retention).
         let keep = super::super::settings::LOG_RETENTION.get().max(3600) as i64;
         exec(
             "DELETE FROM monday_sync.writes w USING monday_sync.boards b
@@ -284,6 +285,11 @@ pub(crate) fn write_core<S: Steps>(
         exec(
             "DELETE FROM monday_sync._write_requests r WHERE r.board_id = $1 AND r.answered_at < pg_catalog.now() - $2 * interval '1 second'
                 AND NOT EXISTS (SELECT FROM monday_sync.writes w WHERE w.request_id = r.request_id AND w.status = 'sending')",
+            &[top.into(), keep.into()],
+        );
+        exec(
+            "DELETE FROM monday_sync.upserts WHERE board_id = $1 AND status IN ('done', 'failed')
+                AND finished_at < pg_catalog.now() - $2 * interval '1 second'",
             &[top.into(), keep.into()],
         );
         Ok(())
