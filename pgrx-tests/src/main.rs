@@ -249,6 +249,49 @@ fn demo(keep: bool) -> Result<(), String> {
                     &[vars[0], vars[1], "-f", "pgrx-tests/demo/webhooks_live.sql"]
                 )?
             );
+            step("write-back: rows changed in PostgreSQL become monday changes");
+            println!(
+                "{}",
+                c.psql(
+                    "postgres",
+                    &[vars[0], vars[1], "-f", "pgrx-tests/demo/writeback.sql"]
+                )?
+            );
+            let on_monday: Vec<String> = fake.with(|s| {
+                s.world
+                    .items
+                    .values()
+                    .filter(|i| {
+                        i.name.contains("in PostgreSQL")
+                            || i.cells
+                                .get("text0")
+                                .and_then(|c| c.get("text"))
+                                .and_then(serde_json::Value::as_str)
+                                == Some("written in PostgreSQL")
+                    })
+                    .map(|i| {
+                        format!(
+                            "  item {} \"{}\": status {}, notes {}",
+                            i.id,
+                            i.name,
+                            i.cells
+                                .get("status")
+                                .and_then(|c| c.get("text"))
+                                .cloned()
+                                .unwrap_or(serde_json::Value::Null),
+                            i.cells
+                                .get("text0")
+                                .and_then(|c| c.get("text"))
+                                .cloned()
+                                .unwrap_or(serde_json::Value::Null),
+                        )
+                    })
+                    .collect()
+            });
+            println!("-- and on the fake monday board, as monday's API now answers:");
+            for l in on_monday {
+                println!("{l}");
+            }
         }
         None => println!(
             "-- real time: set monday_sync.webhook_listen and webhook_public_url (an https URL monday can reach), \
