@@ -673,7 +673,7 @@ fn conflicts_409_apply_once(w: &mut W) -> T {
                 v.iter()
                     .filter(|e| {
                         let d = e.fields.get("data").and_then(Value::as_str).unwrap_or("");
-                        d.contains(&item.to_string()) && d.contains(&format!("\"{nid}\""))
+                        d.contains(&item.to_string()) && d.contains(&format!("\"{nid}\"")) && d.contains("once despite 409")
                     })
                     .count()
             })
