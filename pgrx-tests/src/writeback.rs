@@ -938,6 +938,28 @@ fn upsert_job(w: &mut W, body: &str) -> T {
         "SELECT status || ': ' || coalesce(message, '') FROM monday_sync.sync_runs WHERE kind = 'upsert_items' ORDER BY runid DESC LIMIT 1",
     )?;
     check(run.as_deref().is_some_and(|r| r.starts_with("succeeded: 1200 records")), &format!("{run:?}"))?;
+    // The role loses its rights before the worker gets to the records: that upsert fails, with
+    // PostgreSQL's message, and nothing is left behind or retried.
+    w.sql(&format!(
+        "BEGIN; SET ROLE crm_loader;
+         SELECT monday_sync.request_upsert_items({SAMPLE_BOARD}, 'crm_id', '[{{\"crm_id\": \"LATE-1\", \"name\": \"Late\"}}]');
+         RESET ROLE; REVOKE SELECT ON {TABLE} FROM crm_loader; COMMIT;"
+    ))?;
+    let t = Instant::now();
+    let p = loop {
+        let p = w.json(
+            "SELECT to_jsonb(p) FROM monday_sync.upsert_progress p ORDER BY upsert_id DESC LIMIT 1",
+        )?;
+        if p["status"] == json!("failed") || p["status"] == json!("done") {
+            break p;
+        }
+        check(t.elapsed() < Duration::from_secs(30), &format!("still {p}"))?;
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eq(&p["status"], &json!("failed"), &format!("{p}"))?;
+    check(p["message"].as_str().is_some_and(|m| m.contains("permission denied")), &format!("{p}"))?;
+    eq(&w.i64("SELECT count(*) FROM monday_sync._upsert_records")?, &0, "no records left")?;
+    eq(&w.i64(&format!("SELECT count(*) FROM {TABLE} WHERE name = 'Late'"))?, &0, "nothing written")?;
     Ok(())
 }
 

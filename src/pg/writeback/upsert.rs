@@ -314,7 +314,7 @@ fn upsert_items(board_id: i64, key_column: &str, rows: pgrx::JsonB) -> R<pgrx::J
 /// `monday_sync.request_upsert_items(board_id, key_column, rows)`: the same as `upsert_items`,
 /// run by the worker: the records are checked for shape, stored, and an `upsert` job queued; the
 /// call returns the upsert's id at once. The job runs as the role that asked (which must be able
-/// to INSERT and UPDATE the typed table), [`CHUNK`] records a transaction; its progress is in
+/// to SELECT, INSERT and UPDATE the typed table), [`CHUNK`] records a transaction; its progress is in
 /// `monday_sync.upsert_progress`.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
@@ -326,7 +326,8 @@ fn request_upsert_items(board_id: i64, key_column: &str, rows: pgrx::JsonB) -> R
     let user = unsafe { pg_sys::GetUserId() };
     let t = as_extension_owner(|| tb.target())?;
     let allowed: bool = one(
-        "SELECT pg_catalog.has_table_privilege($1, $2, 'INSERT') AND pg_catalog.has_table_privilege($1, $2, 'UPDATE')",
+        "SELECT pg_catalog.has_table_privilege($1, $2, 'SELECT')
+            AND pg_catalog.has_table_privilege($1, $2, 'INSERT') AND pg_catalog.has_table_privilege($1, $2, 'UPDATE')",
         &[user.into(), t.oid.into()],
     )
     .unwrap_or(false);
@@ -334,8 +335,8 @@ fn request_upsert_items(board_id: i64, key_column: &str, rows: pgrx::JsonB) -> R
         return Err(err(
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             format!("permission denied for table {}", t.qualified),
-            "the worker runs an upsert with the rights of the role that asks for it: INSERT and UPDATE on the typed table",
-            format!("GRANT INSERT, UPDATE ON {} TO …;", t.qualified),
+            "the worker runs an upsert with the rights of the role that asks for it: SELECT, INSERT and UPDATE on the typed table",
+            format!("GRANT SELECT, INSERT, UPDATE ON {} TO …;", t.qualified),
         ));
     }
     let total = records.len() as i64;
@@ -435,18 +436,30 @@ pub(crate) fn upsert_core(
             })
             .unwrap_or_else(|e| spi_fail(e));
             let mut n = Counts::default();
-            // As the role that asked: its rights on the table, its triggers' checks.
-            let r = as_role(role, || -> R<()> {
-                let (tb, key) = check(tb.board_id, &key)?;
-                let mut pass = Pass::new(&tb, key)?;
-                for (i, rec) in &chunk {
-                    pass.apply(*i, rec, &mut n);
-                }
-                Ok(())
+            // As the role that asked: its rights on the table, its triggers' checks. An error
+            // outside a record's own subtransaction (the role lost SELECT on the table, say)
+            // fails this upsert, not the job: the board's other upserts go on.
+            let mut inner: R<()> = Ok(());
+            let caught = in_subtransaction_coded(|| {
+                inner = as_role(role, || -> R<()> {
+                    let (tb, key) = check(tb.board_id, &key)?;
+                    let mut pass = Pass::new(&tb, key)?;
+                    for (i, rec) in &chunk {
+                        pass.apply(*i, rec, &mut n);
+                    }
+                    Ok(())
+                });
             });
-            if let Err(e) = r {
-                gone(e.message().to_string());
-                return Ok(true);
+            match (caught, inner) {
+                (Err((_, m)), _) => {
+                    gone(m);
+                    return Ok(true);
+                }
+                (Ok(()), Err(e)) => {
+                    gone(e.message().to_string());
+                    return Ok(true);
+                }
+                _ => {}
             }
             let last = chunk.last().map(|(i, _)| i + 1).unwrap_or(all);
             let done = chunk.len() < CHUNK as usize || last >= all;
