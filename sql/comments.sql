@@ -47,6 +47,9 @@ ALTER FUNCTION monday_sync.receive_webhook(text, text, text) SET log_min_error_s
 REVOKE EXECUTE ON FUNCTION monday_sync.subscribe_board(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.unsubscribe_board(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._webhook_listener() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.untrack_board(bigint, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.untrack_board(bigint, boolean) IS
+$$Stop syncing a tracked board (and its subitems board): its webhooks are deleted on monday, its jobs, schedule, column mapping, outbox and key map forgotten, its write-back triggers removed. The typed tables stay with their rows (track_board(..., adopt => true) takes them back) unless drop_table => true drops them. Refused while write-back has changes not yet on monday, unless the board was deleted on monday. Run history (sync_runs) is kept. Returns what it did.$$;
 REVOKE EXECUTE ON FUNCTION monday_sync.enable_write_back(bigint, text, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.disable_write_back(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.set_column_direction(bigint, text, text) FROM PUBLIC;

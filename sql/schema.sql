@@ -44,6 +44,9 @@ CREATE TABLE monday_sync.boards (
     delete_action text NOT NULL DEFAULT 'archive' CHECK (delete_action IN ('archive', 'delete')),
     -- Status and dropdown labels missing on monday are created (needs board-structure rights).
     create_labels boolean NOT NULL DEFAULT false,
+    -- monday answered that the board does not exist (deleted, or no longer shared with the
+    -- token's user): the worker's schedule stops; a successful pull or refresh clears it.
+    deleted_on_monday_at timestamptz,
     UNIQUE (target_schema, target_table)
 );
 

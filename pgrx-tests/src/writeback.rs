@@ -963,6 +963,22 @@ fn upsert_job(w: &mut W, body: &str) -> T {
     Ok(())
 }
 
+/// untrack_board will not drop changes monday has not received.
+fn untrack_waits_for_pending_writes(w: &mut W) -> T {
+    w.settle(30)?;
+    w.sql("SET monday_sync.write_delay = '60s'")?;
+    w.sql(&format!("UPDATE {TABLE} SET notes = 'before untrack' WHERE item_id = {}", FIRST_ITEM + 7))?;
+    let e = w
+        .sql(&format!("SELECT monday_sync.untrack_board({SAMPLE_BOARD})"))
+        .err()
+        .unwrap_or_default();
+    check(e.contains("55000") && e.contains("not yet on monday"), &format!("untrack with a pending write: {e}"))?;
+    eq(&w.i64(&format!("SELECT count(*) FROM monday_sync.boards WHERE board_id = {SAMPLE_BOARD}"))?, &1, "still tracked")?;
+    w.sql("UPDATE monday_sync.jobs SET not_before = now() WHERE command = 'write' AND status = 'queued'")?;
+    w.settle(30)?;
+    Ok(())
+}
+
 /// Our own writes coming back from monday (webhooks, the activity log) cost no API call, no row
 /// rewrite and no outbox entry.
 fn no_echo(w: &mut W) -> T {
@@ -1085,6 +1101,10 @@ pub fn run() -> Result<String, String> {
         (
             "no echo: our writes coming back cost no call, no rewrite, no entry",
             no_echo,
+        ),
+        (
+            "untrack_board refuses while writes are pending",
+            untrack_waits_for_pending_writes,
         ),
     ];
     let filter = std::env::var("WRITE_FILTER").unwrap_or_default();

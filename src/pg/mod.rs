@@ -28,6 +28,8 @@ pub mod settings;
 pub mod spi;
 /// Tracking: `track_board`, reconciling the mapping and the typed table with the board, table DDL.
 pub mod track;
+/// The end of a board's sync: `untrack_board`.
+pub mod untrack;
 /// Real time: monday webhooks received (listener, `receive_webhook`), stored and applied.
 pub mod webhooks;
 /// The background worker and its job queue.

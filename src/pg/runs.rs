@@ -156,4 +156,13 @@ pub(crate) fn finish_run(
           WHERE runid = $1",
         &[runid.into(), stats.items_seen.into(), stats.rows_written.into(), (client.http_calls() as i32).into(), client.complexity_used().into(), (warnings as i32).into(), message.into(), mode.into()],
     );
+    // The board answered: it is there again (restored on monday, shared again).
+    exec(
+        "UPDATE monday_sync.boards b SET deleted_on_monday_at = NULL
+           FROM monday_sync.sync_runs r
+          WHERE r.runid = $1 AND r.kind IN ('pull_board', 'refresh_board')
+            AND b.deleted_on_monday_at IS NOT NULL
+            AND (b.board_id = r.board_id OR b.parent_board_id = r.board_id)",
+        &[runid.into()],
+    );
 }

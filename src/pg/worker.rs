@@ -632,6 +632,7 @@ fn schedule() {
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
           WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
+            AND b.deleted_on_monday_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
                              WHERE j.board_id = b.board_id AND j.command = 'refresh'
                                AND (j.status IN ('queued', 'running') OR j.queued_at > now() - b.refresh_interval))
@@ -642,6 +643,7 @@ fn schedule() {
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'pull', 'monday_sync schedule' FROM monday_sync.boards b
           WHERE b.reconcile_interval IS NOT NULL AND b.parent_board_id IS NULL
+            AND b.deleted_on_monday_at IS NULL
             AND coalesce(b.last_full_at, '-infinity') <= now() - b.reconcile_interval
             AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
                              WHERE j.board_id = b.board_id AND j.command = 'pull'
@@ -656,7 +658,7 @@ fn schedule() {
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT DISTINCT coalesce(b.parent_board_id, b.board_id), 'write', 'monday_sync schedule'
            FROM monday_sync.writes w JOIN monday_sync.boards b USING (board_id)
-          WHERE b.write_back
+          WHERE b.write_back AND b.deleted_on_monday_at IS NULL
             AND (w.status = 'sending'
                  OR (w.status = 'pending' AND (w.op = 'create' OR w.item_id > 0)
                      AND (w.parent_item_id IS NULL OR w.parent_item_id > 0)))
@@ -778,7 +780,23 @@ fn run(job: Job) {
     let mut final_status = final_status;
     let mut message = message;
     let mut merged = false;
+    // The board itself is gone (deleted on monday, or no longer shared with the token's user):
+    // marked, and the schedule stops asking, instead of failing every interval.
+    let gone = matches!(&result, Err(f) if f.code == PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT
+        && f.message == format!("monday board {} was not found", job.board_id));
+    if gone {
+        message = format!(
+            "{message}: deleted on monday, or no longer shared with the token's user; the worker's schedule for it is stopped (restore it on monday and run pull_board, or untrack_board)"
+        );
+    }
     let recorded = in_tx(|| {
+        if gone {
+            exec(
+                "UPDATE monday_sync.boards SET deleted_on_monday_at = coalesce(deleted_on_monday_at, now())
+                  WHERE board_id = $1 OR parent_board_id = $1",
+                &[job.board_id.into()],
+            );
+        }
         let not_before = retry_in.as_deref().unwrap_or("now()");
         if final_status == "queued" {
             // An equal job was queued while this one ran (one may wait per board and command):
@@ -1010,8 +1028,10 @@ SELECT b.board_id,
        (SELECT count(*) FROM monday_sync.jobs j WHERE j.board_id = b.board_id AND j.status = 'running') AS running_jobs,
        e.finished_at AS last_error_at,
        e.last_error,
-       CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
+       CASE WHEN b.deleted_on_monday_at IS NOT NULL THEN 'deleted on monday'
+            WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
             THEN 'live' ELSE 'polled' END AS sync_mode,
+       b.deleted_on_monday_at,
        b.write_back,
        (SELECT count(*) FROM monday_sync.writes w JOIN monday_sync.boards wb USING (board_id)
          WHERE (wb.board_id = b.board_id OR wb.parent_board_id = b.board_id)
@@ -1033,7 +1053,7 @@ SELECT b.board_id,
         ORDER BY w.sent_at DESC NULLS LAST LIMIT 1) we ON true
  WHERE b.parent_board_id IS NULL;
 COMMENT ON VIEW monday_sync.board_status IS
-  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, the last error since the last success, sync_mode: live (webhook subscriptions) or polled, and write-back: whether it is on, writes not yet on monday, and the last write monday refused (see monday_sync.write_errors).';
+  'One row per tracked board: last successful pull or refresh and the lag since, the activity-log watermark, the worker schedule, queued and running jobs, the last error since the last success, sync_mode: live (webhook subscriptions), polled, or deleted on monday (the board is gone or no longer shared: the schedule stopped; deleted_on_monday_at says since when), and write-back: whether it is on, writes not yet on monday, and the last write monday refused (see monday_sync.write_errors).';
 
 CREATE FUNCTION monday_sync.set_schedule(board_id bigint, refresh_every interval, reconcile_every interval DEFAULT interval '1 day')
 RETURNS void LANGUAGE plpgsql VOLATILE

@@ -612,7 +612,9 @@ pub fn housekeeping() {
                                   OR e.board_id = (SELECT b.subitems_board_id FROM monday_sync.boards b WHERE b.board_id = w.board_id)),
                              min(w.created_at)) < pg_catalog.now() - $1 * interval '1 second'
                 AND coalesce((SELECT b.last_refreshed_at FROM monday_sync.boards b WHERE b.board_id = w.board_id), '-infinity')
-                    < pg_catalog.now() - $1 * interval '1 second'",
+                    < pg_catalog.now() - $1 * interval '1 second'
+                AND NOT EXISTS (SELECT FROM monday_sync.boards b
+                                 WHERE b.board_id = w.board_id AND b.deleted_on_monday_at IS NOT NULL)",
             None,
             &[silence.into()],
         )?

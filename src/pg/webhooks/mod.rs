@@ -348,6 +348,11 @@ fn unsubscribe_board(board_id: i64) -> R<i64> {
             "unsubscribe_board unsubscribes a tracked board",
         ));
     }
+    unsubscribe_core(board_id)
+}
+
+/// Deletes the board's recorded webhooks on monday and forgets them (and its secret path).
+pub(crate) fn unsubscribe_core(board_id: i64) -> R<i64> {
     let ids: Vec<i64> = Spi::connect(|c| {
         c.select(
             "SELECT webhook_id FROM monday_sync.webhooks WHERE board_id = $1 ORDER BY webhook_id",
