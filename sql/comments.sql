@@ -47,6 +47,20 @@ ALTER FUNCTION monday_sync.receive_webhook(text, text, text) SET log_min_error_s
 REVOKE EXECUTE ON FUNCTION monday_sync.subscribe_board(bigint, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.unsubscribe_board(bigint) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._webhook_listener() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.enable_history(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.enable_history(bigint) IS
+$$Keep the history of a tracked board's rows (and its subitems'): every version in <table>_history (item_id, valid_from, valid_to, source, row as jsonb without raw and synced_at), created next to the typed table and owned by its owner, first filled with the rows as they are (source 'enabled'). A pull, refresh, webhook, write-back answer or local change that alters a row adds a version (source says which); one that changes nothing adds none; no API call is made for it. The board as it was at T: SELECT * FROM monday_sync.as_of(NULL::schema.table, T). Returns the history table.$$;
+COMMENT ON FUNCTION monday_sync._history() IS
+$$Internal: the history trigger of a typed table (enable_history installs it). Keeps each version of a row in the table's history table, as the table's owner; a change of nothing but raw or synced_at adds none.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.disable_history(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.disable_history(bigint) IS
+$$Stop keeping versions of a board's rows; the history tables stay as they are.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync._history_table(oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION monday_sync._history_table(oid) TO PUBLIC;
+COMMENT ON FUNCTION monday_sync._history_table(oid) IS
+$$Internal (for as_of): the history table of a typed table's row type. SECURITY DEFINER; returns only a name, the caller reads the history with its own rights.$$;
+COMMENT ON FUNCTION monday_sync.as_of(anyelement, timestamptz) IS
+$$A typed table as it was at an instant, from the history enable_history keeps: SELECT * FROM monday_sync.as_of(NULL::public.deals, '2026-11-24 09:00+00'). Rows that existed then (deleted ones with state 'deleted'), with the values they had; raw and synced_at are NULL. The caller needs SELECT on the history table.$$;
 REVOKE EXECUTE ON FUNCTION monday_sync.untrack_board(bigint, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.untrack_board(bigint, boolean) IS
 $$Stop syncing a tracked board (and its subitems board): its webhooks are deleted on monday, its jobs, schedule, column mapping, outbox and key map forgotten, its write-back triggers removed. The typed tables stay with their rows (track_board(..., adopt => true) takes them back) unless drop_table => true drops them. Refused while write-back has changes not yet on monday, unless the board was deleted on monday. Run history (sync_runs) is kept. Returns what it did.$$;

@@ -47,6 +47,9 @@ CREATE TABLE monday_sync.boards (
     -- monday answered that the board does not exist (deleted, or no longer shared with the
     -- token's user): the worker's schedule stops; a successful pull or refresh clears it.
     deleted_on_monday_at timestamptz,
+    -- enable_history: every version of the rows is kept in this table (<table>_history).
+    history boolean NOT NULL DEFAULT false,
+    history_oid oid,
     UNIQUE (target_schema, target_table)
 );
 

@@ -1246,6 +1246,104 @@ fn sessions_share_the_daily_budget(e: &mut Env) -> T {
 
 type Test = (&'static str, fn(&mut Env) -> T, usize);
 
+/// enable_history: every version a pull, refresh or local change makes is kept, unchanged rows add
+/// none, and as_of gives the table as it was.
+fn history_keeps_every_version(e: &mut Env) -> T {
+    e.track()?;
+    e.pull()?;
+    let t = |e: &mut Env, sql: &str| -> Result<Option<String>, String> {
+        Ok(e.db.query_one(sql, &[]).map_err(pg)?.get::<_, Option<String>>(0))
+    };
+    let e1 = e.db.query_one("SELECT monday_sync.as_of(NULL::public.q3_launch_plan, now())::text", &[]);
+    check(e1.is_err_and(|x| pg(x).contains("55000")), "as_of before enable_history: 55000")?;
+    let h = t(e, &format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})::text"))?;
+    eq(&h.as_deref(), &Some("q3_launch_plan_history"), "the history table")?;
+    let items = e.i64("SELECT count(*) FROM public.q3_launch_plan")?;
+    let hist = |e: &mut Env| e.i64("SELECT count(*) FROM public.q3_launch_plan_history");
+    eq(&hist(e)?, &items, "a first version of each row")?;
+    let subs = e.i64("SELECT count(*) FROM public.q3_launch_plan_subitems")?;
+    eq(&e.i64("SELECT count(*) FROM public.q3_launch_plan_subitems_history")?, &subs, "subitems too")?;
+
+    // Nothing changed: a refresh and a pull add no version and make no extra call.
+    refresh(e)?;
+    e.fake.clear_log();
+    e.pull()?;
+    let calls = e.calls();
+    eq(&hist(e)?, &items, "versions after a refresh and a pull with nothing changed")?;
+
+    // Changes on monday, a refresh: one more version for each changed item.
+    let ids: Vec<i64> = e.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    let before = t(e, "SELECT notes FROM public.q3_launch_plan WHERE item_id = $1::text::bigint".replace("$1", &ids[0].to_string()).as_str())?;
+    let t1 = t(e, "SELECT clock_timestamp()::text")?.unwrap_or_default();
+    std::thread::sleep(Duration::from_millis(20));
+    e.fake.with(|s| {
+        s.world.set_cell(ids[0], "text0", Some(serde_json::json!("second version")), Some("second version"));
+        s.world.rename(ids[1], "Renamed for history");
+        s.world.set_state(ids[2], State::Deleted);
+    });
+    refresh(e)?;
+    let v = e.json(&format!(
+        "SELECT jsonb_agg(jsonb_build_object('source', source, 'open', valid_to IS NULL, 'notes', row->>'notes') ORDER BY valid_from)
+           FROM public.q3_launch_plan_history WHERE item_id = {}",
+        ids[0]
+    ))?;
+    eq(
+        &v,
+        &serde_json::json!([
+            {"source": "enabled", "open": false, "notes": before},
+            {"source": "refresh", "open": true, "notes": "second version"}
+        ]),
+        "the item's versions",
+    )?;
+    eq(&hist(e)?, &(items + 3), "three items changed, three versions")?;
+    let st = t(e, &format!(
+        "SELECT row->>'state' FROM public.q3_launch_plan_history WHERE item_id = {} AND valid_to IS NULL",
+        ids[2]
+    ))?;
+    eq(&st.as_deref(), &Some("deleted"), "a deleted item's last version")?;
+
+    // The board as it was at t1, and now.
+    let then = t(e, &format!(
+        "SELECT notes FROM monday_sync.as_of(NULL::public.q3_launch_plan, '{t1}') WHERE item_id = {}",
+        ids[0]
+    ))?;
+    eq(&then, &before, "as_of(t1): the old value")?;
+    let name_then = t(e, &format!(
+        "SELECT name FROM monday_sync.as_of(NULL::public.q3_launch_plan, '{t1}') WHERE item_id = {}",
+        ids[1]
+    ))?;
+    check(name_then.as_deref() != Some("Renamed for history"), "as_of(t1): the old name")?;
+    let now = t(e, &format!(
+        "SELECT notes FROM monday_sync.as_of(NULL::public.q3_launch_plan, now()) WHERE item_id = {}",
+        ids[0]
+    ))?;
+    eq(&now.as_deref(), &Some("second version"), "as_of(now)")?;
+    eq(
+        &e.i64(&format!("SELECT count(*) FROM monday_sync.as_of(NULL::public.q3_launch_plan, '{t1}')"))?,
+        &items,
+        "as_of(t1): every row of then",
+    )?;
+    // A local change is a version too (source local); two in one transaction make one.
+    e.db.batch_execute(&format!(
+        "BEGIN; UPDATE public.q3_launch_plan SET notes = 'local 1' WHERE item_id = {0};
+                UPDATE public.q3_launch_plan SET notes = 'local 2' WHERE item_id = {0}; COMMIT;",
+        ids[3]
+    )).map_err(pg)?;
+    let v = e.json(&format!(
+        "SELECT jsonb_agg(jsonb_build_object('source', source, 'notes', row->>'notes') ORDER BY valid_from)
+           FROM public.q3_launch_plan_history WHERE item_id = {} AND valid_to IS NULL",
+        ids[3]
+    ))?;
+    eq(&v, &serde_json::json!([{"source": "local", "notes": "local 2"}]), "one version per transaction")?;
+    // Off: no more versions; the history stays.
+    e.db.batch_execute(&format!("SELECT monday_sync.disable_history({SAMPLE_BOARD})")).map_err(pg)?;
+    let n = hist(e)?;
+    e.db.batch_execute(&format!("UPDATE public.q3_launch_plan SET notes = 'untracked change' WHERE item_id = {}", ids[3])).map_err(pg)?;
+    eq(&hist(e)?, &n, "no version once disabled")?;
+    check(calls <= 3, &format!("{calls} calls for a pull of an unchanged board"))?;
+    Ok(())
+}
+
 pub fn run(c: &Cluster) -> Result<String, String> {
     let tests: Vec<Test> = vec![
         (
@@ -1322,6 +1420,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         (
             "sessions share the daily budget",
             sessions_share_the_daily_budget,
+            60,
+        ),
+        (
+            "history keeps every version; as_of",
+            history_keeps_every_version,
             60,
         ),
         // Hardening (issue 9).

@@ -26,6 +26,8 @@ pub mod security;
 pub mod settings;
 /// SPI helpers every room shares: run a statement, read one value, quote, subtransactions.
 pub mod spi;
+/// History of item values: `enable_history`, the history trigger, `as_of`.
+pub mod history;
 /// Tracking: `track_board`, reconciling the mapping and the typed table with the board, table DDL.
 pub mod track;
 /// The end of a board's sync: `untrack_board`.

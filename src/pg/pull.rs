@@ -241,6 +241,7 @@ pub(super) fn pull_core<S: Steps>(
     progress: &Option<Progress>,
     steps: &mut S,
 ) -> R<(Stats, Option<Stats>)> {
+    let _source = super::security::sync_source("pull");
     let started: pgrx::datum::TimestampWithTimeZone =
         steps.step(|| Ok(one("SELECT clock_timestamp()", &[]).expect("clock_timestamp")))?;
     let mut stats = Stats::default();
@@ -354,6 +355,7 @@ fn pull_board(board_id: i64) -> R<pgrx::JsonB> {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
+    let _source = super::security::sync_source("pull");
     let mut hooks = PgHooks { worker: false };
     let mut client = new_client(&mut hooks)?;
     let what = format!("monday item {item_id}");

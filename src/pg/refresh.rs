@@ -131,6 +131,7 @@ pub(super) fn refresh_core<S: Steps>(
     progress: &Option<Progress>,
     steps: &mut S,
 ) -> R<Refreshed> {
+    let _source = super::security::sync_source("refresh");
     let what = format!("monday board {}", tb.board_id);
     let (wm, sub) = steps.step(|| {
         tb.target()?;

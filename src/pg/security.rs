@@ -177,6 +177,37 @@ pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
 }
 
 thread_local! {
+    /// What the extension's current write into typed tables comes from, for history.
+    static SOURCE: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+}
+
+/// Names where the extension's writes come from (`pull`, `refresh`, `webhook`, `write-back`) for
+/// as long as it lives; the previous name comes back when it is dropped (an ERROR included).
+pub struct SourceGuard(&'static str);
+
+impl Drop for SourceGuard {
+    fn drop(&mut self) {
+        SOURCE.with(|c| c.set(self.0));
+    }
+}
+
+pub fn sync_source(source: &'static str) -> SourceGuard {
+    SourceGuard(SOURCE.with(|c| c.replace(source)))
+}
+
+/// Where the change being written comes from: the extension's current source, `sync` when it
+/// named none, `local` for a change someone made in PostgreSQL.
+pub fn change_source() -> &'static str {
+    if !sync_writing() {
+        return "local";
+    }
+    match SOURCE.with(|c| c.get()) {
+        "" => "sync",
+        s => s,
+    }
+}
+
+thread_local! {
     /// How deep this backend is in [`as_owner`] calls.
     static SYNC_WRITES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }

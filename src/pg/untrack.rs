@@ -95,7 +95,27 @@ fn untrack_board(board_id: i64, drop_table: default!(bool, false)) -> R<pgrx::Js
             &format!("DROP TRIGGER IF EXISTS monday_sync_write_back ON {t}"),
             &[],
         );
+        exec(
+            &format!("DROP TRIGGER IF EXISTS monday_sync_history ON {t}"),
+            &[],
+        );
     }
+    // History tables go with their typed tables, and stay with them.
+    let histories: Vec<String> = if drop_table {
+        [Some(board_id), tb.subitems_board_id]
+            .into_iter()
+            .flatten()
+            .filter_map(|b| {
+                one::<String>(
+                    "SELECT h.oid::pg_catalog.regclass::pg_catalog.text FROM monday_sync.boards b
+                       JOIN pg_catalog.pg_class h ON h.oid = b.history_oid WHERE b.board_id = $1",
+                    &[b.into()],
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     exec(
         "DELETE FROM monday_sync._webhook_secrets WHERE board_id = $1",
         &[board_id.into()],
@@ -109,6 +129,9 @@ fn untrack_board(board_id: i64, drop_table: default!(bool, false)) -> R<pgrx::Js
     if drop_table {
         for t in tables.iter().rev() {
             exec(&format!("DROP TABLE {t}"), &[]);
+        }
+        for h in &histories {
+            exec(&format!("DROP TABLE {h}"), &[]);
         }
     }
     super::worker::wake_on_commit();

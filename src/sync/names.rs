@@ -100,6 +100,12 @@ pub fn with_suffix(name: &str, k: u32) -> String {
 /// The table of a board's subitems: `<table>_subitems`, the table name cut (on a character
 /// boundary) so that the whole is at most 63 bytes. Never equal to `table`, which Postgres'
 /// truncation of a long `<table>_subitems` would make it.
+/// The history table's name for a typed table: `<table>_history`, cut to fit 63 bytes.
+pub fn history_table_name(table: &str) -> String {
+    const SUFFIX: &str = "_history";
+    format!("{}{SUFFIX}", truncate_bytes(table, MAX - SUFFIX.len()))
+}
+
 pub fn subitems_table_name(table: &str) -> String {
     const SUFFIX: &str = "_subitems";
     let base = truncate_bytes(table, MAX - SUFFIX.len());

@@ -406,6 +406,7 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
 /// processed, those that failed (for the alert, sent after the commit) and the boards whose events
 /// were deferred because their rows are being written. `wait`: block on a board's row lock instead.
 pub fn apply_pending(limit: i64, wait: bool, skip: &[i64]) -> Applied {
+    let _source = crate::pg::security::sync_source("webhook");
     let rows: Vec<Row> = Spi::connect_mut(|c| {
         let r = c.update(
             "SELECT event_id, changed_at, payload::text FROM monday_sync.webhook_events

@@ -401,6 +401,7 @@ pub(crate) fn confirm_core<S: crate::pg::pull::Steps>(
     progress: &Option<crate::pg::progress::Progress>,
     steps: &mut S,
 ) -> R<(crate::pg::runs::Stats, String)> {
+    let _source = crate::pg::security::sync_source("webhook");
     let (sub, ids, cols, since) = steps.step(|| {
         tb.target()?;
         let since: pgrx::datum::TimestampWithTimeZone =

@@ -224,6 +224,7 @@ pub(crate) fn write_core<S: Steps>(
     _progress: &Option<Progress>,
     steps: &mut S,
 ) -> R<(Stats, String)> {
+    let _source = super::super::security::sync_source("write-back");
     let top = tb.board_id;
     let what = format!("monday board {top}");
     let mut stats = Stats::default();
