@@ -26,7 +26,7 @@ REVOKE EXECUTE ON FUNCTION monday_sync.set_token(text) FROM PUBLIC;
 -- A failing set_token('…') (a read-only transaction, say) does not print its statement, and with
 -- it the token, on the server log's STATEMENT: line. monday_sync.token_file avoids SQL text altogether.
 ALTER FUNCTION monday_sync.set_token(text) SET log_min_error_statement = 'panic';
-REVOKE EXECUTE ON FUNCTION monday_sync.track_board(bigint, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.track_board(bigint, text, boolean, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._track_board(bigint, text, boolean, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync._map_column(bigint, text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION monday_sync.map_column(bigint, text, text, regtype) FROM PUBLIC;
@@ -150,8 +150,8 @@ COMMENT ON TABLE monday_sync.jobs IS 'The background worker''s job queue: refres
 COMMENT ON FUNCTION monday_sync.set_token(text) IS
 $$Store the monday API token (personal or app token). Only the extension's owner can read it; it never appears in settings, logs or errors. NULL removes it.$$;
 
-COMMENT ON FUNCTION monday_sync.track_board(bigint, text, boolean) IS
-$$Start syncing a monday board: read its columns and groups, record them in monday_sync.columns / monday_sync.groups, and create the typed table (default public.<slug of the board name>; subitems go to <table>_subitems). Returns the table. Calling it again refreshes the mapping and recreates a dropped table or column. An existing table monday_sync did not create is refused (42P07) unless adopt => true (say, after a restore): its owner's triggers then run with that owner's rights.$$;
+COMMENT ON FUNCTION monday_sync.track_board(bigint, text, boolean, boolean) IS
+$$Start syncing a monday board: read its columns and groups, record them in monday_sync.columns / monday_sync.groups, and create the typed table (default public.<slug of the board name>; subitems go to <table>_subitems). Returns the table. Calling it again refreshes the mapping and recreates a dropped table or column. An existing table monday_sync did not create is refused (42P07) unless adopt => true (say, after a restore): its owner's triggers then run with that owner's rights. history => true also keeps every version of the rows (enable_history).$$;
 
 COMMENT ON FUNCTION monday_sync._track_board(bigint, text, boolean, text) IS
 $$Internal: the implementation of monday_sync.track_board (the wrapper passes the caller's current schema).$$;

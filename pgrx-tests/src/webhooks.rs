@@ -1239,8 +1239,14 @@ fn untrack_and_deleted_boards(h: &mut H) -> T {
     check(e.contains("not tracked"), &format!("request_refresh after untrack: {e}"))?;
 
     // Tracked again (into a new table), on a one-second schedule; then deleted on monday.
-    h.sql(&format!("SELECT monday_sync.track_board({SAMPLE_BOARD}, 'public.tracked_again')"))?;
+    h.sql(&format!("SELECT monday_sync.track_board({SAMPLE_BOARD}, 'public.tracked_again', history => true)"))?;
     h.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
+    // history => true: the pull's rows are the first versions, from the pull.
+    eq(
+        &h.i64("SELECT count(*) FROM public.tracked_again_history WHERE source = 'pull'")?,
+        &h.i64("SELECT count(*) FROM public.tracked_again")?,
+        "history of the pulled rows",
+    )?;
     h.sql(&format!("SELECT monday_sync.set_schedule({SAMPLE_BOARD}, '1 second', NULL)"))?;
     h.fake.with(|s| {
         s.world.boards.remove(&SAMPLE_BOARD);
@@ -1274,6 +1280,7 @@ fn untrack_and_deleted_boards(h: &mut H) -> T {
     eq(&r["table_dropped"], &json!(true), &format!("{r}"))?;
     eq(&h.fake.log().len(), &0, "API calls")?;
     eq(&h.text("SELECT to_regclass('public.tracked_again')::text")?, &None, "table dropped")?;
+    eq(&h.text("SELECT to_regclass('public.tracked_again_history')::text")?, &None, "its history dropped")?;
     let sub = r["subitems_table"].as_str().unwrap_or_default().to_string();
     check(sub.contains("tracked_again"), &format!("subitems table: {r}"))?;
     eq(&h.text(&format!("SELECT to_regclass('{}')::text", sub.replace('\'', "''")))?, &None, "subitems table dropped")?;

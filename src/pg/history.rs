@@ -293,7 +293,7 @@ fn enable_for(board_id: i64) -> R<Option<pg_sys::Oid>> {
 /// subitems board; returns the board's history table.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
-fn enable_history(board_id: i64) -> R<super::jsonb::RegClass> {
+pub(crate) fn enable_history(board_id: i64) -> R<super::jsonb::RegClass> {
     let Some(tb) = tracked(board_id) else {
         return Err(not_tracked(board_id, "enable_history keeps the history of a tracked board"));
     };
@@ -387,5 +387,5 @@ BEGIN
 END $$;
 "#,
     name = "history_objects",
-    requires = [_history, _history_table, "schema"]
+    requires = [_history, _history_table, enable_history, "schema"]
 );

@@ -735,12 +735,14 @@ fn track_board_impl(
 
 extension_sql!(
     r#"
-CREATE FUNCTION monday_sync.track_board(board_id bigint, target text DEFAULT NULL, adopt boolean DEFAULT false)
+CREATE FUNCTION monday_sync.track_board(board_id bigint, target text DEFAULT NULL, adopt boolean DEFAULT false, history boolean DEFAULT false)
 RETURNS regclass LANGUAGE sql VOLATILE
 -- No SET clause here: an unqualified target goes to the caller's current schema, so this wrapper
--- reads it (every name schema-qualified) and hands it to the pinned implementation.
-AS $$ SELECT monday_sync._track_board(board_id, target, adopt, pg_catalog.current_schema()::pg_catalog.text) $$;
+-- reads it (every name schema-qualified) and hands it to the pinned implementation; with
+-- history, enable_history follows once the table exists.
+AS $$ SELECT s.t FROM (SELECT monday_sync._track_board(board_id, target, adopt, pg_catalog.current_schema()::pg_catalog.text) AS t) s
+      CROSS JOIN LATERAL (SELECT CASE WHEN history AND s.t IS NOT NULL THEN monday_sync.enable_history(board_id) END AS h) e $$;
 "#,
     name = "track_board",
-    requires = [track_board_impl]
+    requires = [track_board_impl, "history_objects"]
 );
