@@ -966,6 +966,34 @@ fn upsert_job(w: &mut W, body: &str) -> T {
     Ok(())
 }
 
+/// History with write-back: a row created in SQL keeps its versions through the re-keying, from
+/// the local INSERT to monday's answer.
+fn history_follows_created_items(w: &mut W) -> T {
+    w.settle(30)?;
+    w.sql(&format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})"))?;
+    let temp = w.i64(&format!(
+        "INSERT INTO {TABLE} (name, notes) VALUES ('With history', 'h') RETURNING item_id"
+    ))?;
+    w.settle(30)?;
+    let real = w.i64(&format!("SELECT created_item_id FROM monday_sync.writes WHERE item_id = {temp}"))?;
+    let v = w.json(&format!(
+        "SELECT jsonb_agg(jsonb_build_object('source', source, 'open', valid_to IS NULL) ORDER BY valid_from)
+           FROM public.q3_launch_plan_history WHERE item_id = {real}"
+    ))?;
+    eq(
+        &v,
+        &json!([{"source": "local", "open": false}, {"source": "write-back", "open": true}]),
+        "the created item's versions",
+    )?;
+    eq(
+        &w.i64(&format!("SELECT count(*) FROM public.q3_launch_plan_history WHERE item_id = {temp}"))?,
+        &0,
+        "nothing left under the temporary id",
+    )?;
+    w.sql(&format!("SELECT monday_sync.disable_history({SAMPLE_BOARD})"))?;
+    Ok(())
+}
+
 /// untrack_board will not drop changes monday has not received.
 fn untrack_waits_for_pending_writes(w: &mut W) -> T {
     w.settle(30)?;
@@ -1104,6 +1132,10 @@ pub fn run() -> Result<String, String> {
         (
             "no echo: our writes coming back cost no call, no rewrite, no entry",
             no_echo,
+        ),
+        (
+            "history follows a created item through its re-keying",
+            history_follows_created_items,
         ),
         (
             "untrack_board refuses while writes are pending",
