@@ -664,3 +664,80 @@ pub fn write() -> Result<(), String> {
     let _ = done.load(Ordering::Relaxed);
     Ok(())
 }
+
+/// The history benchmark (`pgrx-tests/run bench-history`): 10,000 changes to a 1,000-item board
+/// (ten rounds of one change per item, each applied by `refresh_board`), without and then with
+/// history: the versions kept, their storage, and what history adds to the refresh (time, calls).
+pub fn history() -> Result<(), String> {
+    use crate::fake::world::{World, FIRST_ITEM, SAMPLE_BOARD};
+    use serde_json::json;
+    if cfg!(debug_assertions) {
+        step("history benchmark: building the harness and the fake monday server (release)");
+        run(
+            "cargo",
+            &["build", "--release", "-q", "-p", "monday_sync_harness"],
+            &[],
+        )?;
+        let status = Command::new("target/release/harness")
+            .arg("_bench-history")
+            .status()
+            .map_err(|e| format!("target/release/harness: {e}"))?;
+        return if status.success() {
+            Ok(())
+        } else {
+            Err(format!("the history benchmark failed ({status})"))
+        };
+    }
+    const ITEMS: i64 = 1_000;
+    const ROUNDS: i64 = 10;
+    let mut w = crate::writeback::start_with(
+        World::sample(ITEMS as usize, false),
+        &[
+            "fsync = on",
+            "jit = off",
+            "log_min_messages = warning",
+            "monday_sync.complexity_per_minute = 2000000000",
+        ],
+    )?;
+    w.fake.with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
+    w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    let rounds = |w: &mut crate::writeback::W, tag: &str| -> Result<(f64, usize), String> {
+        let (mut secs, mut calls) = (0.0, 0);
+        for r in 0..ROUNDS {
+            w.fake.with(|s| {
+                for k in 0..ITEMS {
+                    let v = format!("{tag} {r} {k}");
+                    s.world.set_cell(FIRST_ITEM + k, "text0", Some(json!(v)), Some(&v));
+                }
+            });
+            w.fake.clear_log();
+            let t = Instant::now();
+            w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+            secs += t.elapsed().as_secs_f64();
+            calls += w.fake.log().len();
+        }
+        Ok((secs, calls))
+    };
+    let (plain_secs, plain_calls) = rounds(&mut w, "plain")?;
+    w.sql(&format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})"))?;
+    let first = w.i64("SELECT count(*) FROM public.q3_launch_plan_history")?;
+    let first_bytes = w.i64("SELECT pg_total_relation_size('public.q3_launch_plan_history')")?;
+    let (hist_secs, hist_calls) = rounds(&mut w, "history")?;
+    w.sql("VACUUM ANALYZE public.q3_launch_plan_history")?;
+    let versions = w.i64("SELECT count(*) FROM public.q3_launch_plan_history")? - first;
+    let bytes = w.i64("SELECT pg_total_relation_size('public.q3_launch_plan_history')")? - first_bytes;
+    let row_bytes = w.i64("SELECT avg(pg_column_size(t.*))::int8 FROM public.q3_launch_plan t")?;
+    let version_bytes = w.i64("SELECT avg(pg_column_size(h.*))::int8 FROM public.q3_launch_plan_history h")?;
+    let changes = ITEMS * ROUNDS;
+    println!("\nHistory: {changes} changes to a {ITEMS}-item board ({ROUNDS} refreshes of {ITEMS} changed items):");
+    println!(
+        "  versions added {versions} (one per change); {:.1} MB on disk ({:.0} bytes per version, indexes included); a version {version_bytes} bytes against {row_bytes} for the typed row (with raw)",
+        bytes as f64 / 1e6,
+        bytes as f64 / versions.max(1) as f64,
+    );
+    println!(
+        "  refresh_board, {ROUNDS} rounds: {plain_secs:.2} s without history, {hist_secs:.2} s with ({:.0} µs more per changed row); API calls {plain_calls} without, {hist_calls} with",
+        (hist_secs - plain_secs) * 1e6 / changes as f64
+    );
+    Ok(())
+}

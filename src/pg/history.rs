@@ -60,6 +60,21 @@ unsafe fn version_of(
     .unwrap_or_else(|e| spi_fail(e))
 }
 
+/// A row's `item_id`, read from the tuple.
+unsafe fn item_of(tuple: *mut pg_sys::HeapTupleData, tupdesc: pg_sys::TupleDesc) -> i64 {
+    let attnum = pg_sys::SPI_fnumber(tupdesc, c"item_id".as_ptr());
+    if attnum <= 0 {
+        return 0;
+    }
+    let mut isnull = false;
+    let d = pg_sys::heap_getattr(tuple, attnum as i32, tupdesc, &mut isnull);
+    if isnull {
+        0
+    } else {
+        d.value() as i64
+    }
+}
+
 /// The item's open version: whether it began before this transaction, and whether it equals `row`.
 fn current(hist: &str, item: i64, row: &str) -> Option<(bool, bool)> {
     Spi::connect(|c| {
@@ -152,7 +167,7 @@ fn _history<'a>(
             as_role(owner, || record(&hist, item, Some(&row), source));
         }
         Some(PgTriggerOperation::Update) => {
-            let (_, old_item) = unsafe { version_of(td.tg_trigtuple, tupdesc, reltype) };
+            let old_item = unsafe { item_of(td.tg_trigtuple, tupdesc) };
             let (row, item) = unsafe { version_of(td.tg_newtuple, tupdesc, reltype) };
             as_role(owner, || {
                 if old_item != item {
@@ -166,7 +181,7 @@ fn _history<'a>(
             });
         }
         Some(PgTriggerOperation::Delete) => {
-            let (_, item) = unsafe { version_of(td.tg_trigtuple, tupdesc, reltype) };
+            let item = unsafe { item_of(td.tg_trigtuple, tupdesc) };
             as_role(owner, || record(&hist, item, None, source));
         }
         _ => {}
