@@ -61,6 +61,16 @@ COMMENT ON FUNCTION monday_sync._history_table(oid) IS
 $$Internal (for as_of): the history table of a typed table's row type. SECURITY DEFINER; returns only a name, the caller reads the history with its own rights.$$;
 COMMENT ON FUNCTION monday_sync.as_of(anyelement, timestamptz) IS
 $$A typed table as it was at an instant, from the history enable_history keeps: SELECT * FROM monday_sync.as_of(NULL::public.deals, '2026-11-24 09:00+00'). Rows that existed then (deleted ones with state 'deleted'), with the values they had; raw and synced_at are NULL. The caller needs SELECT on the history table.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.pull_account() FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.pull_account() IS
+$$Pull the account's users (every status, 1,000 a call), teams with their members and tags (one call) into monday_sync.users, teams and tags. Deactivated users stay with enabled = false; what monday no longer lists is marked deleted_at, never dropped. Returns the counts and the API calls made.$$;
+COMMENT ON FUNCTION monday_sync.user_names(bigint[]) IS
+$$A people column's ids (users and teams) as names, in order; an unknown id shows as itself. Reads monday_sync.users and teams with the caller's rights (GRANT SELECT on them to the roles that use it).$$;
+COMMENT ON FUNCTION monday_sync.tag_names(bigint[]) IS
+$$A tags column's ids as tag names, in order; an unknown id shows as itself. Reads monday_sync.tags with the caller's rights.$$;
+COMMENT ON TABLE monday_sync.users IS 'The account''s users (pull_account): status ACTIVE / INACTIVE (deactivated: enabled false) / PENDING, kind admin / member / guest / view_only, team_ids; deleted_at when monday no longer lists them.';
+COMMENT ON TABLE monday_sync.teams IS 'The account''s teams (pull_account) and their members (user_ids); deleted_at when monday no longer lists them.';
+COMMENT ON TABLE monday_sync.tags IS 'The account''s tags (pull_account); deleted_at when monday no longer lists them.';
 REVOKE EXECUTE ON FUNCTION monday_sync.untrack_board(bigint, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.untrack_board(bigint, boolean) IS
 $$Stop syncing a tracked board (and its subitems board): its webhooks are deleted on monday, its jobs, schedule, column mapping, outbox and key map forgotten, its write-back triggers removed. The typed tables stay with their rows (track_board(..., adopt => true) takes them back) unless drop_table => true drops them. Refused while write-back has changes not yet on monday, unless the board was deleted on monday. Run history (sync_runs) is kept. Returns what it did.$$;

@@ -327,6 +327,43 @@ CREATE TABLE monday_sync._upsert_records (
 );
 REVOKE ALL ON monday_sync._upsert_records FROM PUBLIC;
 
+-- The account (pull_account): users, teams and tags. What monday no longer lists is marked
+-- (deleted_at), never dropped; synced_at is when a pull last saw the row.
+CREATE TABLE monday_sync.users (
+    user_id bigint PRIMARY KEY,
+    name text NOT NULL,
+    email text,
+    title text,
+    -- ACTIVE, INACTIVE (deactivated), PENDING (invited, not joined yet)
+    status text,
+    -- admin, member, guest, view_only
+    kind text,
+    enabled boolean NOT NULL,
+    is_guest boolean NOT NULL,
+    is_admin boolean NOT NULL,
+    created_at timestamptz,
+    time_zone text,
+    team_ids bigint[] NOT NULL DEFAULT '{}',
+    synced_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    deleted_at timestamptz
+);
+CREATE TABLE monday_sync.teams (
+    team_id bigint PRIMARY KEY,
+    name text NOT NULL,
+    is_guest boolean,
+    user_ids bigint[] NOT NULL DEFAULT '{}',
+    synced_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    deleted_at timestamptz
+);
+CREATE TABLE monday_sync.tags (
+    tag_id bigint PRIMARY KEY,
+    name text NOT NULL,
+    color text,
+    synced_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    deleted_at timestamptz
+);
+REVOKE ALL ON monday_sync.users, monday_sync.teams, monday_sync.tags FROM PUBLIC;
+
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.columns', '');

@@ -1246,6 +1246,90 @@ fn sessions_share_the_daily_budget(e: &mut Env) -> T {
 
 type Test = (&'static str, fn(&mut Env) -> T, usize);
 
+/// pull_account: users (paged), teams with members, tags; deactivated and deleted ones marked,
+/// never dropped; people and tags columns readable as names.
+fn account_is_pulled_and_kept(e: &mut Env) -> T {
+    use crate::fake::world::USER_ID;
+    e.fake.with(|s| {
+        for k in 0..1500i64 {
+            let (kind, status) = match k % 100 {
+                0 => ("guest", "PENDING"),
+                1 => ("member", "INACTIVE"),
+                _ => ("member", "ACTIVE"),
+            };
+            s.world.add_user(70_000_000 + k, &format!("User {k}"), &format!("u{k}@example.com"), kind, status);
+        }
+        s.world.add_team(52000, "Data team", &[70_000_002, 70_000_003]);
+    });
+    e.fake.clear_log();
+    let r = e.json("SELECT monday_sync.pull_account()")?;
+    eq(&r["users"], &serde_json::json!(1504), &format!("{r}"))?;
+    eq(&(r["teams"].clone(), r["tags"].clone()), &(serde_json::json!(2), serde_json::json!(2)), &format!("{r}"))?;
+    eq(&r["deactivated_users"], &serde_json::json!(15), &format!("{r}"))?;
+    eq(&e.calls(), &3, "two pages of users, one call for teams and tags")?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE is_admin")?, &1, "admins")?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE is_guest")?, &16, "guests")?;
+    eq(
+        &e.json("SELECT to_jsonb(team_ids) FROM monday_sync.users WHERE user_id = 70000002")?,
+        &serde_json::json!([52000]),
+        "a user's teams",
+    )?;
+    eq(
+        &e.json("SELECT to_jsonb(user_ids) FROM monday_sync.teams WHERE team_id = 52000")?,
+        &serde_json::json!([70000002, 70000003]),
+        "a team's members",
+    )?;
+    // Names for a people column (a user, a team, an unknown id) and a tags column.
+    eq(
+        &e.json(&format!("SELECT to_jsonb(monday_sync.user_names(ARRAY[{USER_ID}, 51166, 999]::bigint[]))"))?,
+        &serde_json::json!(["Dana Levi", "Payments team", "999"]),
+        "user_names",
+    )?;
+    eq(
+        &e.json("SELECT to_jsonb(monday_sync.tag_names(ARRAY[295064, 295026]::bigint[]))")?,
+        &serde_json::json!(["q3", "payments"]),
+        "tag_names",
+    )?;
+    // Over the typed table: the people column as names.
+    e.track()?;
+    e.pull()?;
+    let people: Option<String> = e
+        .db
+        .query_one(
+            "SELECT c.sql_name::text FROM monday_sync.columns c WHERE c.board_id = $1 AND c.column_type = 'people' LIMIT 1",
+            &[&SAMPLE_BOARD],
+        )
+        .map_err(pg)?
+        .get(0);
+    let col = people.ok_or("the sample board has no people column")?;
+    let named = e.i64(&format!(
+        "SELECT count(*) FROM public.q3_launch_plan WHERE cardinality({col}) > 0 AND monday_sync.user_names({col}) <> {col}::text[]"
+    ))?;
+    check(named > 0, "people cells read as names")?;
+    // Deactivated, deleted, gone: kept and marked.
+    e.fake.with(|s| {
+        if let Some(u) = s.world.account_users.get_mut(&70_000_010) {
+            u.insert("status".into(), serde_json::json!("INACTIVE"));
+        }
+        if let Some(u) = s.world.account_users.get_mut(&70_000_011) {
+            u.insert("is_deleted".into(), serde_json::json!(true));
+        }
+        s.world.account_tags.remove(&295064);
+        s.world.account_teams.remove(&52000);
+    });
+    let r = e.json("SELECT monday_sync.pull_account()")?;
+    eq(&r["marked_deleted"], &serde_json::json!({"users": 1, "teams": 1, "tags": 1}), &format!("{r}"))?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 70000010 AND NOT enabled AND deleted_at IS NULL")?, &1, "deactivated, kept")?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 70000011 AND deleted_at IS NOT NULL")?, &1, "deleted, marked")?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.tags WHERE tag_id = 295064 AND deleted_at IS NOT NULL")?, &1, "tag marked")?;
+    eq(
+        &e.json("SELECT to_jsonb(monday_sync.tag_names(ARRAY[295064]::bigint[]))")?,
+        &serde_json::json!(["q3"]),
+        "a deleted tag keeps its name",
+    )?;
+    Ok(())
+}
+
 /// enable_history: every version a pull, refresh or local change makes is kept, unchanged rows add
 /// none, and as_of gives the table as it was.
 fn history_keeps_every_version(e: &mut Env) -> T {
@@ -1420,6 +1504,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         (
             "sessions share the daily budget",
             sessions_share_the_daily_budget,
+            60,
+        ),
+        (
+            "the account: users, teams, tags; user_names, tag_names",
+            account_is_pulled_and_kept,
             60,
         ),
         (

@@ -54,6 +54,12 @@ pub const ITEM_FIELDS: &str = include_str!("graphql/item_fields.graphql");
 
 /// A board's webhooks on monday (`subscribe_board` creates what is missing).
 pub const WEBHOOKS: &str = include_str!("graphql/webhooks.graphql");
+/// The account's users, a page at a time (every status: deactivated users are kept, marked).
+pub const ACCOUNT_USERS: &str = include_str!("graphql/account_users.graphql");
+/// Users per page of `users` (monday's maximum).
+pub const USERS_PER_PAGE: i64 = 1_000;
+/// The account's teams (with their members) and tags, in one call.
+pub const ACCOUNT_REFS: &str = include_str!("graphql/account_refs.graphql");
 /// One webhook subscription (monday POSTs a challenge to the URL before it answers).
 pub const CREATE_WEBHOOK: &str = include_str!("graphql/create_webhook.graphql");
 pub const DELETE_WEBHOOK: &str = include_str!("graphql/delete_webhook.graphql");

@@ -1,6 +1,8 @@
 //! The thin pgrx glue that exposes the pure modules as SQL.
 
 /// One API budget for the whole server, in shared memory (`monday_sync.api_budget`).
+/// The account: users, teams, tags (`pull_account`, `user_names`, `tag_names`).
+pub mod account;
 pub mod budget;
 /// Tokens: `set_token`, `monday_sync.token_file`, and the API client built from them.
 pub mod client;

@@ -399,6 +399,52 @@ impl<'a> ObjectValue for Obj<'a> {
                     ))
                 }
                 "complexity" => Ok(ResolvedValue::object(self.new(Node::Complexity))),
+                // The account. `users` pages (limit 1 to 1,000, default 200) and filters by
+                // status (default ACTIVE and PENDING); deleted users are not listed.
+                "users" => {
+                    let ids = arg_ids(info, "ids");
+                    let limit = arg_i64(info, "limit").unwrap_or(200);
+                    if !(1..=1000).contains(&limit) {
+                        return Err(coded(
+                            "InvalidArgumentException",
+                            400,
+                            &format!("limit must be between 1 and 1000, got {limit}"),
+                        ));
+                    }
+                    let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
+                    let statuses: Vec<String> = arg(info, "status")
+                        .and_then(|v| v.as_array())
+                        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                        .unwrap_or_else(|| vec!["ACTIVE".into(), "PENDING".into()]);
+                    let users: Vec<&Map<String, Value>> = w
+                        .account_users
+                        .iter()
+                        .filter(|(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(id)))
+                        .map(|(_, m)| m)
+                        .filter(|m| m.get("is_deleted") != Some(&Value::Bool(true)))
+                        .filter(|m| {
+                            m.get("status")
+                                .and_then(Value::as_str)
+                                .is_some_and(|s| statuses.iter().any(|x| x == s))
+                        })
+                        .skip((page - 1) * limit as usize)
+                        .take(limit as usize)
+                        .collect();
+                    Ok(self.list(users.into_iter().map(|m| Node::Json("User".into(), m))))
+                }
+                "teams" | "tags" => {
+                    let ids = arg_ids(info, "ids");
+                    let (map, ty) = if f == "teams" {
+                        (&w.account_teams, "Team")
+                    } else {
+                        (&w.account_tags, "Tag")
+                    };
+                    Ok(self.list(
+                        map.iter()
+                            .filter(move |(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(id)))
+                            .map(move |(_, m)| Node::Json(ty.into(), m)),
+                    ))
+                }
                 "webhooks" => {
                     // Every subscription counts as the requesting app's: `app_webhooks_only`
                     // changes nothing. An unknown board has none.
@@ -773,6 +819,7 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                         .unwrap_or(25)
                         .min(int_arg("limit").unwrap_or(25)),
                     "boards" => list_len("ids").unwrap_or(25),
+                    "users" => list_len("ids").unwrap_or_else(|| int_arg("limit").unwrap_or(200)),
                     _ => 1,
                 };
                 let base = if super::mutations::ITEM_MUTATIONS.contains(&f.name.as_str()) {

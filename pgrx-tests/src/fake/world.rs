@@ -137,6 +137,11 @@ pub struct World {
     pub people: BTreeMap<i64, String>,
     /// The account's tags by id (`create_or_get_tag` is not implemented: add them here).
     pub tags: BTreeMap<i64, String>,
+    /// The account's users, teams and tags as the API returns them (`users`, `teams`, `tags`):
+    /// added with `add_user`, `add_team`, `add_tag`, which keep `people` and `tags` in step.
+    pub account_users: BTreeMap<i64, Map<String, Value>>,
+    pub account_teams: BTreeMap<i64, Map<String, Value>>,
+    pub account_tags: BTreeMap<i64, Map<String, Value>>,
 }
 
 /// One `ActivityLogType` entry. `created_at` is monday's 17-digit count of 100-ns ticks.
@@ -230,17 +235,18 @@ impl World {
             .collect();
 
         let mut w = World::default();
-        for (id, name) in [
-            (USER_ID, "Dana Levi"),
-            (44865792, "Noa Cohen"),
-            (44865793, "Avi Peretz"),
-            (31855020, "Omer"),
-            (51166, "Payments team"),
+        for (id, name, kind) in [
+            (USER_ID, "Dana Levi", "admin"),
+            (44865792, "Noa Cohen", "member"),
+            (44865793, "Avi Peretz", "member"),
+            (31855020, "Omer", "guest"),
         ] {
-            w.people.insert(id, name.into());
+            let email = format!("{}@example.com", name.split(' ').next().unwrap_or(name).to_lowercase());
+            w.add_user(id, name, &email, kind, "ACTIVE");
         }
-        w.tags.insert(295026, "payments".into());
-        w.tags.insert(295064, "q3".into());
+        w.add_team(51166, "Payments team", &[USER_ID, 44865792]);
+        w.add_tag(295026, "payments", "#00c875");
+        w.add_tag(295064, "q3", "#fdab3d");
         let mut board = Board {
             id: SAMPLE_BOARD,
             name: "Q3 Launch plan".into(),
@@ -401,6 +407,46 @@ impl World {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    // ---- the account: users, teams, tags ----
+
+    /// A user as `users` returns it (status ACTIVE, INACTIVE or PENDING; kind admin, member,
+    /// guest or view_only).
+    pub fn add_user(&mut self, id: i64, name: &str, email: &str, kind: &str, status: &str) {
+        self.people.insert(id, name.into());
+        let m = json!({
+            "id": id.to_string(), "name": name, "email": email, "title": "",
+            "status": status, "kind": kind, "is_deleted": false,
+            "created_at": "2024-03-01T09:00:00Z", "time_zone_identifier": "Asia/Jerusalem",
+            "teams": [],
+        });
+        if let Value::Object(m) = m {
+            self.account_users.insert(id, m);
+        }
+    }
+
+    /// A team with its members (each member's `teams` lists it).
+    pub fn add_team(&mut self, id: i64, name: &str, members: &[i64]) {
+        self.people.insert(id, name.into());
+        let users: Vec<Value> = members.iter().map(|u| json!({"id": u.to_string()})).collect();
+        if let Value::Object(m) = json!({
+            "id": id.to_string(), "name": name, "picture_url": null, "is_guest": false, "users": users,
+        }) {
+            self.account_teams.insert(id, m);
+        }
+        for u in members {
+            if let Some(Value::Array(t)) = self.account_users.get_mut(u).and_then(|m| m.get_mut("teams")) {
+                t.push(json!({"id": id.to_string()}));
+            }
+        }
+    }
+
+    pub fn add_tag(&mut self, id: i64, name: &str, color: &str) {
+        self.tags.insert(id, name.into());
+        if let Value::Object(m) = json!({"id": id.to_string(), "name": name, "color": color}) {
+            self.account_tags.insert(id, m);
+        }
     }
 
     // ---- changes that tests make, as monday users would ----
