@@ -62,6 +62,9 @@ $$Internal (for as_of): the history table of a typed table's row type. SECURITY 
 COMMENT ON FUNCTION monday_sync.as_of(anyelement, timestamptz) IS
 $$A typed table as it was at an instant, from the history enable_history keeps: SELECT * FROM monday_sync.as_of(NULL::public.deals, '2026-11-24 09:00+00'). Rows that existed then (deleted ones with state 'deleted'), with the values they had; raw and synced_at are NULL. The caller needs SELECT on the history table.$$;
 REVOKE EXECUTE ON FUNCTION monday_sync.pull_account() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION monday_sync.request_pull_account() FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.request_pull_account() IS
+$$Queue the worker's account job (pull_account) and return its id at once; a request while one waits joins it. The worker also queues it every monday_sync.account_interval. SECURITY DEFINER: GRANT EXECUTE lets a role queue it without access to the extension's tables.$$;
 COMMENT ON FUNCTION monday_sync.pull_account() IS
 $$Pull the account's users (every status, 1,000 a call), teams with their members and tags (one call) into monday_sync.users, teams and tags. Deactivated users stay with enabled = false; what monday no longer lists is marked deleted_at, never dropped. Returns the counts and the API calls made.$$;
 COMMENT ON FUNCTION monday_sync.user_names(bigint[]) IS

@@ -84,7 +84,7 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items', 'pull_account')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
     -- The queued job the worker ran this for (NULL: a SQL function call).
     jobid bigint,
@@ -105,8 +105,9 @@ CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
 -- FOR UPDATE SKIP LOCKED. At most one queued job per board and command: requests coalesce.
 CREATE TABLE monday_sync.jobs (
     jobid bigserial PRIMARY KEY,
-    board_id bigint NOT NULL REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
-    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write', 'upsert')),
+    -- NULL for the account's job (pull_account), which belongs to no board.
+    board_id bigint REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
+    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write', 'upsert', 'account')),
     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
     attempts int NOT NULL DEFAULT 0,
     queued_at timestamptz NOT NULL DEFAULT now(),
@@ -118,6 +119,8 @@ CREATE TABLE monday_sync.jobs (
     last_error text
 );
 CREATE UNIQUE INDEX jobs_one_queued ON monday_sync.jobs (board_id, command) WHERE status = 'queued';
+CREATE UNIQUE INDEX jobs_one_account ON monday_sync.jobs (command) WHERE status = 'queued' AND board_id IS NULL;
+ALTER TABLE monday_sync.jobs ADD CHECK ((board_id IS NULL) = (command = 'account'));
 CREATE INDEX jobs_due ON monday_sync.jobs (not_before, jobid) WHERE status = 'queued';
 CREATE INDEX ON monday_sync.jobs (board_id, jobid DESC);
 

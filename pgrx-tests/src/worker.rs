@@ -508,6 +508,44 @@ fn crash_and_restart_mid_job(w: &mut W) -> T {
 }
 
 /// Without pg_cron: the worker's own refresh and reconcile schedule.
+/// The account's job: on request, and on the worker's schedule (monday_sync.account_interval).
+fn account_job(w: &mut W) -> T {
+    w.sql("DELETE FROM monday_sync.users")?;
+    let id = w.i64("SELECT monday_sync.request_pull_account()")?;
+    let t = Instant::now();
+    loop {
+        let st = w.text(&format!("SELECT status FROM monday_sync.jobs WHERE jobid = {id}"))?;
+        if st.as_deref() == Some("succeeded") {
+            break;
+        }
+        check(st.as_deref() != Some("failed"), "the account job failed")?;
+        check(t.elapsed() < Duration::from_secs(20), &format!("the account job did not run: {st:?}"))?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let users = w.i64("SELECT count(*) FROM monday_sync.users WHERE deleted_at IS NULL")?;
+    let on_fake = w.fake.with(|s| s.world.account_users.len()) as i64;
+    eq(&users, &on_fake, "users pulled by the worker")?;
+    let run = w.text(&format!(
+        "SELECT r.kind || ' ' || r.status FROM monday_sync.sync_runs r JOIN monday_sync.jobs j USING (runid) WHERE j.jobid = {id}"
+    ))?;
+    eq(&run.as_deref(), &Some("pull_account succeeded"), "its run")?;
+    // On the schedule: a new user arrives without a request.
+    w.fake.with(|s| s.world.add_user(80_000_001, "Scheduled Sam", "sam@example.com", "member", "ACTIVE"));
+    w.reload(&[("monday_sync.account_interval", "1s")])?;
+    let t = Instant::now();
+    let r = loop {
+        if w.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 80000001")? == 1 {
+            break Ok(());
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            break Err("the scheduled account pull did not arrive".to_string());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    w.reload(&[("monday_sync.account_interval", "")])?;
+    r
+}
+
 fn worker_schedule(w: &mut W) -> T {
     let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[11]);
     w.sql(&format!(
@@ -838,6 +876,10 @@ pub fn run() -> Result<String, String> {
         (
             "the worker's own refresh and reconcile schedule",
             worker_schedule,
+        ),
+        (
+            "the account: request_pull_account and monday_sync.account_interval",
+            account_job,
         ),
         (
             "the worker paces itself under a small budget",

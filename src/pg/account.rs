@@ -77,6 +77,37 @@ fn list(data: &Value, key: &str) -> Value {
 fn pull_account() -> R<pgrx::JsonB> {
     let mut hooks = PgHooks { worker: false };
     let mut client = new_client(&mut hooks)?;
+    account_core(&mut client).map(pgrx::JsonB)
+}
+
+/// `monday_sync.request_pull_account()`: queues the worker's account job and returns its id at
+/// once (a request while one waits joins it). SECURITY DEFINER, revoked from PUBLIC, like
+/// `request_refresh`.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn request_pull_account() -> i64 {
+    let requester = unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
+        if name.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    };
+    let jobid: i64 = one(
+        "INSERT INTO monday_sync.jobs (board_id, command, requested_by) VALUES (NULL, 'account', $1)
+         ON CONFLICT (command) WHERE status = 'queued' AND board_id IS NULL
+         DO UPDATE SET not_before = least(jobs.not_before, pg_catalog.now())
+         RETURNING jobid",
+        &[requester.into()],
+    )
+    .unwrap_or_default();
+    super::worker::wake_on_commit();
+    jobid
+}
+
+/// The account pull itself, in the caller's transaction (the SQL function) or a worker step.
+pub(crate) fn account_core(client: &mut crate::api::Client) -> R<Value> {
     let what = "the monday account";
     let mut users = 0i64;
     let mut page = 1i64;
@@ -126,14 +157,14 @@ fn pull_account() -> R<pgrx::JsonB> {
         &[],
     )
     .unwrap_or(0);
-    Ok(pgrx::JsonB(json!({
+    Ok(json!({
         "users": users,
         "deactivated_users": deactivated,
         "teams": n_teams,
         "tags": n_tags,
         "marked_deleted": {"users": gone_users, "teams": gone_teams, "tags": gone_tags},
         "api_calls": client.http_calls(),
-    })))
+    }))
 }
 
 extension_sql!(

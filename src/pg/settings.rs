@@ -41,6 +41,7 @@ pub static WEBHOOK_QUEUE: GucSetting<i32> = GucSetting::<i32>::new(4096);
 pub static WEBHOOK_SETTLE: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 pub static WEBHOOK_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 pub static WEBHOOK_SILENCE: GucSetting<i32> = GucSetting::<i32>::new(3_600);
+pub static ACCOUNT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -330,6 +331,14 @@ fn define_webhook_settings() {
         c"Applied and ignored webhook events older than this are deleted from monday_sync.webhook_events.",
         &WEBHOOK_RETENTION,
         60,
+        i32::MAX,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"monday_sync.account_interval",
+        c"How often the worker pulls the account's users, teams and tags (0: never by itself).",
+        &ACCOUNT_INTERVAL,
+        0,
         i32::MAX,
         GucFlags::UNIT_S,
     );

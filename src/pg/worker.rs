@@ -652,6 +652,20 @@ fn schedule() {
          ON CONFLICT DO NOTHING",
         &[],
     );
+    // The account, every monday_sync.account_interval (0: only on request).
+    let every = settings::ACCOUNT_INTERVAL.get();
+    if every > 0 {
+        exec(
+            "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
+             SELECT NULL, 'account', 'monday_sync schedule'
+              WHERE NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
+                                 WHERE j.command = 'account'
+                                   AND (j.status IN ('queued', 'running')
+                                        OR j.queued_at > now() - $1 * interval '1 second'))
+             ON CONFLICT DO NOTHING",
+            &[every.into()],
+        );
+    }
     // Write-back left waiting (a call that failed, a restart): sent again, a minute after a
     // write job failed.
     exec(
@@ -805,11 +819,12 @@ fn run(job: Job) {
                 &format!(
                     "UPDATE monday_sync.jobs SET not_before = least(not_before, {not_before}),
                             attempts = greatest(attempts, $4)
-                      WHERE board_id = $1 AND command = $2 AND status = 'queued' AND jobid <> $3
+                      WHERE board_id IS NOT DISTINCT FROM $1 AND command = $2 AND status = 'queued' AND jobid <> $3
                   RETURNING jobid"
                 ),
                 &[
-                    job.board_id.into(),
+                    // The account's job has no board.
+                    (job.command != "account").then_some(job.board_id).into(),
                     job.command.as_str().into(),
                     job.jobid.into(),
                     (job.attempts - i32::from(daily)).into(),
@@ -871,6 +886,9 @@ fn run(job: Job) {
 }
 
 fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
+    if job.command == "account" {
+        return execute_account(job, runid_out);
+    }
     let fail = |e: ErrorReport| failure_of(e);
     let (tb, tok) = in_tx(|| {
         let tb = tracked(job.board_id).ok_or_else(|| {
@@ -926,6 +944,54 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         Ok((total, text, mode)) => {
             in_tx(|| {
                 finish_run(runid, &client, &total, &text, mode);
+                Ok(())
+            })
+            .map_err(fail)?;
+            Ok(Done {
+                runid,
+                message: text,
+            })
+        }
+        Err(e) => {
+            let f = failure_of(e);
+            let text = f.text();
+            let _ = in_tx(|| {
+                fail_run(runid, &client, &text);
+                Ok(())
+            });
+            Err(f)
+        }
+    }
+}
+
+/// The account's job: `pull_account` in one step, recorded as a `pull_account` run (board 0).
+fn execute_account(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
+    let fail = |e: ErrorReport| failure_of(e);
+    let tok = in_tx(token).map_err(fail)?;
+    let mut hooks = PgHooks { worker: true };
+    let mut client = Client::new(settings::api_config(tok), &mut hooks);
+    let runid = in_tx(|| {
+        let runid = start_job_run(0, "pull_account", Some(job.jobid), None);
+        exec(
+            "UPDATE monday_sync.jobs SET runid = $2 WHERE jobid = $1",
+            &[job.jobid.into(), runid.into()],
+        );
+        Ok(runid)
+    })
+    .map_err(fail)?;
+    *runid_out = Some(runid);
+    match in_tx(|| super::account::account_core(&mut client)) {
+        Ok(v) => {
+            let text = format!(
+                "{} users ({} deactivated), {} teams, {} tags; marked deleted: {}",
+                v["users"], v["deactivated_users"], v["teams"], v["tags"], v["marked_deleted"]
+            );
+            let stats = super::runs::Stats {
+                items_seen: v["users"].as_i64().unwrap_or(0),
+                ..Default::default()
+            };
+            in_tx(|| {
+                finish_run(runid, &client, &stats, &text, None);
                 Ok(())
             })
             .map_err(fail)?;
