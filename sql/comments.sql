@@ -66,13 +66,15 @@ REVOKE EXECUTE ON FUNCTION monday_sync.request_pull_account() FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.request_pull_account() IS
 $$Queue the worker's account job (pull_account) and return its id at once; a request while one waits joins it. The worker also queues it every monday_sync.account_interval. SECURITY DEFINER: GRANT EXECUTE lets a role queue it without access to the extension's tables.$$;
 COMMENT ON FUNCTION monday_sync.pull_account() IS
-$$Pull the account's users (every status, 1,000 a call), teams with their members and tags (one call) into monday_sync.users, teams and tags. Deactivated users stay with enabled = false; what monday no longer lists is marked deleted_at, never dropped. Returns the counts and the API calls made.$$;
+$$Pull the account's users (every status, 1,000 a call), teams with their members and tags (one call), workspaces (every state) and folders (100 a call) into monday_sync.users, teams, tags, workspaces and folders. Deactivated users stay with enabled = false; what monday no longer lists is marked deleted_at, never dropped. Returns the counts and the API calls made.$$;
 COMMENT ON FUNCTION monday_sync.user_names(bigint[]) IS
 $$A people column's ids (users and teams) as names, in order; an unknown id shows as itself. Reads monday_sync.users and teams with the caller's rights (GRANT SELECT on them to the roles that use it).$$;
 COMMENT ON FUNCTION monday_sync.tag_names(bigint[]) IS
 $$A tags column's ids as tag names, in order; an unknown id shows as itself. Reads monday_sync.tags with the caller's rights.$$;
 COMMENT ON TABLE monday_sync.users IS 'The account''s users (pull_account): status ACTIVE / INACTIVE (deactivated: enabled false) / PENDING, kind admin / member / guest / view_only, team_ids; deleted_at when monday no longer lists them.';
 COMMENT ON TABLE monday_sync.teams IS 'The account''s teams (pull_account) and their members (user_ids); deleted_at when monday no longer lists them.';
+COMMENT ON TABLE monday_sync.workspaces IS 'The account''s workspaces (pull_account): kind open / closed / template, state active / archived / deleted; deleted_at when deleted or no longer listed.';
+COMMENT ON TABLE monday_sync.folders IS 'The account''s folders (pull_account): workspace, parent folder, the boards in them (board_ids); deleted_at when monday no longer lists them.';
 COMMENT ON TABLE monday_sync.tags IS 'The account''s tags (pull_account); deleted_at when monday no longer lists them.';
 REVOKE EXECUTE ON FUNCTION monday_sync.untrack_board(bigint, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.untrack_board(bigint, boolean) IS

@@ -365,7 +365,32 @@ CREATE TABLE monday_sync.tags (
     synced_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     deleted_at timestamptz
 );
-REVOKE ALL ON monday_sync.users, monday_sync.teams, monday_sync.tags FROM PUBLIC;
+CREATE TABLE monday_sync.workspaces (
+    workspace_id bigint PRIMARY KEY,
+    name text NOT NULL,
+    -- open, closed, template
+    kind text,
+    description text,
+    -- active, archived, deleted (as monday reports it)
+    state text,
+    created_at date,
+    is_default boolean,
+    synced_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    deleted_at timestamptz
+);
+CREATE TABLE monday_sync.folders (
+    folder_id bigint PRIMARY KEY,
+    name text NOT NULL,
+    workspace_id bigint,
+    parent_folder_id bigint,
+    color text,
+    created_at date,
+    -- The boards in the folder.
+    board_ids bigint[] NOT NULL DEFAULT '{}',
+    synced_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    deleted_at timestamptz
+);
+REVOKE ALL ON monday_sync.users, monday_sync.teams, monday_sync.tags, monday_sync.workspaces, monday_sync.folders FROM PUBLIC;
 
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');

@@ -1266,7 +1266,13 @@ fn account_is_pulled_and_kept(e: &mut Env) -> T {
     eq(&r["users"], &serde_json::json!(1504), &format!("{r}"))?;
     eq(&(r["teams"].clone(), r["tags"].clone()), &(serde_json::json!(2), serde_json::json!(2)), &format!("{r}"))?;
     eq(&r["deactivated_users"], &serde_json::json!(15), &format!("{r}"))?;
-    eq(&e.calls(), &3, "two pages of users, one call for teams and tags")?;
+    eq(&(r["workspaces"].clone(), r["folders"].clone()), &(serde_json::json!(1), serde_json::json!(1)), &format!("{r}"))?;
+    eq(&e.calls(), &5, "two pages of users, one call for teams and tags, one each for workspaces and folders")?;
+    eq(
+        &e.json("SELECT jsonb_build_object('ws', workspace_id, 'boards', board_ids) FROM monday_sync.folders")?,
+        &serde_json::json!({"ws": 4200001, "boards": [SAMPLE_BOARD]}),
+        "a folder, its workspace and boards",
+    )?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE is_admin")?, &1, "admins")?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE is_guest")?, &16, "guests")?;
     eq(
@@ -1316,9 +1322,19 @@ fn account_is_pulled_and_kept(e: &mut Env) -> T {
         }
         s.world.account_tags.remove(&295064);
         s.world.account_teams.remove(&52000);
+        s.world.account_folders.remove(&5_300_001);
+        if let Some(ws) = s.world.account_workspaces.get_mut(&4_200_001) {
+            ws.insert("state".into(), serde_json::json!("deleted"));
+        }
     });
     let r = e.json("SELECT monday_sync.pull_account()")?;
-    eq(&r["marked_deleted"], &serde_json::json!({"users": 1, "teams": 1, "tags": 1}), &format!("{r}"))?;
+    eq(
+        &r["marked_deleted"],
+        &serde_json::json!({"users": 1, "teams": 1, "tags": 1, "workspaces": 0, "folders": 1}),
+        &format!("{r}"),
+    )?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.workspaces WHERE state = 'deleted' AND deleted_at IS NOT NULL")?, &1, "a deleted workspace, kept and marked")?;
+    eq(&e.i64("SELECT count(*) FROM monday_sync.folders WHERE deleted_at IS NOT NULL")?, &1, "a folder monday no longer lists, marked")?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 70000010 AND NOT enabled AND deleted_at IS NULL")?, &1, "deactivated, kept")?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 70000011 AND deleted_at IS NOT NULL")?, &1, "deleted, marked")?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.tags WHERE tag_id = 295064 AND deleted_at IS NOT NULL")?, &1, "tag marked")?;

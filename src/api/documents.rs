@@ -58,6 +58,11 @@ pub const WEBHOOKS: &str = include_str!("graphql/webhooks.graphql");
 pub const ACCOUNT_USERS: &str = include_str!("graphql/account_users.graphql");
 /// Users per page of `users` (monday's maximum).
 pub const USERS_PER_PAGE: i64 = 1_000;
+/// The account's workspaces (every state) and folders, a page at a time.
+pub const ACCOUNT_WORKSPACES: &str = include_str!("graphql/account_workspaces.graphql");
+pub const ACCOUNT_FOLDERS: &str = include_str!("graphql/account_folders.graphql");
+/// Workspaces and folders per page.
+pub const SPACES_PER_PAGE: i64 = 100;
 /// The account's teams (with their members) and tags, in one call.
 pub const ACCOUNT_REFS: &str = include_str!("graphql/account_refs.graphql");
 /// One webhook subscription (monday POSTs a challenge to the URL before it answers).

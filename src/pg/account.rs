@@ -1,8 +1,8 @@
-//! The account around the boards: `monday_sync.users`, `teams` and `tags`, pulled by
-//! `pull_account()` (users a page of 1,000 at a time, teams with their members and tags in one
-//! call), and `user_names` / `tag_names` to read a people or tags column as names. Users,
-//! teams and tags monday no longer lists are marked (`deleted_at`), never dropped; deactivated
-//! users stay with `enabled = false`.
+//! The account around the boards: `monday_sync.users`, `teams`, `tags`, `workspaces` and
+//! `folders`, pulled by `pull_account()` (users a page of 1,000 at a time, teams with their
+//! members and tags in one call, workspaces and folders 100 a page), and `user_names` /
+//! `tag_names` to read a people or tags column as names. What monday no longer lists is marked
+//! (`deleted_at`), never dropped; deactivated users stay with `enabled = false`.
 #![allow(clippy::result_large_err)]
 
 use super::budget::PgHooks;
@@ -63,6 +63,74 @@ SELECT (r->>'id')::bigint, coalesce(r->>'name', ''), r->>'color', pg_catalog.now
 ON CONFLICT (tag_id) DO UPDATE
    SET name = excluded.name, color = excluded.color, synced_at = excluded.synced_at, deleted_at = NULL
 "#;
+
+const UPSERT_WORKSPACES: &str = r#"
+INSERT INTO monday_sync.workspaces AS w
+       (workspace_id, name, kind, description, state, created_at, is_default, synced_at, deleted_at)
+SELECT (r->>'id')::bigint, coalesce(r->>'name', ''), r->>'kind', r->>'description', r->>'state',
+       CASE WHEN r->>'created_at' ~ '^\d{4}-\d{2}-\d{2}' THEN pg_catalog.left(r->>'created_at', 10)::date END,
+       CASE WHEN r->>'is_default_workspace' IN ('true', 'false') THEN (r->>'is_default_workspace')::boolean END,
+       pg_catalog.now(), CASE WHEN r->>'state' = 'deleted' THEN pg_catalog.now() END
+  FROM pg_catalog.jsonb_array_elements($1) r
+ WHERE r->>'id' ~ '^\d{1,18}$'
+ON CONFLICT (workspace_id) DO UPDATE
+   SET name = excluded.name, kind = excluded.kind, description = excluded.description,
+       state = excluded.state, created_at = excluded.created_at, is_default = excluded.is_default,
+       synced_at = excluded.synced_at,
+       deleted_at = CASE WHEN excluded.deleted_at IS NULL THEN NULL ELSE coalesce(w.deleted_at, excluded.deleted_at) END
+"#;
+
+const UPSERT_FOLDERS: &str = r#"
+INSERT INTO monday_sync.folders AS f
+       (folder_id, name, workspace_id, parent_folder_id, color, created_at, board_ids, synced_at, deleted_at)
+SELECT (r->>'id')::bigint, coalesce(r->>'name', ''),
+       CASE WHEN r#>>'{workspace,id}' ~ '^\d{1,18}$' THEN (r#>>'{workspace,id}')::bigint END,
+       CASE WHEN r#>>'{parent,id}' ~ '^\d{1,18}$' THEN (r#>>'{parent,id}')::bigint END,
+       r->>'color',
+       CASE WHEN r->>'created_at' ~ '^\d{4}-\d{2}-\d{2}' THEN pg_catalog.left(r->>'created_at', 10)::date END,
+       coalesce((SELECT pg_catalog.array_agg((c->>'id')::bigint ORDER BY (c->>'id')::bigint)
+                   FROM pg_catalog.jsonb_array_elements(CASE WHEN pg_catalog.jsonb_typeof(r->'children') = 'array' THEN r->'children' ELSE '[]' END) c
+                  WHERE c->>'id' ~ '^\d{1,18}$'), '{}'),
+       pg_catalog.now(), NULL
+  FROM pg_catalog.jsonb_array_elements($1) r
+ WHERE r->>'id' ~ '^\d{1,18}$'
+ON CONFLICT (folder_id) DO UPDATE
+   SET name = excluded.name, workspace_id = excluded.workspace_id,
+       parent_folder_id = excluded.parent_folder_id, color = excluded.color,
+       created_at = excluded.created_at, board_ids = excluded.board_ids,
+       synced_at = excluded.synced_at, deleted_at = NULL
+"#;
+
+/// Every page of a paged list (`workspaces`, `folders`) upserted with `upsert`; returns the rows.
+fn paged(
+    client: &mut crate::api::Client,
+    name: &'static str,
+    doc: &'static str,
+    key: &str,
+    upsert: &str,
+) -> R<i64> {
+    let mut rows = 0i64;
+    let mut page = 1i64;
+    loop {
+        let data = client
+            .query(
+                name,
+                doc,
+                json!({ "limit": documents::SPACES_PER_PAGE, "page": page }),
+            )
+            .map_err(|e| api_err(e, "the monday account"))?;
+        let batch = list(&data, key);
+        let n = batch.as_array().map(Vec::len).unwrap_or(0) as i64;
+        if n > 0 {
+            exec(upsert, &[pgrx::JsonB(batch).into()]);
+        }
+        rows += n;
+        if n < documents::SPACES_PER_PAGE || page >= MAX_USER_PAGES {
+            return Ok(rows);
+        }
+        page += 1;
+    }
+}
 
 fn list(data: &Value, key: &str) -> Value {
     match data.get(key) {
@@ -141,6 +209,20 @@ pub(crate) fn account_core(client: &mut crate::api::Client) -> R<Value> {
     );
     exec(UPSERT_TEAMS, &[pgrx::JsonB(teams).into()]);
     exec(UPSERT_TAGS, &[pgrx::JsonB(tags).into()]);
+    let n_workspaces = paged(
+        client,
+        "AccountWorkspaces",
+        documents::ACCOUNT_WORKSPACES,
+        "workspaces",
+        UPSERT_WORKSPACES,
+    )?;
+    let n_folders = paged(
+        client,
+        "AccountFolders",
+        documents::ACCOUNT_FOLDERS,
+        "folders",
+        UPSERT_FOLDERS,
+    )?;
     // What monday no longer lists: marked, kept.
     let gone = |table: &str| -> i64 {
         exec(
@@ -152,6 +234,7 @@ pub(crate) fn account_core(client: &mut crate::api::Client) -> R<Value> {
         ) as i64
     };
     let (gone_users, gone_teams, gone_tags) = (gone("users"), gone("teams"), gone("tags"));
+    let (gone_workspaces, gone_folders) = (gone("workspaces"), gone("folders"));
     let deactivated: i64 = one(
         "SELECT count(*) FROM monday_sync.users WHERE NOT enabled AND deleted_at IS NULL",
         &[],
@@ -162,7 +245,10 @@ pub(crate) fn account_core(client: &mut crate::api::Client) -> R<Value> {
         "deactivated_users": deactivated,
         "teams": n_teams,
         "tags": n_tags,
-        "marked_deleted": {"users": gone_users, "teams": gone_teams, "tags": gone_tags},
+        "workspaces": n_workspaces,
+        "folders": n_folders,
+        "marked_deleted": {"users": gone_users, "teams": gone_teams, "tags": gone_tags,
+                           "workspaces": gone_workspaces, "folders": gone_folders},
         "api_calls": client.http_calls(),
     }))
 }

@@ -432,6 +432,31 @@ impl<'a> ObjectValue for Obj<'a> {
                         .collect();
                     Ok(self.list(users.into_iter().map(|m| Node::Json("User".into(), m))))
                 }
+                // Workspaces (state filter: active by default, or all) and folders, paged.
+                "workspaces" | "folders" => {
+                    let ids = arg_ids(info, "ids");
+                    let limit = arg_i64(info, "limit").unwrap_or(25).max(1) as usize;
+                    let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
+                    let state = arg(info, "state").and_then(|v| v.as_str()).unwrap_or("active").to_string();
+                    let (map, ty) = if f == "workspaces" {
+                        (&w.account_workspaces, "Workspace")
+                    } else {
+                        (&w.account_folders, "Folder")
+                    };
+                    let rows: Vec<&Map<String, Value>> = map
+                        .iter()
+                        .filter(|(id, _)| ids.as_ref().is_none_or(|ids| ids.contains(id)))
+                        .map(|(_, m)| m)
+                        .filter(|m| {
+                            ty == "Folder"
+                                || state == "all"
+                                || m.get("state").and_then(Value::as_str) == Some(state.as_str())
+                        })
+                        .skip((page - 1) * limit)
+                        .take(limit)
+                        .collect();
+                    Ok(self.list(rows.into_iter().map(move |m| Node::Json(ty.into(), m))))
+                }
                 "teams" | "tags" => {
                     let ids = arg_ids(info, "ids");
                     let (map, ty) = if f == "teams" {

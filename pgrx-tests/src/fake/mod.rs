@@ -1274,7 +1274,7 @@ mod tests {
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
-        assert_eq!(n, 11);
+        assert_eq!(n, 13);
     }
 
     #[test]

@@ -142,6 +142,9 @@ pub struct World {
     pub account_users: BTreeMap<i64, Map<String, Value>>,
     pub account_teams: BTreeMap<i64, Map<String, Value>>,
     pub account_tags: BTreeMap<i64, Map<String, Value>>,
+    /// Workspaces and folders as `workspaces` / `folders` return them (`add_workspace`, `add_folder`).
+    pub account_workspaces: BTreeMap<i64, Map<String, Value>>,
+    pub account_folders: BTreeMap<i64, Map<String, Value>>,
 }
 
 /// One `ActivityLogType` entry. `created_at` is monday's 17-digit count of 100-ns ticks.
@@ -245,6 +248,8 @@ impl World {
             w.add_user(id, name, &email, kind, "ACTIVE");
         }
         w.add_team(51166, "Payments team", &[USER_ID, 44865792]);
+        w.add_workspace(4_200_001, "Product", "open", "active");
+        w.add_folder(5_300_001, "Launches", 4_200_001, None, &[SAMPLE_BOARD]);
         w.add_tag(295026, "payments", "#00c875");
         w.add_tag(295064, "q3", "#fdab3d");
         let mut board = Board {
@@ -439,6 +444,29 @@ impl World {
             if let Some(Value::Array(t)) = self.account_users.get_mut(u).and_then(|m| m.get_mut("teams")) {
                 t.push(json!({"id": id.to_string()}));
             }
+        }
+    }
+
+    /// A workspace (kind open / closed / template; state active / archived / deleted).
+    pub fn add_workspace(&mut self, id: i64, name: &str, kind: &str, state: &str) {
+        if let Value::Object(m) = json!({
+            "id": id.to_string(), "name": name, "kind": kind, "description": null, "state": state,
+            "created_at": "2024-02-01", "is_default_workspace": false,
+        }) {
+            self.account_workspaces.insert(id, m);
+        }
+    }
+
+    /// A folder of a workspace (in another folder when `parent`), holding `boards`.
+    pub fn add_folder(&mut self, id: i64, name: &str, workspace: i64, parent: Option<i64>, boards: &[i64]) {
+        let children: Vec<Value> = boards.iter().map(|b| json!({"id": b.to_string()})).collect();
+        if let Value::Object(m) = json!({
+            "id": id.to_string(), "name": name, "color": null, "created_at": "2024-02-02",
+            "workspace": {"id": workspace.to_string()},
+            "parent": parent.map(|p| json!({"id": p.to_string()})),
+            "children": children,
+        }) {
+            self.account_folders.insert(id, m);
         }
     }
 
