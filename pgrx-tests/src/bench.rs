@@ -741,3 +741,48 @@ pub fn history() -> Result<(), String> {
     );
     Ok(())
 }
+
+/// The account benchmark (`pgrx-tests/run bench-account`): `pull_account` of an account with
+/// 1,000 users, 100 teams, 200 tags, 20 workspaces and 100 folders: calls and seconds, first and
+/// second (nothing changed) pull.
+pub fn account() -> Result<(), String> {
+    use crate::fake::world::World;
+    const USERS: i64 = 1_000;
+    const TEAMS: i64 = 100;
+    let mut world = World::sample(10, false);
+    for k in 0..USERS {
+        world.add_user(90_000_000 + k, &format!("User {k}"), &format!("u{k}@example.com"), "member", if k % 50 == 0 { "INACTIVE" } else { "ACTIVE" });
+    }
+    for t in 0..TEAMS {
+        let members: Vec<i64> = (0..10).map(|m| 90_000_000 + (t * 10 + m) % USERS).collect();
+        world.add_team(60_000 + t, &format!("Team {t}"), &members);
+    }
+    for g in 0..200 {
+        world.add_tag(400_000 + g, &format!("tag-{g}"), "#00c875");
+    }
+    for ws in 0..20 {
+        world.add_workspace(4_300_000 + ws, &format!("Workspace {ws}"), "open", "active");
+        for f in 0..5 {
+            world.add_folder(5_400_000 + ws * 5 + f, &format!("Folder {ws}.{f}"), 4_300_000 + ws, None, &[]);
+        }
+    }
+    let mut w = crate::writeback::start_with(world, &["jit = off", "log_min_messages = warning"])?;
+    let users = w.fake.with(|s| s.world.account_users.len());
+    println!("\nAccount: {users} users, {} teams, {} tags, {} workspaces, {} folders:",
+        w.fake.with(|s| s.world.account_teams.len()),
+        w.fake.with(|s| s.world.account_tags.len()),
+        w.fake.with(|s| s.world.account_workspaces.len()),
+        w.fake.with(|s| s.world.account_folders.len()));
+    for label in ["first pull_account", "second (nothing changed)"] {
+        w.fake.clear_log();
+        let t = Instant::now();
+        let r = w.json("SELECT monday_sync.pull_account()")?;
+        let secs = t.elapsed().as_secs_f64();
+        let complexity: i64 = w.fake.log().iter().map(|l| l.complexity).sum();
+        println!(
+            "  {label}: {} API calls, {secs:.2} s, complexity {complexity}; {} users ({} deactivated), {} teams, {} tags, {} workspaces, {} folders",
+            w.fake.log().len(), r["users"], r["deactivated_users"], r["teams"], r["tags"], r["workspaces"], r["folders"]
+        );
+    }
+    Ok(())
+}

@@ -61,6 +61,7 @@ fn usage() -> ! {
          \n  bench-refresh   only the incremental refresh benchmark (10,000 items; lag under pg_cron)\
          \n  bench-webhooks  only the webhook benchmark (events/s and time to 200 at 32 senders; lag; API calls)\
          \n  bench-write     only the write-back benchmark (1,000 single-row UPDATEs: calls, COMMIT to monday p50/p99; upsert_items of 10,000 records)\
+         \n  bench-account   only the account benchmark (pull_account of 1,000 users, 100 teams: calls, seconds)\
          \n  bench-history   only the history benchmark (10,000 changes: versions, storage, refresh time with and without)\
          \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
@@ -102,6 +103,9 @@ fn main() {
         // bench-write's second half, from the release build (installed and set up already).
         Some("_bench-write") => bench::write(),
         Some("_bench-history") => bench::history(),
+        Some("bench-account") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| bench::account()),
         Some("bench-history") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::history()),
@@ -502,7 +506,8 @@ fn bench() -> Result<(), String> {
     bench::refresh()?;
     bench::webhooks()?;
     bench::write()?;
-    bench::history()
+    bench::history()?;
+    bench::account()
 }
 
 fn flag<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
