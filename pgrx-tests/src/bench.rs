@@ -101,6 +101,28 @@ pub fn rss_anon_kb(pid: i32) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// Runs a benchmark whose fake lives in this process from the release build of the harness
+/// (`command` is its hidden subcommand), so the fake's debug build is not what is measured.
+fn from_release(what: &str, command: &str) -> Result<(), String> {
+    step(&format!(
+        "{what} benchmark: building the harness and the fake monday server (release)"
+    ));
+    run(
+        "cargo",
+        &["build", "--release", "-q", "-p", "monday_sync_harness"],
+        &[],
+    )?;
+    let status = Command::new("target/release/harness")
+        .arg(command)
+        .status()
+        .map_err(|e| format!("target/release/harness: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the {what} benchmark failed ({status})"))
+    }
+}
+
 pub fn sync() -> Result<(), String> {
     step("sync benchmark: building the fake monday server (release)");
     run(
@@ -484,21 +506,7 @@ pub fn write() -> Result<(), String> {
     // The fake runs inside this process (the benchmark reads its items directly): a debug build
     // of it would be the bottleneck, so the benchmark itself runs from the release build.
     if cfg!(debug_assertions) {
-        step("write-back benchmark: building the harness and the fake monday server (release)");
-        run(
-            "cargo",
-            &["build", "--release", "-q", "-p", "monday_sync_harness"],
-            &[],
-        )?;
-        let status = Command::new("target/release/harness")
-            .arg("_bench-write")
-            .status()
-            .map_err(|e| format!("target/release/harness: {e}"))?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err(format!("the write-back benchmark failed ({status})"))
-        };
+        return from_release("write-back", "_bench-write");
     }
     use crate::fake::world::{World, FIRST_ITEM, SAMPLE_BOARD};
     use serde_json::{json, Value};
@@ -527,11 +535,14 @@ pub fn write() -> Result<(), String> {
         ],
     )?;
     // (GraphQL's Int is 32 bits: `complexity { before after }` cannot count past 2^31.)
-    w.fake.with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
+    w.fake
+        .with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
     // One call under the lifted budget, so the shared budget knows the window (the worker paces
     // itself on what monday last reported).
     w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
-    w.sql(&format!("SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"
+    ))?;
     let nid = "text0";
 
     // 1. 1,000 single-row UPDATEs, one transaction each, as fast as one client goes.
@@ -561,7 +572,9 @@ pub fn write() -> Result<(), String> {
                 });
                 let c = commits.lock().unwrap().clone();
                 for k in 0..UPDATES as usize {
-                    if seen[k].is_none() && texts[k].as_deref() == Some(format!("bench {k}").as_str()) {
+                    if seen[k].is_none()
+                        && texts[k].as_deref() == Some(format!("bench {k}").as_str())
+                    {
                         if let Some(at) = c[k] {
                             seen[k] = Some(now.saturating_duration_since(at));
                         }
@@ -612,9 +625,8 @@ pub fn write() -> Result<(), String> {
 
     // 2. upsert_items: 10,000 records, 5,000 already on the board (500 of them differ), 5,000 new.
     let mut recs = Vec::with_capacity(RECORDS as usize);
-    let notes: Vec<Option<String>> = w
-        .db
-        .query(
+    let notes: Vec<Option<String>> =
+        w.db.query(
             "SELECT notes FROM public.q3_launch_plan ORDER BY crm_id",
             &[],
         )
@@ -637,9 +649,8 @@ pub fn write() -> Result<(), String> {
     }
     w.fake.clear_log();
     let t0 = Instant::now();
-    let r = w
-        .db
-        .query_one(
+    let r =
+        w.db.query_one(
             "SELECT monday_sync.upsert_items($1, 'crm_id', $2)",
             &[&SAMPLE_BOARD, &Value::Array(recs)],
         )
@@ -672,21 +683,7 @@ pub fn history() -> Result<(), String> {
     use crate::fake::world::{World, FIRST_ITEM, SAMPLE_BOARD};
     use serde_json::json;
     if cfg!(debug_assertions) {
-        step("history benchmark: building the harness and the fake monday server (release)");
-        run(
-            "cargo",
-            &["build", "--release", "-q", "-p", "monday_sync_harness"],
-            &[],
-        )?;
-        let status = Command::new("target/release/harness")
-            .arg("_bench-history")
-            .status()
-            .map_err(|e| format!("target/release/harness: {e}"))?;
-        return if status.success() {
-            Ok(())
-        } else {
-            Err(format!("the history benchmark failed ({status})"))
-        };
+        return from_release("history", "_bench-history");
     }
     const ITEMS: i64 = 1_000;
     const ROUNDS: i64 = 10;
@@ -699,7 +696,8 @@ pub fn history() -> Result<(), String> {
             "monday_sync.complexity_per_minute = 2000000000",
         ],
     )?;
-    w.fake.with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
+    w.fake
+        .with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
     w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
     let rounds = |w: &mut crate::writeback::W, tag: &str| -> Result<(f64, usize), String> {
         let (mut secs, mut calls) = (0.0, 0);
@@ -707,7 +705,8 @@ pub fn history() -> Result<(), String> {
             w.fake.with(|s| {
                 for k in 0..ITEMS {
                     let v = format!("{tag} {r} {k}");
-                    s.world.set_cell(FIRST_ITEM + k, "text0", Some(json!(v)), Some(&v));
+                    s.world
+                        .set_cell(FIRST_ITEM + k, "text0", Some(json!(v)), Some(&v));
                 }
             });
             w.fake.clear_log();
@@ -719,15 +718,19 @@ pub fn history() -> Result<(), String> {
         Ok((secs, calls))
     };
     let (plain_secs, plain_calls) = rounds(&mut w, "plain")?;
-    w.sql(&format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.enable_history({SAMPLE_BOARD})"
+    ))?;
     let first = w.i64("SELECT count(*) FROM public.q3_launch_plan_history")?;
     let first_bytes = w.i64("SELECT pg_total_relation_size('public.q3_launch_plan_history')")?;
     let (hist_secs, hist_calls) = rounds(&mut w, "history")?;
     w.sql("VACUUM ANALYZE public.q3_launch_plan_history")?;
     let versions = w.i64("SELECT count(*) FROM public.q3_launch_plan_history")? - first;
-    let bytes = w.i64("SELECT pg_total_relation_size('public.q3_launch_plan_history')")? - first_bytes;
+    let bytes =
+        w.i64("SELECT pg_total_relation_size('public.q3_launch_plan_history')")? - first_bytes;
     let row_bytes = w.i64("SELECT avg(pg_column_size(t.*))::int8 FROM public.q3_launch_plan t")?;
-    let version_bytes = w.i64("SELECT avg(pg_column_size(h.*))::int8 FROM public.q3_launch_plan_history h")?;
+    let version_bytes =
+        w.i64("SELECT avg(pg_column_size(h.*))::int8 FROM public.q3_launch_plan_history h")?;
     let changes = ITEMS * ROUNDS;
     println!("\nHistory: {changes} changes to a {ITEMS}-item board ({ROUNDS} refreshes of {ITEMS} changed items):");
     println!(
@@ -751,7 +754,13 @@ pub fn account() -> Result<(), String> {
     const TEAMS: i64 = 100;
     let mut world = World::sample(10, false);
     for k in 0..USERS {
-        world.add_user(90_000_000 + k, &format!("User {k}"), &format!("u{k}@example.com"), "member", if k % 50 == 0 { "INACTIVE" } else { "ACTIVE" });
+        world.add_user(
+            90_000_000 + k,
+            &format!("User {k}"),
+            &format!("u{k}@example.com"),
+            "member",
+            if k % 50 == 0 { "INACTIVE" } else { "ACTIVE" },
+        );
     }
     for t in 0..TEAMS {
         let members: Vec<i64> = (0..10).map(|m| 90_000_000 + (t * 10 + m) % USERS).collect();
@@ -763,16 +772,24 @@ pub fn account() -> Result<(), String> {
     for ws in 0..20 {
         world.add_workspace(4_300_000 + ws, &format!("Workspace {ws}"), "open", "active");
         for f in 0..5 {
-            world.add_folder(5_400_000 + ws * 5 + f, &format!("Folder {ws}.{f}"), 4_300_000 + ws, None, &[]);
+            world.add_folder(
+                5_400_000 + ws * 5 + f,
+                &format!("Folder {ws}.{f}"),
+                4_300_000 + ws,
+                None,
+                &[],
+            );
         }
     }
     let mut w = crate::writeback::start_with(world, &["jit = off", "log_min_messages = warning"])?;
     let users = w.fake.with(|s| s.world.account_users.len());
-    println!("\nAccount: {users} users, {} teams, {} tags, {} workspaces, {} folders:",
+    println!(
+        "\nAccount: {users} users, {} teams, {} tags, {} workspaces, {} folders:",
         w.fake.with(|s| s.world.account_teams.len()),
         w.fake.with(|s| s.world.account_tags.len()),
         w.fake.with(|s| s.world.account_workspaces.len()),
-        w.fake.with(|s| s.world.account_folders.len()));
+        w.fake.with(|s| s.world.account_folders.len())
+    );
     for label in ["first pull_account", "second (nothing changed)"] {
         w.fake.clear_log();
         let t = Instant::now();

@@ -1257,24 +1257,55 @@ fn account_is_pulled_and_kept(e: &mut Env) -> T {
                 1 => ("member", "INACTIVE"),
                 _ => ("member", "ACTIVE"),
             };
-            s.world.add_user(70_000_000 + k, &format!("User {k}"), &format!("u{k}@example.com"), kind, status);
+            s.world.add_user(
+                70_000_000 + k,
+                &format!("User {k}"),
+                &format!("u{k}@example.com"),
+                kind,
+                status,
+            );
         }
-        s.world.add_team(52000, "Data team", &[70_000_002, 70_000_003]);
+        s.world
+            .add_team(52000, "Data team", &[70_000_002, 70_000_003]);
     });
     e.fake.clear_log();
     let r = e.json("SELECT monday_sync.pull_account()")?;
     eq(&r["users"], &serde_json::json!(1504), &format!("{r}"))?;
-    eq(&(r["teams"].clone(), r["tags"].clone()), &(serde_json::json!(2), serde_json::json!(2)), &format!("{r}"))?;
-    eq(&r["deactivated_users"], &serde_json::json!(15), &format!("{r}"))?;
-    eq(&(r["workspaces"].clone(), r["folders"].clone()), &(serde_json::json!(1), serde_json::json!(1)), &format!("{r}"))?;
-    eq(&e.calls(), &5, "two pages of users, one call for teams and tags, one each for workspaces and folders")?;
+    eq(
+        &(r["teams"].clone(), r["tags"].clone()),
+        &(serde_json::json!(2), serde_json::json!(2)),
+        &format!("{r}"),
+    )?;
+    eq(
+        &r["deactivated_users"],
+        &serde_json::json!(15),
+        &format!("{r}"),
+    )?;
+    eq(
+        &(r["workspaces"].clone(), r["folders"].clone()),
+        &(serde_json::json!(1), serde_json::json!(1)),
+        &format!("{r}"),
+    )?;
+    eq(
+        &e.calls(),
+        &5,
+        "two pages of users, one call for teams and tags, one each for workspaces and folders",
+    )?;
     eq(
         &e.json("SELECT jsonb_build_object('ws', workspace_id, 'boards', board_ids) FROM monday_sync.folders")?,
         &serde_json::json!({"ws": 4200001, "boards": [SAMPLE_BOARD]}),
         "a folder, its workspace and boards",
     )?;
-    eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE is_admin")?, &1, "admins")?;
-    eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE is_guest")?, &16, "guests")?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.users WHERE is_admin")?,
+        &1,
+        "admins",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.users WHERE is_guest")?,
+        &16,
+        "guests",
+    )?;
     eq(
         &e.json("SELECT to_jsonb(team_ids) FROM monday_sync.users WHERE user_id = 70000002")?,
         &serde_json::json!([52000]),
@@ -1287,7 +1318,9 @@ fn account_is_pulled_and_kept(e: &mut Env) -> T {
     )?;
     // Names for a people column (a user, a team, an unknown id) and a tags column.
     eq(
-        &e.json(&format!("SELECT to_jsonb(monday_sync.user_names(ARRAY[{USER_ID}, 51166, 999]::bigint[]))"))?,
+        &e.json(&format!(
+            "SELECT to_jsonb(monday_sync.user_names(ARRAY[{USER_ID}, 51166, 999]::bigint[]))"
+        ))?,
         &serde_json::json!(["Dana Levi", "Payments team", "999"]),
         "user_names",
     )?;
@@ -1334,7 +1367,11 @@ fn account_is_pulled_and_kept(e: &mut Env) -> T {
         &format!("{r}"),
     )?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.workspaces WHERE state = 'deleted' AND deleted_at IS NOT NULL")?, &1, "a deleted workspace, kept and marked")?;
-    eq(&e.i64("SELECT count(*) FROM monday_sync.folders WHERE deleted_at IS NOT NULL")?, &1, "a folder monday no longer lists, marked")?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.folders WHERE deleted_at IS NOT NULL")?,
+        &1,
+        "a folder monday no longer lists, marked",
+    )?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 70000010 AND NOT enabled AND deleted_at IS NULL")?, &1, "deactivated, kept")?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.users WHERE user_id = 70000011 AND deleted_at IS NOT NULL")?, &1, "deleted, marked")?;
     eq(&e.i64("SELECT count(*) FROM monday_sync.tags WHERE tag_id = 295064 AND deleted_at IS NOT NULL")?, &1, "tag marked")?;
@@ -1352,32 +1389,66 @@ fn history_keeps_every_version(e: &mut Env) -> T {
     e.track()?;
     e.pull()?;
     let t = |e: &mut Env, sql: &str| -> Result<Option<String>, String> {
-        Ok(e.db.query_one(sql, &[]).map_err(pg)?.get::<_, Option<String>>(0))
+        Ok(e.db
+            .query_one(sql, &[])
+            .map_err(pg)?
+            .get::<_, Option<String>>(0))
     };
-    let e1 = e.db.query_one("SELECT monday_sync.as_of(NULL::public.q3_launch_plan, now())::text", &[]);
-    check(e1.is_err_and(|x| pg(x).contains("55000")), "as_of before enable_history: 55000")?;
-    let h = t(e, &format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})::text"))?;
-    eq(&h.as_deref(), &Some("q3_launch_plan_history"), "the history table")?;
+    let e1 = e.db.query_one(
+        "SELECT monday_sync.as_of(NULL::public.q3_launch_plan, now())::text",
+        &[],
+    );
+    check(
+        e1.is_err_and(|x| pg(x).contains("55000")),
+        "as_of before enable_history: 55000",
+    )?;
+    let h = t(
+        e,
+        &format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})::text"),
+    )?;
+    eq(
+        &h.as_deref(),
+        &Some("q3_launch_plan_history"),
+        "the history table",
+    )?;
     let items = e.i64("SELECT count(*) FROM public.q3_launch_plan")?;
     let hist = |e: &mut Env| e.i64("SELECT count(*) FROM public.q3_launch_plan_history");
     eq(&hist(e)?, &items, "a first version of each row")?;
     let subs = e.i64("SELECT count(*) FROM public.q3_launch_plan_subitems")?;
-    eq(&e.i64("SELECT count(*) FROM public.q3_launch_plan_subitems_history")?, &subs, "subitems too")?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_subitems_history")?,
+        &subs,
+        "subitems too",
+    )?;
 
     // Nothing changed: a refresh and a pull add no version and make no extra call.
     refresh(e)?;
     e.fake.clear_log();
     e.pull()?;
     let calls = e.calls();
-    eq(&hist(e)?, &items, "versions after a refresh and a pull with nothing changed")?;
+    eq(
+        &hist(e)?,
+        &items,
+        "versions after a refresh and a pull with nothing changed",
+    )?;
 
     // Changes on monday, a refresh: one more version for each changed item.
     let ids: Vec<i64> = e.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
-    let before = t(e, "SELECT notes FROM public.q3_launch_plan WHERE item_id = $1::text::bigint".replace("$1", &ids[0].to_string()).as_str())?;
+    let before = t(
+        e,
+        "SELECT notes FROM public.q3_launch_plan WHERE item_id = $1::text::bigint"
+            .replace("$1", &ids[0].to_string())
+            .as_str(),
+    )?;
     let t1 = t(e, "SELECT clock_timestamp()::text")?.unwrap_or_default();
     std::thread::sleep(Duration::from_millis(20));
     e.fake.with(|s| {
-        s.world.set_cell(ids[0], "text0", Some(serde_json::json!("second version")), Some("second version"));
+        s.world.set_cell(
+            ids[0],
+            "text0",
+            Some(serde_json::json!("second version")),
+            Some("second version"),
+        );
         s.world.rename(ids[1], "Renamed for history");
         s.world.set_state(ids[2], State::Deleted);
     });
@@ -1395,12 +1466,20 @@ fn history_keeps_every_version(e: &mut Env) -> T {
         ]),
         "the item's versions",
     )?;
-    eq(&hist(e)?, &(items + 3), "three items changed, three versions")?;
+    eq(
+        &hist(e)?,
+        &(items + 3),
+        "three items changed, three versions",
+    )?;
     let st = t(e, &format!(
         "SELECT row->>'state' FROM public.q3_launch_plan_history WHERE item_id = {} AND valid_to IS NULL",
         ids[2]
     ))?;
-    eq(&st.as_deref(), &Some("deleted"), "a deleted item's last version")?;
+    eq(
+        &st.as_deref(),
+        &Some("deleted"),
+        "a deleted item's last version",
+    )?;
 
     // The board as it was at t1, and now.
     let then = t(e, &format!(
@@ -1412,14 +1491,19 @@ fn history_keeps_every_version(e: &mut Env) -> T {
         "SELECT name FROM monday_sync.as_of(NULL::public.q3_launch_plan, '{t1}') WHERE item_id = {}",
         ids[1]
     ))?;
-    check(name_then.as_deref() != Some("Renamed for history"), "as_of(t1): the old name")?;
+    check(
+        name_then.as_deref() != Some("Renamed for history"),
+        "as_of(t1): the old name",
+    )?;
     let now = t(e, &format!(
         "SELECT notes FROM monday_sync.as_of(NULL::public.q3_launch_plan, now()) WHERE item_id = {}",
         ids[0]
     ))?;
     eq(&now.as_deref(), &Some("second version"), "as_of(now)")?;
     eq(
-        &e.i64(&format!("SELECT count(*) FROM monday_sync.as_of(NULL::public.q3_launch_plan, '{t1}')"))?,
+        &e.i64(&format!(
+            "SELECT count(*) FROM monday_sync.as_of(NULL::public.q3_launch_plan, '{t1}')"
+        ))?,
         &items,
         "as_of(t1): every row of then",
     )?;
@@ -1428,19 +1512,34 @@ fn history_keeps_every_version(e: &mut Env) -> T {
         "BEGIN; UPDATE public.q3_launch_plan SET notes = 'local 1' WHERE item_id = {0};
                 UPDATE public.q3_launch_plan SET notes = 'local 2' WHERE item_id = {0}; COMMIT;",
         ids[3]
-    )).map_err(pg)?;
+    ))
+    .map_err(pg)?;
     let v = e.json(&format!(
         "SELECT jsonb_agg(jsonb_build_object('source', source, 'notes', row->>'notes') ORDER BY valid_from)
            FROM public.q3_launch_plan_history WHERE item_id = {} AND valid_to IS NULL",
         ids[3]
     ))?;
-    eq(&v, &serde_json::json!([{"source": "local", "notes": "local 2"}]), "one version per transaction")?;
+    eq(
+        &v,
+        &serde_json::json!([{"source": "local", "notes": "local 2"}]),
+        "one version per transaction",
+    )?;
     // Off: no more versions; the history stays.
-    e.db.batch_execute(&format!("SELECT monday_sync.disable_history({SAMPLE_BOARD})")).map_err(pg)?;
+    e.db.batch_execute(&format!(
+        "SELECT monday_sync.disable_history({SAMPLE_BOARD})"
+    ))
+    .map_err(pg)?;
     let n = hist(e)?;
-    e.db.batch_execute(&format!("UPDATE public.q3_launch_plan SET notes = 'untracked change' WHERE item_id = {}", ids[3])).map_err(pg)?;
+    e.db.batch_execute(&format!(
+        "UPDATE public.q3_launch_plan SET notes = 'untracked change' WHERE item_id = {}",
+        ids[3]
+    ))
+    .map_err(pg)?;
     eq(&hist(e)?, &n, "no version once disabled")?;
-    check(calls <= 3, &format!("{calls} calls for a pull of an unchanged board"))?;
+    check(
+        calls <= 3,
+        &format!("{calls} calls for a pull of an unchanged board"),
+    )?;
     Ok(())
 }
 

@@ -1223,23 +1223,54 @@ fn unsubscribe(h: &mut H) -> T {
 /// untrack_board deletes the board's webhooks on monday and keeps its table; a board deleted on
 /// monday is marked and its schedule stops instead of failing every interval.
 fn untrack_and_deleted_boards(h: &mut H) -> T {
-    h.sql(&format!("SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"))?;
+    h.sql(&format!(
+        "SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"
+    ))?;
     eq(&h.fake.with(|s| s.world.webhooks.len()), &14, "subscribed")?;
     let rows = h.i64(&format!("SELECT count(*) FROM {TABLE}"))?;
     let r = h.json(&format!("SELECT monday_sync.untrack_board({SAMPLE_BOARD})"))?;
     eq(&r["webhooks_deleted"], &json!(14), &format!("{r}"))?;
     eq(&r["table_dropped"], &json!(false), &format!("{r}"))?;
-    eq(&h.fake.with(|s| s.world.webhooks.len()), &0, "webhooks left on the fake")?;
-    eq(&h.i64("SELECT count(*) FROM monday_sync.boards")?, &0, "boards (the subitems board too)")?;
-    eq(&h.i64("SELECT count(*) FROM monday_sync.columns")?, &0, "column mapping")?;
+    eq(
+        &h.fake.with(|s| s.world.webhooks.len()),
+        &0,
+        "webhooks left on the fake",
+    )?;
+    eq(
+        &h.i64("SELECT count(*) FROM monday_sync.boards")?,
+        &0,
+        "boards (the subitems board too)",
+    )?;
+    eq(
+        &h.i64("SELECT count(*) FROM monday_sync.columns")?,
+        &0,
+        "column mapping",
+    )?;
     eq(&h.i64("SELECT count(*) FROM monday_sync.jobs")?, &0, "jobs")?;
-    eq(&h.i64(&format!("SELECT count(*) FROM {TABLE}"))?, &rows, "the table and its rows stay")?;
-    check(h.i64("SELECT count(*) FROM monday_sync.sync_runs")? > 0, "run history kept")?;
-    let e = h.sql(&format!("SELECT monday_sync.request_refresh({SAMPLE_BOARD})")).err().unwrap_or_default();
-    check(e.contains("not tracked"), &format!("request_refresh after untrack: {e}"))?;
+    eq(
+        &h.i64(&format!("SELECT count(*) FROM {TABLE}"))?,
+        &rows,
+        "the table and its rows stay",
+    )?;
+    check(
+        h.i64("SELECT count(*) FROM monday_sync.sync_runs")? > 0,
+        "run history kept",
+    )?;
+    let e = h
+        .sql(&format!(
+            "SELECT monday_sync.request_refresh({SAMPLE_BOARD})"
+        ))
+        .err()
+        .unwrap_or_default();
+    check(
+        e.contains("not tracked"),
+        &format!("request_refresh after untrack: {e}"),
+    )?;
 
     // Tracked again (into a new table), on a one-second schedule; then deleted on monday.
-    h.sql(&format!("SELECT monday_sync.track_board({SAMPLE_BOARD}, 'public.tracked_again', history => true)"))?;
+    h.sql(&format!(
+        "SELECT monday_sync.track_board({SAMPLE_BOARD}, 'public.tracked_again', history => true)"
+    ))?;
     h.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
     // history => true: the pull's rows are the first versions, from the pull.
     eq(
@@ -1247,44 +1278,82 @@ fn untrack_and_deleted_boards(h: &mut H) -> T {
         &h.i64("SELECT count(*) FROM public.tracked_again")?,
         "history of the pulled rows",
     )?;
-    h.sql(&format!("SELECT monday_sync.set_schedule({SAMPLE_BOARD}, '1 second', NULL)"))?;
+    h.sql(&format!(
+        "SELECT monday_sync.set_schedule({SAMPLE_BOARD}, '1 second', NULL)"
+    ))?;
     h.fake.with(|s| {
         s.world.boards.remove(&SAMPLE_BOARD);
     });
     let t = Instant::now();
-    while h.text(&format!(
-        "SELECT sync_mode FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"
-    ))?
-    .as_deref()
+    while h
+        .text(&format!(
+            "SELECT sync_mode FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"
+        ))?
+        .as_deref()
         != Some("deleted on monday")
     {
-        check(t.elapsed() < Duration::from_secs(30), "not marked deleted in 30 s")?;
+        check(
+            t.elapsed() < Duration::from_secs(30),
+            "not marked deleted in 30 s",
+        )?;
         std::thread::sleep(Duration::from_millis(200));
     }
-    let err = h.text(&format!(
-        "SELECT last_error FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"
-    ))?
-    .unwrap_or_default();
-    check(err.contains("deleted on monday") && err.contains("untrack_board"), &err)?;
+    let err = h
+        .text(&format!(
+            "SELECT last_error FROM monday_sync.board_status WHERE board_id = {SAMPLE_BOARD}"
+        ))?
+        .unwrap_or_default();
+    check(
+        err.contains("deleted on monday") && err.contains("untrack_board"),
+        &err,
+    )?;
     std::thread::sleep(Duration::from_millis(500));
-    let jobs = h.i64(&format!("SELECT count(*) FROM monday_sync.jobs WHERE board_id = {SAMPLE_BOARD}"))?;
+    let jobs = h.i64(&format!(
+        "SELECT count(*) FROM monday_sync.jobs WHERE board_id = {SAMPLE_BOARD}"
+    ))?;
     std::thread::sleep(Duration::from_secs(3));
     eq(
-        &h.i64(&format!("SELECT count(*) FROM monday_sync.jobs WHERE board_id = {SAMPLE_BOARD}"))?,
+        &h.i64(&format!(
+            "SELECT count(*) FROM monday_sync.jobs WHERE board_id = {SAMPLE_BOARD}"
+        ))?,
         &jobs,
         "no job queued by the schedule once the board is gone",
     )?;
     // Untracked with its tables: no call to monday for a board that is not there.
     h.fake.clear_log();
-    let r = h.json(&format!("SELECT monday_sync.untrack_board({SAMPLE_BOARD}, drop_table => true)"))?;
+    let r = h.json(&format!(
+        "SELECT monday_sync.untrack_board({SAMPLE_BOARD}, drop_table => true)"
+    ))?;
     eq(&r["table_dropped"], &json!(true), &format!("{r}"))?;
     eq(&h.fake.log().len(), &0, "API calls")?;
-    eq(&h.text("SELECT to_regclass('public.tracked_again')::text")?, &None, "table dropped")?;
-    eq(&h.text("SELECT to_regclass('public.tracked_again_history')::text")?, &None, "its history dropped")?;
+    eq(
+        &h.text("SELECT to_regclass('public.tracked_again')::text")?,
+        &None,
+        "table dropped",
+    )?;
+    eq(
+        &h.text("SELECT to_regclass('public.tracked_again_history')::text")?,
+        &None,
+        "its history dropped",
+    )?;
     let sub = r["subitems_table"].as_str().unwrap_or_default().to_string();
-    check(sub.contains("tracked_again"), &format!("subitems table: {r}"))?;
-    eq(&h.text(&format!("SELECT to_regclass('{}')::text", sub.replace('\'', "''")))?, &None, "subitems table dropped")?;
-    check(h.text(&format!("SELECT to_regclass('public.{TABLE}')::text"))?.is_some(), "the first table is still there")?;
+    check(
+        sub.contains("tracked_again"),
+        &format!("subitems table: {r}"),
+    )?;
+    eq(
+        &h.text(&format!(
+            "SELECT to_regclass('{}')::text",
+            sub.replace('\'', "''")
+        ))?,
+        &None,
+        "subitems table dropped",
+    )?;
+    check(
+        h.text(&format!("SELECT to_regclass('public.{TABLE}')::text"))?
+            .is_some(),
+        "the first table is still there",
+    )?;
     Ok(())
 }
 

@@ -514,12 +514,17 @@ fn account_job(w: &mut W) -> T {
     let id = w.i64("SELECT monday_sync.request_pull_account()")?;
     let t = Instant::now();
     loop {
-        let st = w.text(&format!("SELECT status FROM monday_sync.jobs WHERE jobid = {id}"))?;
+        let st = w.text(&format!(
+            "SELECT status FROM monday_sync.jobs WHERE jobid = {id}"
+        ))?;
         if st.as_deref() == Some("succeeded") {
             break;
         }
         check(st.as_deref() != Some("failed"), "the account job failed")?;
-        check(t.elapsed() < Duration::from_secs(20), &format!("the account job did not run: {st:?}"))?;
+        check(
+            t.elapsed() < Duration::from_secs(20),
+            &format!("the account job did not run: {st:?}"),
+        )?;
         std::thread::sleep(Duration::from_millis(100));
     }
     let users = w.i64("SELECT count(*) FROM monday_sync.users WHERE deleted_at IS NULL")?;
@@ -530,7 +535,15 @@ fn account_job(w: &mut W) -> T {
     ))?;
     eq(&run.as_deref(), &Some("pull_account succeeded"), "its run")?;
     // On the schedule: a new user arrives without a request.
-    w.fake.with(|s| s.world.add_user(80_000_001, "Scheduled Sam", "sam@example.com", "member", "ACTIVE"));
+    w.fake.with(|s| {
+        s.world.add_user(
+            80_000_001,
+            "Scheduled Sam",
+            "sam@example.com",
+            "member",
+            "ACTIVE",
+        )
+    });
     w.reload(&[("monday_sync.account_interval", "1s")])?;
     let t = Instant::now();
     let r = loop {

@@ -6,7 +6,7 @@
 use crate::cluster::Cluster;
 use crate::e2e::{check, eq};
 use crate::fake::world::{State, Weekday, World, FIRST_ITEM, SAMPLE_BOARD, SAMPLE_SUBITEMS_BOARD};
-use crate::fake::{Fault, Fake};
+use crate::fake::{Fake, Fault};
 use postgres::{Client, NoTls};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -101,7 +101,9 @@ impl W {
                 let j = self.json(
                     "SELECT coalesce(jsonb_agg(to_jsonb(j)), '[]') FROM monday_sync.jobs j WHERE status IN ('queued', 'running')",
                 )?;
-                return Err(format!("write-back did not settle in {secs} s: writes {w}, jobs {j}"));
+                return Err(format!(
+                    "write-back did not settle in {secs} s: writes {w}, jobs {j}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -127,9 +129,27 @@ impl W {
 
 /// monday's writable column types (FACTS.md §2.2), as the sample board has them.
 const WRITABLE: &[&str] = &[
-    "text", "long_text", "numbers", "status", "dropdown", "date", "timeline", "hour", "week",
-    "people", "board_relation", "dependency", "email", "phone", "link", "location", "checkbox",
-    "rating", "tags", "country", "world_clock",
+    "text",
+    "long_text",
+    "numbers",
+    "status",
+    "dropdown",
+    "date",
+    "timeline",
+    "hour",
+    "week",
+    "people",
+    "board_relation",
+    "dependency",
+    "email",
+    "phone",
+    "link",
+    "location",
+    "checkbox",
+    "rating",
+    "tags",
+    "country",
+    "world_clock",
 ];
 
 impl W {
@@ -249,8 +269,16 @@ fn enable_puts_triggers_in_place(w: &mut W) -> T {
     let r = w.json(&format!(
         "SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"
     ))?;
-    eq(&r["conflict_policy"], &json!("local_wins"), "default policy")?;
-    eq(&r["tables"].as_array().map(Vec::len), &Some(2), "both tables")?;
+    eq(
+        &r["conflict_policy"],
+        &json!("local_wins"),
+        "default policy",
+    )?;
+    eq(
+        &r["tables"].as_array().map(Vec::len),
+        &Some(2),
+        "both tables",
+    )?;
     for t in [TABLE, SUBTABLE] {
         let n = w.i64(&format!(
             "SELECT count(*) FROM pg_trigger WHERE tgrelid = '{t}'::regclass AND tgname LIKE 'monday_sync_write_back%'"
@@ -258,7 +286,9 @@ fn enable_puts_triggers_in_place(w: &mut W) -> T {
         eq(&n, &2, &format!("triggers on {t}"))?;
     }
     // Idempotent; and a subitems board is not enabled on its own.
-    w.sql(&format!("SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"
+    ))?;
     let (code, _) = w.fails(&format!(
         "SELECT monday_sync.enable_write_back({SAMPLE_SUBITEMS_BOARD})"
     ))?;
@@ -275,7 +305,9 @@ fn updates_are_checked_and_coalesce(w: &mut W) -> T {
     let item = FIRST_ITEM + 1;
     let status = w.col_id("status")?;
     let budget = w.col_id("budget")?;
-    let label = match w.text(&format!("SELECT status FROM {TABLE} WHERE item_id = {item}"))? {
+    let label = match w.text(&format!(
+        "SELECT status FROM {TABLE} WHERE item_id = {item}"
+    ))? {
         Some(s) if s == "Stuck" => "Done",
         _ => "Stuck",
     };
@@ -309,7 +341,10 @@ fn updates_are_checked_and_coalesce(w: &mut W) -> T {
         "UPDATE {TABLE} SET status = 'No such label' WHERE item_id = {item}"
     ))?;
     eq(&code.as_str(), &"22023", "unknown status label")?;
-    check(msg.contains("status"), &format!("the message names the column: {msg}"))?;
+    check(
+        msg.contains("status"),
+        &format!("the message names the column: {msg}"),
+    )?;
     let (code, _) = w.fails(&format!(
         "UPDATE {TABLE} SET cost_per_day = 3 WHERE item_id = {item}"
     ))?;
@@ -360,19 +395,35 @@ fn own_writes_stay_out_and_never_clobber(w: &mut W) -> T {
     // monday changes the name (pending here) and the notes (not pending).
     w.fake.with(|s| {
         s.world.rename(item, "Renamed on monday");
-        s.world
-            .set_cell(item, &notes, Some(json!("from monday")), Some("from monday"));
+        s.world.set_cell(
+            item,
+            &notes,
+            Some(json!("from monday")),
+            Some("from monday"),
+        );
     });
     let before = w.i64("SELECT count(*) FROM monday_sync.writes")?;
-    let pending = w.text(&format!("SELECT status FROM {TABLE} WHERE item_id = {item}"))?;
+    let pending = w.text(&format!(
+        "SELECT status FROM {TABLE} WHERE item_id = {item}"
+    ))?;
     w.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
     let after = w.i64("SELECT count(*) FROM monday_sync.writes")?;
     eq(&after, &before, "a pull records nothing")?;
     let name = w.text(&format!("SELECT name FROM {TABLE} WHERE item_id = {item}"))?;
-    eq(&name.as_deref(), &Some("Renamed here"), "the pending name is kept")?;
+    eq(
+        &name.as_deref(),
+        &Some("Renamed here"),
+        "the pending name is kept",
+    )?;
     let n = w.text(&format!("SELECT notes FROM {TABLE} WHERE item_id = {item}"))?;
-    eq(&n.as_deref(), &Some("from monday"), "the other columns follow monday")?;
-    let st = w.text(&format!("SELECT status FROM {TABLE} WHERE item_id = {item}"))?;
+    eq(
+        &n.as_deref(),
+        &Some("from monday"),
+        "the other columns follow monday",
+    )?;
+    let st = w.text(&format!(
+        "SELECT status FROM {TABLE} WHERE item_id = {item}"
+    ))?;
     eq(&st, &pending, "the pending status is kept")?;
     Ok(())
 }
@@ -393,9 +444,7 @@ fn inserts_get_a_temporary_id(w: &mut W) -> T {
     eq(&code.as_str(), &"428C9", "item_id is monday's")?;
     let (code, _) = w.fails(&format!("INSERT INTO {TABLE} (notes) VALUES ('x')"))?;
     eq(&code.as_str(), &"23502", "a name is needed")?;
-    let (code, _) = w.fails(&format!(
-        "INSERT INTO {SUBTABLE} (name) VALUES ('orphan')"
-    ))?;
+    let (code, _) = w.fails(&format!("INSERT INTO {SUBTABLE} (name) VALUES ('orphan')"))?;
     eq(&code.as_str(), &"0A000", "a subitem needs its parent")?;
     // Deleted before it was sent: the create is called off.
     w.sql(&format!("DELETE FROM {TABLE} WHERE item_id = {id}"))?;
@@ -404,7 +453,10 @@ fn inserts_get_a_temporary_id(w: &mut W) -> T {
     ))?;
     eq(&n, &0, "the create is called off")?;
     // A DELETE of a real item archives it.
-    w.sql(&format!("DELETE FROM {TABLE} WHERE item_id = {}", FIRST_ITEM + 4))?;
+    w.sql(&format!(
+        "DELETE FROM {TABLE} WHERE item_id = {}",
+        FIRST_ITEM + 4
+    ))?;
     let ch = w.json(&format!(
         "SELECT changes FROM monday_sync.writes WHERE item_id = {}",
         FIRST_ITEM + 4
@@ -437,7 +489,8 @@ fn every_writable_type_round_trips(w: &mut W) -> T {
     tx.push_str("COMMIT;");
     w.sql(&tx)?;
     w.settle(20)?;
-    let failed = w.json("SELECT coalesce(jsonb_agg(to_jsonb(e)), '[]') FROM monday_sync.write_errors e")?;
+    let failed =
+        w.json("SELECT coalesce(jsonb_agg(to_jsonb(e)), '[]') FROM monday_sync.write_errors e")?;
     eq(&failed, &json!([]), "no write failed")?;
     eq(&w.mutations(), &1, "one request for the four items")?;
     // A pull of what the fake now holds gives the same typed values.
@@ -445,10 +498,18 @@ fn every_writable_type_round_trips(w: &mut W) -> T {
     for (to, from) in &pairs {
         let got = w.row(TABLE, *to, &all)?;
         let want = w.row(TABLE, *from, &all)?;
-        eq(&got, &want, &format!("item {to} after the round trip (values of {from})"))?;
+        eq(
+            &got,
+            &want,
+            &format!("item {to} after the round trip (values of {from})"),
+        )?;
     }
     // And clearing every writable column clears it on monday.
-    let clear = cols.iter().map(|c| format!("{c} = NULL")).collect::<Vec<_>>().join(", ");
+    let clear = cols
+        .iter()
+        .map(|c| format!("{c} = NULL"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let (to, _) = pairs[0];
     w.sql(&format!("UPDATE {TABLE} SET {clear} WHERE item_id = {to}"))?;
     w.settle(20)?;
@@ -456,9 +517,18 @@ fn every_writable_type_round_trips(w: &mut W) -> T {
     let row = w.row(TABLE, to, &cols)?;
     let not_null: Vec<&String> = row
         .as_object()
-        .map(|o| o.iter().filter(|(_, v)| !v.is_null() && **v != json!([]) && **v != json!(false)).map(|(k, _)| k).collect())
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| !v.is_null() && **v != json!([]) && **v != json!(false))
+                .map(|(k, _)| k)
+                .collect()
+        })
         .unwrap_or_default();
-    eq(&not_null, &Vec::<&String>::new(), "columns still set after clearing")?;
+    eq(
+        &not_null,
+        &Vec::<&String>::new(),
+        "columns still set after clearing",
+    )?;
     Ok(())
 }
 
@@ -477,8 +547,14 @@ fn many_updates_few_calls(w: &mut W) -> T {
     let secs = t.elapsed().as_secs_f64();
     let calls = w.mutations();
     let items = w.executed("change_multiple_column_values");
-    check(calls <= 5, &format!("{calls} requests for 100 single-row UPDATEs (50 items)"))?;
-    check((50..=100).contains(&items), &format!("{items} item changes sent"))?;
+    check(
+        calls <= 5,
+        &format!("{calls} requests for 100 single-row UPDATEs (50 items)"),
+    )?;
+    check(
+        (50..=100).contains(&items),
+        &format!("{items} item changes sent"),
+    )?;
     let nid = w.col_id("notes")?;
     for k in 50..100 {
         let item = FIRST_ITEM + k % 50;
@@ -488,7 +564,11 @@ fn many_updates_few_calls(w: &mut W) -> T {
                 .get(&nid)
                 .and_then(|c| c.get("text").cloned())
         });
-        eq(&on_fake, &Some(json!(format!("batch {k}"))), &format!("item {item} on monday"))?;
+        eq(
+            &on_fake,
+            &Some(json!(format!("batch {k}"))),
+            &format!("item {item} on monday"),
+        )?;
     }
     println!("write: 100 single-row UPDATEs: {calls} requests, {items} item changes, {secs:.2} s to settle");
     Ok(())
@@ -510,22 +590,44 @@ fn creates_and_deletes(w: &mut W) -> T {
         "SELECT count(*) FROM {TABLE} WHERE item_id = {real} AND name = 'Created in SQL' AND notes = 'new one' AND group_id = 'topics'"
     ))?;
     eq(&row, &1, "the row has monday's id and values")?;
-    eq(&w.i64(&format!("SELECT count(*) FROM {TABLE} WHERE item_id = {temp}"))?, &0, "no row keeps the temporary id")?;
+    eq(
+        &w.i64(&format!(
+            "SELECT count(*) FROM {TABLE} WHERE item_id = {temp}"
+        ))?,
+        &0,
+        "no row keeps the temporary id",
+    )?;
     let (name, group) = w.fake.with(|s| {
         let it = &s.world.items[&real];
         (it.name.clone(), it.group_id.clone())
     });
-    eq(&(name.as_str(), group.as_str()), &("Created in SQL", "topics"), "the item on monday")?;
+    eq(
+        &(name.as_str(), group.as_str()),
+        &("Created in SQL", "topics"),
+        "the item on monday",
+    )?;
     let sub_real = w.i64(&format!(
         "SELECT created_item_id FROM monday_sync.writes WHERE item_id = {sub_temp} AND op = 'create'"
     ))?;
-    let parent = w.fake.with(|s| s.world.items.get(&sub_real).and_then(|i| i.parent_item_id));
-    eq(&parent, &Some(real), "the subitem is under the new item on monday")?;
+    let parent = w
+        .fake
+        .with(|s| s.world.items.get(&sub_real).and_then(|i| i.parent_item_id));
+    eq(
+        &parent,
+        &Some(real),
+        "the subitem is under the new item on monday",
+    )?;
     let n = w.i64(&format!(
         "SELECT count(*) FROM {SUBTABLE} WHERE item_id = {sub_real} AND parent_item_id = {real}"
     ))?;
     eq(&n, &1, "the subitem's row, re-keyed with its parent")?;
-    let creates = w.fake.with(|s| s.world.items.values().filter(|i| i.name == "Created in SQL").count());
+    let creates = w.fake.with(|s| {
+        s.world
+            .items
+            .values()
+            .filter(|i| i.name == "Created in SQL")
+            .count()
+    });
     eq(&creates, &1, "created once")?;
     // DELETE archives it on monday; the row stays, archived, as every archived item's does.
     w.sql(&format!("DELETE FROM {TABLE} WHERE item_id = {real}"))?;
@@ -545,18 +647,26 @@ fn creates_and_deletes(w: &mut W) -> T {
             .map(|g| g.id.clone())
             .unwrap_or_default()
     });
-    w.sql(&format!("UPDATE {TABLE} SET group_id = '{other}' WHERE item_id = {item}"))?;
+    w.sql(&format!(
+        "UPDATE {TABLE} SET group_id = '{other}' WHERE item_id = {item}"
+    ))?;
     w.settle(20)?;
     let g = w.fake.with(|s| s.world.items[&item].group_id.clone());
     eq(&g, &other, "moved on monday")?;
-    let gt = w.text(&format!("SELECT group_title FROM {TABLE} WHERE item_id = {item}"))?;
+    let gt = w.text(&format!(
+        "SELECT group_title FROM {TABLE} WHERE item_id = {item}"
+    ))?;
     check(gt.is_some(), "group_title follows")?;
     Ok(())
 }
 
 fn refusals_fail_only_their_change(w: &mut W) -> T {
     let nid = w.col_id("notes")?;
-    w.fake.with(|s| s.knobs.validation_rules.push((nid.clone(), "forbidden".into())));
+    w.fake.with(|s| {
+        s.knobs
+            .validation_rules
+            .push((nid.clone(), "forbidden".into()))
+    });
     let (bad, good) = (FIRST_ITEM + 30, FIRST_ITEM + 31);
     w.sql(&format!(
         "BEGIN; UPDATE {TABLE} SET notes = 'a forbidden word' WHERE item_id = {bad};
@@ -566,39 +676,85 @@ fn refusals_fail_only_their_change(w: &mut W) -> T {
     let e = w.json(&format!(
         "SELECT to_jsonb(e) FROM monday_sync.write_errors e WHERE item_id = {bad}"
     ))?;
-    eq(&e["error_code"], &json!("DATA_VALIDATIONS_ERROR"), "monday's code")?;
+    eq(
+        &e["error_code"],
+        &json!("DATA_VALIDATIONS_ERROR"),
+        "monday's code",
+    )?;
     eq(&e["error_column"], &json!(nid), "the column")?;
-    let on_fake = w.fake.with(|s| s.world.items[&good].cells.get(&nid).and_then(|c| c.get("text").cloned()));
-    eq(&on_fake, &Some(json!("fine")), "the other item's change went through")?;
+    let on_fake = w.fake.with(|s| {
+        s.world.items[&good]
+            .cells
+            .get(&nid)
+            .and_then(|c| c.get("text").cloned())
+    });
+    eq(
+        &on_fake,
+        &Some(json!("fine")),
+        "the other item's change went through",
+    )?;
     let row = w.text(&format!("SELECT notes FROM {TABLE} WHERE item_id = {bad}"))?;
-    eq(&row.as_deref(), &Some("a forbidden word"), "the refused value stays visible in the row")?;
+    eq(
+        &row.as_deref(),
+        &Some("a forbidden word"),
+        "the refused value stays visible in the row",
+    )?;
     // Not retried by itself: a later job leaves it failed.
-    w.sql(&format!("UPDATE {TABLE} SET notes = 'ok now' WHERE item_id = {good}"))?;
+    w.sql(&format!(
+        "UPDATE {TABLE} SET notes = 'ok now' WHERE item_id = {good}"
+    ))?;
     w.settle(20)?;
-    eq(&w.i64("SELECT count(*) FROM monday_sync.write_errors")?, &1, "still one error")?;
+    eq(
+        &w.i64("SELECT count(*) FROM monday_sync.write_errors")?,
+        &1,
+        "still one error",
+    )?;
     // discard_write: the row goes back to monday's value.
-    let id = w.i64(&format!("SELECT write_id FROM monday_sync.write_errors WHERE item_id = {bad}"))?;
+    let id = w.i64(&format!(
+        "SELECT write_id FROM monday_sync.write_errors WHERE item_id = {bad}"
+    ))?;
     w.sql(&format!("SELECT monday_sync.discard_write({id})"))?;
-    let want = w.fake.with(|s| s.world.items[&bad].cells.get(&nid).and_then(|c| c.get("text").cloned()));
+    let want = w.fake.with(|s| {
+        s.world.items[&bad]
+            .cells
+            .get(&nid)
+            .and_then(|c| c.get("text").cloned())
+    });
     let t = Instant::now();
     loop {
         let row = w.text(&format!("SELECT notes FROM {TABLE} WHERE item_id = {bad}"))?;
         if row.map(Value::String) == want {
             break;
         }
-        check(t.elapsed() < Duration::from_secs(10), "the row did not go back to monday's value")?;
+        check(
+            t.elapsed() < Duration::from_secs(10),
+            "the row did not go back to monday's value",
+        )?;
         std::thread::sleep(Duration::from_millis(100));
     }
     // retry_write after the rule is gone: it goes through.
-    w.sql(&format!("UPDATE {TABLE} SET notes = 'forbidden again' WHERE item_id = {bad}"))?;
+    w.sql(&format!(
+        "UPDATE {TABLE} SET notes = 'forbidden again' WHERE item_id = {bad}"
+    ))?;
     w.settle(20)?;
-    let id = w.i64(&format!("SELECT write_id FROM monday_sync.write_errors WHERE item_id = {bad}"))?;
+    let id = w.i64(&format!(
+        "SELECT write_id FROM monday_sync.write_errors WHERE item_id = {bad}"
+    ))?;
     w.fake.with(|s| s.knobs.validation_rules.clear());
     w.sql(&format!("SELECT monday_sync.retry_write({id})"))?;
     w.settle(20)?;
-    let on_fake = w.fake.with(|s| s.world.items[&bad].cells.get(&nid).and_then(|c| c.get("text").cloned()));
+    let on_fake = w.fake.with(|s| {
+        s.world.items[&bad]
+            .cells
+            .get(&nid)
+            .and_then(|c| c.get("text").cloned())
+    });
     eq(&on_fake, &Some(json!("forbidden again")), "retried")?;
-    eq(&w.i64("SELECT count(*) FROM monday_sync.write_errors")?, &0, "no error left")?;
+    eq(
+        &w.i64("SELECT count(*) FROM monday_sync.write_errors")?,
+        &0,
+        "no error left",
+    )?;
     Ok(())
 }
 
@@ -610,7 +766,13 @@ fn lost_answers_apply_once(w: &mut W) -> T {
         "INSERT INTO {TABLE} (name, notes) VALUES ('Lost answer', 'once') RETURNING item_id"
     ))?;
     w.settle(30)?;
-    let n = w.fake.with(|s| s.world.items.values().filter(|i| i.name == "Lost answer").count());
+    let n = w.fake.with(|s| {
+        s.world
+            .items
+            .values()
+            .filter(|i| i.name == "Lost answer")
+            .count()
+    });
     eq(&n, &1, "one item on monday")?;
     let replayed = w.fake.log().iter().filter(|l| l.replayed).count();
     check(replayed >= 1, "the retry was answered from monday's cache")?;
@@ -621,9 +783,20 @@ fn lost_answers_apply_once(w: &mut W) -> T {
         .filter(|l| l.query.trim_start().starts_with("mutation"))
         .map(|l| l.idempotency_key.clone())
         .collect();
-    check(keys.len() >= 2 && keys.iter().all(|k| k.is_some() && *k == keys[0]), &format!("the same key on every attempt: {keys:?}"))?;
-    let real = w.i64(&format!("SELECT created_item_id FROM monday_sync.writes WHERE item_id = {temp}"))?;
-    eq(&w.i64(&format!("SELECT count(*) FROM {TABLE} WHERE item_id = {real}"))?, &1, "the row re-keyed")?;
+    check(
+        keys.len() >= 2 && keys.iter().all(|k| k.is_some() && *k == keys[0]),
+        &format!("the same key on every attempt: {keys:?}"),
+    )?;
+    let real = w.i64(&format!(
+        "SELECT created_item_id FROM monday_sync.writes WHERE item_id = {temp}"
+    ))?;
+    eq(
+        &w.i64(&format!(
+            "SELECT count(*) FROM {TABLE} WHERE item_id = {real}"
+        ))?,
+        &1,
+        "the row re-keyed",
+    )?;
     Ok(())
 }
 
@@ -636,10 +809,13 @@ fn conflicts_409_apply_once(w: &mut W) -> T {
     std::thread::sleep(Duration::from_millis(500));
     w.fake.clear_log();
     // Each request is held 2.5 s: the worker gives up on the first after 0.7 s and retries.
-    w.fake.with(|s| s.knobs.latency = Duration::from_millis(2500));
+    w.fake
+        .with(|s| s.knobs.latency = Duration::from_millis(2500));
     let item = FIRST_ITEM + 12;
     let r = (|| -> T {
-        w.sql(&format!("UPDATE {TABLE} SET notes = 'once despite 409' WHERE item_id = {item}"))?;
+        w.sql(&format!(
+            "UPDATE {TABLE} SET notes = 'once despite 409' WHERE item_id = {item}"
+        ))?;
         let t = Instant::now();
         while w.i64(&format!(
             "SELECT count(*) FROM monday_sync.writes WHERE item_id = {item} AND status = 'sent' AND changes::text LIKE '%once despite 409%'"
@@ -655,14 +831,24 @@ fn conflicts_409_apply_once(w: &mut W) -> T {
     w.sql("SELECT pg_reload_conf()")?;
     r?;
     let log = w.fake.log();
-    let muts: Vec<_> = log.iter().filter(|l| l.query.trim_start().starts_with("mutation")).collect();
+    let muts: Vec<_> = log
+        .iter()
+        .filter(|l| l.query.trim_start().starts_with("mutation"))
+        .collect();
     let conflicts = muts.iter().filter(|l| l.status == 409).count();
-    check(conflicts >= 1, &format!("no 409 among {} mutation requests", muts.len()))?;
     check(
-        muts.iter().all(|l| l.idempotency_key.is_some() && l.idempotency_key == muts[0].idempotency_key),
+        conflicts >= 1,
+        &format!("no 409 among {} mutation requests", muts.len()),
+    )?;
+    check(
+        muts.iter()
+            .all(|l| l.idempotency_key.is_some() && l.idempotency_key == muts[0].idempotency_key),
         "the same key on every attempt",
     )?;
-    let executed = muts.iter().filter(|l| l.status == 200 && !l.replayed).count();
+    let executed = muts
+        .iter()
+        .filter(|l| l.status == 200 && !l.replayed)
+        .count();
     eq(&executed, &1, "executed once")?;
     let nid = w.col_id("notes")?;
     let changes = w.fake.with(|s| {
@@ -673,7 +859,9 @@ fn conflicts_409_apply_once(w: &mut W) -> T {
                 v.iter()
                     .filter(|e| {
                         let d = e.fields.get("data").and_then(Value::as_str).unwrap_or("");
-                        d.contains(&item.to_string()) && d.contains(&format!("\"{nid}\"")) && d.contains("once despite 409")
+                        d.contains(&item.to_string())
+                            && d.contains(&format!("\"{nid}\""))
+                            && d.contains("once despite 409")
                     })
                     .count()
             })
@@ -685,7 +873,8 @@ fn conflicts_409_apply_once(w: &mut W) -> T {
 
 fn kill_mid_batch_loses_and_doubles_nothing(w: &mut W) -> T {
     w.fake.clear_log();
-    w.fake.with(|s| s.knobs.latency = Duration::from_millis(1500));
+    w.fake
+        .with(|s| s.knobs.latency = Duration::from_millis(1500));
     let mut tx = String::from("BEGIN;");
     for k in 0..20 {
         tx.push_str(&format!(
@@ -713,10 +902,25 @@ fn kill_mid_batch_loses_and_doubles_nothing(w: &mut W) -> T {
     let nid = w.col_id("notes")?;
     for k in 0..20 {
         let item = FIRST_ITEM + 40 + k;
-        let v = w.fake.with(|s| s.world.items[&item].cells.get(&nid).and_then(|c| c.get("text").cloned()));
-        eq(&v, &Some(json!(format!("after kill {k}"))), &format!("item {item} on monday"))?;
+        let v = w.fake.with(|s| {
+            s.world.items[&item]
+                .cells
+                .get(&nid)
+                .and_then(|c| c.get("text").cloned())
+        });
+        eq(
+            &v,
+            &Some(json!(format!("after kill {k}"))),
+            &format!("item {item} on monday"),
+        )?;
     }
-    let n = w.fake.with(|s| s.world.items.values().filter(|i| i.name == "Created across a crash").count());
+    let n = w.fake.with(|s| {
+        s.world
+            .items
+            .values()
+            .filter(|i| i.name == "Created across a crash")
+            .count()
+    });
     eq(&n, &1, "created once")?;
     // Executed once: the request after the restart was a replay (or the first execution).
     let executed = w.executed("create_item");
@@ -726,43 +930,94 @@ fn kill_mid_batch_loses_and_doubles_nothing(w: &mut W) -> T {
 
 fn conflicts_follow_the_policy(w: &mut W) -> T {
     let nid = w.col_id("notes")?;
-    for (policy, item) in [("manual", FIRST_ITEM + 45), ("remote_wins", FIRST_ITEM + 46), ("local_wins", FIRST_ITEM + 47)] {
+    for (policy, item) in [
+        ("manual", FIRST_ITEM + 45),
+        ("remote_wins", FIRST_ITEM + 46),
+        ("local_wins", FIRST_ITEM + 47),
+    ] {
         w.sql(&format!(
             "SELECT monday_sync.enable_write_back({SAMPLE_BOARD}, conflict_policy => '{policy}')"
         ))?;
         // The change waits a second; meanwhile a person edits the same cell on monday.
         w.sql("SET monday_sync.write_delay = '1s'")?;
-        w.sql(&format!("UPDATE {TABLE} SET notes = 'local {policy}' WHERE item_id = {item}"))?;
+        w.sql(&format!(
+            "UPDATE {TABLE} SET notes = 'local {policy}' WHERE item_id = {item}"
+        ))?;
         w.sql("RESET monday_sync.write_delay")?;
-        w.fake.with(|s| s.world.set_cell(item, &nid, Some(json!("remote edit")), Some("remote edit")));
+        w.fake.with(|s| {
+            s.world
+                .set_cell(item, &nid, Some(json!("remote edit")), Some("remote edit"))
+        });
         w.settle(20)?;
-        let on_fake = w.fake.with(|s| s.world.items[&item].cells.get(&nid).and_then(|c| c.get("text").cloned()));
+        let on_fake = w.fake.with(|s| {
+            s.world.items[&item]
+                .cells
+                .get(&nid)
+                .and_then(|c| c.get("text").cloned())
+        });
         let row = w.text(&format!("SELECT notes FROM {TABLE} WHERE item_id = {item}"))?;
         match policy {
             "manual" => {
-                eq(&on_fake, &Some(json!("remote edit")), "manual: monday untouched")?;
+                eq(
+                    &on_fake,
+                    &Some(json!("remote edit")),
+                    "manual: monday untouched",
+                )?;
                 let c = w.json(&format!(
                     "SELECT to_jsonb(p) FROM monday_sync.pending_writes p WHERE item_id = {item}"
                 ))?;
                 eq(&c["status"], &json!("conflict"), "manual: waits")?;
-                eq(&c["remote"][&nid]["text"], &json!("remote edit"), "manual: monday's value shown")?;
-                eq(&row.as_deref(), &Some("local manual"), "manual: the row keeps the local value")?;
+                eq(
+                    &c["remote"][&nid]["text"],
+                    &json!("remote edit"),
+                    "manual: monday's value shown",
+                )?;
+                eq(
+                    &row.as_deref(),
+                    &Some("local manual"),
+                    "manual: the row keeps the local value",
+                )?;
                 let id = c["write_id"].as_i64().unwrap_or_default();
-                w.sql(&format!("SELECT monday_sync.resolve_conflict({id}, 'local')"))?;
+                w.sql(&format!(
+                    "SELECT monday_sync.resolve_conflict({id}, 'local')"
+                ))?;
                 w.settle(20)?;
-                let on_fake = w.fake.with(|s| s.world.items[&item].cells.get(&nid).and_then(|c| c.get("text").cloned()));
-                eq(&on_fake, &Some(json!("local manual")), "manual: resolved for the local value")?;
+                let on_fake = w.fake.with(|s| {
+                    s.world.items[&item]
+                        .cells
+                        .get(&nid)
+                        .and_then(|c| c.get("text").cloned())
+                });
+                eq(
+                    &on_fake,
+                    &Some(json!("local manual")),
+                    "manual: resolved for the local value",
+                )?;
             }
             "remote_wins" => {
-                eq(&on_fake, &Some(json!("remote edit")), "remote_wins: monday's kept")?;
-                eq(&row.as_deref(), &Some("remote edit"), "remote_wins: the row shows monday's")?;
+                eq(
+                    &on_fake,
+                    &Some(json!("remote edit")),
+                    "remote_wins: monday's kept",
+                )?;
+                eq(
+                    &row.as_deref(),
+                    &Some("remote edit"),
+                    "remote_wins: the row shows monday's",
+                )?;
             }
             _ => {
-                eq(&on_fake, &Some(json!("local local_wins")), "local_wins: sent anyway")?;
+                eq(
+                    &on_fake,
+                    &Some(json!("local local_wins")),
+                    "local_wins: sent anyway",
+                )?;
             }
         }
     }
-    w.sql(&format!("SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.enable_write_back({SAMPLE_BOARD})"
+    ))?;
     Ok(())
 }
 
@@ -770,10 +1025,12 @@ fn conflicts_follow_the_policy(w: &mut W) -> T {
 fn upserts_send_only_what_differs(w: &mut W) -> T {
     // A "CRM id" text column on monday, filled on 20 items.
     w.fake.with(|s| {
-        s.world.add_column(SAMPLE_BOARD, "text_crm", "CRM id", "text");
+        s.world
+            .add_column(SAMPLE_BOARD, "text_crm", "CRM id", "text");
         for k in 0..20 {
             let v = format!("CRM-{k:04}");
-            s.world.set_cell(FIRST_ITEM + k, "text_crm", Some(json!(v)), Some(&v));
+            s.world
+                .set_cell(FIRST_ITEM + k, "text_crm", Some(json!(v)), Some(&v));
         }
     });
     w.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
@@ -806,15 +1063,31 @@ fn upserts_send_only_what_differs(w: &mut W) -> T {
         "SELECT monday_sync.upsert_items({SAMPLE_BOARD}, 'crm_id', '{}'::jsonb)",
         Value::Array(recs.clone()).to_string().replace('\'', "''")
     ))?;
-    eq(&(r["created"].clone(), r["updated"].clone(), r["unchanged"].clone(), r["failed"].clone()),
-       &(json!(10), json!(5), json!(15), json!(0)), &format!("counts: {r}"))?;
+    eq(
+        &(
+            r["created"].clone(),
+            r["updated"].clone(),
+            r["unchanged"].clone(),
+            r["failed"].clone(),
+        ),
+        &(json!(10), json!(5), json!(15), json!(0)),
+        &format!("counts: {r}"),
+    )?;
     w.settle(30)?;
     let calls = w.mutations();
     check(calls <= 2, &format!("{calls} requests for 15 writes"))?;
     let on_fake = w.fake.with(|s| {
-        s.world.items.values().filter(|i| {
-            i.cells.get("text_crm").and_then(|c| c.get("text")).and_then(Value::as_str).is_some_and(|t| t.starts_with("NEW-"))
-        }).count()
+        s.world
+            .items
+            .values()
+            .filter(|i| {
+                i.cells
+                    .get("text_crm")
+                    .and_then(|c| c.get("text"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("NEW-"))
+            })
+            .count()
     });
     eq(&on_fake, &10, "created on monday, with their keys")?;
     let mapped = w.i64(&format!("SELECT count(*) FROM monday_sync.item_keys WHERE board_id = {SAMPLE_BOARD} AND item_id > 0"))?;
@@ -829,13 +1102,23 @@ fn upserts_send_only_what_differs(w: &mut W) -> T {
     w.settle(20)?;
     eq(&w.mutations(), &0, "nothing sent")?;
     // A key on two items is an error for that record, not a guess.
-    w.fake.with(|s| s.world.set_cell(FIRST_ITEM + 30, "text_crm", Some(json!("CRM-0001")), Some("CRM-0001")));
+    w.fake.with(|s| {
+        s.world.set_cell(
+            FIRST_ITEM + 30,
+            "text_crm",
+            Some(json!("CRM-0001")),
+            Some("CRM-0001"),
+        )
+    });
     w.sql(&format!("SELECT monday_sync.pull_board({SAMPLE_BOARD})"))?;
     let r = w.json(&format!(
         "SELECT monday_sync.upsert_items({SAMPLE_BOARD}, 'crm_id', '[{{\"crm_id\": \"CRM-0001\", \"notes\": \"x\"}}, {{\"crm_id\": \"CRM-0002\", \"rating_bad\": 1}}]')"
     ))?;
     eq(&r["failed"], &json!(2), &format!("{r}"))?;
-    let e = r["errors"][0]["error"].as_str().unwrap_or_default().to_string();
+    let e = r["errors"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     check(e.contains("2 items"), &e)?;
     Ok(())
 }
@@ -864,12 +1147,15 @@ fn upserts_run_as_a_worker_job(w: &mut W) -> T {
     }
     recs.push(json!({"crm_id": "BAD-1", "no_such_column": 1}));
     for k in 0..1194 {
-        recs.push(json!({"crm_id": format!("BULK-{k}"), "name": format!("Bulk {k}"), "notes": "bulk"}));
+        recs.push(
+            json!({"crm_id": format!("BULK-{k}"), "name": format!("Bulk {k}"), "notes": "bulk"}),
+        );
     }
     let body = Value::Array(recs).to_string().replace('\'', "''");
     // 1,199 mutations cost 36M complexity, 7 minutes of a real token's budget: lifted here (the
     // pacing under a budget has tests of its own), and one call so the worker sees it.
-    w.fake.with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
+    w.fake
+        .with(|s| s.set_budget(2_000_000_000, Duration::from_secs(60)));
     w.sql("ALTER SYSTEM SET monday_sync.complexity_per_minute = 2000000000")?;
     w.sql("SELECT pg_reload_conf()")?;
     std::thread::sleep(Duration::from_millis(300));
@@ -877,7 +1163,8 @@ fn upserts_run_as_a_worker_job(w: &mut W) -> T {
     let r = upsert_job(w, &body);
     w.sql("ALTER SYSTEM RESET monday_sync.complexity_per_minute")?;
     w.sql("SELECT pg_reload_conf()")?;
-    w.fake.with(|s| s.set_budget(10_000_000, Duration::from_secs(60)));
+    w.fake
+        .with(|s| s.set_budget(10_000_000, Duration::from_secs(60)));
     r
 }
 
@@ -889,7 +1176,10 @@ fn upsert_job(w: &mut W, body: &str) -> T {
     ));
     w.sql("RESET ROLE")?;
     let e: String = r.err().unwrap_or_default().chars().take(300).collect();
-    check(e.contains("42501") || e.contains("permission denied for table q3_launch_plan"), &format!("crm_reader: {e}"))?;
+    check(
+        e.contains("42501") || e.contains("permission denied for table q3_launch_plan"),
+        &format!("crm_reader: {e}"),
+    )?;
     w.fake.clear_log();
     w.sql("SET ROLE crm_loader")?;
     let id = w.i64(&format!(
@@ -912,24 +1202,48 @@ fn upsert_job(w: &mut W, body: &str) -> T {
     };
     eq(&p["status"], &json!("done"), &format!("{p}"))?;
     eq(
-        &(p["total"].clone(), p["processed"].clone(), p["created"].clone(), p["updated"].clone(), p["failed"].clone()),
+        &(
+            p["total"].clone(),
+            p["processed"].clone(),
+            p["created"].clone(),
+            p["updated"].clone(),
+            p["failed"].clone(),
+        ),
         &(json!(1200), json!(1200), json!(1194), json!(5), json!(1)),
         &format!("counts: {p}"),
     )?;
     eq(&p["requested_by"], &json!("crm_loader"), "requested_by")?;
-    let e = p["errors"][0]["error"].as_str().unwrap_or_default().to_string();
-    check(e.contains("no_such_column") && p["errors"][0]["index"] == json!(5), &format!("{p}"))?;
-    eq(&w.i64(&format!("SELECT count(*) FROM monday_sync._upsert_records WHERE upsert_id = {id}"))?, &0, "records gone once done")?;
-    // Two chunks, each its own transaction; the changes recorded as crm_loader's.
-    let by = w.i64(
-        "SELECT count(*) FROM monday_sync.writes WHERE requested_by = 'crm_loader'",
+    let e = p["errors"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    check(
+        e.contains("no_such_column") && p["errors"][0]["index"] == json!(5),
+        &format!("{p}"),
     )?;
+    eq(
+        &w.i64(&format!(
+            "SELECT count(*) FROM monday_sync._upsert_records WHERE upsert_id = {id}"
+        ))?,
+        &0,
+        "records gone once done",
+    )?;
+    // Two chunks, each its own transaction; the changes recorded as crm_loader's.
+    let by = w.i64("SELECT count(*) FROM monday_sync.writes WHERE requested_by = 'crm_loader'")?;
     check(by >= 1199, &format!("{by} writes recorded as crm_loader's"))?;
     w.settle(90)?;
     let on_fake = w.fake.with(|s| {
-        s.world.items.values().filter(|i| {
-            i.cells.get("text_crm").and_then(|c| c.get("text")).and_then(Value::as_str).is_some_and(|t| t.starts_with("BULK-"))
-        }).count()
+        s.world
+            .items
+            .values()
+            .filter(|i| {
+                i.cells
+                    .get("text_crm")
+                    .and_then(|c| c.get("text"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("BULK-"))
+            })
+            .count()
     });
     eq(&on_fake, &1194, "created on monday")?;
     let calls = w.mutations();
@@ -937,7 +1251,11 @@ fn upsert_job(w: &mut W, body: &str) -> T {
     let run = w.text(
         "SELECT status || ': ' || coalesce(message, '') FROM monday_sync.sync_runs WHERE kind = 'upsert_items' ORDER BY runid DESC LIMIT 1",
     )?;
-    check(run.as_deref().is_some_and(|r| r.starts_with("succeeded: 1200 records")), &format!("{run:?}"))?;
+    check(
+        run.as_deref()
+            .is_some_and(|r| r.starts_with("succeeded: 1200 records")),
+        &format!("{run:?}"),
+    )?;
     // The role loses its rights before the worker gets to the records: that upsert fails, with
     // PostgreSQL's message, and nothing is left behind or retried.
     w.sql(&format!(
@@ -960,9 +1278,20 @@ fn upsert_job(w: &mut W, body: &str) -> T {
     // first look at the table came before the REVOKE): either way with PostgreSQL's message.
     let said = format!("{} {}", p["message"], p["errors"]);
     check(said.contains("permission denied"), &format!("{p}"))?;
-    check(p["status"] == json!("failed") || p["failed"] == json!(1), &format!("{p}"))?;
-    eq(&w.i64("SELECT count(*) FROM monday_sync._upsert_records")?, &0, "no records left")?;
-    eq(&w.i64(&format!("SELECT count(*) FROM {TABLE} WHERE name = 'Late'"))?, &0, "nothing written")?;
+    check(
+        p["status"] == json!("failed") || p["failed"] == json!(1),
+        &format!("{p}"),
+    )?;
+    eq(
+        &w.i64("SELECT count(*) FROM monday_sync._upsert_records")?,
+        &0,
+        "no records left",
+    )?;
+    eq(
+        &w.i64(&format!("SELECT count(*) FROM {TABLE} WHERE name = 'Late'"))?,
+        &0,
+        "nothing written",
+    )?;
     Ok(())
 }
 
@@ -970,12 +1299,16 @@ fn upsert_job(w: &mut W, body: &str) -> T {
 /// the local INSERT to monday's answer.
 fn history_follows_created_items(w: &mut W) -> T {
     w.settle(30)?;
-    w.sql(&format!("SELECT monday_sync.enable_history({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.enable_history({SAMPLE_BOARD})"
+    ))?;
     let temp = w.i64(&format!(
         "INSERT INTO {TABLE} (name, notes) VALUES ('With history', 'h') RETURNING item_id"
     ))?;
     w.settle(30)?;
-    let real = w.i64(&format!("SELECT created_item_id FROM monday_sync.writes WHERE item_id = {temp}"))?;
+    let real = w.i64(&format!(
+        "SELECT created_item_id FROM monday_sync.writes WHERE item_id = {temp}"
+    ))?;
     let v = w.json(&format!(
         "SELECT jsonb_agg(jsonb_build_object('source', source, 'open', valid_to IS NULL) ORDER BY valid_from)
            FROM public.q3_launch_plan_history WHERE item_id = {real}"
@@ -986,11 +1319,15 @@ fn history_follows_created_items(w: &mut W) -> T {
         "the created item's versions",
     )?;
     eq(
-        &w.i64(&format!("SELECT count(*) FROM public.q3_launch_plan_history WHERE item_id = {temp}"))?,
+        &w.i64(&format!(
+            "SELECT count(*) FROM public.q3_launch_plan_history WHERE item_id = {temp}"
+        ))?,
         &0,
         "nothing left under the temporary id",
     )?;
-    w.sql(&format!("SELECT monday_sync.disable_history({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.disable_history({SAMPLE_BOARD})"
+    ))?;
     Ok(())
 }
 
@@ -998,13 +1335,25 @@ fn history_follows_created_items(w: &mut W) -> T {
 fn untrack_waits_for_pending_writes(w: &mut W) -> T {
     w.settle(30)?;
     w.sql("SET monday_sync.write_delay = '60s'")?;
-    w.sql(&format!("UPDATE {TABLE} SET notes = 'before untrack' WHERE item_id = {}", FIRST_ITEM + 7))?;
+    w.sql(&format!(
+        "UPDATE {TABLE} SET notes = 'before untrack' WHERE item_id = {}",
+        FIRST_ITEM + 7
+    ))?;
     let e = w
         .sql(&format!("SELECT monday_sync.untrack_board({SAMPLE_BOARD})"))
         .err()
         .unwrap_or_default();
-    check(e.contains("55000") && e.contains("not yet on monday"), &format!("untrack with a pending write: {e}"))?;
-    eq(&w.i64(&format!("SELECT count(*) FROM monday_sync.boards WHERE board_id = {SAMPLE_BOARD}"))?, &1, "still tracked")?;
+    check(
+        e.contains("55000") && e.contains("not yet on monday"),
+        &format!("untrack with a pending write: {e}"),
+    )?;
+    eq(
+        &w.i64(&format!(
+            "SELECT count(*) FROM monday_sync.boards WHERE board_id = {SAMPLE_BOARD}"
+        ))?,
+        &1,
+        "still tracked",
+    )?;
     w.sql("UPDATE monday_sync.jobs SET not_before = now() WHERE command = 'write' AND status = 'queued'")?;
     w.settle(30)?;
     Ok(())
@@ -1013,7 +1362,9 @@ fn untrack_waits_for_pending_writes(w: &mut W) -> T {
 /// Our own writes coming back from monday (webhooks, the activity log) cost no API call, no row
 /// rewrite and no outbox entry.
 fn no_echo(w: &mut W) -> T {
-    w.sql(&format!("SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"))?;
+    w.sql(&format!(
+        "SELECT monday_sync.subscribe_board({SAMPLE_BOARD})"
+    ))?;
     w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
     w.settle(20)?;
     std::thread::sleep(Duration::from_secs(1));
@@ -1029,7 +1380,10 @@ fn no_echo(w: &mut W) -> T {
             if left == 0 {
                 return Ok(());
             }
-            check(t.elapsed() < Duration::from_secs(20), "webhooks did not settle")?;
+            check(
+                t.elapsed() < Duration::from_secs(20),
+                "webhooks did not settle",
+            )?;
             std::thread::sleep(Duration::from_millis(100));
         }
     };
@@ -1041,7 +1395,9 @@ fn no_echo(w: &mut W) -> T {
         "UPDATE {TABLE} SET notes = 'echo test', name = 'Echo item' WHERE item_id = {item}"
     ))?;
     w.settle(20)?;
-    let version = w.text(&format!("SELECT xmin::text FROM {TABLE} WHERE item_id = {item}"))?;
+    let version = w.text(&format!(
+        "SELECT xmin::text FROM {TABLE} WHERE item_id = {item}"
+    ))?;
     // monday's webhooks for the change arrive and are recognised.
     let t = Instant::now();
     loop {
@@ -1051,32 +1407,56 @@ fn no_echo(w: &mut W) -> T {
         if n >= 2 {
             break;
         }
-        check(t.elapsed() < Duration::from_secs(10), &format!("{n} echo event(s) seen"))?;
+        check(
+            t.elapsed() < Duration::from_secs(10),
+            &format!("{n} echo event(s) seen"),
+        )?;
         std::thread::sleep(Duration::from_millis(50));
     }
     wait_quiet(w)?;
     let calls: Vec<String> = w.fake.log().iter().map(|l| l.roots.join(",")).collect();
-    eq(&calls.len(), &1, &format!("API calls for the write and its echo: {calls:?}"))?;
-    let after = w.text(&format!("SELECT xmin::text FROM {TABLE} WHERE item_id = {item}"))?;
+    eq(
+        &calls.len(),
+        &1,
+        &format!("API calls for the write and its echo: {calls:?}"),
+    )?;
+    let after = w.text(&format!(
+        "SELECT xmin::text FROM {TABLE} WHERE item_id = {item}"
+    ))?;
     eq(&after, &version, "the echo did not rewrite the row")?;
-    eq(&w.i64("SELECT count(*) FROM monday_sync.writes")?, &(entries + 1), "no new outbox entry")?;
+    eq(
+        &w.i64("SELECT count(*) FROM monday_sync.writes")?,
+        &(entries + 1),
+        "no new outbox entry",
+    )?;
     // The activity log's entries for it: read, and the item not fetched.
     w.fake.clear_log();
     w.sql(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
     let roots: Vec<String> = w.fake.log().iter().flat_map(|l| l.roots.clone()).collect();
-    check(!roots.iter().any(|r| r == "items"), &format!("the refresh fetched items: {roots:?}"))?;
-    let after = w.text(&format!("SELECT xmin::text FROM {TABLE} WHERE item_id = {item}"))?;
+    check(
+        !roots.iter().any(|r| r == "items"),
+        &format!("the refresh fetched items: {roots:?}"),
+    )?;
+    let after = w.text(&format!(
+        "SELECT xmin::text FROM {TABLE} WHERE item_id = {item}"
+    ))?;
     eq(&after, &version, "the refresh did not rewrite the row")?;
     // A change a person makes on monday meanwhile is no echo: it arrives.
     let nid = w.col_id("notes")?;
-    w.fake.with(|s| s.world.set_cell(item, &nid, Some(json!("by a person")), Some("by a person")));
+    w.fake.with(|s| {
+        s.world
+            .set_cell(item, &nid, Some(json!("by a person")), Some("by a person"))
+    });
     let t = Instant::now();
     loop {
         let v = w.text(&format!("SELECT notes FROM {TABLE} WHERE item_id = {item}"))?;
         if v.as_deref() == Some("by a person") {
             break;
         }
-        check(t.elapsed() < Duration::from_secs(10), "a person's change did not arrive")?;
+        check(
+            t.elapsed() < Duration::from_secs(10),
+            "a person's change did not arrive",
+        )?;
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(())
@@ -1105,7 +1485,10 @@ pub fn run() -> Result<String, String> {
             "every writable type round-trips: UPDATE → monday → pull",
             every_writable_type_round_trips,
         ),
-        ("100 single-row UPDATEs take a few calls", many_updates_few_calls),
+        (
+            "100 single-row UPDATEs take a few calls",
+            many_updates_few_calls,
+        ),
         (
             "INSERT creates items and subitems, DELETE archives, group moves",
             creates_and_deletes,
@@ -1114,13 +1497,22 @@ pub fn run() -> Result<String, String> {
             "a value monday refuses fails that change only; retry and discard",
             refusals_fail_only_their_change,
         ),
-        ("a lost answer is retried with its key: applied once", lost_answers_apply_once),
-        ("a 409 for a retry in flight: waited, asked again, applied once", conflicts_409_apply_once),
+        (
+            "a lost answer is retried with its key: applied once",
+            lost_answers_apply_once,
+        ),
+        (
+            "a 409 for a retry in flight: waited, asked again, applied once",
+            conflicts_409_apply_once,
+        ),
         (
             "kill -9 of the worker mid-batch loses and doubles nothing",
             kill_mid_batch_loses_and_doubles_nothing,
         ),
-        ("conflicts follow the board's policy", conflicts_follow_the_policy),
+        (
+            "conflicts follow the board's policy",
+            conflicts_follow_the_policy,
+        ),
         (
             "upsert_items creates, updates what differs, leaves equal records alone",
             upserts_send_only_what_differs,
@@ -1176,7 +1568,10 @@ pub fn run() -> Result<String, String> {
     if log.contains(TOKEN) {
         failed.push("token in the server log");
     }
-    if log.contains("PANIC") || log.contains("terminated by signal 11") || log.contains("terminated by signal 6") {
+    if log.contains("PANIC")
+        || log.contains("terminated by signal 11")
+        || log.contains("terminated by signal 6")
+    {
         println!("write: FAILED the server log shows a crash:\n{log}");
         failed.push("a crash in the server log");
     }
@@ -1184,6 +1579,10 @@ pub fn run() -> Result<String, String> {
     if failed.is_empty() {
         Ok(format!("{passed} passed, 0 failed"))
     } else {
-        Err(format!("write: {} failed: {}", failed.len(), failed.join("; ")))
+        Err(format!(
+            "write: {} failed: {}",
+            failed.len(),
+            failed.join("; ")
+        ))
     }
 }

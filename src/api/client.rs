@@ -390,11 +390,15 @@ pub fn classify_mutation(raw: &Raw) -> Verdict {
                 && errs.is_some_and(|errs| {
                     !errs.is_empty()
                         && errs.iter().all(|e| {
-                            e.get("path").and_then(Value::as_array).is_some_and(|p| !p.is_empty())
+                            e.get("path")
+                                .and_then(Value::as_array)
+                                .is_some_and(|p| !p.is_empty())
                                 && retry_in(e).is_none()
                                 && !matches!(
                                     code_of(e),
-                                    "DAILY_LIMIT_EXCEEDED" | "NOT_AUTHENTICATED" | "COMPLEXITY_BUDGET_EXHAUSTED"
+                                    "DAILY_LIMIT_EXCEEDED"
+                                        | "NOT_AUTHENTICATED"
+                                        | "COMPLEXITY_BUDGET_EXHAUSTED"
                                 )
                         })
                 });
@@ -418,7 +422,10 @@ pub fn classify_mutation(raw: &Raw) -> Verdict {
         Verdict::Fail(ref e) => e,
         _ => return verdict,
     };
-    if matches!(e.kind, ApiErrorKind::TokenRejected | ApiErrorKind::DailyLimit) {
+    if matches!(
+        e.kind,
+        ApiErrorKind::TokenRejected | ApiErrorKind::DailyLimit
+    ) {
         return verdict;
     }
     let Raw::Http {
@@ -435,8 +442,11 @@ pub fn classify_mutation(raw: &Raw) -> Verdict {
             .get("errors")
             .and_then(Value::as_array)
             .is_some_and(|errs| {
-                errs.iter()
-                    .all(|e| e.get("path").and_then(Value::as_array).is_some_and(|p| !p.is_empty()))
+                errs.iter().all(|e| {
+                    e.get("path")
+                        .and_then(Value::as_array)
+                        .is_some_and(|p| !p.is_empty())
+                })
             });
     if fields_only {
         let complexity = json.pointer("/data/complexity").and_then(|c| {

@@ -280,7 +280,10 @@ fn mutations_read_errors_per_alias() {
     // An alias's internal error is that alias's: the request is not sent again (its key would
     // only get the same answer back).
     let body = r#"{"data":{"c1":null},"errors":[{"message":"oops","path":["c1"],"extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
-    assert!(matches!(classify_mutation(&http(200, body)), Verdict::Data(..)));
+    assert!(matches!(
+        classify_mutation(&http(200, body)),
+        Verdict::Data(..)
+    ));
     // No errors: the same shape, {"data": …}.
     match classify_mutation(&http(200, r#"{"data":{"c1":{"id":"1"}}}"#)) {
         Verdict::Data(v, _) => assert_eq!(v["data"]["c1"]["id"], "1"),
@@ -290,7 +293,9 @@ fn mutations_read_errors_per_alias() {
     let r = Raw::Http {
         status: 409,
         retry_after: Some("2".into()),
-        body: br#"{"errors":[{"message":"in flight","extensions":{"code":"IDEMPOTENCY_CONFLICT"}}]}"#.to_vec(),
+        body:
+            br#"{"errors":[{"message":"in flight","extensions":{"code":"IDEMPOTENCY_CONFLICT"}}]}"#
+                .to_vec(),
     };
     match classify_mutation(&r) {
         Verdict::Wait { seconds, .. } => assert_eq!(seconds, 2.0),
@@ -299,9 +304,18 @@ fn mutations_read_errors_per_alias() {
     // Errors of the whole request keep their meaning: a rate limit waits, a 500 retries, a
     // rejected token fails.
     let body = r#"{"errors":[{"message":"Complexity budget exhausted","extensions":{"code":"COMPLEXITY_BUDGET_EXHAUSTED","retry_in_seconds":7}}]}"#;
-    assert!(matches!(classify_mutation(&http(200, body)), Verdict::Wait { .. }));
-    assert!(matches!(classify_mutation(&http(500, "oops")), Verdict::Retry { .. }));
-    match classify_mutation(&http(401, r#"{"errors":[{"message":"Not authenticated"}]}"#)) {
+    assert!(matches!(
+        classify_mutation(&http(200, body)),
+        Verdict::Wait { .. }
+    ));
+    assert!(matches!(
+        classify_mutation(&http(500, "oops")),
+        Verdict::Retry { .. }
+    ));
+    match classify_mutation(&http(
+        401,
+        r#"{"errors":[{"message":"Not authenticated"}]}"#,
+    )) {
         Verdict::Fail(e) => assert_eq!(e.kind, ApiErrorKind::TokenRejected),
         other => panic!("{other:?}"),
     }

@@ -154,14 +154,7 @@ fn pull_account() -> R<pgrx::JsonB> {
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn request_pull_account() -> i64 {
-    let requester = unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
-        if name.is_null() {
-            String::new()
-        } else {
-            std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
-        }
-    };
+    let requester = super::worker::requester();
     let jobid: i64 = one(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by) VALUES (NULL, 'account', $1)
          ON CONFLICT (command) WHERE status = 'queued' AND board_id IS NULL

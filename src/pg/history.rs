@@ -309,21 +309,12 @@ fn enable_for(board_id: i64) -> R<Option<pg_sys::Oid>> {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 pub(crate) fn enable_history(board_id: i64) -> R<super::jsonb::RegClass> {
-    let Some(tb) = tracked(board_id) else {
-        return Err(not_tracked(board_id, "enable_history keeps the history of a tracked board"));
-    };
-    let parent: Option<i64> = one(
-        "SELECT parent_board_id FROM monday_sync.boards WHERE board_id = $1",
-        &[board_id.into()],
-    );
-    if let Some(p) = parent {
-        return Err(err(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("monday board {board_id} is a subitems board"),
-            format!("its history follows its parent board {p}"),
-            format!("SELECT monday_sync.enable_history({p});"),
-        ));
-    }
+    let tb = super::track::top_board(
+        board_id,
+        "enable_history keeps the history of a tracked board",
+        "history",
+        "enable_history",
+    )?;
     let main = enable_for(board_id)?.ok_or_else(|| {
         err(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
@@ -343,13 +334,19 @@ pub(crate) fn enable_history(board_id: i64) -> R<super::jsonb::RegClass> {
 #[search_path(pg_catalog, pg_temp)]
 fn disable_history(board_id: i64) -> R<()> {
     let Some(tb) = tracked(board_id) else {
-        return Err(not_tracked(board_id, "disable_history is for a tracked board"));
+        return Err(not_tracked(
+            board_id,
+            "disable_history is for a tracked board",
+        ));
     };
     for b in [Some(board_id), tb.subitems_board_id].into_iter().flatten() {
         if let Some(t) = tracked(b) {
             if let Lookup::Found(t) = super::security::lookup(t.table_oid) {
                 exec(
-                    &format!("DROP TRIGGER IF EXISTS monday_sync_history ON {}", t.qualified),
+                    &format!(
+                        "DROP TRIGGER IF EXISTS monday_sync_history ON {}",
+                        t.qualified
+                    ),
                     &[],
                 );
             }

@@ -10,6 +10,8 @@ pub mod client;
 pub mod codec;
 /// Errors → SQLSTATE, DETAIL and HINT: the SQL error type and its constructors.
 pub mod errors;
+/// History of item values: `enable_history`, the history trigger, `as_of`.
+pub mod history;
 /// Borrowed jsonb in, jsonb out without a text round trip; the `regtype`/`regclass` SQL types.
 pub mod jsonb;
 /// The column mapping: a board's mapped columns and `map_column`.
@@ -28,8 +30,6 @@ pub mod security;
 pub mod settings;
 /// SPI helpers every room shares: run a statement, read one value, quote, subtransactions.
 pub mod spi;
-/// History of item values: `enable_history`, the history trigger, `as_of`.
-pub mod history;
 /// Tracking: `track_board`, reconciling the mapping and the typed table with the board, table DDL.
 pub mod track;
 /// The end of a board's sync: `untrack_board`.

@@ -139,41 +139,7 @@ pub fn open_target(oid: pg_sys::Oid, board_id: i64, recorded: &str) -> R<Target>
 /// webhook, a write-back answer): the write-back trigger sees [`sync_writing`] and records nothing.
 pub fn as_owner<T>(owner: pg_sys::Oid, f: impl FnOnce() -> T) -> T {
     let _sync = SyncWrite::enter();
-    let mut user = pg_sys::InvalidOid;
-    let mut context: i32 = 0;
-    unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
-    if owner == user || owner == pg_sys::InvalidOid {
-        return f();
-    }
-    struct Restore {
-        user: pg_sys::Oid,
-        context: i32,
-        nest: i32,
-    }
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            // Runs before any (sub)transaction abort: an ERROR unwinds through here first, so the
-            // nest level is still ours to pop.
-            unsafe {
-                pg_sys::AtEOXact_GUC(false, self.nest);
-                pg_sys::SetUserIdAndSecContext(self.user, self.context);
-            }
-        }
-    }
-    let _restore = Restore {
-        user,
-        context,
-        nest: unsafe { pg_sys::NewGUCNestLevel() },
-    };
-    unsafe {
-        pg_sys::SetUserIdAndSecContext(
-            owner,
-            context
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-        )
-    };
-    f()
+    as_role(owner, f)
 }
 
 thread_local! {

@@ -74,6 +74,25 @@ pub(crate) fn tracked(board_id: i64) -> Option<Tracked> {
     .unwrap_or_else(|e| spi_fail(e))
 }
 
+/// A tracked board that is not a subitems board: a subitems board's `feature` ("write-back",
+/// "history", …) follows its parent's, and the error's HINT is `call` on the parent.
+pub(crate) fn top_board(board_id: i64, what: &str, feature: &str, call: &str) -> R<Tracked> {
+    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, what))?;
+    let parent: Option<i64> = one(
+        "SELECT parent_board_id FROM monday_sync.boards WHERE board_id = $1",
+        &[board_id.into()],
+    );
+    if let Some(p) = parent {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("monday board {board_id} is a subitems board"),
+            format!("its {feature} follows its parent board {p}"),
+            format!("SELECT monday_sync.{call}({p});"),
+        ));
+    }
+    Ok(tb)
+}
+
 pub(crate) fn not_tracked(board_id: i64, what: &str) -> ErrorReport {
     err(
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,

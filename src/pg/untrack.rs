@@ -6,7 +6,7 @@
 use super::errors::{err, R};
 use super::security::Lookup;
 use super::spi::{exec, one};
-use super::track::{not_tracked, tracked};
+use super::track::tracked;
 use pgrx::prelude::*;
 use serde_json::json;
 
@@ -28,22 +28,17 @@ fn table_of(board_id: i64) -> Option<String> {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn untrack_board(board_id: i64, drop_table: default!(bool, false)) -> R<pgrx::JsonB> {
-    let Some(tb) = tracked(board_id) else {
-        return Err(not_tracked(board_id, "untrack_board stops the sync of a tracked board"));
-    };
+    let tb = super::track::top_board(
+        board_id,
+        "untrack_board stops the sync of a tracked board",
+        "sync",
+        "untrack_board",
+    )?;
     // One untrack at a time, and the worker's steps for the board wait for it.
-    let parent: Option<i64> = one(
-        "SELECT parent_board_id FROM monday_sync.boards WHERE board_id = $1 FOR UPDATE",
+    exec(
+        "SELECT FROM monday_sync.boards WHERE board_id = $1 FOR UPDATE",
         &[board_id.into()],
     );
-    if let Some(p) = parent {
-        return Err(err(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("monday board {board_id} is a subitems board"),
-            format!("its sync follows its parent board {p}"),
-            format!("SELECT monday_sync.untrack_board({p});"),
-        ));
-    }
     let gone: bool = one(
         "SELECT deleted_on_monday_at IS NOT NULL FROM monday_sync.boards WHERE board_id = $1",
         &[board_id.into()],
@@ -84,7 +79,10 @@ fn untrack_board(board_id: i64, drop_table: default!(bool, false)) -> R<pgrx::Js
     .unwrap_or(0);
     let main = table_of(board_id);
     let sub = tb.subitems_board_id.and_then(table_of);
-    let tables: Vec<&String> = [main.as_ref(), sub.as_ref()].into_iter().flatten().collect();
+    let tables: Vec<&String> = [main.as_ref(), sub.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect();
     // As the caller: dropping a trigger or a table takes the table's ownership.
     for t in &tables {
         exec(

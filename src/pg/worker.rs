@@ -151,6 +151,21 @@ pub(crate) fn wake_on_commit() {
 
 // ---------- SQL: requests ----------
 
+/// The role that asked for a job: under SECURITY DEFINER, the role that called, not the
+/// function's owner.
+pub(crate) fn requester() -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
+        if name.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+}
+
 fn enqueue(board_id: i64, command: &str) -> R<i64> {
     let is_top: Option<bool> = super::spi::one(
         "SELECT parent_board_id IS NULL FROM monday_sync.boards WHERE board_id = $1",
@@ -174,17 +189,7 @@ fn enqueue(board_id: i64, command: &str) -> R<i64> {
         Some(true) => {}
     }
     // One queued job per board and command: a request while one waits joins it (and makes it due now).
-    // SECURITY DEFINER: the requester is the role that called, not the function's owner.
-    let requester = unsafe {
-        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
-        if name.is_null() {
-            String::new()
-        } else {
-            std::ffi::CStr::from_ptr(name)
-                .to_string_lossy()
-                .into_owned()
-        }
-    };
+    let requester = requester();
     let jobid: i64 = super::spi::one(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by) VALUES ($1, $2, $3)
          ON CONFLICT (board_id, command) WHERE status = 'queued'
@@ -886,17 +891,20 @@ fn run(job: Job) {
 }
 
 fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
-    if job.command == "account" {
-        return execute_account(job, runid_out);
-    }
     let fail = |e: ErrorReport| failure_of(e);
+    // The account's job belongs to no board.
+    let account = job.command == "account";
     let (tb, tok) = in_tx(|| {
-        let tb = tracked(job.board_id).ok_or_else(|| {
-            super::track::not_tracked(
-                job.board_id,
-                "the board was untracked after the job was queued",
-            )
-        })?;
+        let tb = if account {
+            None
+        } else {
+            Some(tracked(job.board_id).ok_or_else(|| {
+                super::track::not_tracked(
+                    job.board_id,
+                    "the board was untracked after the job was queued",
+                )
+            })?)
+        };
         Ok((tb, token()?))
     })
     .map_err(fail)?;
@@ -907,6 +915,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         "confirm" => ("confirm_items", None),
         "write" => ("write_items", None),
         "upsert" => ("upsert_items", None),
+        "account" => ("pull_account", None),
         _ => ("refresh_board", None),
     };
     let runid = in_tx(|| {
@@ -919,69 +928,16 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     })
     .map_err(fail)?;
     *runid_out = Some(runid);
-    let progress = Progress::start(
-        runid,
-        job.board_id,
-        if job.command == "pull" { 1 } else { 3 },
-    );
-    let result = match job.command.as_str() {
-        "pull" => pull_core(&mut client, &tb, &progress, &mut Committed).map(|(s, sub)| {
-            let total = s.plus(sub.as_ref().unwrap_or(&Default::default()));
-            let text = pull_text(&total);
-            (total, text, Some("full"))
-        }),
-        "confirm" => super::webhooks::confirm_core(&mut client, &tb, &progress, &mut Committed)
-            .map(|(total, text)| (total, text, None)),
-        "write" => super::writeback::send::write_core(&mut client, &tb, &progress, &mut Committed)
-            .map(|(total, text)| (total, text, None)),
-        "upsert" => super::writeback::upsert::upsert_core(&tb, &progress, &mut Committed)
-            .map(|(total, text)| (total, text, None)),
-        _ => refresh_core(&mut client, &tb, &progress, &mut Committed)
-            .map(|r| (r.total(), r.text(), Some(r.mode()))),
+    let progress = match account {
+        true => None,
+        false => Progress::start(
+            runid,
+            job.board_id,
+            if job.command == "pull" { 1 } else { 3 },
+        ),
     };
-    drop(progress);
-    match result {
-        Ok((total, text, mode)) => {
-            in_tx(|| {
-                finish_run(runid, &client, &total, &text, mode);
-                Ok(())
-            })
-            .map_err(fail)?;
-            Ok(Done {
-                runid,
-                message: text,
-            })
-        }
-        Err(e) => {
-            let f = failure_of(e);
-            let text = f.text();
-            let _ = in_tx(|| {
-                fail_run(runid, &client, &text);
-                Ok(())
-            });
-            Err(f)
-        }
-    }
-}
-
-/// The account's job: `pull_account` in one step, recorded as a `pull_account` run (board 0).
-fn execute_account(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
-    let fail = |e: ErrorReport| failure_of(e);
-    let tok = in_tx(token).map_err(fail)?;
-    let mut hooks = PgHooks { worker: true };
-    let mut client = Client::new(settings::api_config(tok), &mut hooks);
-    let runid = in_tx(|| {
-        let runid = start_job_run(0, "pull_account", Some(job.jobid), None);
-        exec(
-            "UPDATE monday_sync.jobs SET runid = $2 WHERE jobid = $1",
-            &[job.jobid.into(), runid.into()],
-        );
-        Ok(runid)
-    })
-    .map_err(fail)?;
-    *runid_out = Some(runid);
-    match in_tx(|| super::account::account_core(&mut client)) {
-        Ok(v) => {
+    let result = match &tb {
+        None => in_tx(|| super::account::account_core(&mut client)).map(|v| {
             let text = format!(
                 "{} users ({} deactivated), {} teams, {} tags; marked deleted: {}",
                 v["users"], v["deactivated_users"], v["teams"], v["tags"], v["marked_deleted"]
@@ -990,8 +946,31 @@ fn execute_account(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failu
                 items_seen: v["users"].as_i64().unwrap_or(0),
                 ..Default::default()
             };
+            (stats, text, None)
+        }),
+        Some(tb) => match job.command.as_str() {
+            "pull" => pull_core(&mut client, tb, &progress, &mut Committed).map(|(s, sub)| {
+                let total = s.plus(sub.as_ref().unwrap_or(&Default::default()));
+                let text = pull_text(&total);
+                (total, text, Some("full"))
+            }),
+            "confirm" => super::webhooks::confirm_core(&mut client, tb, &progress, &mut Committed)
+                .map(|(total, text)| (total, text, None)),
+            "write" => {
+                super::writeback::send::write_core(&mut client, tb, &progress, &mut Committed)
+                    .map(|(total, text)| (total, text, None))
+            }
+            "upsert" => super::writeback::upsert::upsert_core(tb, &progress, &mut Committed)
+                .map(|(total, text)| (total, text, None)),
+            _ => refresh_core(&mut client, tb, &progress, &mut Committed)
+                .map(|r| (r.total(), r.text(), Some(r.mode()))),
+        },
+    };
+    drop(progress);
+    match result {
+        Ok((total, text, mode)) => {
             in_tx(|| {
-                finish_run(runid, &client, &stats, &text, None);
+                finish_run(runid, &client, &total, &text, mode);
                 Ok(())
             })
             .map_err(fail)?;

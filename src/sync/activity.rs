@@ -39,7 +39,10 @@ pub fn field_of(entry: &Value) -> Option<String> {
         _ => Value::Null,
     };
     match entry.get("event").and_then(Value::as_str)? {
-        "update_column_value" => data.get("column_id").and_then(Value::as_str).map(String::from),
+        "update_column_value" => data
+            .get("column_id")
+            .and_then(Value::as_str)
+            .map(String::from),
         "update_name" => Some("name".into()),
         "move_pulse_into_group" => Some("#group".into()),
         "archive_pulse" | "delete_pulse" => Some("#state".into()),

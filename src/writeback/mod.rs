@@ -254,7 +254,11 @@ fn refusal_of(err: &Value) -> Refusal {
                 .and_then(|e| e.get("columnIds"))
                 .and_then(Value::as_array)
                 .and_then(|c| c.first())
-                .and_then(|c| c.as_str().map(String::from).or(c.as_i64().map(|i| i.to_string())))
+                .and_then(|c| {
+                    c.as_str()
+                        .map(String::from)
+                        .or(c.as_i64().map(|i| i.to_string()))
+                })
         });
     let detail = data
         .and_then(Value::as_array)
@@ -347,15 +351,15 @@ pub fn conflicting(
         };
         let now = match key.as_str() {
             "name" => current.get("name").cloned().unwrap_or(Value::Null),
-            "#group" => current
-                .pointer("/group/id")
-                .cloned()
-                .unwrap_or(Value::Null),
+            "#group" => current.pointer("/group/id").cloned().unwrap_or(Value::Null),
             "#state" => current.get("state").cloned().unwrap_or(Value::Null),
             col => current
                 .get("column_values")
                 .and_then(Value::as_array)
-                .and_then(|cs| cs.iter().find(|c| c.get("id").and_then(Value::as_str) == Some(col)))
+                .and_then(|cs| {
+                    cs.iter()
+                        .find(|c| c.get("id").and_then(Value::as_str) == Some(col))
+                })
                 .map(|c| json!({ "value": c.get("value"), "text": c.get("text") }))
                 .unwrap_or(Value::Null),
         };

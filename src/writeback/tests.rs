@@ -18,15 +18,22 @@ const FIELDS: &str = "fragment ItemFields on Item { id name }";
 fn one_request_several_items_each_alias_in_order() {
     let req = build(
         &[
-            entry(1, 11, json!({"status": {"label": "Done"}, "name": "A", "#group": "topics", "#state": "archived"})),
+            entry(
+                1,
+                11,
+                json!({"status": {"label": "Done"}, "name": "A", "#group": "topics", "#state": "archived"}),
+            ),
             entry(2, -5, json!({"name": "New", "text0": "x", "#group": "g2"})),
             entry(3, 12, json!({"#state": "deleted"})),
         ],
         false,
         FIELDS,
     );
-    let kinds: Vec<(&str, i64, AliasKind)> =
-        req.aliases.iter().map(|(a, w, k)| (a.as_str(), *w, *k)).collect();
+    let kinds: Vec<(&str, i64, AliasKind)> = req
+        .aliases
+        .iter()
+        .map(|(a, w, k)| (a.as_str(), *w, *k))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -37,7 +44,9 @@ fn one_request_several_items_each_alias_in_order() {
             ("d3", 3, AliasKind::Delete),
         ]
     );
-    assert!(req.document.starts_with("mutation write_items($i1: ID, $b1: ID!, $v1: JSON!, $g1: String!"));
+    assert!(req
+        .document
+        .starts_with("mutation write_items($i1: ID, $b1: ID!, $v1: JSON!, $g1: String!"));
     assert!(req.document.contains("create_item(board_id: $b2, item_name: $n2, group_id: $g2, column_values: $v2, create_labels_if_missing: false)"));
     assert!(req.document.ends_with(FIELDS));
     // column_values travel as a JSON string; a create's name is item_name, not a column value.
@@ -47,8 +56,18 @@ fn one_request_several_items_each_alias_in_order() {
     assert_eq!(v2, json!({"text0": "x"}));
     assert_eq!(req.variables["n2"], "New");
     assert_eq!(req.variables["i1"], "11");
-    assert_eq!(alias_count(&entry(1, 11, json!({"a": 1, "#group": "g", "#state": "archived"}))), 3);
-    assert_eq!(alias_count(&entry(1, -1, json!({"name": "n", "#group": "g"}))), 1);
+    assert_eq!(
+        alias_count(&entry(
+            1,
+            11,
+            json!({"a": 1, "#group": "g", "#state": "archived"})
+        )),
+        3
+    );
+    assert_eq!(
+        alias_count(&entry(1, -1, json!({"name": "n", "#group": "g"}))),
+        1
+    );
 }
 
 #[test]
@@ -85,10 +104,16 @@ fn answers_per_entry_with_refusals() {
     let out = read(&body, &req);
     assert_eq!(out.len(), 3);
     let r1 = out[0].refusal.as_ref().unwrap();
-    assert_eq!((r1.code.as_str(), r1.column.as_deref(), r1.transient), ("ColumnValueException", Some("status"), false));
+    assert_eq!(
+        (r1.code.as_str(), r1.column.as_deref(), r1.transient),
+        ("ColumnValueException", Some("status"), false)
+    );
     assert_eq!(out[1].done, vec![AliasKind::Columns]);
     assert_eq!(out[1].item.as_ref().unwrap()["name"], "B");
-    assert_eq!(out[1].refusal.as_ref().unwrap().code, "ResourceNotFoundException");
+    assert_eq!(
+        out[1].refusal.as_ref().unwrap().code,
+        "ResourceNotFoundException"
+    );
     // A null with no error: not refused for good, sent again.
     assert!(out[2].refusal.as_ref().unwrap().transient);
 }
@@ -116,7 +141,11 @@ fn conflicts_compare_what_monday_showed() {
         {"id": "status", "text": "Working", "value": "{\"index\":0,\"changed_at\":\"t2\"}"},
         {"id": "text0", "text": "", "value": null}
     ]});
-    let c = conflicting(changes.as_object().unwrap(), base.as_object().unwrap(), &current);
+    let c = conflicting(
+        changes.as_object().unwrap(),
+        base.as_object().unwrap(),
+        &current,
+    );
     // status was re-set on monday (changed_at moved); the name is as it was; text0 had no cell
     // in the row (no base): nothing to compare.
     assert_eq!(c, vec!["status".to_string()]);

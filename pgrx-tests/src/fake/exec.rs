@@ -414,7 +414,11 @@ impl<'a> ObjectValue for Obj<'a> {
                     let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
                     let statuses: Vec<String> = arg(info, "status")
                         .and_then(|v| v.as_array())
-                        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(String::from))
+                                .collect()
+                        })
                         .unwrap_or_else(|| vec!["ACTIVE".into(), "PENDING".into()]);
                     let users: Vec<&Map<String, Value>> = w
                         .account_users
@@ -437,7 +441,10 @@ impl<'a> ObjectValue for Obj<'a> {
                     let ids = arg_ids(info, "ids");
                     let limit = arg_i64(info, "limit").unwrap_or(25).max(1) as usize;
                     let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
-                    let state = arg(info, "state").and_then(|v| v.as_str()).unwrap_or("active").to_string();
+                    let state = arg(info, "state")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("active")
+                        .to_string();
                     let (map, ty) = if f == "workspaces" {
                         (&w.account_workspaces, "Workspace")
                     } else {

@@ -244,7 +244,10 @@ impl World {
             (44865793, "Avi Peretz", "member"),
             (31855020, "Omer", "guest"),
         ] {
-            let email = format!("{}@example.com", name.split(' ').next().unwrap_or(name).to_lowercase());
+            let email = format!(
+                "{}@example.com",
+                name.split(' ').next().unwrap_or(name).to_lowercase()
+            );
             w.add_user(id, name, &email, kind, "ACTIVE");
         }
         w.add_team(51166, "Payments team", &[USER_ID, 44865792]);
@@ -434,14 +437,21 @@ impl World {
     /// A team with its members (each member's `teams` lists it).
     pub fn add_team(&mut self, id: i64, name: &str, members: &[i64]) {
         self.people.insert(id, name.into());
-        let users: Vec<Value> = members.iter().map(|u| json!({"id": u.to_string()})).collect();
+        let users: Vec<Value> = members
+            .iter()
+            .map(|u| json!({"id": u.to_string()}))
+            .collect();
         if let Value::Object(m) = json!({
             "id": id.to_string(), "name": name, "picture_url": null, "is_guest": false, "users": users,
         }) {
             self.account_teams.insert(id, m);
         }
         for u in members {
-            if let Some(Value::Array(t)) = self.account_users.get_mut(u).and_then(|m| m.get_mut("teams")) {
+            if let Some(Value::Array(t)) = self
+                .account_users
+                .get_mut(u)
+                .and_then(|m| m.get_mut("teams"))
+            {
                 t.push(json!({"id": id.to_string()}));
             }
         }
@@ -458,8 +468,18 @@ impl World {
     }
 
     /// A folder of a workspace (in another folder when `parent`), holding `boards`.
-    pub fn add_folder(&mut self, id: i64, name: &str, workspace: i64, parent: Option<i64>, boards: &[i64]) {
-        let children: Vec<Value> = boards.iter().map(|b| json!({"id": b.to_string()})).collect();
+    pub fn add_folder(
+        &mut self,
+        id: i64,
+        name: &str,
+        workspace: i64,
+        parent: Option<i64>,
+        boards: &[i64],
+    ) {
+        let children: Vec<Value> = boards
+            .iter()
+            .map(|b| json!({"id": b.to_string()}))
+            .collect();
         if let Value::Object(m) = json!({
             "id": id.to_string(), "name": name, "color": null, "created_at": "2024-02-02",
             "workspace": {"id": workspace.to_string()},

@@ -19,7 +19,7 @@ use super::errors::{err, R};
 use super::jsonb::JsonbArg;
 use super::security::{as_extension_owner, sync_writing};
 use super::spi::{exec, one, q, spi_fail};
-use super::track::{not_tracked, tracked};
+use super::track::tracked;
 use crate::codec::encode::{encode, EncodeError};
 use crate::codec::Kind;
 use pgrx::datum::DatumWithOid;
@@ -139,7 +139,9 @@ fn current_role() -> String {
         if name.is_null() {
             String::new()
         } else {
-            std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned()
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
         }
     }
 }
@@ -147,7 +149,10 @@ fn current_role() -> String {
 fn encode_error(table: &str, column: &str, e: EncodeError) -> ErrorReport {
     err(
         super::codec::encode_sqlstate(e.code),
-        format!("monday_sync: {table}.{column} cannot be written to monday: {}", e.message),
+        format!(
+            "monday_sync: {table}.{column} cannot be written to monday: {}",
+            e.message
+        ),
         e.detail,
         e.hint,
     )
@@ -222,7 +227,9 @@ fn diff(
         changes.insert("name".into(), enc);
         base.insert(
             "name".into(),
-            old.and_then(|o| o.get("name")).cloned().unwrap_or(Value::Null),
+            old.and_then(|o| o.get("name"))
+                .cloned()
+                .unwrap_or(Value::Null),
         );
     }
     if changed("group_id") {
@@ -255,7 +262,9 @@ fn diff(
         changes.insert("#state".into(), json!(to));
         base.insert(
             "#state".into(),
-            old.and_then(|o| o.get("state")).cloned().unwrap_or(Value::Null),
+            old.and_then(|o| o.get("state"))
+                .cloned()
+                .unwrap_or(Value::Null),
         );
     }
     // The extension's catalog, read as its owner (the trigger runs as the changing role).
@@ -273,9 +282,16 @@ fn diff(
                 "Leave it out of the UPDATE, or let it be written: SELECT monday_sync.set_column_direction(board_id, column_id, 'both');",
             ));
         }
-        let v = iso_daterange(&col.typ, new.get(&col.sql_name).cloned().unwrap_or(Value::Null));
-        let enc = encode(&col.typ, &v, settings_for(&col, board.create_labels).as_ref())
-            .map_err(|e| encode_error(table, &col.sql_name, e))?;
+        let v = iso_daterange(
+            &col.typ,
+            new.get(&col.sql_name).cloned().unwrap_or(Value::Null),
+        );
+        let enc = encode(
+            &col.typ,
+            &v,
+            settings_for(&col, board.create_labels).as_ref(),
+        )
+        .map_err(|e| encode_error(table, &col.sql_name, e))?;
         changes.insert(col.column_id.clone(), enc);
         base.insert(
             col.column_id.clone(),
@@ -393,7 +409,8 @@ fn _write_back<'a>(
         false => t.new(),
     };
     let rel = td.tg_relation;
-    let (relid, tupdesc, reltype) = unsafe { ((*rel).rd_id, (*rel).rd_att, (*(*rel).rd_rel).reltype) };
+    let (relid, tupdesc, reltype) =
+        unsafe { ((*rel).rd_id, (*rel).rd_att, (*(*rel).rd_rel).reltype) };
     let Some(board) = as_extension_owner(|| board_of(relid)) else {
         return Ok(same(trigger));
     };
@@ -479,7 +496,10 @@ fn _write_back<'a>(
                 .report(PgLogLevel::ERROR);
             }
             let id: i64 = as_extension_owner(|| {
-                one("SELECT -pg_catalog.nextval('monday_sync.pending_item_ids')", &[])
+                one(
+                    "SELECT -pg_catalog.nextval('monday_sync.pending_item_ids')",
+                    &[],
+                )
             })
             .unwrap_or(-1);
             let mut nums = [item_attnum];
@@ -515,11 +535,10 @@ fn _write_back<'a>(
                 )
                 .report(PgLogLevel::ERROR);
             }
-            let (changes, base) =
-                diff(&table, &board, &new, Some(&old)).unwrap_or_else(|e| {
-                    e.report(PgLogLevel::ERROR);
-                    unreachable!()
-                });
+            let (changes, base) = diff(&table, &board, &new, Some(&old)).unwrap_or_else(|e| {
+                e.report(PgLogLevel::ERROR);
+                unreachable!()
+            });
             if !changes.is_empty() {
                 record(&board, item_id, "update", changes, base, None);
             }
@@ -558,11 +577,10 @@ fn _write_back<'a>(
                 )
                 .report(PgLogLevel::ERROR);
             }
-            let (changes, base) =
-                diff(&table, &board, &new, None).unwrap_or_else(|e| {
-                    e.report(PgLogLevel::ERROR);
-                    unreachable!()
-                });
+            let (changes, base) = diff(&table, &board, &new, None).unwrap_or_else(|e| {
+                e.report(PgLogLevel::ERROR);
+                unreachable!()
+            });
             record(&board, item_id, "create", changes, base, parent);
             Ok(None)
         }
@@ -594,7 +612,10 @@ fn _write_back<'a>(
             let mut changes = Map::new();
             changes.insert("#state".into(), json!(state));
             let mut base = Map::new();
-            base.insert("#state".into(), old.get("state").cloned().unwrap_or(Value::Null));
+            base.insert(
+                "#state".into(),
+                old.get("state").cloned().unwrap_or(Value::Null),
+            );
             record(&board, item_id, "update", changes, base, None);
             Ok(None)
         }
@@ -686,28 +707,21 @@ pub(crate) fn echoes_in(
 // ---------- SQL functions ----------
 
 fn top_board(board_id: i64, what: &str) -> R<super::track::Tracked> {
-    let tb = tracked(board_id).ok_or_else(|| not_tracked(board_id, what))?;
-    let parent: Option<i64> = one(
-        "SELECT parent_board_id FROM monday_sync.boards WHERE board_id = $1",
-        &[board_id.into()],
-    );
-    if let Some(p) = parent {
-        return Err(err(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("monday board {board_id} is a subitems board"),
-            format!("its write-back follows its parent board {p}"),
-            format!("SELECT monday_sync.enable_write_back({p});"),
-        ));
-    }
-    Ok(tb)
+    super::track::top_board(board_id, what, "write-back", "enable_write_back")
 }
 
 /// The typed tables of a board and its subitems board (OIDs that still exist).
 fn tables_of(top: i64) -> Vec<(i64, String)> {
     let mut out = Vec::new();
-    for id in [Some(top), one::<i64>("SELECT subitems_board_id FROM monday_sync.boards WHERE board_id = $1", &[top.into()])]
-        .into_iter()
-        .flatten()
+    for id in [
+        Some(top),
+        one::<i64>(
+            "SELECT subitems_board_id FROM monday_sync.boards WHERE board_id = $1",
+            &[top.into()],
+        ),
+    ]
+    .into_iter()
+    .flatten()
     {
         if let Some(tb) = tracked(id) {
             if let Ok(t) = tb.target() {
@@ -745,7 +759,10 @@ fn enable_write_back(
             "Use 'archive' (monday's archive, restorable for 30 days) or 'delete' (monday's recycle bin).",
         ));
     }
-    let tb = top_board(board_id, "enable_write_back turns write-back on for a tracked board")?;
+    let tb = top_board(
+        board_id,
+        "enable_write_back turns write-back on for a tracked board",
+    )?;
     tb.target()?;
     exec(
         "UPDATE monday_sync.boards SET write_back = true, conflict_policy = $2, delete_action = $3, create_labels = $4
@@ -789,14 +806,23 @@ fn install_triggers(table: &str) {
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn disable_write_back(board_id: i64) -> R<i64> {
-    top_board(board_id, "disable_write_back turns write-back off for a tracked board")?;
+    top_board(
+        board_id,
+        "disable_write_back turns write-back off for a tracked board",
+    )?;
     exec(
         "UPDATE monday_sync.boards SET write_back = false WHERE board_id = $1 OR parent_board_id = $1",
         &[board_id.into()],
     );
     for (_, t) in tables_of(board_id) {
-        exec(&format!("DROP TRIGGER IF EXISTS monday_sync_write_back_before ON {t}"), &[]);
-        exec(&format!("DROP TRIGGER IF EXISTS monday_sync_write_back ON {t}"), &[]);
+        exec(
+            &format!("DROP TRIGGER IF EXISTS monday_sync_write_back_before ON {t}"),
+            &[],
+        );
+        exec(
+            &format!("DROP TRIGGER IF EXISTS monday_sync_write_back ON {t}"),
+            &[],
+        );
     }
     Ok(one(
         "SELECT count(*) FROM monday_sync.writes w JOIN monday_sync.boards b USING (board_id)
@@ -828,7 +854,9 @@ fn set_column_direction(board_id: i64, column_id: &str, direction: &str) -> R<()
             PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
             format!("monday board {board_id} has no column \"{column_id}\""),
             "column ids are monday's (monday_sync.columns.column_id), not the SQL names",
-            format!("SELECT column_id, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"),
+            format!(
+                "SELECT column_id, sql_name FROM monday_sync.columns WHERE board_id = {board_id};"
+            ),
         ));
     }
     Ok(())
@@ -906,7 +934,12 @@ fn retry_write(write_id: i64) -> R<()> {
 fn discard_write(write_id: i64) -> R<()> {
     let (status, _) = entry_status(write_id)?;
     if !["failed", "conflict", "pending"].contains(&status.as_str()) {
-        return Err(wrong_status(write_id, &status, "pending, failed or in conflict", "discard_write"));
+        return Err(wrong_status(
+            write_id,
+            &status,
+            "pending, failed or in conflict",
+            "discard_write",
+        ));
     }
     exec(
         "UPDATE monday_sync.writes SET status = 'discarded', error = coalesce(error, 'discarded') WHERE write_id = $1",
@@ -923,7 +956,12 @@ fn discard_write(write_id: i64) -> R<()> {
 fn resolve_conflict(write_id: i64, keep: &str) -> R<()> {
     let (status, top) = entry_status(write_id)?;
     if status != "conflict" {
-        return Err(wrong_status(write_id, &status, "in conflict", "resolve_conflict"));
+        return Err(wrong_status(
+            write_id,
+            &status,
+            "in conflict",
+            "resolve_conflict",
+        ));
     }
     match keep {
         "local" => {

@@ -241,7 +241,17 @@ pub(crate) fn write_core<S: Steps>(
         let Some(stored) = steps.step(|| Ok(load_request(request_id)))? else {
             continue;
         };
-        send_and_apply(client, &what, &stored, tb, sub.as_ref(), &mut writers, &mut stats, &mut tally, steps)?;
+        send_and_apply(
+            client,
+            &what,
+            &stored,
+            tb,
+            sub.as_ref(),
+            &mut writers,
+            &mut stats,
+            &mut tally,
+            steps,
+        )?;
     }
 
     // 2. New entries, request after request.
@@ -267,10 +277,31 @@ pub(crate) fn write_core<S: Steps>(
             items
         };
         let claimed = steps.step(|| {
-            claim(top, &pol, create_labels, per_request, &current, tb, sub.as_ref(), &mut writers, &mut stats, &mut tally)
+            claim(
+                top,
+                &pol,
+                create_labels,
+                per_request,
+                &current,
+                tb,
+                sub.as_ref(),
+                &mut writers,
+                &mut stats,
+                &mut tally,
+            )
         })?;
         let Some(stored) = claimed else { break };
-        send_and_apply(client, &what, &stored, tb, sub.as_ref(), &mut writers, &mut stats, &mut tally, steps)?;
+        send_and_apply(
+            client,
+            &what,
+            &stored,
+            tb,
+            sub.as_ref(),
+            &mut writers,
+            &mut stats,
+            &mut tally,
+            steps,
+        )?;
     }
     steps.step(|| {
         // Sent and discarded entries, answered requests and finished upserts are kept as long as the
@@ -374,7 +405,11 @@ fn claim(
                             e.write_id.into(),
                             pgrx::JsonB(Value::Object(e.changes.clone())).into(),
                             pgrx::JsonB(Value::Object(remote)).into(),
-                            format!("monday's value kept (changed there since): {}", clash.join(", ")).into(),
+                            format!(
+                                "monday's value kept (changed there since): {}",
+                                clash.join(", ")
+                            )
+                            .into(),
                         ],
                     );
                     tally.superseded += 1;
@@ -455,7 +490,10 @@ fn field_of(item: &Value, key: &str) -> Value {
         col => item
             .get("column_values")
             .and_then(Value::as_array)
-            .and_then(|cs| cs.iter().find(|c| c.get("id").and_then(Value::as_str) == Some(col)))
+            .and_then(|cs| {
+                cs.iter()
+                    .find(|c| c.get("id").and_then(Value::as_str) == Some(col))
+            })
             .cloned()
             .unwrap_or(Value::Null),
     }
@@ -548,8 +586,19 @@ fn apply(
                 if tally.failures.len() < 5 {
                     tally.failures.push(format!(
                         "item {}{}: {}",
-                        if created { o.item.as_ref().and_then(|it| it.get("id")).and_then(id_of).unwrap_or(item_id) } else { item_id },
-                        r.column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default(),
+                        if created {
+                            o.item
+                                .as_ref()
+                                .and_then(|it| it.get("id"))
+                                .and_then(id_of)
+                                .unwrap_or(item_id)
+                        } else {
+                            item_id
+                        },
+                        r.column
+                            .as_ref()
+                            .map(|c| format!(", column {c}"))
+                            .unwrap_or_default(),
                         r.message
                     ));
                 }
@@ -635,7 +684,10 @@ fn rekey(board_id: i64, temp: i64, real: i64, tb: &Tracked, sub: Option<&Tracked
                 &[temp.into(), real.into()],
             );
             exec(
-                &format!("UPDATE ONLY {} SET item_id = $2 WHERE item_id = $1", target.qualified),
+                &format!(
+                    "UPDATE ONLY {} SET item_id = $2 WHERE item_id = $1",
+                    target.qualified
+                ),
                 &[temp.into(), real.into()],
             )
         });

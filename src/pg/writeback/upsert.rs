@@ -192,7 +192,11 @@ impl Pass {
         };
         let unknown: Vec<&String> = obj.keys().filter(|c| !self.cols.contains(c)).collect();
         if !unknown.is_empty() {
-            n.fail(index, &kv, format!("{table} has no settable column {unknown:?}"));
+            n.fail(
+                index,
+                &kv,
+                format!("{table} has no settable column {unknown:?}"),
+            );
             return;
         }
         let names: Vec<String> = obj.keys().map(|c| q(c)).collect();
@@ -206,7 +210,10 @@ impl Pass {
             [_, _, ..] => Err(format!(
                 "the key {key_text} is on {} items ({}): not guessing which",
                 ids.len(),
-                ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             [item] => {
                 let item = *item;
