@@ -5,8 +5,6 @@ use crate::setup::is_root;
 use crate::util::{capture, step};
 use std::path::{Path, PathBuf};
 
-const BIN: &str = "/usr/lib/postgresql/15/bin";
-
 pub struct Cluster {
     pub dir: PathBuf,
     pub port: u16,
@@ -15,7 +13,7 @@ pub struct Cluster {
 
 /// Runs a Postgres binary as `postgres` when we are root, as ourselves otherwise.
 fn pg_bin(prog: &str, args: &[&str]) -> Result<String, String> {
-    let path = format!("{BIN}/{prog}");
+    let path = format!("{}/{prog}", crate::setup::bindir());
     if is_root() {
         let mut a = vec!["-u", "postgres", path.as_str()];
         a.extend_from_slice(args);
@@ -27,8 +25,20 @@ fn pg_bin(prog: &str, args: &[&str]) -> Result<String, String> {
 
 impl Cluster {
     /// Creates and starts a fresh cluster in `/tmp/ms_<name>` with extra postgresql.conf lines.
+    /// With `MS_INSTANCE=<n>` (1–9) set, the directory is `/tmp/ms<n>_<name>` and the port is
+    /// moved up by 100·n, so a second harness run (with its own `MS_PG_CONFIG`) does not collide.
     pub fn start(name: &str, port: u16, conf: &[&str]) -> Result<Cluster, String> {
-        let dir = PathBuf::from(format!("/tmp/ms_{name}"));
+        let instance: u16 = std::env::var("MS_INSTANCE")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .filter(|n| (1..=9).contains(n))
+            .unwrap_or(0);
+        let port = port + 100 * instance;
+        let dir = PathBuf::from(if instance == 0 {
+            format!("/tmp/ms_{name}")
+        } else {
+            format!("/tmp/ms{instance}_{name}")
+        });
         if dir.join("postmaster.pid").exists() {
             let _ = pg_bin(
                 "pg_ctl",
@@ -121,7 +131,7 @@ impl Cluster {
             "ON_ERROR_STOP=1",
         ];
         a.extend_from_slice(args);
-        capture(&format!("{BIN}/psql"), &a)
+        capture(&format!("{}/psql", crate::setup::bindir()), &a)
     }
 
     /// `pg_ctl stop -m <mode>` then start: `immediate` is what a power cut and a reboot look like

@@ -28,7 +28,7 @@ fn root() -> PathBuf {
 }
 
 fn pkglibdir() -> String {
-    util::run_ok(setup::PG_CONFIG, &["--pkglibdir"])
+    util::run_ok(&setup::pg_config(), &["--pkglibdir"])
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "/usr/lib/postgresql/15/lib".into())
 }
@@ -41,7 +41,8 @@ fn install(release: bool) -> Result<(), String> {
         "cargo pgrx install{} (PostgreSQL 15)",
         if release { " --release" } else { "" }
     ));
-    let mut args = vec!["pgrx", "install", "--pg-config", setup::PG_CONFIG];
+    let pg_config = setup::pg_config();
+    let mut args = vec!["pgrx", "install", "--pg-config", pg_config.as_str()];
     if release {
         args.push("--release");
     }

@@ -2,7 +2,6 @@
 //! cannot run as root; the plain tool can, with `--use-existing`.
 
 use crate::cluster::Cluster;
-use crate::setup::PG_CONFIG;
 use crate::util::{pg_err, run_ok, step};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -11,7 +10,7 @@ const DIR: &str = "pgrx-tests/regress";
 const DB: &str = "monday_sync_regress";
 
 pub fn run(c: &Cluster) -> Result<String, String> {
-    let pgxs = run_ok(PG_CONFIG, &["--pgxs"]).ok_or("pg_config --pgxs failed")?;
+    let pgxs = run_ok(&crate::setup::pg_config(), &["--pgxs"]).ok_or("pg_config --pgxs failed")?;
     let pg_regress = Path::new(pgxs.trim())
         .parent()
         .and_then(Path::parent)
@@ -44,7 +43,7 @@ pub fn run(c: &Cluster) -> Result<String, String> {
             "--use-existing",
             &format!("--inputdir={DIR}"),
             &format!("--outputdir={outdir}"),
-            "--bindir=/usr/lib/postgresql/15/bin",
+            &format!("--bindir={}", crate::setup::bindir()),
             &format!("--host={host}"),
             &format!("--port={port}"),
             "--user=postgres",

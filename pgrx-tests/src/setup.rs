@@ -5,6 +5,20 @@ use crate::util::{run, run_ok, step};
 use std::path::Path;
 
 pub const PG_CONFIG: &str = "/usr/lib/postgresql/15/bin/pg_config";
+
+/// The pg_config the harness builds, installs and runs clusters with: Debian's PostgreSQL 15, or
+/// `MS_PG_CONFIG` (a second, relocated copy of it lets two harness runs proceed side by side
+/// without overwriting each other's installed extension; see `MS_INSTANCE` in cluster.rs).
+pub fn pg_config() -> String {
+    std::env::var("MS_PG_CONFIG").unwrap_or_else(|_| PG_CONFIG.to_string())
+}
+
+/// The directory of pg_config's PostgreSQL binaries.
+pub fn bindir() -> String {
+    run_ok(&pg_config(), &["--bindir"])
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
+}
 const PGRX_VERSION: &str = "0.18.1";
 const APT_PACKAGES: &[&str] = &[
     "postgresql-15",
