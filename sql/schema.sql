@@ -50,6 +50,12 @@ CREATE TABLE monday_sync.boards (
     -- enable_history: every version of the rows is kept in this table (<table>_history).
     history boolean NOT NULL DEFAULT false,
     history_oid oid,
+    -- enable_updates: the items' updates (with replies) and files are pulled into these tables
+    -- (<table>_updates, <table>_assets) with every refresh; updates_pulled_at is the last pull's start.
+    updates boolean NOT NULL DEFAULT false,
+    updates_oid oid,
+    assets_oid oid,
+    updates_pulled_at timestamptz,
     UNIQUE (target_schema, target_table)
 );
 
@@ -84,7 +90,7 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items', 'pull_account')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items', 'pull_account', 'pull_updates')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
     -- The queued job the worker ran this for (NULL: a SQL function call).
     jobid bigint,

@@ -1385,6 +1385,256 @@ fn account_is_pulled_and_kept(e: &mut Env) -> T {
 
 /// enable_history: every version a pull, refresh or local change makes is kept, unchanged rows add
 /// none, and as_of gives the table as it was.
+/// `enable_updates`: a board's updates with their replies and files, and the files of its file
+/// columns, pulled in full, then incrementally with each refresh (one call per board when nothing
+/// is new), then in full again to see edits and deletions.
+fn updates_and_files_are_pulled(e: &mut Env) -> T {
+    use crate::fake::world::{FIRST_ITEM, USER_ID};
+    e.track()?;
+    e.pull()?;
+    let refused = e.db.query_one(
+        &format!("SELECT monday_sync.pull_updates({SAMPLE_BOARD})"),
+        &[],
+    );
+    check(
+        refused.is_err_and(|x| pg(x).contains("55000")),
+        "pull_updates before enable_updates: 55000",
+    )?;
+    let items: Vec<i64> = e.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    let sub_item = e.fake.with(|s| {
+        s.world
+            .subitems_board(SAMPLE_BOARD)
+            .map(|b| s.world.active_items(b))
+            .and_then(|v| v.first().copied())
+    });
+    // 250 updates over the items (3 pages), every fifth with two replies, one with a file.
+    e.fake.with(|s| {
+        for k in 0..250i64 {
+            let item = items[(k as usize) % items.len()];
+            let at = format!(
+                "2026-11-{:02}T{:02}:{:02}:00Z",
+                1 + k / 24 % 28,
+                k % 24,
+                k % 60
+            );
+            let file = (k == 7).then_some((990_001, "contract.pdf"));
+            s.world
+                .add_update(item, 800_000 + k, USER_ID, &format!("Note {k}"), &at, file);
+            if k % 5 == 0 {
+                s.world
+                    .add_reply(800_000 + k, 810_000 + 2 * k, 7, "ok", &at);
+                s.world
+                    .add_reply(800_000 + k, 810_001 + 2 * k, 8, "done", &at);
+            }
+        }
+        if let Some(sub) = sub_item {
+            s.world.add_update(
+                sub,
+                870_000,
+                USER_ID,
+                "On a subitem",
+                "2026-11-20T10:00:00Z",
+                None,
+            );
+        }
+    });
+    // Two items hold their own files in the file column.
+    e.fake.with(|s| {
+        let col = file_col_id(s, SAMPLE_BOARD);
+        for (k, item) in items.iter().take(2).enumerate() {
+            let f = serde_json::json!({"files": [{"name": format!("spec{k}.png"), "assetId": 990_100 + k as i64,
+                "isImage": "true", "fileType": "ASSET", "createdAt": 1749369004275i64, "createdBy": "44865791"}]});
+            s.world.set_cell(*item, &col, Some(f), Some("https://x"));
+        }
+    });
+    e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    e.fake.clear_log();
+    let t: String =
+        e.db.query_one(
+            &format!("SELECT monday_sync.enable_updates({SAMPLE_BOARD})::text"),
+            &[],
+        )
+        .map_err(pg)?
+        .get(0);
+    eq(&t.as_str(), &"q3_launch_plan_updates", "the updates table")?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_updates")?,
+        &(250 + 100),
+        "250 updates and 100 replies",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE reply_to = 800005 AND item_id = (SELECT item_id FROM public.q3_launch_plan_updates WHERE update_id = 800005)")?,
+        &2,
+        "replies point at their update and its item",
+    )?;
+    eq(
+        &e.json("SELECT to_jsonb(u) - 'synced_at' FROM public.q3_launch_plan_updates u WHERE update_id = 800001")?,
+        &serde_json::json!({
+            "update_id": 800001, "item_id": items[1], "reply_to": null, "creator_id": USER_ID,
+            "body_text": "Note 1", "body_html": "<p>Note 1</p>",
+            "created_at": "2026-11-01T01:01:00+00:00", "updated_at": "2026-11-01T01:01:00+00:00",
+            "edited_at": "2026-11-01T01:01:00+00:00", "deleted_at": null
+        }),
+        "an update as monday has it",
+    )?;
+    // The file column's files: each asset id the column names, with its column.
+    let file_col: String = e
+        .db
+        .query_one(
+            "SELECT sql_name::text FROM monday_sync.columns WHERE board_id = $1 AND column_type = 'file'",
+            &[&SAMPLE_BOARD],
+        )
+        .map_err(pg)?
+        .get(0);
+    let named = e.i64(&format!(
+        "SELECT count(DISTINCT f->>'assetId') FROM public.q3_launch_plan t,
+                jsonb_array_elements(t.{file_col}->'files') f WHERE f ? 'assetId'"
+    ))?;
+    check(named > 0, "the sample's file column names files")?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_assets WHERE column_id IS NOT NULL")?,
+        &named,
+        "every file of the file column",
+    )?;
+    eq(
+        &e.json("SELECT jsonb_build_object('item', item_id, 'update', update_id, 'name', name, 'ext', file_extension, 'url', url) FROM public.q3_launch_plan_assets WHERE asset_id = 990001")?,
+        &serde_json::json!({"item": items[7], "update": 800007, "name": "contract.pdf", "ext": ".pdf",
+            "url": "https://fake.monday.com/protected_static/9876543/resources/990001/contract.pdf"}),
+        "an update's file, its url without a signature",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_assets WHERE url ~ 'Signature|\\?'")?,
+        &0,
+        "no signed link is stored",
+    )?;
+    if sub_item.is_some() {
+        eq(
+            &e.i64("SELECT count(*) FROM public.q3_launch_plan_subitems_updates")?,
+            &1,
+            "a subitem's update is in the subitems table's",
+        )?;
+    }
+    let walk_calls = e.calls();
+    eq(
+        &e.fake
+            .log()
+            .iter()
+            .filter(|l| l.query.contains("BoardUpdates("))
+            .count(),
+        &4,
+        "three pages of the board's updates and one of the subitems board's",
+    )?;
+    check(walk_calls <= 4 + 2, &format!("{walk_calls} calls"))?;
+    eq(
+        &e.json("SELECT jsonb_build_object('owner', u.relowner = t.relowner) FROM pg_class u, pg_class t WHERE u.oid = 'public.q3_launch_plan_updates'::regclass AND t.oid = 'public.q3_launch_plan'::regclass")?,
+        &serde_json::json!({"owner": true}),
+        "the updates table belongs to the typed table's owner",
+    )?;
+
+    // New updates arrive with the next refresh: one call per board for them, no file call.
+    let now: String =
+        e.db.query_one(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            &[],
+        )
+        .map_err(pg)?
+        .get(0);
+    e.fake.with(|s| {
+        s.world
+            .add_update(FIRST_ITEM, 880_001, USER_ID, "Fresh", &now, None);
+        s.world.add_reply(880_001, 880_002, 7, "Fresh reply", &now);
+        s.world
+            .add_update(items[3], 880_003, USER_ID, "Also fresh", &now, None);
+    });
+    e.fake.clear_log();
+    let r = e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE update_id >= 880001")?,
+        &3,
+        &format!("the new updates and reply after a refresh: {r}"),
+    )?;
+    let upd_calls = |e: &Env| {
+        e.fake
+            .log()
+            .iter()
+            .filter(|l| l.query.contains("BoardUpdatesSince") || l.query.contains("AssetsByIds"))
+            .count()
+    };
+    eq(&upd_calls(e), &2, "one call for each board's new updates")?;
+    let synced = e.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE synced_at = (SELECT max(synced_at) FROM public.q3_launch_plan_updates)")?;
+    e.fake.clear_log();
+    e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    eq(&upd_calls(e), &2, "nothing new: still one call per board")?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE synced_at = (SELECT max(synced_at) FROM public.q3_launch_plan_updates)")?,
+        &synced,
+        "re-read updates are not rewritten",
+    )?;
+
+    // Edits and deletions of older updates, and a file taken out of its column: a full pull.
+    let (gone_item, gone_asset) = (items[1], 990_101i64);
+    e.fake.with(|s| {
+        s.world.edit_update(800_001, "Note 1, edited", &now);
+        s.world.updates.remove(&800_002);
+        let col = file_col_id(s, SAMPLE_BOARD);
+        s.world.set_cell(
+            gone_item,
+            &col,
+            Some(serde_json::json!({"files": []})),
+            Some(""),
+        );
+    });
+    e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    let still = e.i64(&format!(
+        "SELECT count(*) FROM public.q3_launch_plan_assets WHERE asset_id = {gone_asset} AND removed_at IS NULL AND item_id = {gone_item}"
+    ))?;
+    eq(
+        &still,
+        &0,
+        "a file no column names any more is marked removed",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_assets WHERE asset_id = 990100 AND removed_at IS NULL AND column_id IS NOT NULL")?,
+        &1,
+        "the other item's file stays",
+    )?;
+    let r = e.json(&format!(
+        "SELECT monday_sync.pull_updates({SAMPLE_BOARD}, full => true)"
+    ))?;
+    eq(
+        &e.json("SELECT jsonb_build_object('body', body_text, 'deleted', deleted_at IS NOT NULL) FROM public.q3_launch_plan_updates WHERE update_id = 800001")?,
+        &serde_json::json!({"body": "Note 1, edited", "deleted": false}),
+        &format!("an edit seen by a full pull: {r}"),
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE update_id = 800002 AND deleted_at IS NOT NULL")?,
+        &1,
+        "a deleted update is marked, not dropped",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.sync_runs WHERE kind = 'pull_updates' AND status = 'succeeded'")?,
+        &2,
+        "enable_updates and pull_updates are runs",
+    )?;
+    e.db.batch_execute(&format!(
+        "SELECT monday_sync.disable_updates({SAMPLE_BOARD})"
+    ))
+    .map_err(pg)?;
+    e.fake.clear_log();
+    e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
+    eq(&upd_calls(e), &0, "disabled: a refresh reads no updates")?;
+    Ok(())
+}
+
+fn file_col_id(s: &crate::fake::Shared, board: i64) -> String {
+    s.world.boards[&board]
+        .columns
+        .iter()
+        .find(|c| c.typ == "file")
+        .map(|c| c.id.clone())
+        .unwrap_or_default()
+}
+
 fn history_keeps_every_version(e: &mut Env) -> T {
     e.track()?;
     e.pull()?;
@@ -1629,6 +1879,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         (
             "history keeps every version; as_of",
             history_keeps_every_version,
+            60,
+        ),
+        (
+            "updates, replies and files: full, incremental, full again",
+            updates_and_files_are_pulled,
             60,
         ),
         // Hardening (issue 9).

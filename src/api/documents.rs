@@ -68,3 +68,28 @@ pub const ACCOUNT_REFS: &str = include_str!("graphql/account_refs.graphql");
 /// One webhook subscription (monday POSTs a challenge to the URL before it answers).
 pub const CREATE_WEBHOOK: &str = include_str!("graphql/create_webhook.graphql");
 pub const DELETE_WEBHOOK: &str = include_str!("graphql/delete_webhook.graphql");
+
+/// A board's updates (comments) with their replies and files, a cursor page at a time: the first
+/// pull of `enable_updates`, and `pull_updates(board, full => true)`.
+pub const BOARD_UPDATES: &str = concat!(
+    include_str!("graphql/board_updates.graphql"),
+    include_str!("graphql/update_fields.graphql"),
+    include_str!("graphql/asset_fields.graphql"),
+);
+
+/// The updates created since an instant, a page at a time (newest first): the incremental pull.
+pub const BOARD_UPDATES_SINCE: &str = concat!(
+    include_str!("graphql/board_updates_since.graphql"),
+    include_str!("graphql/update_fields.graphql"),
+    include_str!("graphql/asset_fields.graphql"),
+);
+
+/// Files by id (those a file column names): name, extension, size, the `url` that needs a login
+/// (never `public_url`, whose signature is a credential).
+pub const ASSETS_BY_IDS: &str = concat!(
+    include_str!("graphql/assets_by_ids.graphql"),
+    include_str!("graphql/asset_fields.graphql"),
+);
+
+/// Updates asked per page (monday's maximum for `updates`).
+pub const UPDATES_PER_PAGE: i64 = 100;

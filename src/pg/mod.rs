@@ -34,6 +34,8 @@ pub mod spi;
 pub mod track;
 /// The end of a board's sync: `untrack_board`.
 pub mod untrack;
+/// Updates (comments, with replies) and files of a board: `enable_updates`, `pull_updates`.
+pub mod updates;
 /// Real time: monday webhooks received (listener, `receive_webhook`), stored and applied.
 pub mod webhooks;
 /// The background worker and its job queue.

@@ -441,6 +441,12 @@ fn refresh_board(board_id: i64) -> R<pgrx::JsonB> {
     let runid = start_job_run(board_id, "refresh_board", None, None);
     let progress = Progress::start(runid, board_id, 3);
     let r = refresh_core(&mut client, &tb, &progress, &mut Inline)?;
-    finish_run(runid, &client, &r.total(), &r.text(), Some(r.mode()));
+    let mut text = r.text();
+    // A board that pulls its updates pulls the new ones with every refresh.
+    if super::updates::enabled(board_id) {
+        let p = super::updates::updates_core(&mut client, board_id, false)?;
+        text.push_str(&format!("; {}", p.text()));
+    }
+    finish_run(runid, &client, &r.total(), &text, Some(r.mode()));
     Ok(pgrx::JsonB(summary(runid, board_id, &r, &client, started)))
 }

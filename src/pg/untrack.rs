@@ -1,6 +1,6 @@
 //! `monday_sync.untrack_board`: the end of a board's sync. Its jobs, schedule, mapping and outbox
 //! are forgotten, its webhooks deleted on monday, its write-back triggers removed; the typed tables
-//! stay (with their rows) unless asked to go. Run history (`sync_runs`) is kept.
+//! stay (with their rows, and their history, updates and files tables) unless asked to go. Run history (`sync_runs`) is kept.
 #![allow(clippy::result_large_err)]
 
 use super::errors::{err, R};
@@ -98,17 +98,23 @@ fn untrack_board(board_id: i64, drop_table: default!(bool, false)) -> R<pgrx::Js
             &[],
         );
     }
-    // History tables go with their typed tables, and stay with them.
+    // History, updates and files tables go with their typed tables, and stay with them.
     let histories: Vec<String> = if drop_table {
         [Some(board_id), tb.subitems_board_id]
             .into_iter()
             .flatten()
-            .filter_map(|b| {
-                one::<String>(
-                    "SELECT h.oid::pg_catalog.regclass::pg_catalog.text FROM monday_sync.boards b
-                       JOIN pg_catalog.pg_class h ON h.oid = b.history_oid WHERE b.board_id = $1",
-                    &[b.into()],
-                )
+            .flat_map(|b| {
+                ["history_oid", "updates_oid", "assets_oid"]
+                    .into_iter()
+                    .filter_map(move |col| {
+                        one::<String>(
+                            &format!(
+                                "SELECT h.oid::pg_catalog.regclass::pg_catalog.text FROM monday_sync.boards b
+                                   JOIN pg_catalog.pg_class h ON h.oid = b.{col} WHERE b.board_id = $1"
+                            ),
+                            &[b.into()],
+                        )
+                    })
             })
             .collect()
     } else {

@@ -963,7 +963,17 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
             "upsert" => super::writeback::upsert::upsert_core(tb, &progress, &mut Committed)
                 .map(|(total, text)| (total, text, None)),
             _ => refresh_core(&mut client, tb, &progress, &mut Committed)
-                .map(|r| (r.total(), r.text(), Some(r.mode()))),
+                .map(|r| (r.total(), r.text(), Some(r.mode())))
+                .and_then(|(total, mut text, mode)| {
+                    // A board that pulls its updates pulls the new ones with every refresh.
+                    if in_tx(|| Ok(super::updates::enabled(tb.board_id)))? {
+                        let p = in_tx(|| {
+                            super::updates::updates_core(&mut client, tb.board_id, false)
+                        })?;
+                        text.push_str(&format!("; {}", p.text()));
+                    }
+                    Ok((total, text, mode))
+                }),
         },
     };
     drop(progress);

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod names;
 pub mod rows;
+pub mod updates;
 
 #[cfg(test)]
 mod tests;

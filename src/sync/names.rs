@@ -102,8 +102,12 @@ pub fn with_suffix(name: &str, k: u32) -> String {
 /// truncation of a long `<table>_subitems` would make it.
 /// The history table's name for a typed table: `<table>_history`, cut to fit 63 bytes.
 pub fn history_table_name(table: &str) -> String {
-    const SUFFIX: &str = "_history";
-    format!("{}{SUFFIX}", truncate_bytes(table, MAX - SUFFIX.len()))
+    suffixed_table_name(table, "_history")
+}
+
+/// `<table><suffix>` within Postgres' 63-byte names (the table's name is cut, not the suffix).
+pub fn suffixed_table_name(table: &str, suffix: &str) -> String {
+    format!("{}{suffix}", truncate_bytes(table, MAX - suffix.len()))
 }
 
 pub fn subitems_table_name(table: &str) -> String {

@@ -124,6 +124,8 @@ pub enum Node<'a> {
         cursor: Option<String>,
     },
     Complexity,
+    /// One page of `Board.updates_page`: the updates and the cursor for the rest.
+    UpdatesPage(Vec<&'a Map<String, Value>>, Option<String>),
     /// A typed field's object (PeopleEntity, DropdownValueOption, …) from the stored cell.
     Json(String, &'a Map<String, Value>),
 }
@@ -328,6 +330,7 @@ impl<'a> ObjectValue for Obj<'a> {
             Node::Cell(_, c) => cell_type_name(&c.typ),
             Node::Page { .. } => "ItemsResponse",
             Node::Complexity => "Complexity",
+            Node::UpdatesPage(..) => "UpdatesPage",
             Node::Json(t, _) => t,
         }
     }
@@ -463,6 +466,22 @@ impl<'a> ObjectValue for Obj<'a> {
                         .take(limit)
                         .collect();
                     Ok(self.list(rows.into_iter().map(move |m| Node::Json(ty.into(), m))))
+                }
+                // Files by id: those of file columns and of updates (`World::column_assets`).
+                "assets" => {
+                    let ids = arg_ids(info, "ids").unwrap_or_default();
+                    if ids.len() > 100 {
+                        return Err(coded(
+                            "InvalidArgumentException",
+                            400,
+                            "The assets query accepts at most 100 ids",
+                        ));
+                    }
+                    // Assets are computed from the cells, not stored: each answer's maps live as
+                    // long as the fake (a few per test; the fake is a test process).
+                    let found: &'a [Map<String, Value>] =
+                        Box::leak(w.column_assets(&ids).into_boxed_slice());
+                    Ok(self.list(found.iter().map(|m| Node::Json("Asset".into(), m))))
                 }
                 "teams" | "tags" => {
                     let ids = arg_ids(info, "ids");
@@ -622,6 +641,69 @@ impl<'a> ObjectValue for Obj<'a> {
                         .collect();
                     Ok(self.list(entries.into_iter()))
                 }
+                // Updates newest first: `updates(limit, page, from_date, to_date)` (created within)
+                // and `updates_page(limit, cursor)` (the cursor is the offset; a test fake's).
+                "updates" | "updates_page" => {
+                    let limit = arg_i64(info, "limit").unwrap_or(25);
+                    if !(1..=100).contains(&limit) {
+                        return Err(coded(
+                            "InvalidArgumentException",
+                            400,
+                            &format!("limit must be between 1 and 100, got {limit}"),
+                        ));
+                    }
+                    let limit = limit as usize;
+                    let all = w.board_updates(b.id);
+                    if f == "updates_page" {
+                        let offset = match arg(info, "cursor").and_then(|v| v.as_str()) {
+                            None => 0,
+                            Some(c) => c
+                                .strip_prefix("upd:")
+                                .and_then(|n| n.parse::<usize>().ok())
+                                .ok_or_else(|| {
+                                    coded(
+                                        "CursorException",
+                                        200,
+                                        "Invalid or corrupted cursor provided.",
+                                    )
+                                })?,
+                        };
+                        let page: Vec<&Map<String, Value>> =
+                            all.iter().skip(offset).take(limit).copied().collect();
+                        let cursor =
+                            (offset + limit < all.len()).then(|| format!("upd:{}", offset + limit));
+                        return Ok(ResolvedValue::object(
+                            self.new(Node::UpdatesPage(page, cursor)),
+                        ));
+                    }
+                    let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
+                    let time = |name: &str| -> Result<Option<i64>, FieldError> {
+                        match arg(info, name).and_then(|v| v.as_str()) {
+                            None => Ok(None),
+                            Some(t) => ticks_of_iso(t).map(Some).ok_or_else(|| {
+                                coded(
+                                    "InvalidArgumentException",
+                                    400,
+                                    &format!("{name}: invalid ISO8601 date-time {t:?}"),
+                                )
+                            }),
+                        }
+                    };
+                    let (from, to) = (time("from_date")?, time("to_date")?);
+                    let created = |u: &Map<String, Value>| {
+                        u.get("created_at")
+                            .and_then(Value::as_str)
+                            .and_then(ticks_of_iso)
+                    };
+                    let rows: Vec<&Map<String, Value>> = all
+                        .into_iter()
+                        .filter(|u| from.is_none_or(|f| created(u).is_some_and(|c| c >= f)))
+                        .filter(|u| to.is_none_or(|t| created(u).is_some_and(|c| c <= t)))
+                        .skip((page - 1) * limit)
+                        .take(limit)
+                        .collect();
+                    Ok(self.list(rows.into_iter().map(|m| Node::Json("Update".into(), m))))
+                }
                 "items_page" => {
                     let limit = limit_arg(info)?;
                     if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
@@ -773,6 +855,18 @@ impl<'a> ObjectValue for Obj<'a> {
                     },
                 }
             }
+            Node::UpdatesPage(rows, cursor) => match f {
+                "cursor" => Ok(match cursor {
+                    Some(c) => ResolvedValue::leaf(j(Value::String(c.clone()))),
+                    None => ResolvedValue::null(),
+                }),
+                "updates" => Ok(self.list(
+                    rows.clone()
+                        .into_iter()
+                        .map(|m| Node::Json("Update".into(), m)),
+                )),
+                _ => not_implemented(),
+            },
             Node::Json(_, m) => Ok(match m.get(f) {
                 Some(v) => json_resolved(self.ctx, info, v),
                 None => ResolvedValue::null(),
@@ -843,14 +937,14 @@ pub fn estimate(doc: &ExecutableDocument, set: &SelectionSet, vars: &JsonMap) ->
                     }
                 };
                 let mult = match f.name.as_str() {
-                    "items_page" | "next_items_page" | "activity_logs" => {
-                        int_arg("limit").unwrap_or(25)
-                    }
+                    "items_page" | "next_items_page" | "activity_logs" | "updates"
+                    | "updates_page" => int_arg("limit").unwrap_or(25),
                     // Query.items(ids:, limit:); ItemsResponse.items is sized by its items_page.
                     "items" if f.arguments.iter().any(|a| a.name == "ids") => list_len("ids")
                         .unwrap_or(25)
                         .min(int_arg("limit").unwrap_or(25)),
                     "boards" => list_len("ids").unwrap_or(25),
+                    "assets" => list_len("ids").unwrap_or(1),
                     "users" => list_len("ids").unwrap_or_else(|| int_arg("limit").unwrap_or(200)),
                     _ => 1,
                 };

@@ -1257,6 +1257,8 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/api/graphql");
         let items = std::fs::read_to_string(format!("{dir}/item_fields.graphql")).unwrap();
         let board = std::fs::read_to_string(format!("{dir}/board_fields.graphql")).unwrap();
+        let updates = std::fs::read_to_string(format!("{dir}/update_fields.graphql")).unwrap();
+        let assets = std::fs::read_to_string(format!("{dir}/asset_fields.graphql")).unwrap();
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -1266,15 +1268,20 @@ mod tests {
                 continue;
             }
             let mut doc = text.clone();
-            for (spread, fragment) in [("...ItemFields", &items), ("...BoardFields", &board)] {
-                if text.contains(spread) {
+            for (spread, fragment) in [
+                ("...ItemFields", &items),
+                ("...BoardFields", &board),
+                ("...UpdateFields", &updates),
+                ("...AssetFields", &assets),
+            ] {
+                if doc.contains(spread) {
                     doc.push_str(fragment);
                 }
             }
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
-        assert_eq!(n, 13);
+        assert_eq!(n, 16);
     }
 
     #[test]

@@ -145,6 +145,9 @@ pub struct World {
     /// Workspaces and folders as `workspaces` / `folders` return them (`add_workspace`, `add_folder`).
     pub account_workspaces: BTreeMap<i64, Map<String, Value>>,
     pub account_folders: BTreeMap<i64, Map<String, Value>>,
+    /// Updates (an item's comments) as `Board.updates` / `updates_page` return them, replies and
+    /// assets nested (`add_update`, `add_reply`); served newest first.
+    pub updates: BTreeMap<i64, Map<String, Value>>,
 }
 
 /// One `ActivityLogType` entry. `created_at` is monday's 17-digit count of 100-ns ticks.
@@ -178,6 +181,24 @@ pub fn value_type_name(typ: &str) -> String {
     }
     out.push_str("Value");
     out
+}
+
+/// An `Asset` as monday returns it: the size is made up from the id, `url` needs a login and
+/// `public_url` carries a one-hour signature (never to be stored).
+fn asset_json(id: i64, name: &str, uploader: i64, created_at: &str) -> Map<String, Value> {
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    let m = json!({
+        "id": id.to_string(), "name": name, "file_extension": format!(".{ext}"),
+        "file_size": 1000 + id % 9000, "created_at": created_at,
+        "url": format!("https://fake.monday.com/protected_static/{ACCOUNT_ID}/resources/{id}/{name}"),
+        "public_url": format!("https://files.fake-monday.com/{id}/{name}?X-Amz-Signature=secret{id}"),
+        "url_thumbnail": null, "original_geometry": null,
+        "uploaded_by": { "id": uploader.to_string() },
+    });
+    match m {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
 }
 
 impl World {
@@ -488,6 +509,148 @@ impl World {
         }) {
             self.account_folders.insert(id, m);
         }
+    }
+
+    /// An update on `item` by `creator`, created at `created_at` (ISO 8601), with HTML `body`;
+    /// `asset` = (asset id, file name) attaches a file to it.
+    pub fn add_update(
+        &mut self,
+        item: i64,
+        id: i64,
+        creator: i64,
+        body: &str,
+        created_at: &str,
+        asset: Option<(i64, &str)>,
+    ) {
+        let assets: Vec<Value> = asset
+            .into_iter()
+            .map(|(a, name)| Value::Object(asset_json(a, name, creator, created_at)))
+            .collect();
+        if let Value::Object(m) = json!({
+            "id": id.to_string(), "item_id": item.to_string(), "creator_id": creator.to_string(),
+            "body": format!("<p>{body}</p>"), "text_body": body, "kind": "update",
+            "created_at": created_at, "updated_at": created_at, "edited_at": created_at,
+            "replies": [], "assets": assets, "likes": [], "pinned_to_top": [],
+        }) {
+            self.updates.insert(id, m);
+        }
+    }
+
+    /// A reply to update `update`.
+    pub fn add_reply(&mut self, update: i64, id: i64, creator: i64, body: &str, created_at: &str) {
+        let reply = json!({
+            "id": id.to_string(), "creator_id": creator.to_string(), "kind": "reply",
+            "body": format!("<p>{body}</p>"), "text_body": body,
+            "created_at": created_at, "updated_at": created_at, "edited_at": created_at,
+            "assets": [], "likes": [], "pinned_to_top": [],
+        });
+        if let Some(Value::Array(r)) = self
+            .updates
+            .get_mut(&update)
+            .and_then(|u| u.get_mut("replies"))
+        {
+            r.push(reply);
+        }
+    }
+
+    /// Edits an update's body (its `updated_at` and `edited_at` move to `at`).
+    pub fn edit_update(&mut self, update: i64, body: &str, at: &str) {
+        if let Some(u) = self.updates.get_mut(&update) {
+            u.insert("body".into(), Value::String(format!("<p>{body}</p>")));
+            u.insert("text_body".into(), Value::String(body.into()));
+            u.insert("updated_at".into(), Value::String(at.into()));
+            u.insert("edited_at".into(), Value::String(at.into()));
+        }
+    }
+
+    /// The updates of a board's items, newest first (monday's order since the 2024-11 hotfix).
+    pub fn board_updates(&self, board: i64) -> Vec<&Map<String, Value>> {
+        let mut v: Vec<&Map<String, Value>> = self
+            .updates
+            .values()
+            .filter(|u| {
+                u.get("item_id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .and_then(|i| self.items.get(&i))
+                    .is_some_and(|it| it.board_id == board)
+            })
+            .collect();
+        let key = |u: &Map<String, Value>| {
+            (
+                u.get("created_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                u.get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .unwrap_or(0),
+            )
+        };
+        v.sort_by_key(|u| std::cmp::Reverse(key(u)));
+        v
+    }
+
+    /// The file assets of file columns (`{"files":[{"assetId", "name", …}]}`) by asset id, as
+    /// root `assets(ids:)` returns them (monday's `url` needs a login; `public_url` is signed).
+    pub fn column_assets(&self, ids: &[i64]) -> Vec<Map<String, Value>> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for it in self.items.values() {
+            for col in self
+                .boards
+                .get(&it.board_id)
+                .map(|b| &b.columns[..])
+                .unwrap_or(&[])
+            {
+                if col.typ != "file" {
+                    continue;
+                }
+                let Some(v) = it
+                    .cells
+                    .get(&col.id)
+                    .and_then(|c| c.get("value"))
+                    .and_then(Value::as_str)
+                    .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                else {
+                    continue;
+                };
+                for f in v
+                    .get("files")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(a) = f.get("assetId").and_then(Value::as_i64) else {
+                        continue;
+                    };
+                    if ids.contains(&a) && seen.insert(a) {
+                        let name = f.get("name").and_then(Value::as_str).unwrap_or("file");
+                        out.push(asset_json(a, name, USER_ID, &it.created_at));
+                    }
+                }
+            }
+        }
+        for u in self.updates.values() {
+            for a in u
+                .get("assets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = a
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok());
+                if let (Some(id), Value::Object(m)) = (id, a) {
+                    if ids.contains(&id) && seen.insert(id) {
+                        out.push(m.clone());
+                    }
+                }
+            }
+        }
+        out
     }
 
     pub fn add_tag(&mut self, id: i64, name: &str, color: &str) {
