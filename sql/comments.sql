@@ -55,6 +55,22 @@ $$Internal: the history trigger of a typed table (enable_history installs it). K
 REVOKE EXECUTE ON FUNCTION monday_sync.disable_history(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.disable_history(bigint) IS
 $$Stop keeping versions of a board's rows; the history tables stay as they are.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.enable_updates(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.enable_updates(bigint) IS
+$$Pull a tracked board's updates (comments, with their replies) into <table>_updates and its files into <table>_assets (and its subitems board's likewise), created next to the typed table and owned by its owner, then keep them current with every refresh (the updates created since the last pull; an unchanged board costs one call). The files of file columns cost a call only for asset ids not seen before; files no column names any more are marked removed_at. Returns the updates table.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.disable_updates(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.disable_updates(bigint) IS
+$$Stop pulling a board's updates and files; the tables stay as they are.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.pull_updates(bigint, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.pull_updates(bigint, boolean) IS
+$$Pull a board's updates and files now: the updates created since the last pull, or with full => true every update again (edits and deletions of older updates, replies to them; updates monday no longer has are marked deleted_at). Returns the counts and the API calls made.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.track_workspace(bigint, text) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.track_workspace(bigint, text) IS
+$$Track every board of a monday workspace into one schema (target_schema, or one named after the workspace; created when missing) and queue each new board's first pull for the worker. The worker then looks for boards created in the workspace every monday_sync.workspace_interval and tracks them too, as the role that called track_workspace; calling it again looks at once. A board that cannot be tracked is reported in the result (failed), the others go on. Returns what it did.$$;
+REVOKE EXECUTE ON FUNCTION monday_sync.untrack_workspace(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION monday_sync.untrack_workspace(bigint) IS
+$$Stop tracking new boards of a workspace; its boards tracked so far stay tracked (untrack_board each). Returns whether the workspace was tracked.$$;
+COMMENT ON TABLE monday_sync.tracked_workspaces IS 'Workspaces tracked whole (track_workspace): their boards land in target_schema; the worker tracks boards created there later, as tracked_by.';
 REVOKE EXECUTE ON FUNCTION monday_sync._history_table(oid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION monday_sync._history_table(oid) TO PUBLIC;
 COMMENT ON FUNCTION monday_sync._history_table(oid) IS

@@ -90,7 +90,7 @@ CREATE TABLE monday_sync.groups (
 CREATE TABLE monday_sync.sync_runs (
     runid bigserial PRIMARY KEY,
     board_id bigint NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items', 'pull_account', 'pull_updates')),
+    kind text NOT NULL CHECK (kind IN ('track_board', 'pull_board', 'pull_item', 'refresh_board', 'confirm_items', 'write_items', 'upsert_items', 'pull_account', 'pull_updates', 'track_workspace')),
     status text NOT NULL CHECK (status IN ('starting', 'running', 'succeeded', 'failed')),
     -- The queued job the worker ran this for (NULL: a SQL function call).
     jobid bigint,
@@ -111,9 +111,10 @@ CREATE INDEX ON monday_sync.sync_runs (board_id, started_at DESC);
 -- FOR UPDATE SKIP LOCKED. At most one queued job per board and command: requests coalesce.
 CREATE TABLE monday_sync.jobs (
     jobid bigserial PRIMARY KEY,
-    -- NULL for the account's job (pull_account), which belongs to no board.
+    -- NULL for the account's job (pull_account) and the workspaces' (new boards in tracked
+    -- workspaces), which belong to no board.
     board_id bigint REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
-    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write', 'upsert', 'account')),
+    command text NOT NULL CHECK (command IN ('refresh', 'pull', 'confirm', 'write', 'upsert', 'account', 'workspaces')),
     status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'succeeded', 'failed')),
     attempts int NOT NULL DEFAULT 0,
     queued_at timestamptz NOT NULL DEFAULT now(),
@@ -126,7 +127,7 @@ CREATE TABLE monday_sync.jobs (
 );
 CREATE UNIQUE INDEX jobs_one_queued ON monday_sync.jobs (board_id, command) WHERE status = 'queued';
 CREATE UNIQUE INDEX jobs_one_account ON monday_sync.jobs (command) WHERE status = 'queued' AND board_id IS NULL;
-ALTER TABLE monday_sync.jobs ADD CHECK ((board_id IS NULL) = (command = 'account'));
+ALTER TABLE monday_sync.jobs ADD CHECK ((board_id IS NULL) = (command IN ('account', 'workspaces')));
 CREATE INDEX jobs_due ON monday_sync.jobs (not_before, jobid) WHERE status = 'queued';
 CREATE INDEX ON monday_sync.jobs (board_id, jobid DESC);
 
@@ -398,8 +399,23 @@ CREATE TABLE monday_sync.folders (
 );
 REVOKE ALL ON monday_sync.users, monday_sync.teams, monday_sync.tags, monday_sync.workspaces, monday_sync.folders FROM PUBLIC;
 
+-- Workspaces tracked whole (track_workspace): their boards land in target_schema, and boards
+-- created there later are tracked by the worker (monday_sync.workspace_interval).
+CREATE TABLE monday_sync.tracked_workspaces (
+    workspace_id bigint PRIMARY KEY,
+    workspace_name text,
+    target_schema name NOT NULL,
+    -- New boards' tables are created as this role (the one that called track_workspace).
+    tracked_by name NOT NULL DEFAULT current_user,
+    tracked_at timestamptz NOT NULL DEFAULT now(),
+    last_checked_at timestamptz,
+    boards_seen int
+);
+REVOKE ALL ON monday_sync.tracked_workspaces FROM PUBLIC;
+
 -- pg_dump keeps the mappings (not the token, not the history).
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.boards', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.columns', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.groups', '');
 SELECT pg_catalog.pg_extension_config_dump('monday_sync.webhooks', '');
+SELECT pg_catalog.pg_extension_config_dump('monday_sync.tracked_workspaces', '');

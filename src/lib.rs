@@ -10,6 +10,7 @@ pub mod codec;
 pub mod listener;
 pub mod pg;
 pub mod sync;
+pub mod thread;
 pub mod webhook;
 pub mod writeback;
 

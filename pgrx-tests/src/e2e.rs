@@ -1635,6 +1635,114 @@ fn file_col_id(s: &crate::fake::Shared, board: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `track_workspace`: every board of a workspace into one schema, their first pulls queued, a
+/// board that cannot be tracked reported while the others go on, and boards created there later
+/// tracked by calling it again (the worker's schedule is in the worker suite).
+#[allow(non_snake_case)]
+fn workspace_is_tracked_whole(e: &mut Env) -> T {
+    const WS: i64 = 4_300_001;
+    let (B1, B2, B3, B4): (i64, i64, i64, i64) = (5_100_001, 5_100_002, 5_100_003, 5_100_004);
+    e.fake.with(|s| {
+        s.world.add_workspace(WS, "Sales Ops", "open", "active");
+        s.world.add_workspace_board(B1, "Pipeline", WS);
+        s.world.add_workspace_board(B2, "Accounts", WS);
+        s.world.add_workspace_board(B4, "Secret", WS);
+        s.world.boards.get_mut(&B4).unwrap().restricted = true;
+        s.world
+            .add_item(B1, crate::fake::world::FIRST_ITEM, 5_200_001, "Deal A");
+        s.world
+            .add_item(B1, crate::fake::world::FIRST_ITEM, 5_200_002, "Deal B");
+    });
+    let missing =
+        e.db.query_one("SELECT monday_sync.track_workspace(999)", &[]);
+    check(
+        missing.is_err_and(|x| pg(x).contains("P0002")),
+        "an unknown workspace: P0002",
+    )?;
+    e.fake.clear_log();
+    let r = e.json(&format!("SELECT monday_sync.track_workspace({WS})"))?;
+    eq(
+        &r["schema"],
+        &serde_json::json!("sales_ops"),
+        &format!("{r}"),
+    )?;
+    eq(
+        &r["tracked"],
+        &serde_json::json!([{"board_id": B1, "name": "Pipeline"}, {"board_id": B2, "name": "Accounts"}]),
+        "two boards tracked",
+    )?;
+    eq(
+        &(
+            r["failed"][0]["board_id"].clone(),
+            r["failed"][0]["sqlstate"].clone(),
+        ),
+        &(serde_json::json!(B4), serde_json::json!("42501")),
+        &format!("the board the token cannot see is reported: {r}"),
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'sales_ops' AND tablename IN ('pipeline', 'accounts')")?,
+        &2,
+        "both tables in the workspace's schema",
+    )?;
+    eq(
+        &e.i64(&format!("SELECT count(*) FROM monday_sync.jobs WHERE command = 'pull' AND status = 'queued' AND board_id IN ({B1}, {B2})"))?,
+        &2,
+        "their first pulls queued for the worker",
+    )?;
+    e.json(&format!("SELECT monday_sync.pull_board({B1})"))?;
+    eq(
+        &e.i64("SELECT count(*) FROM sales_ops.pipeline")?,
+        &2,
+        "a workspace board pulls into its table",
+    )?;
+    // A board created on monday later: the next look tracks it, and only it.
+    e.fake
+        .with(|s| s.world.add_workspace_board(B3, "Renewals", WS));
+    let r = e.json(&format!("SELECT monday_sync.track_workspace({WS})"))?;
+    eq(
+        &(r["tracked"].clone(), r["already_tracked"].clone()),
+        &(
+            serde_json::json!([{"board_id": B3, "name": "Renewals"}]),
+            serde_json::json!(2),
+        ),
+        &format!("only the new board: {r}"),
+    )?;
+    eq(
+        &e.i64(&format!("SELECT count(*) FROM monday_sync.boards WHERE target_schema = 'sales_ops' AND board_id = {B3}"))?,
+        &1,
+        "into the same schema",
+    )?;
+    let other = e.db.query_one(
+        &format!("SELECT monday_sync.track_workspace({WS}, 'elsewhere')"),
+        &[],
+    );
+    check(
+        other.is_err_and(|x| pg(x).contains("22023")),
+        "another schema for a tracked workspace: 22023",
+    )?;
+    let reserved = e.db.query_one(
+        "SELECT monday_sync.track_workspace(4200001, 'monday_sync')",
+        &[],
+    );
+    check(
+        reserved.is_err_and(|x| pg(x).contains("3F000")),
+        "the extension's schema is refused: 3F000",
+    )?;
+    eq(
+        &e.i64(&format!(
+            "SELECT monday_sync.untrack_workspace({WS})::int::bigint"
+        ))?,
+        &1,
+        "untrack_workspace",
+    )?;
+    eq(
+        &e.i64("SELECT count(*) FROM monday_sync.boards WHERE target_schema = 'sales_ops'")?,
+        &3,
+        "its boards stay tracked",
+    )?;
+    Ok(())
+}
+
 fn history_keeps_every_version(e: &mut Env) -> T {
     e.track()?;
     e.pull()?;
@@ -1884,6 +1992,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         (
             "updates, replies and files: full, incremental, full again",
             updates_and_files_are_pulled,
+            60,
+        ),
+        (
+            "track_workspace: every board into one schema, new ones later",
+            workspace_is_tracked_whole,
             60,
         ),
         // Hardening (issue 9).

@@ -559,6 +559,54 @@ fn account_job(w: &mut W) -> T {
     r
 }
 
+/// Boards created in a tracked workspace are tracked and pulled by the worker on its schedule
+/// (monday_sync.workspace_interval), with no call from anyone.
+fn workspace_boards_are_found(w: &mut W) -> T {
+    const WS: i64 = 4_300_101;
+    const NEW: i64 = 5_300_001;
+    w.fake.with(|s| {
+        s.world.add_workspace(WS, "Field Team", "open", "active");
+        s.world.add_workspace_board(5_300_000, "Visits", WS);
+    });
+    // Tracked by another (super)user: the tables found later are that role's, not the worker's.
+    w.sql(&format!(
+        "CREATE ROLE ws_owner SUPERUSER; SET ROLE ws_owner; SELECT monday_sync.track_workspace({WS}); RESET ROLE"
+    ))?;
+    w.fake.with(|s| {
+        s.world.add_workspace_board(NEW, "Inspections", WS);
+        s.world
+            .add_item(NEW, crate::fake::world::FIRST_ITEM, 5_400_001, "Site 1");
+    });
+    w.reload(&[("monday_sync.workspace_interval", "1s")])?;
+    let t = Instant::now();
+    let r = loop {
+        if w.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'field_team' AND tablename = 'inspections'")? == 1
+            && w.i64("SELECT count(*) FROM field_team.inspections")? == 1
+        {
+            break Ok(());
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            break Err(format!(
+                "the new board was not tracked and pulled: {:?}",
+                w.text("SELECT string_agg(command || ' ' || status || ' ' || coalesce(last_error, ''), '; ') FROM monday_sync.jobs WHERE command IN ('workspaces', 'pull')")?
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    w.reload(&[("monday_sync.workspace_interval", "")])?;
+    r?;
+    eq(
+        &w.text("SELECT r.kind || ' ' || r.status FROM monday_sync.sync_runs r JOIN monday_sync.jobs j USING (runid) WHERE j.command = 'workspaces' ORDER BY r.runid LIMIT 1")?.as_deref(),
+        &Some("track_workspace succeeded"),
+        "the workspaces job's run",
+    )?;
+    eq(
+        &w.text("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'field_team.inspections'::regclass")?.as_deref(),
+        &Some("ws_owner"),
+        "the table belongs to the role that tracked the workspace",
+    )
+}
+
 fn worker_schedule(w: &mut W) -> T {
     let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[11]);
     w.sql(&format!(
@@ -893,6 +941,10 @@ pub fn run() -> Result<String, String> {
         (
             "the account: request_pull_account and monday_sync.account_interval",
             account_job,
+        ),
+        (
+            "boards created in a tracked workspace are found by the schedule",
+            workspace_boards_are_found,
         ),
         (
             "the worker paces itself under a small budget",

@@ -633,11 +633,10 @@ impl<'p> Client<'p> {
         let (tx, rx) = mpsc::channel();
         let (agent, cfg, body) = (self.agent.clone(), self.cfg.clone(), body.to_string());
         let key = key.map(String::from);
-        let spawned = std::thread::Builder::new()
-            .name("monday_sync http".into())
-            .spawn(move || {
-                let _ = tx.send(exchange(&agent, &cfg, &body, key.as_deref()));
-            });
+        // Signals stay with the backend's thread (crate::thread).
+        let spawned = crate::thread::spawn_blocked("monday_sync http", move || {
+            let _ = tx.send(exchange(&agent, &cfg, &body, key.as_deref()));
+        });
         match spawned {
             Ok(_) => Attempt::Running(rx),
             Err(e) => Attempt::Refused(ApiError {

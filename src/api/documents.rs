@@ -93,3 +93,10 @@ pub const ASSETS_BY_IDS: &str = concat!(
 
 /// Updates asked per page (monday's maximum for `updates`).
 pub const UPDATES_PER_PAGE: i64 = 100;
+
+/// A workspace (name, state) and a page of its active boards: `track_workspace` and the worker's
+/// look for boards created there since.
+pub const WORKSPACE_BOARDS: &str = include_str!("graphql/workspace_boards.graphql");
+
+/// Boards asked per page of a workspace.
+pub const BOARDS_PER_PAGE: i64 = 100;

@@ -159,22 +159,6 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Spawns a thread with every signal blocked (the signal mask is inherited, then restored here).
-fn spawn_blocked<F: FnOnce() + Send + 'static>(
-    name: &str,
-    f: F,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-        let h = std::thread::Builder::new().name(name.into()).spawn(f);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        h
-    }
-}
-
 impl Listener {
     /// Binds at once (so a bad address or a port in use is reported to the caller), then serves on
     /// a helper thread.
@@ -198,7 +182,7 @@ impl Listener {
             counters: counters.clone(),
         });
         let tls = cfg.tls.map(tokio_rustls::TlsAcceptor::from);
-        let thread = spawn_blocked("monday_sync webhook listener", move || {
+        let thread = crate::thread::spawn_blocked("monday_sync webhook listener", move || {
             let rt = match tokio::runtime::Builder::new_current_thread()
                 .enable_io()
                 .enable_time()

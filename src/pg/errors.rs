@@ -55,3 +55,16 @@ pub(super) fn api_err(e: ApiError, what: &str) -> ErrorReport {
     };
     err(code, format!("{what}: {}", e.message), e.detail, e.hint)
 }
+
+/// A SQLSTATE as its five characters (`PgSqlErrorCode` packs them six bits each, like
+/// Postgres' `MAKE_SQLSTATE`).
+pub(crate) fn sqlstate(code: PgSqlErrorCode) -> String {
+    let mut v = code as i32;
+    (0..5)
+        .map(|_| {
+            let c = (((v & 0x3F) as u8) + b'0') as char;
+            v >>= 6;
+            c
+        })
+        .collect()
+}

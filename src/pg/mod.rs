@@ -40,6 +40,8 @@ pub mod updates;
 pub mod webhooks;
 /// The background worker and its job queue.
 pub mod worker;
+/// Whole workspaces: `track_workspace`, and boards created there later.
+pub mod workspace;
 /// Writing rows into a typed table as its owner: the upsert, `Writer`, marking deleted, reading back.
 pub mod writeback;
 

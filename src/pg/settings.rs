@@ -42,6 +42,8 @@ pub static WEBHOOK_SETTLE: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 pub static WEBHOOK_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 pub static WEBHOOK_SILENCE: GucSetting<i32> = GucSetting::<i32>::new(3_600);
 pub static ACCOUNT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Seconds between the worker's looks for new boards in tracked workspaces (0: never by itself).
+pub static WORKSPACE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(300);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -338,6 +340,14 @@ fn define_webhook_settings() {
         c"monday_sync.account_interval",
         c"How often the worker pulls the account's users, teams and tags (0: never by itself).",
         &ACCOUNT_INTERVAL,
+        0,
+        i32::MAX,
+        GucFlags::UNIT_S,
+    );
+    int(
+        c"monday_sync.workspace_interval",
+        c"How often the worker looks for boards created in tracked workspaces (track_workspace; 0: never by itself).",
+        &WORKSPACE_INTERVAL,
         0,
         i32::MAX,
         GucFlags::UNIT_S,

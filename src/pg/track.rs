@@ -687,11 +687,24 @@ fn track_board_impl(
 ) -> R<RegClass> {
     let board_id = not_null(board_id, "board_id")?;
     let adopt = adopt.unwrap_or(false);
-    lock_board(board_id);
     let mut hooks = PgHooks { worker: false };
     let mut client = new_client(&mut hooks)?;
+    track_with(&mut client, board_id, target, adopt, caller_schema, None)
+}
+
+/// `track_board` with a client: `target` as the user gave it (resolved against `caller_schema`),
+/// or, without one, the board's default table name in `default_schema` (`public` when None).
+pub(crate) fn track_with(
+    client: &mut Client,
+    board_id: i64,
+    target: Option<&str>,
+    adopt: bool,
+    caller_schema: Option<&str>,
+    default_schema: Option<&str>,
+) -> R<RegClass> {
+    lock_board(board_id);
     let runid = start_run(board_id, "track_board");
-    let meta = fetch_meta(&mut client, board_id)?;
+    let meta = fetch_meta(client, board_id)?;
     if meta.kind == "sub_items_board" && tracked(board_id).is_none() {
         return Err(err(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -718,7 +731,11 @@ fn track_board_impl(
             let (s, n) = parse_target(t, caller_schema)?;
             (s, n, false)
         }
-        (None, None) => ("public".to_string(), table_name(&meta.name, board_id), true),
+        (None, None) => (
+            default_schema.unwrap_or("public").to_string(),
+            table_name(&meta.name, board_id),
+            true,
+        ),
     };
     let mut stats = Stats::default();
     let mut notes = Vec::new();
@@ -731,7 +748,7 @@ fn track_board_impl(
     };
     let mut tb = track(&meta, &at, None, &mut notes)?;
     if let Some(sub) = meta.subitems_board() {
-        let sub_meta = fetch_meta(&mut client, sub)?;
+        let sub_meta = fetch_meta(client, sub)?;
         let sub_table = tracked(sub)
             .map(|t| t.table)
             .unwrap_or_else(|| subitems_table_name(&tb.table));
@@ -748,7 +765,7 @@ fn track_board_impl(
         tb.subitems_board_id = Some(sub);
     }
     stats.note_all(notes);
-    finish_run(runid, &client, &stats, "tracked", None);
+    finish_run(runid, client, &stats, "tracked", None);
     Ok(RegClass(tb.table_oid))
 }
 

@@ -671,6 +671,21 @@ fn schedule() {
             &[every.into()],
         );
     }
+    // Tracked workspaces, every monday_sync.workspace_interval: boards created there since.
+    let every = settings::WORKSPACE_INTERVAL.get();
+    if every > 0 {
+        exec(
+            "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
+             SELECT NULL, 'workspaces', 'monday_sync schedule'
+              WHERE EXISTS (SELECT 1 FROM monday_sync.tracked_workspaces)
+                AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
+                                 WHERE j.command = 'workspaces'
+                                   AND (j.status IN ('queued', 'running')
+                                        OR j.queued_at > now() - $1 * interval '1 second'))
+             ON CONFLICT DO NOTHING",
+            &[every.into()],
+        );
+    }
     // Write-back left waiting (a call that failed, a restart): sent again, a minute after a
     // write job failed.
     exec(
@@ -892,8 +907,8 @@ fn run(job: Job) {
 
 fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
     let fail = |e: ErrorReport| failure_of(e);
-    // The account's job belongs to no board.
-    let account = job.command == "account";
+    // The account's and the workspaces' jobs belong to no board.
+    let account = matches!(job.command.as_str(), "account" | "workspaces");
     let (tb, tok) = in_tx(|| {
         let tb = if account {
             None
@@ -916,6 +931,7 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         "write" => ("write_items", None),
         "upsert" => ("upsert_items", None),
         "account" => ("pull_account", None),
+        "workspaces" => ("track_workspace", None),
         _ => ("refresh_board", None),
     };
     let runid = in_tx(|| {
@@ -937,6 +953,9 @@ fn execute(job: &Job, runid_out: &mut Option<i64>) -> Result<Done, Failure> {
         ),
     };
     let result = match &tb {
+        None if job.command == "workspaces" => {
+            in_tx(|| super::workspace::discover_all(&mut client)).map(|(s, t)| (s, t, None))
+        }
         None => in_tx(|| super::account::account_core(&mut client)).map(|v| {
             let text = format!(
                 "{} users ({} deactivated), {} teams, {} tags; marked deleted: {}",

@@ -93,6 +93,9 @@ pub struct Board {
     pub item_ids: Vec<i64>,
     /// Answers `USER_UNAUTHORIZED` (the token's user cannot see it).
     pub restricted: bool,
+    /// The workspace holding the board (`Board.workspace_id`, `boards(workspace_ids:)`); None: the
+    /// main workspace, which the API reports as null.
+    pub workspace_id: Option<i64>,
 }
 
 /// A webhook subscription (`create_webhook`): `event` is a `WebhookEventType` name, `config` the
@@ -284,6 +287,7 @@ impl World {
             groups,
             item_ids: Vec::with_capacity(n),
             restricted: false,
+            workspace_id: None,
         };
         let mut sub_board = Board {
             id: SAMPLE_SUBITEMS_BOARD,
@@ -319,6 +323,7 @@ impl World {
             }],
             item_ids: Vec::new(),
             restricted: false,
+            workspace_id: None,
         };
         let mut next_sub = FIRST_SUBITEM;
         for k in 0..n {
@@ -720,6 +725,15 @@ impl World {
         b.item_ids.clear();
         self.boards.insert(id, b);
         self.version += 1;
+    }
+
+    /// A board like the sample's (without subitems) in workspace `workspace`, with no items.
+    pub fn add_workspace_board(&mut self, id: i64, name: &str, workspace: i64) {
+        self.add_board(id, name);
+        if let Some(b) = self.boards.get_mut(&id) {
+            b.columns.retain(|c| c.typ != "subtasks");
+            b.workspace_id = Some(workspace);
+        }
     }
 
     pub fn rename(&mut self, item: i64, name: &str) {
