@@ -1365,6 +1365,123 @@ impl H {
 
 type Test = (&'static str, fn(&mut H) -> T);
 
+/// With `enable_updates`, a subscribed board gets the update events too: updates, replies, edits
+/// and deletions reach `<table>_updates` by webhook alone, without a call; a subitem's reach the
+/// subitems table's.
+fn updates_arrive_by_webhook(h: &mut H) -> T {
+    use crate::fake::world::USER_ID;
+    let item = FIRST_ITEM + 5;
+    h.fake.with(|s| {
+        s.world.add_update(
+            item,
+            990_500,
+            USER_ID,
+            "Before enabling",
+            "2026-11-02T10:00:00Z",
+            None,
+        )
+    });
+    let t = h.text(&format!(
+        "SELECT monday_sync.enable_updates({SAMPLE_BOARD})::text"
+    ))?;
+    eq(&t.as_deref(), &Some("q3_launch_plan_updates"), "the table")?;
+    let events: Vec<String> = h.fake.with(|s| {
+        s.world
+            .webhooks
+            .values()
+            .filter(|w| w.board_id == SAMPLE_BOARD)
+            .map(|w| w.event.clone())
+            .collect()
+    });
+    eq(
+        &events.len(),
+        &18,
+        &format!("14 + 4 update events: {events:?}"),
+    )?;
+    eq(
+        &h.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE update_id = 990500")?,
+        &1,
+        "the first pull",
+    )?;
+    h.fake.clear_log();
+    let now = |h: &mut H| -> Result<String, String> {
+        Ok(h
+            .text("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")?
+            .unwrap_or_default())
+    };
+    let at = now(h)?;
+    h.fake.with(|s| {
+        s.world
+            .add_update(item, 990_501, USER_ID, "Live comment", &at, None);
+        s.world.add_reply(990_501, 990_502, 7, "Live reply", &at);
+    });
+    wait_for(h, "an update and its reply", 15.0, |h| {
+        Ok(h.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE update_id IN (990501, 990502)")? == 2)
+    })?;
+    eq(
+        &h.json("SELECT jsonb_build_object('reply_to', reply_to, 'item', item_id, 'text', body_text, 'creator', creator_id) FROM public.q3_launch_plan_updates WHERE update_id = 990502")?,
+        &json!({"reply_to": 990501, "item": item, "text": "Live reply", "creator": USER_ID}),
+        "the reply, by webhook",
+    )?;
+    std::thread::sleep(Duration::from_millis(20));
+    let later = now(h)?;
+    h.fake
+        .with(|s| s.world.edit_update(990_501, "Live comment, edited", &later));
+    wait_for(h, "the edit", 15.0, |h| {
+        Ok(
+            h.text("SELECT body_text FROM public.q3_launch_plan_updates WHERE update_id = 990501")?
+                .as_deref()
+                == Some("Live comment, edited"),
+        )
+    })?;
+    h.fake.with(|s| s.world.delete_update(990_500));
+    wait_for(h, "the deletion", 15.0, |h| {
+        Ok(h.i64("SELECT count(*) FROM public.q3_launch_plan_updates WHERE update_id = 990500 AND deleted_at IS NOT NULL")? == 1)
+    })?;
+    let sub = h.fake.with(|s| {
+        s.world
+            .items
+            .values()
+            .filter(|i| i.parent_item_id == Some(FIRST_ITEM + 3))
+            .map(|i| i.id)
+            .min()
+            .unwrap()
+    });
+    h.fake.with(|s| {
+        s.world
+            .add_update(sub, 990_510, USER_ID, "On a subitem", &later, None)
+    });
+    wait_for(h, "a subitem's update", 15.0, |h| {
+        Ok(h.i64(
+            "SELECT count(*) FROM public.q3_launch_plan_subitems_updates WHERE update_id = 990510",
+        )? == 1)
+    })?;
+    eq(
+        &h.fake
+            .log()
+            .iter()
+            .filter(|l| l.query.contains("BoardUpdates"))
+            .count(),
+        &0,
+        "no call: every change came by webhook",
+    )?;
+    h.settle(60)?;
+    // Off again: its four webhooks are deleted on monday, the others stay.
+    h.sql(&format!(
+        "SELECT monday_sync.disable_updates({SAMPLE_BOARD})"
+    ))?;
+    eq(
+        &h.fake.with(|s| s.world.webhooks.len()),
+        &14,
+        "the update webhooks are gone",
+    )?;
+    eq(
+        &h.i64("SELECT count(*) FROM monday_sync.webhooks")?,
+        &14,
+        "and forgotten",
+    )
+}
+
 /// The cluster for the webhook tests (and the webhook benchmark): the listener on LISTEN.
 pub fn start(world: World, conf: &[&str]) -> Result<H, String> {
     let fake = Fake::start(world).map_err(|e| e.to_string())?;
@@ -1418,6 +1535,10 @@ pub fn run() -> Result<String, String> {
             every_event_type_lands,
         ),
         ("a new column on monday is added", a_new_column_is_added),
+        (
+            "updates, replies, edits and deletions arrive by webhook",
+            updates_arrive_by_webhook,
+        ),
         ("who may post: challenge, secret path, JWT", who_may_post),
         (
             "the listener's limits answer clearly",

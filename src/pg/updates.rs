@@ -601,11 +601,20 @@ fn enable_updates(board_id: i64) -> R<super::jsonb::RegClass> {
         create_for(sub)?;
     }
     run_pull(board_id, true)?;
+    // A board on webhooks gets the update events too (what is subscribed already stays).
+    let base: Option<String> = one(
+        "SELECT pg_catalog.regexp_replace(url, '/webhook/.*$', '') FROM monday_sync.webhooks
+          WHERE board_id = $1 ORDER BY webhook_id LIMIT 1",
+        &[board_id.into()],
+    );
+    if let Some(base) = base {
+        super::webhooks::subscribe_board(board_id, Some(&base))?;
+    }
     Ok(super::jsonb::RegClass(main))
 }
 
-/// `monday_sync.disable_updates(board_id)`: updates and files are no longer pulled; the tables
-/// stay.
+/// `monday_sync.disable_updates(board_id)`: updates and files are no longer pulled (and no
+/// longer received by webhook: those subscriptions are deleted on monday); the tables stay.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn disable_updates(board_id: i64) -> R<()> {
@@ -621,6 +630,8 @@ fn disable_updates(board_id: i64) -> R<()> {
             &[b.into()],
         );
     }
+    // Its update webhooks (if the board is subscribed) are deleted on monday.
+    super::webhooks::unsubscribe_events(board_id, Some(super::webhooks::UPDATE_EVENTS))?;
     Ok(())
 }
 
@@ -643,4 +654,87 @@ fn pull_updates(board_id: i64, full: default!(bool, false)) -> R<pgrx::JsonB> {
         ));
     }
     run_pull(board_id, full)
+}
+
+/// An update event from a webhook (`create_update`, `edit_update`, `delete_update`).
+pub(crate) struct EventUpdate {
+    pub kind: crate::webhook::change::UpdateKind,
+    pub update_id: i64,
+    pub reply_id: Option<i64>,
+    pub item_id: i64,
+    pub creator_id: Option<i64>,
+    pub body: Option<String>,
+    pub text: Option<String>,
+    /// `triggerTime` (ISO 8601).
+    pub at: Option<String>,
+}
+
+/// Writes an update event into the board's `<table>_updates` as the table's owner, at once and
+/// without an API call. An older event never overwrites what a newer one wrote (`updated_at`); the
+/// next pull writes what monday has. `Err` is why the event is ignored.
+pub(crate) fn apply_event(board_id: i64, e: &EventUpdate) -> Result<(), String> {
+    use crate::webhook::change::UpdateKind;
+    let Some(t) = tables(board_id) else {
+        return Err(format!(
+            "monday board {board_id} does not pull its updates (enable_updates)"
+        ));
+    };
+    let at =
+        e.at.as_deref()
+            .and_then(crate::codec::datetime::timestamptz_utc)
+            .map(|s| s.to_string());
+    let (id, reply_to) = match e.reply_id {
+        Some(r) => (r, Some(e.update_id)),
+        None => (e.update_id, None),
+    };
+    as_role(t.typed.owner, || match e.kind {
+        UpdateKind::Deleted => {
+            exec(
+                &format!(
+                    "UPDATE {} SET deleted_at = coalesce($2::timestamptz, pg_catalog.now()), synced_at = pg_catalog.now()
+                      WHERE update_id = $1 AND deleted_at IS NULL",
+                    t.updates
+                ),
+                &[id.into(), at.clone().into()],
+            );
+            exec(
+                &format!(
+                    "UPDATE {} SET removed_at = pg_catalog.now() WHERE update_id = $1 AND removed_at IS NULL",
+                    t.assets
+                ),
+                &[id.into()],
+            );
+        }
+        kind => {
+            let created = kind == UpdateKind::Created;
+            exec(
+                &format!(
+                    "INSERT INTO {} AS t (update_id, item_id, reply_to, creator_id, body_text, body_html,
+                                          created_at, updated_at, edited_at, synced_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $8 THEN $7::timestamptz END, $7::timestamptz,
+                             $7::timestamptz, pg_catalog.now())
+                     ON CONFLICT (update_id) DO UPDATE
+                        SET body_text = coalesce(excluded.body_text, t.body_text),
+                            body_html = coalesce(excluded.body_html, t.body_html),
+                            updated_at = excluded.updated_at,
+                            edited_at = CASE WHEN $8 THEN t.edited_at ELSE excluded.edited_at END,
+                            deleted_at = NULL, synced_at = excluded.synced_at
+                      WHERE t.updated_at IS NULL OR excluded.updated_at IS NULL
+                         OR t.updated_at <= excluded.updated_at",
+                    t.updates
+                ),
+                &[
+                    id.into(),
+                    e.item_id.into(),
+                    reply_to.into(),
+                    e.creator_id.into(),
+                    e.text.clone().into(),
+                    e.body.clone().into(),
+                    at.clone().into(),
+                    created.into(),
+                ],
+            );
+        }
+    });
+    Ok(())
 }

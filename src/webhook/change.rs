@@ -44,12 +44,30 @@ pub enum Change {
         title: Option<String>,
         column_type: Option<String>,
     },
+    /// `create_update` / `edit_update` / `delete_update` (also a subitem's): an update (comment)
+    /// or a reply on the item. `update_id` is the update, `reply_id` the reply when the event is
+    /// about one (the event's `updateId` is then its update's); `body` is HTML (plain text in some
+    /// payloads), `text` plain (FACTS §5.3–5.4).
+    Update {
+        kind: UpdateKind,
+        update_id: i64,
+        reply_id: Option<i64>,
+        body: Option<String>,
+        text: Option<String>,
+    },
     /// Nothing to apply; the reason is stored with the event.
     Ignore(&'static str),
 }
 
-/// Why an update event is ignored.
-pub const IGNORE_UPDATES: &str = "updates (comments) are not synced";
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateKind {
+    Created,
+    Edited,
+    Deleted,
+}
+
+/// Why an update event without an update id is ignored.
+pub const IGNORE_UPDATES: &str = "an update event without updateId";
 /// Why an event of a type this version does not know is ignored.
 pub const IGNORE_UNKNOWN: &str = "unknown event type";
 
@@ -64,7 +82,7 @@ pub const IGNORE_UNKNOWN: &str = "unknown event type";
 /// | `archive_pulse`, `delete_pulse`, `restore_pulse` | [`Change::State`] |
 /// | `move_pulse_into_group` | [`Change::Group`] |
 /// | `move_subitem` | [`Change::SubitemMoved`] |
-/// | `create_update`, `edit_update`, `delete_update` | [`Change::Ignore`] ([`IGNORE_UPDATES`]) |
+/// | `create_update`, `edit_update`, `delete_update` | [`Change::Update`] ([`Change::Ignore`] ([`IGNORE_UPDATES`]) without `updateId`) |
 /// | `create_column` | [`Change::NewColumn`] |
 /// | anything else | [`Change::Ignore`] ([`IGNORE_UNKNOWN`]) |
 pub fn change_of(ev: &Event) -> Change {
@@ -116,7 +134,22 @@ pub fn change_of(ev: &Event) -> Change {
             from_parent: ev.fields().get("sourcePulseId").and_then(positive_id),
             to_parent: ev.fields().get("destPulseId").and_then(positive_id),
         },
-        "create_update" | "edit_update" | "delete_update" => Change::Ignore(IGNORE_UPDATES),
+        "create_update" | "edit_update" | "delete_update" => {
+            let Some(update_id) = ev.fields().get("updateId").and_then(positive_id) else {
+                return Change::Ignore(IGNORE_UPDATES);
+            };
+            Change::Update {
+                kind: match ev.event_type.as_str() {
+                    "create_update" => UpdateKind::Created,
+                    "edit_update" => UpdateKind::Edited,
+                    _ => UpdateKind::Deleted,
+                },
+                update_id,
+                reply_id: ev.fields().get("replyId").and_then(positive_id),
+                body: ev.str("body").map(str::to_owned),
+                text: ev.str("textBody").map(str::to_owned),
+            }
+        }
         "create_column" => match ev.column_id.clone() {
             Some(column_id) => Change::NewColumn {
                 column_id,

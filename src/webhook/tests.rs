@@ -852,13 +852,40 @@ fn states_groups_moves_columns_and_updates() {
             column_type: Some("text".into())
         }
     );
-    for kind in ["create_update", "edit_update", "delete_update"] {
+    for (kind, k) in [
+        ("create_update", change::UpdateKind::Created),
+        ("edit_update", change::UpdateKind::Edited),
+        ("delete_update", change::UpdateKind::Deleted),
+    ] {
         for sub in [false, true] {
             assert_eq!(
                 change_of(&event(update_event(kind, sub))),
-                Change::Ignore(change::IGNORE_UPDATES)
+                Change::Update {
+                    kind: k,
+                    update_id: 3836364238,
+                    reply_id: None,
+                    body: Some("<p>1st update</p>".into()),
+                    text: Some("1st update".into()),
+                }
             );
         }
+        // A reply names its update and itself; no updateId is nothing to apply.
+        let mut reply = update_event(kind, false);
+        reply["replyId"] = json!("3836364999");
+        assert!(matches!(
+            change_of(&event(reply)),
+            Change::Update {
+                update_id: 3836364238,
+                reply_id: Some(3836364999),
+                ..
+            }
+        ));
+        let mut bare = update_event(kind, false);
+        bare.as_object_mut().unwrap().remove("updateId");
+        assert_eq!(
+            change_of(&event(bare)),
+            Change::Ignore(change::IGNORE_UPDATES)
+        );
     }
     for unknown in [
         "create_subitem_update",

@@ -133,6 +133,17 @@ pub enum Change {
         board: i64,
         column: String,
     },
+    /// An update (comment) or a reply was created, edited or deleted: `kind` is the event type
+    /// (`create_update`, `edit_update`, `delete_update`); `reply` the reply's id, `update` the
+    /// update's (a reply's event names both).
+    Update {
+        kind: &'static str,
+        item: i64,
+        update: i64,
+        reply: Option<i64>,
+        body: String,
+        text: String,
+    },
 }
 
 /// The time of a change in the three forms the bodies use.
@@ -340,6 +351,43 @@ pub fn events(w: &World, change: Change) -> Vec<Outgoing> {
                         "previousValue": webhook_value(col, previous.as_ref(), &now, true),
                         "changedAt": now.epoch,
                         "isTopGroup": is_top_group(w, it),
+                    }),
+                );
+                if let Some(p) = parent {
+                    put(
+                        &mut e,
+                        json!({"parentItemId": p.id.to_string(), "parentItemBoardId": p.board_id.to_string()}),
+                    );
+                }
+                send(hook, Some(it.id), e, Duration::ZERO);
+            }
+        }
+        Change::Update {
+            kind,
+            item,
+            update,
+            reply,
+            body,
+            text,
+        } => {
+            let Some(it) = w.items.get(&item) else {
+                return out;
+            };
+            // A subitem's updates go to the parent board's subscriptions (its own event for
+            // creation), with the subitems board as boardId, like the other subitem events.
+            let parent = parent_of(w, it);
+            let (board, event) = match (parent, kind) {
+                (Some(p), "create_update") => (p.board_id, "create_subitem_update"),
+                (Some(p), k) => (p.board_id, k),
+                (None, k) => (it.board_id, k),
+            };
+            for hook in subscribed(w, board, &[event], |_| true) {
+                let mut e = head(kind, hook, &now, true, Some(it.board_id));
+                put(
+                    &mut e,
+                    json!({
+                        "pulseId": it.id, "body": body, "textBody": text,
+                        "updateId": update, "replyId": reply,
                     }),
                 );
                 if let Some(p) = parent {

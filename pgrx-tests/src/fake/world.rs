@@ -539,6 +539,42 @@ impl World {
         }) {
             self.updates.insert(id, m);
         }
+        self.emit(Change::Update {
+            kind: "create_update",
+            item,
+            update: id,
+            reply: None,
+            body: format!("<p>{body}</p>"),
+            text: body.into(),
+        });
+    }
+
+    /// Deletes an update (with its replies).
+    pub fn delete_update(&mut self, update: i64) {
+        if let Some(u) = self.updates.remove(&update) {
+            let item = u
+                .get("item_id")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            self.emit(Change::Update {
+                kind: "delete_update",
+                item,
+                update,
+                reply: None,
+                body: String::new(),
+                text: String::new(),
+            });
+        }
+    }
+
+    fn update_item(&self, update: i64) -> i64 {
+        self.updates
+            .get(&update)
+            .and_then(|u| u.get("item_id"))
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     /// A reply to update `update`.
@@ -556,6 +592,15 @@ impl World {
         {
             r.push(reply);
         }
+        let item = self.update_item(update);
+        self.emit(Change::Update {
+            kind: "create_update",
+            item,
+            update,
+            reply: Some(id),
+            body: format!("<p>{body}</p>"),
+            text: body.into(),
+        });
     }
 
     /// Edits an update's body (its `updated_at` and `edited_at` move to `at`).
@@ -566,6 +611,15 @@ impl World {
             u.insert("updated_at".into(), Value::String(at.into()));
             u.insert("edited_at".into(), Value::String(at.into()));
         }
+        let item = self.update_item(update);
+        self.emit(Change::Update {
+            kind: "edit_update",
+            item,
+            update,
+            reply: None,
+            body: format!("<p>{body}</p>"),
+            text: body.into(),
+        });
     }
 
     /// The updates of a board's items, newest first (monday's order since the 2024-11 hotfix).

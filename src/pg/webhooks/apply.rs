@@ -6,8 +6,9 @@
 //! `confirm` job fetches the board's queued items with `items(ids:)`, 100 a call, and writes them
 //! exactly as a pull would (`raw` included). Per item field the newest applied change is kept, so
 //! an older event (late, retried, reordered) never overwrites newer state, and an event applied
-//! twice changes nothing the second time. An event whose board is not tracked, and the event
-//! types this version does not apply (updates), are stored and marked `ignored` with the reason.
+//! twice changes nothing the second time. An event whose board is not tracked, an update event of a
+//! board without `enable_updates`, and the event types this version does not know are stored and
+//! marked `ignored` with the reason. Update events go to `<table>_updates` (see `updates.rs`).
 #![allow(clippy::result_large_err)]
 
 use crate::codec;
@@ -196,6 +197,33 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
     let Some(b) = board(cache, board_id) else {
         return Outcome::Ignored(format!("monday board {board_id} is not tracked"));
     };
+    // Updates (comments) go to <table>_updates, not to the typed rows: no row lock, no fetch.
+    if let Change::Update {
+        kind,
+        update_id,
+        reply_id,
+        body,
+        text,
+    } = &change
+    {
+        let Some(item_id) = ev.item_id else {
+            return Outcome::Ignored("the event names no item".into());
+        };
+        let ev_update = crate::pg::updates::EventUpdate {
+            kind: *kind,
+            update_id: *update_id,
+            reply_id: *reply_id,
+            item_id,
+            creator_id: ev.user_id.filter(|u| *u > 0),
+            body: body.clone(),
+            text: text.clone(),
+            at: ev.trigger_time.clone(),
+        };
+        return match crate::pg::updates::apply_event(board_id, &ev_update) {
+            Ok(()) => Outcome::Applied(None),
+            Err(why) => Outcome::Ignored(why),
+        };
+    }
     if busy.contains(&b.top) {
         return Outcome::Deferred(board_id, false);
     }
@@ -391,7 +419,9 @@ fn apply_one(ev: &Event, row: &Row, sl: &mut Slice) -> Outcome {
             e.extend(from_parent);
             e.extend(to_parent);
         }
-        Change::NewColumn { .. } | Change::Ignore(_) => unreachable!("handled above"),
+        Change::NewColumn { .. } | Change::Ignore(_) | Change::Update { .. } => {
+            unreachable!("handled above")
+        }
     }
     let e = confirm.entry(top).or_default();
     e.push(item_id);

@@ -43,6 +43,24 @@ pub const EVENTS: &[&str] = &[
     "create_column",
 ];
 
+/// Subscribed too when the board pulls its updates (`enable_updates`): updates and replies reach
+/// `<table>_updates` in real time (a subitem's through `create_subitem_update`).
+pub const UPDATE_EVENTS: &[&str] = &[
+    "create_update",
+    "create_subitem_update",
+    "edit_update",
+    "delete_update",
+];
+
+/// The events a board's subscription covers.
+fn events_for(board_id: i64) -> Vec<&'static str> {
+    let mut v = EVENTS.to_vec();
+    if crate::pg::updates::enabled(board_id) {
+        v.extend_from_slice(UPDATE_EVENTS);
+    }
+    v
+}
+
 /// monday's limit on a webhook URL.
 const MAX_URL: usize = 255;
 
@@ -193,7 +211,10 @@ fn base_url(url: Option<&str>) -> R<String> {
 /// the board's webhooks on monday are read first and only what is missing is created.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
-fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx::JsonB> {
+pub(crate) fn subscribe_board(
+    board_id: i64,
+    url: default!(Option<&str>, "NULL"),
+) -> R<pgrx::JsonB> {
     let tb = tracked(board_id)
         .ok_or_else(|| not_tracked(board_id, "subscribe_board subscribes a tracked board"))?;
     let parent: Option<i64> = one(
@@ -284,7 +305,7 @@ fn subscribe_board(board_id: i64, url: default!(Option<&str>, "NULL")) -> R<pgrx
     );
     let mut created = Vec::new();
     let mut existing = 0;
-    for ev in EVENTS {
+    for ev in &events_for(board_id) {
         let have = ours
             .iter()
             .any(|(id, e)| e == ev && on_monday.iter().any(|(m, _)| m == id));
@@ -353,11 +374,20 @@ fn unsubscribe_board(board_id: i64) -> R<i64> {
 
 /// Deletes the board's recorded webhooks on monday and forgets them (and its secret path).
 pub(crate) fn unsubscribe_core(board_id: i64) -> R<i64> {
+    unsubscribe_events(board_id, None)
+}
+
+/// Deletes the board's recorded webhooks of `events` (all of them when None) on monday and
+/// forgets them; with all of them gone, the secret path goes too.
+pub(crate) fn unsubscribe_events(board_id: i64, events: Option<&[&str]>) -> R<i64> {
+    let filter: Option<Vec<String>> = events.map(|e| e.iter().map(|s| s.to_string()).collect());
     let ids: Vec<i64> = Spi::connect(|c| {
         c.select(
-            "SELECT webhook_id FROM monday_sync.webhooks WHERE board_id = $1 ORDER BY webhook_id",
+            "SELECT webhook_id FROM monday_sync.webhooks
+              WHERE board_id = $1 AND ($2::text[] IS NULL OR event = ANY ($2))
+              ORDER BY webhook_id",
             None,
-            &[board_id.into()],
+            &[board_id.into(), filter.clone().into()],
         )?
         .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
         .collect::<Result<Vec<_>, _>>()
@@ -381,13 +411,15 @@ pub(crate) fn unsubscribe_core(board_id: i64) -> R<i64> {
         }
     }
     exec(
-        "DELETE FROM monday_sync.webhooks WHERE board_id = $1",
-        &[board_id.into()],
+        "DELETE FROM monday_sync.webhooks WHERE webhook_id = ANY ($1)",
+        &[ids.into()],
     );
-    exec(
-        "DELETE FROM monday_sync._webhook_secrets WHERE board_id = $1",
-        &[board_id.into()],
-    );
+    if filter.is_none() {
+        exec(
+            "DELETE FROM monday_sync._webhook_secrets WHERE board_id = $1",
+            &[board_id.into()],
+        );
+    }
     worker::wake_on_commit(true);
     Ok(deleted)
 }
