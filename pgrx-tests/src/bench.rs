@@ -801,5 +801,87 @@ pub fn account() -> Result<(), String> {
             w.fake.log().len(), r["users"], r["deactivated_users"], r["teams"], r["tags"], r["workspaces"], r["folders"]
         );
     }
+    // Updates: 5,000 on the board's items (every fifth with a reply), pulled in full by
+    // enable_updates, then incrementally with nothing new and with 100 new, then in full again.
+    const UPDATES: i64 = 5_000;
+    use crate::fake::world::{SAMPLE_BOARD, USER_ID};
+    let items = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD));
+    w.fake.with(|s| {
+        for k in 0..UPDATES {
+            let at = format!(
+                "2026-{:02}-{:02}T{:02}:{:02}:00Z",
+                10 + k / 2_500,
+                1 + k / 100 % 25,
+                k % 24,
+                k % 60
+            );
+            let item = items[k as usize % items.len()];
+            s.world.add_update(
+                item,
+                700_000_000 + k,
+                USER_ID,
+                &format!("Update {k}: the customer asked for a second review of the rollout plan."),
+                &at,
+                None,
+            );
+            if k % 5 == 0 {
+                s.world
+                    .add_reply(700_000_000 + k, 710_000_000 + k, USER_ID, "Agreed.", &at);
+            }
+        }
+    });
+    println!(
+        "
+Updates: {UPDATES} updates and {} replies on a board of {} items:",
+        UPDATES / 5,
+        items.len()
+    );
+    let step = |w: &mut crate::writeback::W, label: &str, sql: &str| -> Result<(), String> {
+        w.fake.clear_log();
+        let t = Instant::now();
+        w.sql(sql)?;
+        let secs = t.elapsed().as_secs_f64();
+        let complexity: i64 = w.fake.log().iter().map(|l| l.complexity).sum();
+        let rows = w.i64("SELECT count(*) FROM public.q3_launch_plan_updates")?;
+        println!(
+            "  {label}: {} API calls, {secs:.2} s, complexity {complexity}; {rows} rows in q3_launch_plan_updates",
+            w.fake.log().len()
+        );
+        Ok(())
+    };
+    step(
+        &mut w,
+        "enable_updates (full pull)",
+        &format!("SELECT monday_sync.enable_updates({SAMPLE_BOARD})"),
+    )?;
+    step(
+        &mut w,
+        "incremental pull, nothing new",
+        &format!("SELECT monday_sync.pull_updates({SAMPLE_BOARD})"),
+    )?;
+    let now: String =
+        w.db.query_one(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+            &[],
+        )
+        .map_err(|e| e.to_string())?
+        .get(0);
+    w.fake.with(|s| {
+        for k in 0..100i64 {
+            let item = items[k as usize % items.len()];
+            s.world
+                .add_update(item, 720_000_000 + k, USER_ID, "A new update", &now, None);
+        }
+    });
+    step(
+        &mut w,
+        "incremental pull, 100 new",
+        &format!("SELECT monday_sync.pull_updates({SAMPLE_BOARD})"),
+    )?;
+    step(
+        &mut w,
+        "full pull again",
+        &format!("SELECT monday_sync.pull_updates({SAMPLE_BOARD}, full => true)"),
+    )?;
     Ok(())
 }
