@@ -7,6 +7,7 @@ mod cluster;
 mod e2e;
 mod fake;
 mod hardening;
+mod package;
 mod regress;
 mod setup;
 mod util;
@@ -66,6 +67,8 @@ fn usage() -> ! {
          \n  bench-history   only the history benchmark (10,000 changes: versions, storage, refresh time with and without)\
          \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
+         \n  package         build target/debian/postgresql-15-monday-sync_<version>_<arch>.deb (release build)\
+         \n  package-test    build the .deb, install it with apt, check it on a clean cluster, remove it (root)\
          \n  setup           only install what is missing (apt packages, cargo-pgrx, cargo pgrx init)"
     );
     std::process::exit(2)
@@ -95,6 +98,16 @@ fn main() {
             .and_then(|_| run_write()),
         Some("bench") => setup::ensure().and_then(|_| bench()),
         Some("fake-monday") => serve_fake(&args[1..]),
+        Some("package") => setup::ensure().and_then(|_| {
+            let deb = package::build(&root())?;
+            println!("{}", deb.display());
+            Ok(())
+        }),
+        Some("package-test") => setup::ensure().and_then(|_| {
+            let r = package::test(&root())?;
+            println!("\npackage: {r}");
+            Ok(())
+        }),
         Some("bench-sync") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::sync()),
@@ -349,7 +362,11 @@ fn test() -> Result<(), String> {
     let write = write
         .join()
         .unwrap_or_else(|_| Err("the write-back suite panicked".into()));
-    worker.and(hooks).and(write)
+    worker.and(hooks).and(write)?;
+    step("the Debian package: built, installed with apt on a clean cluster, removed");
+    let r = package::test(&root())?;
+    println!("\npackage: {r}");
+    Ok(())
 }
 
 fn run_write() -> Result<(), String> {
