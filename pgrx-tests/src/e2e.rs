@@ -1623,6 +1623,15 @@ fn updates_and_files_are_pulled(e: &mut Env) -> T {
     e.fake.clear_log();
     e.json(&format!("SELECT monday_sync.refresh_board({SAMPLE_BOARD})"))?;
     eq(&upd_calls(e), &0, "disabled: a refresh reads no updates")?;
+    // untrack_board keeps them with the table, or drops them with it.
+    e.json(&format!(
+        "SELECT monday_sync.untrack_board({SAMPLE_BOARD}, drop_table => true)"
+    ))?;
+    eq(
+        &e.i64("SELECT count(*) FROM pg_class WHERE relname IN ('q3_launch_plan_updates', 'q3_launch_plan_assets', 'q3_launch_plan_subitems_updates', 'q3_launch_plan_subitems_assets')")?,
+        &0,
+        "the updates and files tables go with drop_table",
+    )?;
     Ok(())
 }
 
