@@ -9,6 +9,7 @@ mod fake;
 mod hardening;
 mod regress;
 mod setup;
+mod upgrade;
 mod util;
 mod webhooks;
 mod worker;
@@ -55,6 +56,8 @@ fn usage() -> ! {
          \n  demo [--keep]   build, install into a throwaway cluster, decode the bundled items page into a typed table\
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
          \n  regress         only pg_regress (pgrx-tests/regress) against an installed build\
+         \n  upgrade         only the upgrade test: build and install v0.1.0, fill it, install this build, ALTER EXTENSION UPDATE,\
+         \n                  compare with a fresh install; then pg_dump / pg_restore and adopt after untrack_board\
          \n  webhooks        only the webhook tests (WEBHOOKS_FILTER=<part of a name>)\
          \n  write           only the write-back tests (WRITE_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
@@ -87,6 +90,7 @@ fn main() {
         Some("worker") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_worker()),
+        Some("upgrade") => setup::ensure().and_then(|_| run_upgrade()),
         Some("webhooks") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_webhooks()),
@@ -349,7 +353,20 @@ fn test() -> Result<(), String> {
     let write = write
         .join()
         .unwrap_or_else(|_| Err("the write-back suite panicked".into()));
-    worker.and(hooks).and(write)
+    worker.and(hooks).and(write)?;
+    step("upgrade: the previous release, ALTER EXTENSION monday_sync UPDATE, pg_dump and restore");
+    run_upgrade()
+}
+
+/// The upgrade test; it installs the previous release, then this build again (debug).
+fn run_upgrade() -> Result<(), String> {
+    let u = upgrade::run();
+    // Whatever happened, the current build is what stays installed.
+    if u.is_err() {
+        let _ = install(false);
+    }
+    println!("\nupgrade: {}", u?);
+    Ok(())
 }
 
 fn run_write() -> Result<(), String> {
