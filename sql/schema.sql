@@ -19,10 +19,11 @@ CREATE TABLE monday_sync.boards (
     board_name text NOT NULL,
     board_kind text NOT NULL DEFAULT 'board',
     -- Where the table was created, and the table itself: monday_sync writes only into the table
-    -- with this OID (one it created), never into whatever has the name now.
+    -- with this OID (one it created), never into whatever has the name now. A regclass, so that
+    -- pg_dump writes the table's name and a restore reads it back as the restored table's new OID.
     target_schema name NOT NULL,
     target_table name NOT NULL,
-    table_oid oid,
+    table_oid regclass,
     parent_board_id bigint REFERENCES monday_sync.boards (board_id) ON DELETE CASCADE,
     subitems_board_id bigint,
     items_count bigint,
@@ -49,12 +50,13 @@ CREATE TABLE monday_sync.boards (
     deleted_on_monday_at timestamptz,
     -- enable_history: every version of the rows is kept in this table (<table>_history).
     history boolean NOT NULL DEFAULT false,
-    history_oid oid,
+    history_oid regclass,
     -- enable_updates: the items' updates (with replies) and files are pulled into these tables
     -- (<table>_updates, <table>_assets) with every refresh; updates_pulled_at is the last pull's start.
+    -- regclass, like table_oid: a dump and restore points them at the restored tables.
     updates boolean NOT NULL DEFAULT false,
-    updates_oid oid,
-    assets_oid oid,
+    updates_oid regclass,
+    assets_oid regclass,
     updates_pulled_at timestamptz,
     UNIQUE (target_schema, target_table)
 );

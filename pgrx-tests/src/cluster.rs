@@ -138,9 +138,30 @@ impl Cluster {
     /// to the extension; `fast` is an orderly restart (SIGTERM to every backend and worker).
     pub fn restart(&self, mode: &str) -> Result<(), String> {
         let d = self.dir.to_string_lossy().into_owned();
-        let log = format!("{d}/server.log");
         pg_bin("pg_ctl", &["-D", &d, "-m", mode, "-w", "-t", "60", "stop"])?;
+        self.start_again()
+    }
+
+    /// Starts the cluster again after `stop` (a new build installed meanwhile, say).
+    pub fn start_again(&self) -> Result<(), String> {
+        let d = self.dir.to_string_lossy().into_owned();
+        let log = format!("{d}/server.log");
         pg_bin("pg_ctl", &["-D", &d, "-l", &log, "-w", "-t", "60", "start"]).map(|_| ())
+    }
+
+    /// The server log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// A client program of the cluster's PostgreSQL (pg_dump, pg_restore) as `postgres`, with the
+    /// cluster's socket and port; files it writes belong to `postgres` (use the cluster directory).
+    pub fn tool(&self, prog: &str, args: &[&str]) -> Result<String, String> {
+        let port = self.port.to_string();
+        let host = self.dir.to_string_lossy().into_owned();
+        let mut a = vec!["-h", host.as_str(), "-p", port.as_str(), "-U", "postgres"];
+        a.extend_from_slice(args);
+        pg_bin(prog, &a)
     }
 
     pub fn stop(&mut self) {

@@ -10,6 +10,7 @@ mod hardening;
 mod package;
 mod regress;
 mod setup;
+mod upgrade;
 mod util;
 mod webhooks;
 mod worker;
@@ -56,6 +57,8 @@ fn usage() -> ! {
          \n  demo [--keep]   build, install into a throwaway cluster, decode the bundled items page into a typed table\
          \n  test            every test layer: unit + property + #[pg_test], then pg_regress against a real cluster\
          \n  regress         only pg_regress (pgrx-tests/regress) against an installed build\
+         \n  upgrade         only the upgrade test: build and install v0.1.0, fill it, install this build, ALTER EXTENSION UPDATE,\
+         \n                  compare with a fresh install; then pg_dump / pg_restore and adopt after untrack_board\
          \n  webhooks        only the webhook tests (WEBHOOKS_FILTER=<part of a name>)\
          \n  write           only the write-back tests (WRITE_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
@@ -90,6 +93,7 @@ fn main() {
         Some("worker") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_worker()),
+        Some("upgrade") => setup::ensure().and_then(|_| run_upgrade()),
         Some("webhooks") => setup::ensure()
             .and_then(|_| install(false))
             .and_then(|_| run_webhooks()),
@@ -363,9 +367,22 @@ fn test() -> Result<(), String> {
         .join()
         .unwrap_or_else(|_| Err("the write-back suite panicked".into()));
     worker.and(hooks).and(write)?;
+    step("upgrade: the previous release, ALTER EXTENSION monday_sync UPDATE, pg_dump and restore");
+    run_upgrade()?;
     step("the Debian package: built, installed with apt on a clean cluster, removed");
     let r = package::test(&root())?;
     println!("\npackage: {r}");
+    Ok(())
+}
+
+/// The upgrade test; it installs the previous release, then this build again (debug).
+fn run_upgrade() -> Result<(), String> {
+    let u = upgrade::run();
+    // Whatever happened, the current build is what stays installed.
+    if u.is_err() {
+        let _ = install(false);
+    }
+    println!("\nupgrade: {}", u?);
     Ok(())
 }
 

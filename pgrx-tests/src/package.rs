@@ -181,6 +181,10 @@ fn check_installed(version: &str) -> Result<String, String> {
         .lines()
         .filter(|l| l.contains("/extension/monday_sync--") && l.matches("--").count() == 2)
         .count();
+    check(
+        upgrades >= 1,
+        "the package ships no upgrade script (ALTER EXTENSION monday_sync UPDATE from 0.1.0)",
+    )?;
     // A clean cluster with the packaged library preloaded.
     let fake = Fake::start(World::sample(50, true)).map_err(|e| e.to_string())?;
     fake.with(|s| s.knobs.token = crate::e2e::TOKEN.into());

@@ -365,7 +365,7 @@ fn disable_history(board_id: i64) -> R<()> {
 #[search_path(pg_catalog, pg_temp)]
 fn _history_table(rowtype: pg_sys::Oid) -> Option<super::jsonb::RegClass> {
     one::<pg_sys::Oid>(
-        "SELECT b.history_oid FROM monday_sync.boards b JOIN pg_catalog.pg_class c ON c.oid = b.table_oid
+        "SELECT b.history_oid::pg_catalog.oid FROM monday_sync.boards b JOIN pg_catalog.pg_class c ON c.oid = b.table_oid
           JOIN pg_catalog.pg_class h ON h.oid = b.history_oid
           WHERE c.reltype = $1",
         &[rowtype.into()],

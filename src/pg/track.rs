@@ -53,7 +53,7 @@ impl Tracked {
 pub(crate) fn tracked(board_id: i64) -> Option<Tracked> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT board_name, target_schema::text, target_table::text, subitems_board_id, table_oid
+            "SELECT board_name, target_schema::text, target_table::text, subitems_board_id, table_oid::pg_catalog.oid
                FROM monday_sync.boards WHERE board_id = $1",
             None,
             &[board_id.into()],
@@ -218,14 +218,27 @@ pub(crate) fn reconcile(
             );
             continue;
         }
-        let sql_name = unique_column_name(&col.title, &col.id, &taken);
-        taken.push(sql_name.clone());
         let sql_type = Kind::from_name(&col.typ).sql_type();
+        // An adopted table may already have the column (a table monday_sync created earlier whose
+        // mapping was forgotten by untrack_board, or restored without it): taken as it is.
+        let present = target.and_then(|t| column_in_table(t, col, sql_type, &taken));
+        let sql_name = match &present {
+            Some(name) => name.clone(),
+            None => {
+                let in_table = target.map(table_columns).unwrap_or_default();
+                let avoid: Vec<String> = taken.iter().chain(in_table.iter()).cloned().collect();
+                unique_column_name(&col.title, &col.id, &avoid)
+            }
+        };
+        taken.push(sql_name.clone());
         exec(
             "INSERT INTO monday_sync.columns (board_id, column_id, title, column_type, settings, sql_name, sql_type, position)
              VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7::regtype, $8)",
             &[board_id.into(), col.id.as_str().into(), col.title.as_str().into(), col.typ.as_str().into(), settings.into(), sql_name.as_str().into(), sql_type.into(), (pos as i32).into()],
         );
+        if present.is_some() {
+            continue;
+        }
         if let Some(t) = target {
             // The type name comes from Kind::sql_type, a fixed list of built-in types.
             ddl(
@@ -275,6 +288,45 @@ pub(crate) fn reconcile(
         ],
     );
     mapping(board_id)
+}
+
+/// The column of an existing (adopted) table that holds a monday column: the one whose comment
+/// names the column id (as `comment_column` writes it; a rename by map_column keeps it), else the
+/// one with the name the mapping would choose; only when its type is the codec's and no other
+/// monday column maps to it.
+fn column_in_table(
+    t: &Target,
+    col: &crate::sync::ApiColumn,
+    sql_type: &str,
+    taken: &[String],
+) -> Option<String> {
+    let by_comment = format!("(id {}, type ", col.id);
+    let by_name = unique_column_name(&col.title, &col.id, taken);
+    let found: Option<String> = one(
+        "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+            AND a.atttypid = $2::pg_catalog.regtype AND a.attname <> ALL ($5::pg_catalog.text[])
+            AND (pg_catalog.strpos(pg_catalog.col_description(a.attrelid, a.attnum), $3) > 0 OR a.attname = $4)
+          ORDER BY a.attname = $4, a.attnum LIMIT 1",
+        &[
+            t.oid.into(),
+            sql_type.into(),
+            by_comment.into(),
+            by_name.into(),
+            taken.to_vec().into(),
+        ],
+    );
+    found
+}
+
+/// The names of a table's columns.
+fn table_columns(t: &Target) -> Vec<String> {
+    one::<Vec<String>>(
+        "SELECT pg_catalog.array_agg(a.attname::pg_catalog.text) FROM pg_catalog.pg_attribute a
+          WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped",
+        &[t.oid.into()],
+    )
+    .unwrap_or_default()
 }
 
 /// A column whose type changed on monday (numbers → text, say). The SQL column is retyped when

@@ -49,7 +49,7 @@ fn tables(board_id: i64) -> Option<Tables> {
         Spi::connect(|c| {
             let t = c.select(
                 &format!(
-                    "SELECT b.table_oid,
+                    "SELECT b.table_oid::pg_catalog.oid,
                             (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = b.updates_oid),
                             (SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c WHERE c.oid = b.assets_oid),
                             pg_catalog.to_char((b.updates_pulled_at - interval '{MARGIN}') AT TIME ZONE 'UTC',

@@ -1,7 +1,9 @@
 //! The background worker and its job queue.
 //!
 //! Registered when monday_sync is in shared_preload_libraries. It connects to
-//! `monday_sync.database` (waiting quietly until that database and the extension exist), marks
+//! `monday_sync.database` (waiting quietly until that database and the extension exist, and, when
+//! the database has another version's SQL than this library's, until `ALTER EXTENSION monday_sync
+//! UPDATE`: a WARNING once, then a check every 2 s), marks
 //! runs a crash left `running` as failed and queues their jobs again, then loops: enqueue the
 //! boards whose own schedule is due, claim the oldest due job with `FOR UPDATE SKIP LOCKED`, run
 //! it, sleep on its latch. Every step of a job commits on its own (see `Steps`), HTTP happens
@@ -42,7 +44,8 @@ use std::time::{Duration, Instant};
 #[repr(C)]
 pub struct WorkerState {
     pid: i32,
-    /// 1 waiting for the database, 2 waiting for the extension, 3 idle, 4 running a job.
+    /// 1 waiting for the database, 2 waiting for the extension, 3 idle, 4 running a job, 5 waiting
+    /// for `ALTER EXTENSION monday_sync UPDATE` (another version's SQL in the database).
     state: u8,
     dboid: u32,
     /// `&MyProc->procLatch` (shared memory: valid in every backend).
@@ -254,6 +257,7 @@ fn worker_row() -> TableIterator<
                 match w.state {
                     1 => "waiting for the database",
                     2 => "waiting for CREATE EXTENSION monday_sync",
+                    5 => "waiting for ALTER EXTENSION monday_sync UPDATE",
                     3 => "idle",
                     4 => "running a job",
                     _ => "starting",
@@ -509,16 +513,37 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     WORKER.exclusive().dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let mut recovered = false;
     let mut last_cleanup: Option<Instant> = None;
+    // The version found while waiting for ALTER EXTENSION monday_sync UPDATE (logged once).
+    let mut waited_for_update: Option<String> = None;
     loop {
         reload_if_asked();
-        let installed = extension_installed();
-        if !installed {
-            recovered = false;
-            set_state(2, 0, 0);
-            if !BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {
-                return;
+        match installed() {
+            Installed::Yes => {
+                if waited_for_update.take().is_some() {
+                    log!(
+                        "monday_sync worker: the database has monday_sync {VERSION} now: resuming"
+                    );
+                }
             }
-            continue;
+            other => {
+                recovered = false;
+                if let Installed::Other(v) = &other {
+                    // Said once per version found, not every few seconds.
+                    if waited_for_update.as_deref() != Some(v.as_str()) {
+                        warning!("{}", version_mismatch(v));
+                        waited_for_update = Some(v.clone());
+                    }
+                    set_state(5, 0, 0);
+                } else {
+                    waited_for_update = None;
+                    set_state(2, 0, 0);
+                }
+                let recheck = Duration::from_secs(if other == Installed::No { 5 } else { 2 });
+                if !BackgroundWorker::wait_latch(Some(recheck)) {
+                    return;
+                }
+                continue;
+            }
         }
         if !recovered {
             match in_tx(|| {
@@ -1165,16 +1190,47 @@ $$;
     requires = [worker_row, "schema"]
 );
 
-/// Whether `CREATE EXTENSION monday_sync` is in effect in the worker's database (a worker waits
-/// quietly while it is not).
-pub(crate) fn extension_installed() -> bool {
+/// The version this library was built as; the worker serves a database only when its
+/// `pg_extension.extversion` says the same.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What `CREATE EXTENSION monday_sync` left in the worker's database.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) enum Installed {
+    /// No extension (or the catalog could not be read): wait.
+    No,
+    /// Another version's SQL: the library was replaced (a new package, a new `.so`) and
+    /// `ALTER EXTENSION monday_sync UPDATE` has not run yet. The worker must not touch tables
+    /// whose shape it does not know: wait.
+    Other(String),
+    /// This library's version.
+    Yes,
+}
+
+/// Which monday_sync is installed in the worker's database (read in a transaction of its own; an
+/// error is "not installed", never an ERROR that would end the worker).
+pub(crate) fn installed() -> Installed {
     in_tx(|| {
-        Ok(Spi::get_one::<bool>(
-            "SELECT true FROM pg_catalog.pg_extension WHERE extname = 'monday_sync'",
+        Ok(Spi::get_one::<String>(
+            "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'monday_sync'",
         )
         .ok()
-        .flatten()
-        .unwrap_or(false))
+        .flatten())
     })
-    .unwrap_or(false)
+    .ok()
+    .flatten()
+    .map_or(Installed::No, |v| {
+        if v == VERSION {
+            Installed::Yes
+        } else {
+            Installed::Other(v)
+        }
+    })
+}
+
+/// The message of a worker that waits for `ALTER EXTENSION monday_sync UPDATE`.
+pub(crate) fn version_mismatch(database_has: &str) -> String {
+    format!(
+        "monday_sync {VERSION} is loaded but the database has {database_has}: run ALTER EXTENSION monday_sync UPDATE"
+    )
 }

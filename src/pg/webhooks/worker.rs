@@ -264,7 +264,9 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         // Checked once a second, not per batch: under load it would be a transaction per loop.
         // (Meanwhile a DROP EXTENSION makes the inbox writes fail and the answers 503.)
         if installed_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
-            installed = super::super::worker::extension_installed();
+            // Another version's SQL (a new library before ALTER EXTENSION … UPDATE; the job worker
+            // logs it) counts as not installed: no inbox of the shape this library writes.
+            installed = super::super::worker::installed() == super::super::worker::Installed::Yes;
             installed_at = Some(Instant::now());
         }
         if !installed {
