@@ -1097,7 +1097,7 @@ COMMENT ON FUNCTION monday_sync.enable_updates(bigint) IS
 $$Pull a tracked board's updates (comments, with their replies) into <table>_updates and its files into <table>_assets (and its subitems board's likewise), created next to the typed table and owned by its owner, then keep them current with every refresh (the updates created since the last pull; an unchanged board costs one call). The files of file columns cost a call only for asset ids not seen before; files no column names any more are marked removed_at. Returns the updates table.$$;
 REVOKE EXECUTE ON FUNCTION monday_sync.disable_updates(bigint) FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.disable_updates(bigint) IS
-$$Stop pulling a board's updates and files; the tables stay as they are.$$;
+$$Stop pulling a board's updates and files, and delete its update webhooks on monday (when the board is subscribed); the tables stay as they are.$$;
 REVOKE EXECUTE ON FUNCTION monday_sync.pull_updates(bigint, boolean) FROM PUBLIC;
 COMMENT ON FUNCTION monday_sync.pull_updates(bigint, boolean) IS
 $$Pull a board's updates and files now: the updates created since the last pull, or with full => true every update again (edits and deletions of older updates, replies to them; updates monday no longer has are marked deleted_at). Returns the counts and the API calls made.$$;
