@@ -604,7 +604,15 @@ fn workspace_boards_are_found(w: &mut W) -> T {
         &w.text("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'field_team.inspections'::regclass")?.as_deref(),
         &Some("ws_owner"),
         "the table belongs to the role that tracked the workspace",
-    )
+    )?;
+    // Leave the worker as the next tests expect it: one tracked board, no workspace.
+    w.sql(&format!(
+        "SELECT monday_sync.untrack_workspace({WS});
+         SELECT monday_sync.untrack_board(b, drop_table => true) FROM unnest(ARRAY[5300000, {NEW}]::bigint[]) b;
+         DELETE FROM monday_sync.jobs WHERE command = 'workspaces';
+         DROP SCHEMA field_team CASCADE;
+         DROP ROLE ws_owner;"
+    ))
 }
 
 fn worker_schedule(w: &mut W) -> T {
