@@ -291,3 +291,24 @@ pub fn not_ours(qualified: &str, board_id: i64, why: String) -> pgrx::pg_sys::pa
         ),
     )
 }
+
+/// A relation's schema and name (unquoted), by OID; empty strings when it is gone.
+pub fn schema_and_name(oid: pg_sys::Oid) -> (String, String) {
+    Spi::connect(|c| {
+        let r = c.select(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+            Some(1),
+            &[oid.into()],
+        )?;
+        if r.is_empty() {
+            return Ok((String::new(), String::new()));
+        }
+        let r = r.first();
+        Ok::<_, pgrx::spi::SpiError>((
+            r.get::<String>(1)?.unwrap_or_default(),
+            r.get::<String>(2)?.unwrap_or_default(),
+        ))
+    })
+    .unwrap_or_else(|e| super::spi::spi_fail(e))
+}

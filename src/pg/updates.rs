@@ -426,20 +426,7 @@ fn create_for(board_id: i64) -> R<Option<pg_sys::Oid>> {
         Lookup::Found(t) => t,
         _ => return Ok(None),
     };
-    let (schema, name): (String, String) = Spi::connect(|c| {
-        let r = c.select(
-            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
-            Some(1),
-            &[t.oid.into()],
-        )?;
-        let r = r.first();
-        Ok::<_, pgrx::spi::SpiError>((
-            r.get::<String>(1)?.unwrap_or_default(),
-            r.get::<String>(2)?.unwrap_or_default(),
-        ))
-    })
-    .unwrap_or_else(|e| spi_fail(e));
+    let (schema, name) = super::security::schema_and_name(t.oid);
     let existing: Option<(Option<pg_sys::Oid>, Option<pg_sys::Oid>)> = Spi::connect(|c| {
         let r = c.select(
             "SELECT (SELECT c.oid FROM pg_catalog.pg_class c WHERE c.oid = b.updates_oid),

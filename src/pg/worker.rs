@@ -682,34 +682,31 @@ fn schedule() {
          ON CONFLICT DO NOTHING",
         &[],
     );
-    // The account, every monday_sync.account_interval (0: only on request).
-    let every = settings::ACCOUNT_INTERVAL.get();
-    if every > 0 {
-        exec(
-            "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
-             SELECT NULL, 'account', 'monday_sync schedule'
-              WHERE NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
-                                 WHERE j.command = 'account'
-                                   AND (j.status IN ('queued', 'running')
-                                        OR j.queued_at > now() - $1 * interval '1 second'))
-             ON CONFLICT DO NOTHING",
-            &[every.into()],
-        );
-    }
-    // Tracked workspaces, every monday_sync.workspace_interval: boards created there since.
-    let every = settings::WORKSPACE_INTERVAL.get();
-    if every > 0 {
-        exec(
-            "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
-             SELECT NULL, 'workspaces', 'monday_sync schedule'
-              WHERE EXISTS (SELECT 1 FROM monday_sync.tracked_workspaces)
-                AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
-                                 WHERE j.command = 'workspaces'
-                                   AND (j.status IN ('queued', 'running')
-                                        OR j.queued_at > now() - $1 * interval '1 second'))
-             ON CONFLICT DO NOTHING",
-            &[every.into()],
-        );
+    // The account, every monday_sync.account_interval (0: only on request); tracked workspaces,
+    // every monday_sync.workspace_interval (boards created there since), when there are any.
+    for (command, every, wanted) in [
+        ("account", settings::ACCOUNT_INTERVAL.get(), "true"),
+        (
+            "workspaces",
+            settings::WORKSPACE_INTERVAL.get(),
+            "EXISTS (SELECT 1 FROM monday_sync.tracked_workspaces)",
+        ),
+    ] {
+        if every > 0 {
+            exec(
+                &format!(
+                    "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
+                     SELECT NULL, $2, 'monday_sync schedule'
+                      WHERE {wanted}
+                        AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
+                                         WHERE j.command = $2
+                                           AND (j.status IN ('queued', 'running')
+                                                OR j.queued_at > now() - $1 * interval '1 second'))
+                     ON CONFLICT DO NOTHING"
+                ),
+                &[every.into(), command.into()],
+            );
+        }
     }
     // Write-back left waiting (a call that failed, a restart): sent again, a minute after a
     // write job failed.

@@ -305,6 +305,21 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// An ISO 8601 date-time argument (`from`, `to`, `from_date` …) as 100-ns ticks; 400 when it is
+/// not one.
+fn iso_arg(info: &ResolveInfo<'_>, name: &str) -> Result<Option<i64>, FieldError> {
+    match arg(info, name).and_then(|v| v.as_str()) {
+        None => Ok(None),
+        Some(t) => ticks_of_iso(t).map(Some).ok_or_else(|| {
+            coded(
+                "InvalidArgumentException",
+                400,
+                &format!("{name}: invalid ISO8601 date-time {t:?}"),
+            )
+        }),
+    }
+}
+
 fn limit_arg(info: &ResolveInfo<'_>) -> Result<usize, FieldError> {
     let limit = arg_i64(info, "limit").unwrap_or(25);
     if !(1..=500).contains(&limit) {
@@ -606,18 +621,7 @@ impl<'a> ObjectValue for Obj<'a> {
                             &format!("invalid limit {limit} or page {page}"),
                         ));
                     }
-                    let time = |name: &str| -> Result<Option<i64>, FieldError> {
-                        match arg(info, name).and_then(|v| v.as_str()) {
-                            None => Ok(None),
-                            Some(t) => ticks_of_iso(t).map(Some).ok_or_else(|| {
-                                coded(
-                                    "InvalidArgumentException",
-                                    400,
-                                    &format!("{name}: invalid ISO8601 date-time {t:?}"),
-                                )
-                            }),
-                        }
-                    };
+                    let time = |name: &str| iso_arg(info, name);
                     let (from, to) = (time("from")?, time("to")?);
                     let items = arg_ids(info, "item_ids");
                     let oldest = self.ctx.log_retention.map(|r| {
@@ -692,18 +696,7 @@ impl<'a> ObjectValue for Obj<'a> {
                         ));
                     }
                     let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
-                    let time = |name: &str| -> Result<Option<i64>, FieldError> {
-                        match arg(info, name).and_then(|v| v.as_str()) {
-                            None => Ok(None),
-                            Some(t) => ticks_of_iso(t).map(Some).ok_or_else(|| {
-                                coded(
-                                    "InvalidArgumentException",
-                                    400,
-                                    &format!("{name}: invalid ISO8601 date-time {t:?}"),
-                                )
-                            }),
-                        }
-                    };
+                    let time = |name: &str| iso_arg(info, name);
                     let (from, to) = (time("from_date")?, time("to_date")?);
                     let created = |u: &Map<String, Value>| {
                         u.get("created_at")
