@@ -615,6 +615,107 @@ fn workspace_boards_are_found(w: &mut W) -> T {
     ))
 }
 
+/// Refresh rounds: due refreshes of many boards are settled by one probe call; only the boards
+/// where something happened make calls of their own, and their rows are right.
+fn refresh_rounds(w: &mut W) -> T {
+    const N: i64 = 40;
+    const FIRST: i64 = 6_100_000;
+    w.fake.with(|s| {
+        s.world.add_workspace(4_300_200, "Round", "open", "active");
+        for b in 0..N {
+            s.world
+                .add_workspace_board(FIRST + b, &format!("Round {b}"), 4_300_200);
+            for k in 0..3 {
+                s.world.add_item(
+                    FIRST + b,
+                    crate::fake::world::FIRST_ITEM,
+                    FIRST * 10 + b * 10 + k,
+                    &format!("R{b}.{k}"),
+                );
+            }
+        }
+    });
+    w.sql("SELECT monday_sync.track_workspace(4300200)")?;
+    // Their first pulls, by the worker.
+    let t = Instant::now();
+    while w.i64("SELECT count(*) FROM monday_sync.jobs WHERE command = 'pull' AND status IN ('queued', 'running')")? > 0 {
+        check(t.elapsed() < Duration::from_secs(60), "the first pulls did not finish")?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let request_all = |w: &mut W| -> Result<Vec<i64>, String> {
+        let ids: Vec<i64> =
+            w.db.query(
+                "SELECT monday_sync.request_refresh(board_id) FROM monday_sync.boards
+                  WHERE target_schema = 'round' AND parent_board_id IS NULL",
+                &[],
+            )
+            .map_err(pg)?
+            .iter()
+            .map(|r| r.get::<_, i64>(0))
+            .collect();
+        for id in &ids {
+            eq(
+                &w.wait_job(*id, 60)?.as_str(),
+                &"succeeded",
+                "a job of the round",
+            )?;
+        }
+        Ok(ids)
+    };
+    // Idle: one call for all 40.
+    w.fake.clear_log();
+    let ids = request_all(w)?;
+    eq(&ids.len(), &(N as usize), "40 refresh jobs")?;
+    let ops: Vec<String> = w
+        .fake
+        .log()
+        .iter()
+        .map(|l| l.query.split(['(', ' ']).nth(1).unwrap_or("").to_string())
+        .collect();
+    eq(
+        &ops,
+        &vec!["RefreshProbe".to_string()],
+        "an idle round of 40 boards: one probe call",
+    )?;
+    eq(
+        &w.i64(&format!("SELECT count(*) FROM monday_sync.sync_runs r JOIN monday_sync.jobs j USING (runid) WHERE j.jobid = ANY (ARRAY{ids:?}) AND r.status = 'succeeded' AND r.message LIKE 'incremental: no activity since the watermark%'"))?,
+        &N,
+        "every board has its run",
+    )?;
+    // Busy: two boards changed; they refresh on their own, the others are settled by the probe.
+    w.fake.with(|s| {
+        s.world.rename(FIRST * 10 + 3 * 10, "Renamed on board 3");
+        s.world
+            .rename(FIRST * 10 + 17 * 10 + 2, "Renamed on board 17");
+    });
+    w.fake.clear_log();
+    request_all(w)?;
+    let ops: Vec<String> = w
+        .fake
+        .log()
+        .iter()
+        .map(|l| l.query.split(['(', ' ']).nth(1).unwrap_or("").to_string())
+        .collect();
+    eq(
+        &ops,
+        &vec!["RefreshProbe".to_string(), "ItemsByIds".to_string()],
+        "a round where 2 of 40 boards changed: the probe, then one items call for both",
+    )?;
+    eq(
+        &w.text("SELECT string_agg(name, ', ' ORDER BY name) FROM round.round_3 WHERE name LIKE 'Renamed%'")?
+            .zip(w.text("SELECT string_agg(name, ', ') FROM round.round_17 WHERE name LIKE 'Renamed%'")?),
+        &Some(("Renamed on board 3".to_string(), "Renamed on board 17".to_string())),
+        "the changes are in the tables",
+    )?;
+    // Leave the cluster as the next tests expect it.
+    w.sql(
+        "SELECT monday_sync.untrack_workspace(4300200);
+         SELECT monday_sync.untrack_board(board_id, drop_table => true) FROM monday_sync.boards
+          WHERE target_schema = 'round' AND parent_board_id IS NULL;
+         DROP SCHEMA round CASCADE;",
+    )
+}
+
 fn worker_schedule(w: &mut W) -> T {
     let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[11]);
     w.sql(&format!(
@@ -953,6 +1054,10 @@ pub fn run() -> Result<String, String> {
         (
             "boards created in a tracked workspace are found by the schedule",
             workspace_boards_are_found,
+        ),
+        (
+            "refresh rounds: one probe settles the idle boards",
+            refresh_rounds,
         ),
         (
             "the worker paces itself under a small budget",

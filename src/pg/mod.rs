@@ -22,6 +22,8 @@ pub mod progress;
 pub mod pull;
 /// Incremental refresh from monday's activity log (`refresh_board`).
 pub mod refresh;
+/// Refresh rounds: one call tells which of many due boards changed.
+pub mod round;
 /// Run history: `monday_sync.sync_runs` and `monday_sync.api_calls`, and a run's figures (`Stats`).
 pub mod runs;
 /// The security boundary: typed tables by OID, writes as the table's owner, the pinned search path.

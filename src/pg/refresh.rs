@@ -59,20 +59,20 @@ impl Refreshed {
     }
 }
 
-struct Watermark {
+pub(super) struct Watermark {
     /// µs since the Unix epoch.
-    us: i64,
+    pub us: i64,
     /// The `from` argument: the watermark floored to the second, ISO 8601 UTC.
-    from: String,
-    too_old: bool,
+    pub from: String,
+    pub too_old: bool,
     /// Later than now (plus clock skew): set by an impossible entry before this was guarded.
-    in_future: bool,
+    pub in_future: bool,
 }
 
 /// How far in the future an activity-log entry may be dated (clock skew between monday and us).
-const CLOCK_SKEW_S: i64 = 300;
+pub(super) const CLOCK_SKEW_S: i64 = 300;
 
-fn watermark(board_id: i64) -> Option<Watermark> {
+pub(super) fn watermark(board_id: i64) -> Option<Watermark> {
     let retention = settings::LOG_RETENTION.get() as f64;
     Spi::connect(|c| {
         let t = c.select(

@@ -42,6 +42,9 @@ pub static WEBHOOK_SETTLE: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 pub static WEBHOOK_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 pub static WEBHOOK_SILENCE: GucSetting<i32> = GucSetting::<i32>::new(3_600);
 pub static ACCOUNT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Boards (with their subitems boards) one refresh round's probe asks about in one call; 1 turns
+/// rounds off (every refresh makes its own first call).
+pub static REFRESH_ROUND_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
 /// Seconds between the worker's looks for new boards in tracked workspaces (0: never by itself).
 pub static WORKSPACE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(300);
 
@@ -343,6 +346,14 @@ fn define_webhook_settings() {
         0,
         i32::MAX,
         GucFlags::UNIT_S,
+    );
+    int(
+        c"monday_sync.refresh_round_size",
+        c"Boards one call of a refresh round asks about (the worker refreshes due boards together; 1: each on its own).",
+        &REFRESH_ROUND_SIZE,
+        1,
+        1000,
+        GucFlags::default(),
     );
     int(
         c"monday_sync.workspace_interval",

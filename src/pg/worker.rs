@@ -580,8 +580,17 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
         }
         // Run every job that is due, then sleep until woken or the naptime passes.
         while let Some(job) = claim() {
-            run(job);
-            WORKER.exclusive().jobs_done += 1;
+            if job.command == "refresh" && settings::REFRESH_ROUND_SIZE.get() > 1 {
+                // Every other refresh that is due joins it: one probe settles the idle ones.
+                let mut jobs = vec![job];
+                jobs.extend(claim_refreshes(ROUND_JOBS));
+                let n = jobs.len() as i64;
+                round(jobs);
+                WORKER.exclusive().jobs_done += n;
+            } else {
+                run(job);
+                WORKER.exclusive().jobs_done += 1;
+            }
             reload_if_asked();
         }
         set_state(3, 0, 0);
@@ -658,16 +667,21 @@ fn recover() {
 /// full pull is older than `reconcile_interval`; nothing is queued while an equal job waits or
 /// runs, and a reconcile that failed for good is not tried again for an hour.
 fn schedule() {
+    // A board with webhooks subscribed gets its changes pushed: its polling backs off to the
+    // webhook safety net's interval (monday_sync.webhook_silence) when that is longer.
     exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
+          CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
+                                          THEN GREATEST(b.refresh_interval, $1 * interval '1 second')
+                                          ELSE b.refresh_interval END AS every) e
           WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
             AND b.deleted_on_monday_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
                              WHERE j.board_id = b.board_id AND j.command = 'refresh'
-                               AND (j.status IN ('queued', 'running') OR j.queued_at > now() - b.refresh_interval))
+                               AND (j.status IN ('queued', 'running') OR j.queued_at > now() - e.every))
          ON CONFLICT DO NOTHING",
-        &[],
+        &[settings::WEBHOOK_SILENCE.get().into()],
     );
     exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
@@ -783,6 +797,177 @@ fn claim() -> Option<Job> {
     .flatten()
 }
 
+/// Refresh jobs a round claims at most (its probe asks refresh_round_size boards a call).
+const ROUND_JOBS: i64 = 2_000;
+
+/// The other refresh jobs that are due, claimed like `claim` does (at most `limit`).
+fn claim_refreshes(limit: i64) -> Vec<Job> {
+    in_tx(|| {
+        Ok(Spi::connect_mut(|c| {
+            c.update(
+                "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
+                        started_at = now(), finished_at = NULL
+                  WHERE jobid IN (SELECT jobid FROM monday_sync.jobs
+                                   WHERE status = 'queued' AND command = 'refresh' AND not_before <= now()
+                                   ORDER BY not_before, jobid
+                                   FOR UPDATE SKIP LOCKED LIMIT $1)
+                 RETURNING jobid, board_id, command, attempts",
+                None,
+                &[limit.into()],
+            )?
+            .map(|r| {
+                Ok(Job {
+                    jobid: r.get::<i64>(1)?.unwrap_or(0),
+                    board_id: r.get::<i64>(2)?.unwrap_or(0),
+                    command: r.get::<String>(3)?.unwrap_or_default(),
+                    attempts: r.get::<i32>(4)?.unwrap_or(1),
+                })
+            })
+            .collect::<Result<Vec<_>, pgrx::spi::SpiError>>()
+        })
+        .unwrap_or_else(|e| super::spi::spi_fail(e)))
+    })
+    .unwrap_or_default()
+}
+
+/// A refresh round (see `round.rs`): one probe for every job's board; the idle ones succeed with
+/// a run of their own (the probe's calls are recorded on the first), the others refresh as usual.
+fn round(jobs: Vec<Job>) {
+    if jobs.len() == 1 {
+        return jobs.into_iter().for_each(run);
+    }
+    set_state(4, jobs[0].jobid, jobs[0].board_id);
+    activity(&format!(
+        "monday_sync: a refresh round of {} boards",
+        jobs.len()
+    ));
+    let prepared = in_tx(|| {
+        let cands: Vec<Option<super::round::Candidate>> = jobs
+            .iter()
+            .map(|j| super::round::candidate(j.board_id))
+            .collect();
+        Ok((cands, token()?))
+    });
+    let Ok((cands, tok)) = prepared else {
+        return jobs.into_iter().for_each(run);
+    };
+    let probed: Vec<(usize, super::round::Candidate)> = cands
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.map(|c| (i, c)))
+        .collect();
+    let mut hooks = PgHooks { worker: true };
+    let mut client = Client::new(settings::api_config(tok), &mut hooks);
+    let list: Vec<super::round::Candidate> = probed.iter().map(|(_, c)| c.clone()).collect();
+    let verdicts = match super::round::probe(&mut client, &list) {
+        Ok(v) => v,
+        Err(e) => {
+            log!(
+                "monday_sync worker: the probe of a refresh round failed ({}); every board refreshes on its own",
+                failure_of(e).text()
+            );
+            return jobs.into_iter().for_each(run);
+        }
+    };
+    let n = jobs.len();
+    let mut verdict_of: Vec<Option<super::round::Verdict>> = (0..n).map(|_| None).collect();
+    for ((i, _), v) in probed.iter().zip(verdicts) {
+        verdict_of[*i] = Some(v);
+    }
+    // The boards whose changed items the round fetches together.
+    let mut work = Vec::new();
+    let mut work_jobs = Vec::new();
+    let mut idle = Vec::new();
+    let mut own = Vec::new();
+    for (job, v) in jobs.into_iter().zip(verdict_of) {
+        match v {
+            Some(super::round::Verdict::Idle) => idle.push(job),
+            Some(super::round::Verdict::Items(changes)) => {
+                work.push(super::round::ItemWork {
+                    board_id: job.board_id,
+                    changes,
+                });
+                work_jobs.push(job);
+            }
+            _ => own.push(job),
+        }
+    }
+    let outcomes = super::round::refresh_items(&mut client, &work, &mut |f| in_tx(|| f()));
+    // Every board's run; the round's calls are recorded on the first of them.
+    let calls = client.http_calls();
+    let mut first_run: Option<i64> = None;
+    // The other runs record no call of their own.
+    let mut none_hooks = PgHooks { worker: true };
+    let none = Client::new(settings::api_config(String::new()), &mut none_hooks);
+    let settled = idle
+        .into_iter()
+        .map(|j| {
+            (
+                j,
+                Ok((
+                    super::runs::Stats::default(),
+                    "incremental: no activity since the watermark".to_string(),
+                )),
+            )
+        })
+        .chain(work_jobs.into_iter().zip(outcomes));
+    for (job, outcome) in settled {
+        let shared = match first_run {
+            None => format!(
+                " (a refresh round of {n} boards: its {calls} call(s) are recorded on this run)"
+            ),
+            Some(r) => format!(
+                " (a refresh round of {n} boards: its {calls} call(s) are recorded on run {r})"
+            ),
+        };
+        let recorded = in_tx(|| {
+            let runid = start_job_run(
+                job.board_id,
+                "refresh_board",
+                Some(job.jobid),
+                Some("incremental"),
+            );
+            let who = if first_run.is_none() { &client } else { &none };
+            match &outcome {
+                Ok((stats, text)) => {
+                    finish_run(
+                        runid,
+                        who,
+                        stats,
+                        &format!("{text}{shared}"),
+                        Some("incremental"),
+                    );
+                    if stats.rows_written == 0 && stats.marked_deleted == 0 {
+                        exec(
+                            "UPDATE monday_sync.boards SET last_refreshed_at = now()
+                              WHERE board_id = $1 OR parent_board_id = $1",
+                            &[job.board_id.into()],
+                        );
+                    }
+                }
+                Err(e) => fail_run(runid, who, &format!("{}{shared}", e.message())),
+            }
+            Ok(runid)
+        });
+        let Ok(runid) = recorded else {
+            own.push(job);
+            continue;
+        };
+        first_run.get_or_insert(runid);
+        let result = match outcome {
+            Ok((_, text)) => Ok(Done {
+                runid,
+                message: text,
+            }),
+            Err(e) => Err(failure_of(e)),
+        };
+        finish_job(&job, result, Some(runid));
+    }
+    for job in own {
+        run(job);
+    }
+}
+
 struct Done {
     runid: i64,
     message: String,
@@ -796,6 +981,13 @@ fn run(job: Job) {
     ));
     let mut runid: Option<i64> = None;
     let result = execute(&job, &mut runid);
+    finish_job(&job, result, runid);
+}
+
+/// The end of a job: its status (retried with a backoff, merged into a twin, failed for good),
+/// the board marked when monday no longer has it, a NOTIFY, a log line and an alert.
+fn finish_job(job: &Job, result: Result<Done, Failure>, runid: Option<i64>) {
+    let mut runid = runid;
     let (status, message) = match &result {
         Ok(d) => {
             runid = Some(d.runid);
@@ -865,8 +1057,10 @@ fn run(job: Job) {
                   RETURNING jobid"
                 ),
                 &[
-                    // The account's job has no board.
-                    (job.command != "account").then_some(job.board_id).into(),
+                    // The account's and the workspaces' jobs have no board.
+                    (!matches!(job.command.as_str(), "account" | "workspaces"))
+                        .then_some(job.board_id)
+                        .into(),
                     job.command.as_str().into(),
                     job.jobid.into(),
                     (job.attempts - i32::from(daily)).into(),
@@ -915,7 +1109,7 @@ fn run(job: Job) {
             job.board_id,
             job.attempts
         );
-        alert(&job, &message);
+        alert(job, &message);
     } else if status == "failed" {
         log!(
             "monday_sync worker: job {} ({} of board {}) failed, will retry: {message}",

@@ -368,8 +368,14 @@ impl<'a> ObjectValue for Obj<'a> {
                     let workspaces = arg_ids(info, "workspace_ids");
                     let limit = arg_i64(info, "limit").unwrap_or(25).max(1) as usize;
                     let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
+                    // `limit` (default 25) applies to a list of ids too: asking for more boards
+                    // than that needs a limit.
                     let boards: Vec<&Board> = match &ids {
-                        Some(ids) => ids.iter().filter_map(|i| w.boards.get(i)).collect(),
+                        Some(ids) => ids
+                            .iter()
+                            .filter_map(|i| w.boards.get(i))
+                            .take(limit)
+                            .collect(),
                         None => w
                             .boards
                             .values()

@@ -1,0 +1,396 @@
+//! Refresh rounds. When several boards are due for a refresh at once (the worker's schedule,
+//! pg_cron calling `request_refresh` for many boards), the worker claims their jobs together and
+//! one call — the probe — reads the newest activity-log entries of up to
+//! `monday_sync.refresh_round_size` boards (and their subitems boards). A board with nothing after
+//! its watermark is done: its job succeeds with a run that says so, and no call of its own is
+//! made. Only the boards where something happened go on to their own refresh, exactly as before.
+//! An idle round of N boards costs ceil(N / refresh_round_size) calls instead of N.
+//!
+//! A board is never probed when its refresh must walk the board in full anyway (no watermark yet,
+//! a watermark older than the log's retention or in the future): it goes straight to its own
+//! refresh. A board the probe does not return (deleted on monday, no longer shared) does too, so
+//! its own refresh reports it as today. A probe that fails (the API, the budget) probes nothing:
+//! every board of the round then refreshes on its own.
+#![allow(clippy::result_large_err)]
+
+use super::errors::{api_err, R};
+use super::mapping::mapping;
+use super::pull::{items_by_ids, items_of};
+use super::refresh::{watermark, CLOCK_SKEW_S};
+use super::runs::Stats;
+use super::settings;
+use super::spi::exec;
+use super::track::{tracked, Tracked};
+use super::writer::{mark_deleted, Writer};
+use crate::api::{documents, Client};
+use crate::sync::activity::{scan, Scan};
+use crate::sync::id_of;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use serde_json::{json, Value};
+
+/// A board of the round the probe may settle.
+#[derive(Clone)]
+pub(crate) struct Candidate {
+    /// The board and its subitems board.
+    pub boards: Vec<i64>,
+    /// The watermark in activity-log ticks (100 ns since the Unix epoch), and as `from`.
+    ticks: i64,
+    from: String,
+}
+
+/// The board's candidate for a probe, or None when its refresh cannot be settled by one (a full
+/// walk is due, or it is not tracked any more).
+pub(crate) fn candidate(board_id: i64) -> Option<Candidate> {
+    let tb = tracked(board_id)?;
+    let wm = watermark(board_id)?;
+    if wm.too_old || wm.in_future {
+        return None;
+    }
+    Some(Candidate {
+        boards: std::iter::once(board_id)
+            .chain(tb.subitems_board_id)
+            .collect(),
+        ticks: wm.us.saturating_mul(10),
+        from: wm.from,
+    })
+}
+
+/// What the probe found for a board.
+pub(crate) enum Verdict {
+    /// Nothing after the watermark: the board is current.
+    Idle,
+    /// Only item changes, every one of them in the probe's answer: the round fetches these items
+    /// (with other boards', 100 a call) and no call of the board's own is needed.
+    Items(Changes),
+    /// Anything else (a board-level change, more entries than the probe asked for, an entry in
+    /// the future, a board monday did not return): the board's own refresh.
+    Own,
+}
+
+pub(crate) struct Changes {
+    pub items: std::collections::BTreeSet<i64>,
+    pub touches: Vec<(i64, i64, Option<String>, i64)>,
+    pub newest: Option<i64>,
+    pub entries: i64,
+}
+
+/// Asks monday, in as few calls as the round size allows, what happened on each candidate's
+/// boards since its watermark.
+pub(crate) fn probe(client: &mut Client, cands: &[Candidate]) -> R<Vec<Verdict>> {
+    let size = settings::REFRESH_ROUND_SIZE.get().max(1) as usize;
+    let mut verdicts: Vec<Verdict> = cands.iter().map(|_| Verdict::Own).collect();
+    // Boards whose watermarks are close share a call (the oldest of them is its `from`).
+    let mut order: Vec<usize> = (0..cands.len()).collect();
+    order.sort_by_key(|&i| cands[i].ticks);
+    // Now, in ticks, plus the skew allowed: entries after it are "in the future".
+    let latest =
+        (unsafe { pg_sys::GetCurrentTimestamp() } + 946_684_800_000_000 + CLOCK_SKEW_S * 1_000_000)
+            .saturating_mul(10);
+    let mut start = 0;
+    while start < order.len() {
+        // Up to `size` board ids in a call, a board and its subitems board together.
+        let mut end = start;
+        let mut ids: Vec<i64> = Vec::new();
+        while end < order.len()
+            && (ids.is_empty() || ids.len() + cands[order[end]].boards.len() <= size)
+        {
+            ids.extend(&cands[order[end]].boards);
+            end += 1;
+        }
+        let chunk = &order[start..end];
+        let from = cands[chunk[0]].from.clone();
+        let texts: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let d = client
+            .query(
+                "RefreshProbe",
+                documents::REFRESH_PROBE,
+                json!({ "boards": texts, "n": ids.len(), "from": from, "limit": documents::PROBE_LOG_LIMIT }),
+            )
+            .map_err(|e| api_err(e, &format!("a refresh round of {} boards", chunk.len())))?;
+        let returned = items_of(d.get("boards"));
+        for &i in chunk {
+            let c = &cands[i];
+            let mut s = Scan::default();
+            let mut complete = true;
+            let mut seen_all = true;
+            for b in &c.boards {
+                match returned
+                    .iter()
+                    .find(|r| r.get("id").and_then(id_of) == Some(*b))
+                {
+                    Some(r) => {
+                        let logs = items_of(r.get("activity_logs"));
+                        let mut one = Scan::default();
+                        scan(logs, c.ticks, latest, &mut one);
+                        // Newest first: a short page, or an entry at or before the watermark,
+                        // means every entry after the watermark is here.
+                        complete &= (logs.len() as i64) < documents::PROBE_LOG_LIMIT
+                            || one.reached_watermark;
+                        s.entries += one.entries;
+                        s.board_events += one.board_events;
+                        s.future += one.future;
+                        s.newest = s.newest.max(one.newest);
+                        s.items.extend(one.items);
+                        s.touches.extend(one.touches);
+                    }
+                    None => seen_all = false,
+                }
+            }
+            verdicts[i] = if !seen_all {
+                Verdict::Own
+            } else if s.entries == 0 {
+                Verdict::Idle
+            } else if complete && s.board_events == 0 && s.future == 0 {
+                Verdict::Items(Changes {
+                    items: s.items,
+                    touches: s.touches,
+                    newest: s.newest,
+                    entries: s.entries,
+                })
+            } else {
+                Verdict::Own
+            };
+        }
+        start = end;
+    }
+    Ok(verdicts)
+}
+
+/// One board of a round whose changed items the round fetches.
+pub(crate) struct ItemWork {
+    pub board_id: i64,
+    pub changes: Changes,
+}
+
+/// What a board of the round got: its figures and its run's text, or the error that fails its job.
+pub(crate) type Outcome = Result<(Stats, String), ErrorReport>;
+
+/// Fetches the changed items of several boards together (items(ids:), 100 ids a call, whatever
+/// board they are on), writes each into its board's table (or subitems table) exactly as a
+/// refresh would, marks the ones monday no longer returns, and moves each board's watermark.
+/// `in_step` runs a unit of work in its own transaction (the worker commits after each call's
+/// items). Returns one outcome per board, in order.
+pub(crate) fn refresh_items(
+    client: &mut Client,
+    work: &[ItemWork],
+    in_step: &mut dyn FnMut(&mut dyn FnMut() -> R<()>) -> R<()>,
+) -> Vec<Outcome> {
+    struct Board {
+        tb: Tracked,
+        sub: Option<Tracked>,
+        main: Writer,
+        subw: Option<Writer>,
+        ids: Vec<i64>,
+        stats: Stats,
+        sub_stats: Stats,
+        failed: bool,
+    }
+    let mut boards: Vec<Option<Board>> = Vec::new();
+    let mut outcomes: Vec<Option<Outcome>> = work.iter().map(|_| None).collect();
+    let r = in_step(&mut || {
+        for w in work {
+            let Some(tb) = tracked(w.board_id) else {
+                boards.push(None);
+                continue;
+            };
+            let sub = tb.subitems_board_id.and_then(tracked);
+            // Our own writes coming back (write-back) are in the rows already.
+            let echoes = crate::pg::writeback::echoes_in(w.board_id, &w.changes.touches);
+            let ids: Vec<i64> = w
+                .changes
+                .items
+                .iter()
+                .copied()
+                .filter(|i| !echoes.contains(i))
+                .collect();
+            let main = Writer::new(&tb, mapping(tb.board_id));
+            let subw = sub.as_ref().map(|s| Writer::new(s, mapping(s.board_id)));
+            boards.push(Some(Board {
+                tb,
+                sub,
+                main,
+                subw,
+                ids,
+                stats: Stats::default(),
+                sub_stats: Stats::default(),
+                failed: false,
+            }));
+        }
+        Ok(())
+    });
+    if let Err(e) = r {
+        let text = e.message().to_string();
+        return work
+            .iter()
+            .map(|_| {
+                Err(super::errors::err(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "a refresh round could not start",
+                    text.clone(),
+                    "The board's next refresh runs on its own.",
+                ))
+            })
+            .collect();
+    }
+    for (i, b) in boards.iter().enumerate() {
+        if b.is_none() {
+            outcomes[i] = Some(Err(super::track::not_tracked(
+                work[i].board_id,
+                "the board was untracked after the job was queued",
+            )));
+        }
+    }
+    // Every id with the boards that expect it.
+    let mut fail: Option<Fail> = None;
+    let mut first_report: Option<ErrorReport> = None;
+    let mut all: Vec<i64> = boards
+        .iter()
+        .flatten()
+        .flat_map(|b| b.ids.iter().copied())
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    for chunk in all.chunks(documents::IDS_PER_CALL) {
+        let d = match items_by_ids(client, chunk) {
+            Ok(d) => d,
+            Err(e) => {
+                // The boards with items in this call (and after it) fail; their jobs retry.
+                for b in boards.iter_mut().flatten() {
+                    if b.ids.iter().any(|i| *i >= chunk[0]) {
+                        b.failed = true;
+                    }
+                }
+                fail = Some(Fail::Api(e));
+                break;
+            }
+        };
+        let r = in_step(&mut || {
+            let _source = super::security::sync_source("refresh");
+            let items = items_of(d.get("items"));
+            for b in boards.iter_mut().flatten() {
+                if b.failed {
+                    continue;
+                }
+                let mine: Vec<i64> = chunk
+                    .iter()
+                    .copied()
+                    .filter(|i| b.ids.binary_search(i).is_ok() || b.ids.contains(i))
+                    .collect();
+                if mine.is_empty() {
+                    continue;
+                }
+                let on = |board: i64| -> Vec<Value> {
+                    items
+                        .iter()
+                        .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(board))
+                        .filter(|it| {
+                            it.get("id")
+                                .and_then(id_of)
+                                .is_some_and(|i| mine.contains(&i))
+                        })
+                        .cloned()
+                        .collect()
+                };
+                let main_items = on(b.tb.board_id);
+                b.stats.items_seen += main_items.len() as i64;
+                let mut written = b.main.write(&main_items, &mut b.stats, false)?;
+                if let (Some(s), Some(w)) = (&b.sub, b.subw.as_mut()) {
+                    let sub_items = on(s.board_id);
+                    b.sub_stats.items_seen += sub_items.len() as i64;
+                    written.extend(w.write(&sub_items, &mut b.sub_stats, false)?);
+                }
+                // Not returned (deleted for good) or now on another board: kept, marked deleted.
+                let gone: Vec<i64> = mine
+                    .iter()
+                    .copied()
+                    .filter(|i| !written.contains(i))
+                    .collect();
+                b.stats.marked_deleted += mark_deleted(&b.tb, &gone)?;
+                if let Some(s) = &b.sub {
+                    b.sub_stats.marked_deleted += mark_deleted(s, &gone)?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            // Rolled back: every board not yet done fails (the written ones wrote in this step).
+            for b in boards.iter_mut().flatten() {
+                b.failed = true;
+            }
+            fail = Some(Fail::Step(e.message().to_string()));
+            first_report = Some(e);
+            break;
+        }
+    }
+    // The watermarks of the boards that got all their items.
+    for (i, b) in boards.into_iter().enumerate() {
+        let Some(b) = b else { continue };
+        if b.failed {
+            let report = match &fail {
+                Some(f) => f.report(&mut first_report),
+                None => super::errors::err(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "a refresh round failed",
+                    "",
+                    "The board's job is retried on its own.",
+                ),
+            };
+            outcomes[i] = Some(Err(report));
+            continue;
+        }
+        let next_us = work[i].changes.newest.map(|t| (t + 9) / 10);
+        let ids: Vec<i64> = std::iter::once(b.tb.board_id)
+            .chain(b.sub.as_ref().map(|s| s.board_id))
+            .collect();
+        let moved = in_step(&mut || {
+            exec(
+                "UPDATE monday_sync.boards
+                    SET activity_watermark = coalesce(timestamptz 'epoch' + $2 * interval '1 microsecond', activity_watermark),
+                        last_refreshed_at = now()
+                  WHERE board_id = ANY ($1)",
+                &[ids.clone().into(), next_us.into()],
+            );
+            Ok(())
+        });
+        let total = b.stats.plus(&b.sub_stats);
+        outcomes[i] = Some(moved.map(|_| {
+            let text = format!(
+                "incremental: {} activity-log entries, {} changed items fetched, {} rows written, {} marked deleted (in a refresh round)",
+                work[i].changes.entries,
+                b.ids.len(),
+                total.rows_written,
+                total.marked_deleted
+            );
+            (total, text)
+        }));
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Ok((Stats::default(), String::new()))))
+        .collect()
+}
+
+/// An error shared by several boards of a round (an `ErrorReport` is neither `Clone` nor
+/// readable for its code): monday's error is made again for each board; a Postgres error is kept
+/// for the first board and named for the others.
+enum Fail {
+    Api(crate::api::ApiError),
+    Step(String),
+}
+
+impl Fail {
+    fn report(&self, first: &mut Option<ErrorReport>) -> ErrorReport {
+        match self {
+            Fail::Api(e) => api_err(e.clone(), "a refresh round"),
+            Fail::Step(m) => first.take().unwrap_or_else(|| {
+                super::errors::err(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    "a refresh round failed while writing another board",
+                    m.clone(),
+                    "The board's job is retried on its own.",
+                )
+            }),
+        }
+    }
+}
