@@ -885,3 +885,122 @@ Updates: {UPDATES} updates and {} replies on a board of {} items:",
     )?;
     Ok(())
 }
+
+/// The refresh-round benchmark (`pgrx-tests/run bench-rounds`): 200 tracked boards, every one
+/// asked to refresh at once (as a schedule or pg_cron does), idle and with 100 items changed on 50
+/// of them: API calls and seconds until every job is done, with refresh rounds off
+/// (`refresh_round_size = 1`, one refresh per board as before) and on (the default, 500).
+pub fn rounds() -> Result<(), String> {
+    use crate::fake::world::{World, FIRST_ITEM};
+    if cfg!(debug_assertions) {
+        return from_release("refresh-round", "_bench-rounds");
+    }
+    const BOARDS: i64 = 200;
+    const ITEMS: i64 = 10;
+    const FIRST: i64 = 7_100_000;
+    let mut world = World::sample(10, false);
+    world.add_workspace(4_400_000, "Rounds", "open", "active");
+    for b in 0..BOARDS {
+        world.add_workspace_board(FIRST + b, &format!("Board {b}"), 4_400_000);
+        for k in 0..ITEMS {
+            world.add_item(
+                FIRST + b,
+                FIRST_ITEM,
+                FIRST * 100 + b * 100 + k,
+                &format!("Item {b}.{k}"),
+            );
+        }
+    }
+    let mut w = crate::writeback::start_with(world, &["jit = off", "log_min_messages = warning"])?;
+    let t = Instant::now();
+    w.sql("SELECT monday_sync.track_workspace(4400000)")?;
+    while w.i64("SELECT count(*) FROM monday_sync.jobs WHERE command = 'pull' AND status IN ('queued', 'running')")? > 0 {
+        if t.elapsed() > Duration::from_secs(600) {
+            return Err("the first pulls of 200 boards did not finish in 10 minutes".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "\nRefresh rounds: {BOARDS} boards of {ITEMS} items tracked and pulled in {:.1} s; each round asks every board to refresh at once",
+        t.elapsed().as_secs_f64()
+    );
+    let round = |w: &mut crate::writeback::W, label: &str, changed: i64| -> Result<(), String> {
+        if changed > 0 {
+            w.fake.with(|s| {
+                for k in 0..changed {
+                    // Two items on each of changed/2 boards.
+                    let b = k / 2;
+                    let item = FIRST * 100 + b * 100 + (k % 2);
+                    s.world.rename(item, &format!("{label} {k}"));
+                }
+            });
+        }
+        w.fake.clear_log();
+        let t = Instant::now();
+        let jobs: Vec<i64> =
+            w.db.query(
+                "SELECT monday_sync.request_refresh(board_id) FROM monday_sync.boards
+                  WHERE target_schema = 'rounds' AND parent_board_id IS NULL",
+                &[],
+            )
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| r.get::<_, i64>(0))
+            .collect();
+        loop {
+            let left = w.i64(&format!(
+                "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status IN ('queued', 'running')"
+            ))?;
+            if left == 0 {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(600) {
+                return Err(format!("{label}: {left} jobs still open after 10 minutes"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let failed = w.i64(&format!(
+            "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status <> 'succeeded'"
+        ))?;
+        let mut arrived = 0;
+        for b in 0..changed / 2 {
+            arrived += w.i64(&format!(
+                "SELECT count(*) FROM rounds.board_{b} WHERE name LIKE '{label} %'"
+            ))?;
+        }
+        let complexity: i64 = w.fake.log().iter().map(|l| l.complexity).sum();
+        println!(
+            "  {label}: {} jobs, {} API calls, {secs:.2} s, complexity {complexity}{}{}",
+            jobs.len(),
+            w.fake.log().len(),
+            if changed > 0 {
+                format!("; {arrived} of {changed} changed items in the tables")
+            } else {
+                String::new()
+            },
+            if failed > 0 {
+                format!("; {failed} jobs NOT succeeded")
+            } else {
+                String::new()
+            },
+        );
+        Ok(())
+    };
+    for size in ["1", "500"] {
+        w.sql(&format!(
+            "ALTER SYSTEM SET monday_sync.refresh_round_size = {size}"
+        ))?;
+        w.sql("SELECT pg_reload_conf()")?;
+        std::thread::sleep(Duration::from_millis(1500));
+        let mode = if size == "1" {
+            "one refresh per board (refresh_round_size = 1)"
+        } else {
+            "refresh rounds (refresh_round_size = 500)"
+        };
+        println!(" {mode}:");
+        round(&mut w, &format!("idle r{size}"), 0)?;
+        round(&mut w, &format!("busy r{size}"), 100)?;
+    }
+    Ok(())
+}

@@ -67,6 +67,7 @@ fn usage() -> ! {
          \n  bench-webhooks  only the webhook benchmark (events/s and time to 200 at 32 senders; lag; API calls)\
          \n  bench-write     only the write-back benchmark (1,000 single-row UPDATEs: calls, COMMIT to monday p50/p99; upsert_items of 10,000 records)\
          \n  bench-account   only the account benchmark (pull_account of 1,000 users, 100 teams: calls, seconds)\
+         \n  bench-rounds    only the refresh-round benchmark (200 boards refreshed at once, idle and busy: calls, seconds; rounds off and on)\
          \n  bench-history   only the history benchmark (10,000 changes: versions, storage, refresh time with and without)\
          \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
@@ -121,9 +122,13 @@ fn main() {
         // bench-write's second half, from the release build (installed and set up already).
         Some("_bench-write") => bench::write(),
         Some("_bench-history") => bench::history(),
+        Some("_bench-rounds") => bench::rounds(),
         Some("bench-account") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::account()),
+        Some("bench-rounds") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| bench::rounds()),
         Some("bench-history") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::history()),
