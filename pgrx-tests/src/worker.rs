@@ -707,6 +707,26 @@ fn refresh_rounds(w: &mut W) -> T {
         &Some(("Renamed on board 3".to_string(), "Renamed on board 17".to_string())),
         "the changes are in the tables",
     )?;
+    // On the worker's own schedule: boards with the same interval come due together, so their
+    // refreshes run as rounds (a probe for all, not a call each).
+    w.sql(
+        "SELECT monday_sync.set_schedule(board_id, '2 seconds', '1 day') FROM monday_sync.boards
+          WHERE target_schema = 'round' AND parent_board_id IS NULL",
+    )?;
+    let done = |w: &mut W| {
+        w.i64("SELECT count(*) FROM monday_sync.jobs j JOIN monday_sync.boards b USING (board_id)
+                WHERE b.target_schema = 'round' AND j.command = 'refresh' AND j.status = 'succeeded'")
+    };
+    let before = done(w)?;
+    w.fake.clear_log();
+    std::thread::sleep(Duration::from_secs(7));
+    let (jobs, calls) = (done(w)? - before, w.fake.log().len() as i64);
+    check(
+        jobs >= 2 * N && calls * 10 <= jobs,
+        &format!(
+            "scheduled refreshes of 40 boards every 2 s: {jobs} jobs in 7 s took {calls} calls"
+        ),
+    )?;
     // Leave the cluster as the next tests expect it.
     w.sql(
         "SELECT monday_sync.untrack_workspace(4300200);

@@ -668,18 +668,22 @@ fn recover() {
 /// runs, and a reconcile that failed for good is not tried again for an hour.
 fn schedule() {
     // A board with webhooks subscribed gets its changes pushed: its polling backs off to the
-    // webhook safety net's interval (monday_sync.webhook_silence) when that is longer.
+    // webhook safety net's interval (monday_sync.webhook_silence) when that is longer. Refreshes
+    // are due at the boundaries of their interval (counted from the epoch), not `interval` after
+    // each board's last one: boards on the same schedule come due together and one refresh round
+    // (one probe call) serves them all.
     exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
-          CROSS JOIN LATERAL (SELECT CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
-                                          THEN GREATEST(b.refresh_interval, $1 * interval '1 second')
-                                          ELSE b.refresh_interval END AS every) e
+          CROSS JOIN LATERAL (SELECT extract(epoch FROM CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
+                                                             THEN GREATEST(b.refresh_interval, $1 * interval '1 second')
+                                                             ELSE b.refresh_interval END) AS every) e
           WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
             AND b.deleted_on_monday_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
                              WHERE j.board_id = b.board_id AND j.command = 'refresh'
-                               AND (j.status IN ('queued', 'running') OR j.queued_at > now() - e.every))
+                               AND (j.status IN ('queued', 'running')
+                                    OR floor(extract(epoch FROM j.queued_at) / e.every) = floor(extract(epoch FROM now()) / e.every)))
          ON CONFLICT DO NOTHING",
         &[settings::WEBHOOK_SILENCE.get().into()],
     );
