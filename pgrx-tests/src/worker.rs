@@ -708,7 +708,9 @@ fn refresh_rounds(w: &mut W) -> T {
         "the changes are in the tables",
     )?;
     // On the worker's own schedule: boards with the same interval come due together, so their
-    // refreshes run as rounds (a probe for all, not a call each).
+    // refreshes run as rounds (a probe for all, not a call each). No daily limit for this part
+    // (the plan below would stretch a 2-second schedule).
+    w.reload(&[("monday_sync.daily_call_limit", "0")])?;
     w.sql(
         "SELECT monday_sync.set_schedule(board_id, '2 seconds', '1 day') FROM monday_sync.boards
           WHERE target_schema = 'round' AND parent_board_id IS NULL",
@@ -727,6 +729,34 @@ fn refresh_rounds(w: &mut W) -> T {
             "scheduled refreshes of 40 boards every 2 s: {jobs} jobs in 7 s took {calls} calls"
         ),
     )?;
+    // The daily plan: 40 boards every 2 s need 43,200 calls a day; with a limit of 1,000 the plan
+    // does not fit, the worker says so once and stretches the intervals (×48 and a little for the
+    // reconciles and the workspace: every ~97 s).
+    eq(
+        &w.text("SELECT format('%s|%s', boards, calls_per_day) FROM monday_sync.api_plan WHERE kind = 'refresh'")?,
+        &Some("40|43200.0".to_string()),
+        "api_plan: one probe every 2 s for the 40 boards",
+    )?;
+    w.reload(&[("monday_sync.daily_call_limit", "1000")])?;
+    eq(
+        &w.text("SELECT format('%s|%s', plan_fits, schedule_stretch BETWEEN 48 AND 50) FROM monday_sync.api_budget")?,
+        &Some("f|t".to_string()),
+        "api_budget: the plan does not fit; the stretch",
+    )?;
+    std::thread::sleep(Duration::from_secs(2));
+    let before = done(w)?;
+    std::thread::sleep(Duration::from_secs(4));
+    let during = done(w)? - before;
+    let warned = w
+        .server_log()
+        .matches("refresh intervals are stretched ×4")
+        .count();
+    w.reload(&[("monday_sync.daily_call_limit", "")])?;
+    check(
+        during <= N,
+        &format!("stretched to every 96 s: {during} refresh jobs in 4 s (at most one round)"),
+    )?;
+    eq(&warned, &1, "one WARNING about the plan")?;
     // Leave the cluster as the next tests expect it.
     w.sql(
         "SELECT monday_sync.untrack_workspace(4300200);

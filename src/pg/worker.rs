@@ -666,7 +666,59 @@ fn recover() {
 /// refresh when no refresh was queued within `refresh_interval`, and for a reconcile when its last
 /// full pull is older than `reconcile_interval`; nothing is queued while an equal job waits or
 /// runs, and a reconcile that failed for good is not tried again for an hour.
+/// The stretch last warned about, and when (the worker's own state).
+static PLAN_WARNED: std::sync::Mutex<Option<(f64, Instant)>> = std::sync::Mutex::new(None);
+
+/// The daily plan: when the schedules need more calls a day than 90% of
+/// `monday_sync.daily_call_limit`, refresh intervals are stretched so the day's calls fit
+/// (`api_budget.schedule_stretch`), with a WARNING when that starts or changes (and hourly).
+fn plan_stretch() -> f64 {
+    let row: Option<(f64, f64, i64)> = Spi::connect(|c| {
+        let t = c.select(
+            "SELECT schedule_stretch::float8, scheduled_calls_per_day::float8,
+                    pg_catalog.current_setting('monday_sync.daily_call_limit')::bigint
+               FROM monday_sync.api_budget",
+            Some(1),
+            &[],
+        )?;
+        if t.is_empty() {
+            return Ok::<_, pgrx::spi::SpiError>(None);
+        }
+        let r = t.first();
+        Ok(Some((
+            r.get::<f64>(1)?.unwrap_or(1.0),
+            r.get::<f64>(2)?.unwrap_or(0.0),
+            r.get::<i64>(3)?.unwrap_or(0),
+        )))
+    })
+    .unwrap_or(None);
+    let Some((stretch, per_day, limit)) = row else {
+        return 1.0;
+    };
+    let stretch = stretch.max(1.0);
+    let mut warned = PLAN_WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    let due = match *warned {
+        None => stretch > 1.0,
+        Some((s, at)) => {
+            (stretch - s).abs() > 0.05 * s
+                || (stretch > 1.0 && at.elapsed() > Duration::from_secs(3600))
+        }
+    };
+    if due {
+        if stretch > 1.0 {
+            warning!(
+                "monday_sync worker: the schedules need {per_day:.0} API calls a day, more than 90% of monday_sync.daily_call_limit ({limit}): refresh intervals are stretched ×{stretch:.2} so that the day's calls fit (SELECT * FROM monday_sync.api_plan); lengthen the schedules, subscribe boards to webhooks, or raise the limit"
+            );
+        } else {
+            log!("monday_sync worker: the schedules fit monday_sync.daily_call_limit again; refresh intervals are as set");
+        }
+        *warned = Some((stretch, Instant::now()));
+    }
+    stretch
+}
+
 fn schedule() {
+    let stretch = plan_stretch();
     // A board with webhooks subscribed gets its changes pushed: its polling backs off to the
     // webhook safety net's interval (monday_sync.webhook_silence) when that is longer. Refreshes
     // are due at the boundaries of their interval (counted from the epoch), not `interval` after
@@ -675,9 +727,9 @@ fn schedule() {
     exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
          SELECT b.board_id, 'refresh', 'monday_sync schedule' FROM monday_sync.boards b
-          CROSS JOIN LATERAL (SELECT extract(epoch FROM CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
-                                                             THEN GREATEST(b.refresh_interval, $1 * interval '1 second')
-                                                             ELSE b.refresh_interval END) AS every) e
+          CROSS JOIN LATERAL (SELECT $2 * extract(epoch FROM CASE WHEN EXISTS (SELECT 1 FROM monday_sync.webhooks w WHERE w.board_id = b.board_id)
+                                                                  THEN GREATEST(b.refresh_interval, $1 * interval '1 second')
+                                                                  ELSE b.refresh_interval END) AS every) e
           WHERE b.refresh_interval IS NOT NULL AND b.parent_board_id IS NULL
             AND b.deleted_on_monday_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs j
@@ -685,7 +737,7 @@ fn schedule() {
                                AND (j.status IN ('queued', 'running')
                                     OR floor(extract(epoch FROM j.queued_at) / e.every) = floor(extract(epoch FROM now()) / e.every)))
          ON CONFLICT DO NOTHING",
-        &[settings::WEBHOOK_SILENCE.get().into()],
+        &[settings::WEBHOOK_SILENCE.get().into(), stretch.into()],
     );
     exec(
         "INSERT INTO monday_sync.jobs (board_id, command, requested_by)
