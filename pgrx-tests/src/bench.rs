@@ -924,13 +924,17 @@ pub fn rounds() -> Result<(), String> {
         "\nRefresh rounds: {BOARDS} boards of {ITEMS} items tracked and pulled in {:.1} s; each round asks every board to refresh at once",
         t.elapsed().as_secs_f64()
     );
-    let round = |w: &mut crate::writeback::W, label: &str, changed: i64| -> Result<(), String> {
+    // `per_board` items changed on each of `changed / per_board` boards.
+    let round = |w: &mut crate::writeback::W,
+                 label: &str,
+                 changed: i64,
+                 per_board: i64|
+     -> Result<(), String> {
         if changed > 0 {
             w.fake.with(|s| {
                 for k in 0..changed {
-                    // Two items on each of changed/2 boards.
-                    let b = k / 2;
-                    let item = FIRST * 100 + b * 100 + (k % 2);
+                    let b = k / per_board;
+                    let item = FIRST * 100 + b * 100 + (k % per_board);
                     s.world.rename(item, &format!("{label} {k}"));
                 }
             });
@@ -964,7 +968,7 @@ pub fn rounds() -> Result<(), String> {
             "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status <> 'succeeded'"
         ))?;
         let mut arrived = 0;
-        for b in 0..changed / 2 {
+        for b in 0..changed / per_board.max(1) {
             arrived += w.i64(&format!(
                 "SELECT count(*) FROM rounds.board_{b} WHERE name LIKE '{label} %'"
             ))?;
@@ -999,8 +1003,14 @@ pub fn rounds() -> Result<(), String> {
             "refresh rounds (refresh_round_size = 500)"
         };
         println!(" {mode}:");
-        round(&mut w, &format!("idle r{size}"), 0)?;
-        round(&mut w, &format!("busy r{size}"), 100)?;
+        round(&mut w, &format!("idle r{size}"), 0, 1)?;
+        round(&mut w, &format!("100 items on 50 boards r{size}"), 100, 2)?;
+        round(
+            &mut w,
+            &format!("1,000 items on 200 boards r{size}"),
+            1_000,
+            5,
+        )?;
     }
     Ok(())
 }

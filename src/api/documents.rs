@@ -101,11 +101,7 @@ pub const WORKSPACE_BOARDS: &str = include_str!("graphql/workspace_boards.graphq
 /// Boards asked per page of a workspace.
 pub const BOARDS_PER_PAGE: i64 = 100;
 
-/// A refresh round's probe: the newest activity-log entries of many boards in one call (`limit`
-/// = the number of boards: `boards` returns 25 by default).
-pub const REFRESH_PROBE: &str = include_str!("graphql/refresh_probe.graphql");
-
-/// Entries a probe asks per board: the log is newest first, so the first entry alone tells
-/// whether anything happened since the watermark; a few more cost little and keep the answer
-/// right if monday's order were ever not strict.
-pub const PROBE_LOG_LIMIT: i64 = 5;
+/// Entries a refresh round's probe asks per board (its document is built per round, in
+/// `pg/round.rs`): a board with fewer new entries than this is settled by the probe alone (idle,
+/// or its changed items fetched with the other boards'); one with more refreshes on its own.
+pub const PROBE_LOG_LIMIT: i64 = 100;

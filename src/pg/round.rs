@@ -1,10 +1,13 @@
 //! Refresh rounds. When several boards are due for a refresh at once (the worker's schedule,
 //! pg_cron calling `request_refresh` for many boards), the worker claims their jobs together and
 //! one call — the probe — reads the newest activity-log entries of up to
-//! `monday_sync.refresh_round_size` boards (and their subitems boards). A board with nothing after
-//! its watermark is done: its job succeeds with a run that says so, and no call of its own is
-//! made. Only the boards where something happened go on to their own refresh, exactly as before.
-//! An idle round of N boards costs ceil(N / refresh_round_size) calls instead of N.
+//! `monday_sync.refresh_round_size` boards (and their subitems boards), each from its own
+//! watermark. A board with nothing after its watermark is done: its job succeeds with a run that
+//! says so, and no call of its own is made. A board whose new entries are all in the answer (fewer
+//! than `PROBE_LOG_LIMIT`) and touch only items has those items fetched together with the other
+//! boards' (100 ids a call). Only the rest go on to their own refresh, exactly as before. An idle
+//! round of N boards costs ceil(N / refresh_round_size) calls instead of N; a busy one adds a call
+//! per 100 changed items.
 //!
 //! A board is never probed when its refresh must walk the board in full anyway (no watermark yet,
 //! a watermark older than the log's retention or in the future): it goes straight to its own
@@ -56,6 +59,37 @@ pub(crate) fn candidate(board_id: i64) -> Option<Candidate> {
     })
 }
 
+/// The probe's document: one aliased `boards` field per candidate (`p0`, `p1`, …), each with its
+/// board ids and its own `from`, all sent as variables. Built here rather than kept as a file:
+/// its size depends on the round; the fake monday server validates it against the schema like
+/// every request.
+fn probe_document<'a>(cands: impl Iterator<Item = &'a Candidate>) -> (String, Value) {
+    let mut params = vec!["$limit: Int".to_string()];
+    let mut fields = Vec::new();
+    let mut vars = serde_json::Map::new();
+    vars.insert("limit".into(), json!(documents::PROBE_LOG_LIMIT));
+    for (k, c) in cands.enumerate() {
+        params.push(format!("$b{k}: [ID!], $f{k}: ISO8601DateTime"));
+        fields.push(format!(
+            "  p{k}: boards(ids: $b{k}, limit: {}) {{ id activity_logs(from: $f{k}, limit: $limit) {{ id event entity data created_at }} }}",
+            c.boards.len()
+        ));
+        vars.insert(
+            format!("b{k}"),
+            json!(c.boards.iter().map(i64::to_string).collect::<Vec<_>>()),
+        );
+        vars.insert(format!("f{k}"), json!(c.from));
+    }
+    (
+        format!(
+            "query RefreshProbe({}) {{\n  complexity {{ before after query reset_in_x_seconds }}\n{}\n}}\n",
+            params.join(", "),
+            fields.join("\n")
+        ),
+        Value::Object(vars),
+    )
+}
+
 /// What the probe found for a board.
 pub(crate) enum Verdict {
     /// Nothing after the watermark: the board is current.
@@ -80,7 +114,7 @@ pub(crate) struct Changes {
 pub(crate) fn probe(client: &mut Client, cands: &[Candidate]) -> R<Vec<Verdict>> {
     let size = settings::REFRESH_ROUND_SIZE.get().max(1) as usize;
     let mut verdicts: Vec<Verdict> = cands.iter().map(|_| Verdict::Own).collect();
-    // Boards whose watermarks are close share a call (the oldest of them is its `from`).
+    // In watermark order (rounds with the same boards ask in the same order).
     let mut order: Vec<usize> = (0..cands.len()).collect();
     order.sort_by_key(|&i| cands[i].ticks);
     // Now, in ticks, plus the skew allowed: entries after it are "in the future".
@@ -89,28 +123,23 @@ pub(crate) fn probe(client: &mut Client, cands: &[Candidate]) -> R<Vec<Verdict>>
             .saturating_mul(10);
     let mut start = 0;
     while start < order.len() {
-        // Up to `size` board ids in a call, a board and its subitems board together.
+        // Up to `size` board ids in a call, a board and its subitems board together; each board
+        // with its own watermark as `from` (an alias per board), so the answer holds only what is
+        // new.
         let mut end = start;
-        let mut ids: Vec<i64> = Vec::new();
-        while end < order.len()
-            && (ids.is_empty() || ids.len() + cands[order[end]].boards.len() <= size)
-        {
-            ids.extend(&cands[order[end]].boards);
+        let mut n_ids = 0;
+        while end < order.len() && (n_ids == 0 || n_ids + cands[order[end]].boards.len() <= size) {
+            n_ids += cands[order[end]].boards.len();
             end += 1;
         }
         let chunk = &order[start..end];
-        let from = cands[chunk[0]].from.clone();
-        let texts: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let (doc, vars) = probe_document(chunk.iter().map(|&i| &cands[i]));
         let d = client
-            .query(
-                "RefreshProbe",
-                documents::REFRESH_PROBE,
-                json!({ "boards": texts, "n": ids.len(), "from": from, "limit": documents::PROBE_LOG_LIMIT }),
-            )
+            .query("RefreshProbe", &doc, vars)
             .map_err(|e| api_err(e, &format!("a refresh round of {} boards", chunk.len())))?;
-        let returned = items_of(d.get("boards"));
-        for &i in chunk {
+        for (k, &i) in chunk.iter().enumerate() {
             let c = &cands[i];
+            let returned = items_of(d.get(format!("p{k}").as_str()));
             let mut s = Scan::default();
             let mut complete = true;
             let mut seen_all = true;

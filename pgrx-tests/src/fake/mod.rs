@@ -1281,7 +1281,7 @@ mod tests {
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
-        assert_eq!(n, 18);
+        assert_eq!(n, 17);
     }
 
     #[test]
