@@ -2,8 +2,9 @@
 //! cell decoded by the column codec into a [`Decoded`] value, and `raw` keeping the cells as
 //! fetched, as JSON text). The writer turns them into the table's own datums without a round trip
 //! through JSON text; [`PageRows::json`] writes them as one JSON array keyed by the table's SQL
-//! names (for `json_populate_recordset`, the writer's path for column types it does not build). One bad item or cell never stops the page: a cell the codec cannot decode gets NULL,
-//! a malformed field NULL (or `'active'` for the state), U+0000 (which PostgreSQL text and jsonb
+//! names (for `json_populate_recordset`, the writer's path for column types it does not build).
+//! One bad item or cell never stops the page: a cell the codec cannot decode gets NULL, a
+//! malformed field NULL (or `'active'` for the state), U+0000 (which PostgreSQL text and jsonb
 //! cannot store) becomes U+FFFD, an item repeated in the page keeps its last copy; each with a
 //! warning naming the item.
 
