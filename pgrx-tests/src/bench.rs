@@ -23,8 +23,14 @@ impl Drop for FakeProcess {
     }
 }
 
+/// The release build of the harness (`CARGO_TARGET_DIR`, else `target/`).
+fn release_harness() -> String {
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    format!("{dir}/release/harness")
+}
+
 fn start_fake(items: usize, latency_ms: u64, port: u16) -> Result<FakeProcess, String> {
-    let child = Command::new("target/release/harness")
+    let child = Command::new(release_harness())
         .args([
             "fake-monday",
             "--port",
@@ -112,10 +118,11 @@ fn from_release(what: &str, command: &str) -> Result<(), String> {
         &["build", "--release", "-q", "-p", "monday_sync_harness"],
         &[],
     )?;
-    let status = Command::new("target/release/harness")
+    let harness = release_harness();
+    let status = Command::new(&harness)
         .arg(command)
         .status()
-        .map_err(|e| format!("target/release/harness: {e}"))?;
+        .map_err(|e| format!("{harness}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -137,7 +144,7 @@ pub fn sync() -> Result<(), String> {
     )?;
     println!("\nFull backfill with pull_board (release build; one backend; 500 items per page; fake in its own process):");
     println!(
-        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>16}",
+        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>9} {:>16}",
         "items",
         "latency",
         "seconds",
@@ -146,17 +153,29 @@ pub fn sync() -> Result<(), String> {
         "bound",
         "fake's time",
         "backend CPU",
+        "CPU/item",
         "peak RssAnon"
     );
-    for (i, &(n, latency)) in [
-        (10_000usize, 0u64),
-        (100_000, 0),
-        (10_000, 100),
-        (100_000, 100),
-    ]
-    .iter()
-    .enumerate()
-    {
+    // BENCH_SYNC_ITEMS=10000 (or a comma list) and BENCH_SYNC_LATENCY=0 (or a comma list) narrow
+    // the runs, for quick iterations; the default is every pair.
+    let list = |var: &str, default: &[u64]| -> Vec<u64> {
+        std::env::var(var)
+            .ok()
+            .map(|s| {
+                s.split(',')
+                    .filter_map(|x| x.trim().parse().ok())
+                    .collect::<Vec<u64>>()
+            })
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_vec())
+    };
+    let sizes = list("BENCH_SYNC_ITEMS", &[10_000, 100_000]);
+    let latencies = list("BENCH_SYNC_LATENCY", &[0, 100]);
+    let runs: Vec<(usize, u64)> = latencies
+        .iter()
+        .flat_map(|&l| sizes.iter().map(move |&n| (n as usize, l)))
+        .collect();
+    for (i, &(n, latency)) in runs.iter().enumerate() {
         let port = 28890 + i as u16;
         let fake = start_fake(n, latency, port)?;
         let db_name = format!("bench_{n}_{latency}");
@@ -214,7 +233,7 @@ pub fn sync() -> Result<(), String> {
         }
         let bound = n.div_ceil(500) + 2;
         println!(
-            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.1} s {:>6.1} → {:>5.1} MB",
+            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.2} s {:>6.0} µs {:>6.1} → {:>5.1} MB",
             n,
             latency,
             secs,
@@ -223,6 +242,7 @@ pub fn sync() -> Result<(), String> {
             bound,
             fake_ms / 1000.0,
             cpu,
+            cpu * 1e6 / n as f64,
             base as f64 / 1024.0,
             peak.load(Ordering::Relaxed) as f64 / 1024.0
         );

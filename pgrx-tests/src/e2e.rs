@@ -543,6 +543,49 @@ fn columns_follow_the_board(e: &mut Env) -> T {
     Ok(())
 }
 
+/// A pull writes a page as an array of the table's row type, built from the decoded values with
+/// the column types' input functions; a table with a column type that cannot be built so (here a
+/// domain over an array) takes the JSON path (`json_populate_recordset`). Both write the same rows:
+/// every column of every item, with retyped columns (typmods, an array of varchar) on both paths.
+fn typed_rows_match_the_json_path(e: &mut Env) -> T {
+    e.track()?;
+    e.db.batch_execute(
+        "SELECT monday_sync.map_column(18414630189, 'dropdown_mkx3', 'area', 'character varying(60)[]');
+         SELECT monday_sync.map_column(18414630189, 'text0', 'notes', 'character varying(200)');
+         SELECT monday_sync.map_column(18414630189, 'numeric_mkx1', 'budget', 'numeric(14,3)');",
+    )
+    .map_err(pg)?;
+    e.pull()?;
+    let rows = |e: &mut Env| -> Result<(String, i64), String> {
+        let r = e
+            .db
+            .query_one(
+                "SELECT string_agg((to_jsonb(t) - 'synced_at' - 'owner')::text, E'\\n' ORDER BY item_id),
+                        count(*) FILTER (WHERE owner IS NOT NULL)
+                   FROM public.q3_launch_plan t",
+                &[],
+            )
+            .map_err(pg)?;
+        Ok((r.get(0), r.get(1)))
+    };
+    let (typed, owners) = rows(e)?;
+    check(owners > 0, "the sample board has owners")?;
+    check(
+        typed.contains("\"area\": [\""),
+        "dropdown labels in varchar(60)[]",
+    )?;
+    e.db.batch_execute(
+        "CREATE DOMAIN public.owner_ids AS bigint[];
+         SELECT monday_sync.map_column(18414630189, 'person', 'owner', 'public.owner_ids');
+         TRUNCATE public.q3_launch_plan;",
+    )
+    .map_err(pg)?;
+    e.pull()?;
+    let (json, owners_json) = rows(e)?;
+    eq(&owners_json, &owners, "owners through the JSON path")?;
+    eq(&json, &typed, "rows: typed path = JSON path")
+}
+
 fn pull_item_upserts_and_marks_deleted(e: &mut Env) -> T {
     e.track()?;
     e.fake.clear_log();
@@ -1935,6 +1978,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
         (
             "columns follow the board; map_column",
             columns_follow_the_board,
+            1200,
+        ),
+        (
+            "typed rows match the JSON path",
+            typed_rows_match_the_json_path,
             1200,
         ),
         (

@@ -2,21 +2,43 @@
 //! `Writer` that writes pages of items into the table it finds by OID, with its owner's rights,
 //! marking rows deleted, and reading a row back (`row_json`). Identifiers are quoted by
 //! `quote_identifier`; values always travel as parameters.
+//!
+//! A page travels as one parameter: an array of the table's own row type, each element a row built
+//! here from the decoded values with the column types' input functions — what
+//! `json_populate_recordset` did with the page's JSON text, without writing and parsing that text.
+//! The upsert is prepared once per walk (an SPI plan kept across pages and the worker's
+//! per-page commits) and reads the page with `unnest($1)`. A table with a column whose type this
+//! cannot build (a composite, a domain over an array) takes the JSON path for the page instead.
 #![allow(clippy::result_large_err)] // ErrorReport is the SQL error type.
 
 use super::errors::R;
 use super::runs::Stats;
 use super::security::{as_owner, open_target, Target};
-use super::spi::{exec, one, q};
+use super::spi::{exec, one, q, spi_fail};
 use super::track::Tracked;
+use crate::codec::{write_json_string, Decoded};
 use crate::sync::names::FIXED_COLUMNS;
-use crate::sync::rows::{build_rows, MappedColumn};
+use crate::sync::rows::{build_rows, MappedColumn, PageRows, Row};
+use pgrx::datum::DatumWithOid;
+use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
+use pgrx::spi::{OwnedPreparedStatement, Spi};
 use pgrx::PgMemoryContexts;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::ffi::CStr;
 
-/// The upsert for one table: rows come as one JSON array; unchanged rows are not written.
-fn upsert_sql(table: &str, cols: &[MappedColumn]) -> String {
+/// Where the upsert reads the page's rows from.
+#[derive(Clone, Copy, PartialEq)]
+enum PageFrom {
+    /// `$1` is an array of the table's row type.
+    Rows,
+    /// `$1` is the page as JSON text (`PageRows::json`).
+    Json,
+}
+
+/// The upsert for one table; unchanged rows are not written.
+fn upsert_sql(table: &str, cols: &[MappedColumn], from: PageFrom) -> String {
     // The item's own fields: every fixed column but `raw` and `synced_at`, which come last.
     let fixed = &FIXED_COLUMNS[..FIXED_COLUMNS.len() - 2];
     let mut all: Vec<String> = fixed.iter().map(|c| q(c)).collect();
@@ -32,7 +54,7 @@ fn upsert_sql(table: &str, cols: &[MappedColumn]) -> String {
             .enumerate()
             .map(|(i, c)| {
                 if i >= fixed.len() - 1 && c != "raw" {
-                    format!("{prefix}.{c}::text")
+                    format!("{prefix}.{c}::pg_catalog.text")
                 } else {
                     format!("{prefix}.{c}")
                 }
@@ -50,10 +72,16 @@ fn upsert_sql(table: &str, cols: &[MappedColumn]) -> String {
         }
     }));
     select.push(q("raw"));
+    let source = match from {
+        PageFrom::Rows => "pg_catalog.unnest($1) r".to_string(),
+        PageFrom::Json => {
+            format!("pg_catalog.json_populate_recordset(NULL::{table}, $1::pg_catalog.json)")
+        }
+    };
     format!(
         "INSERT INTO {t} AS t ({list}, synced_at)
-         SELECT {select}, now() FROM json_populate_recordset(NULL::{t}, $1::json)
-         ON CONFLICT (item_id) DO UPDATE SET ({set_cols}, synced_at) = ROW({vals}, now())
+         SELECT {select}, pg_catalog.now() FROM {source}
+         ON CONFLICT (item_id) DO UPDATE SET ({set_cols}, synced_at) = ROW({vals}, pg_catalog.now())
          WHERE ({old}) IS DISTINCT FROM ({new})",
         t = table,
         vals = set_vals.join(", "),
@@ -79,16 +107,425 @@ pub(crate) fn lock_rows(board_id: i64, wait: bool) -> bool {
     one::<bool>(&sql, &[board_id.into()]).unwrap_or(false)
 }
 
+/// Where one attribute of the table takes its value from.
+#[derive(Clone, Copy)]
+enum Field {
+    ItemId,
+    Name,
+    GroupId,
+    GroupTitle,
+    State,
+    ParentItemId,
+    CreatedAt,
+    UpdatedAt,
+    Raw,
+    /// A mapped column (index into the mapping).
+    Cell(usize),
+    /// Dropped, `synced_at` (set by the statement), or not ours: NULL.
+    Nothing,
+}
+
+/// A value before its column's type sees it.
+enum Val<'a> {
+    Null,
+    Int(i64),
+    Str(&'a str),
+    /// JSON text (`raw`).
+    JsonText(&'a str),
+    Decoded(&'a Decoded),
+}
+
+/// How a type turns text into its datum: its input function, as `json_populate_record` calls it.
+struct Input {
+    typid: Oid,
+    finfo: pg_sys::FmgrInfo,
+    ioparam: Oid,
+    typmod: i32,
+    /// json or jsonb (a domain over them included): takes the value's JSON text; other types take
+    /// a JSON string's contents and any other value's JSON text.
+    json: bool,
+    /// A domain: its input function runs for NULL too (its constraints may refuse NULL).
+    domain: bool,
+}
+
+enum Conv {
+    /// bigint: an integer goes in as is (other values through the input function).
+    Int8(Input),
+    /// text: a string goes in as is (other values through the input function).
+    Text(Input),
+    Scalar(Input),
+    /// A one-dimensional array, element by element through the element type's input function.
+    Array {
+        elem: Input,
+        len: i16,
+        byval: bool,
+        align: std::ffi::c_char,
+        column: String,
+    },
+}
+
+struct Slot {
+    field: Field,
+    conv: Option<Conv>,
+}
+
+/// The table's row type as this page sees it: a copy of its tuple descriptor and, per attribute,
+/// where the value comes from and how it becomes a datum. Lives in the page's memory context.
+struct Layout {
+    tupdesc: pg_sys::TupleDesc,
+    array_type: Oid,
+    slots: Vec<Slot>,
+}
+
+unsafe fn input(typid: Oid, typmod: i32) -> Input {
+    let (mut func, mut ioparam) = (Oid::INVALID, Oid::INVALID);
+    pg_sys::getTypeInputInfo(typid, &mut func, &mut ioparam);
+    let mut finfo: pg_sys::FmgrInfo = std::mem::zeroed();
+    pg_sys::fmgr_info(func, &mut finfo);
+    let base = pg_sys::getBaseType(typid);
+    Input {
+        typid,
+        finfo,
+        ioparam,
+        typmod,
+        json: base == pg_sys::JSONOID || base == pg_sys::JSONBOID,
+        domain: base != typid,
+    }
+}
+
+impl Layout {
+    /// Reads the table's current row type; `None` when a column's type is one this writer does not
+    /// build (composite, a domain over an array, an array of arrays or composites).
+    unsafe fn of(oid: Oid, cols: &[MappedColumn]) -> Option<Layout> {
+        let rel = pg_sys::relation_open(oid, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        let tupdesc = pg_sys::CreateTupleDescCopy((*rel).rd_att);
+        pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        let array_type = pg_sys::get_array_type((*tupdesc).tdtypeid);
+        if array_type == Oid::INVALID {
+            return None;
+        }
+        let natts = (*tupdesc).natts as usize;
+        let mut slots = Vec::with_capacity(natts);
+        for i in 0..natts {
+            let att = &*(*tupdesc).attrs.as_ptr().add(i);
+            if att.attisdropped {
+                slots.push(Slot {
+                    field: Field::Nothing,
+                    conv: None,
+                });
+                continue;
+            }
+            let name = CStr::from_ptr(att.attname.data.as_ptr()).to_string_lossy();
+            let (typid, typmod) = (att.atttypid, att.atttypmod);
+            let base = pg_sys::getBaseType(typid);
+            let field = match name.as_ref() {
+                "item_id" => Field::ItemId,
+                "name" => Field::Name,
+                "group_id" => Field::GroupId,
+                "group_title" => Field::GroupTitle,
+                "state" => Field::State,
+                "parent_item_id" => Field::ParentItemId,
+                "created_at" => Field::CreatedAt,
+                "updated_at" => Field::UpdatedAt,
+                "raw" => Field::Raw,
+                n => cols
+                    .iter()
+                    .position(|c| c.sql_name == n)
+                    .map_or(Field::Nothing, Field::Cell),
+            };
+            if matches!(field, Field::Nothing) {
+                // Not written (synced_at, a column of the user's): NULL, checked by a domain's
+                // input function as json_populate_record checks an absent key.
+                slots.push(Slot {
+                    field,
+                    conv: (base != typid).then(|| Conv::Scalar(input(typid, typmod))),
+                });
+                continue;
+            }
+            let elem = pg_sys::get_element_type(base);
+            let conv = if elem != Oid::INVALID {
+                let elem_base = pg_sys::getBaseType(elem);
+                if base != typid
+                    || pg_sys::type_is_rowtype(elem_base)
+                    || pg_sys::get_element_type(elem_base) != Oid::INVALID
+                {
+                    return None;
+                }
+                let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+                pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+                Conv::Array {
+                    elem: input(elem, typmod),
+                    len,
+                    byval,
+                    align,
+                    column: name.into_owned(),
+                }
+            } else if pg_sys::type_is_rowtype(base) {
+                return None;
+            } else if typid == pg_sys::INT8OID {
+                Conv::Int8(input(typid, typmod))
+            } else if typid == pg_sys::TEXTOID {
+                Conv::Text(input(typid, typmod))
+            } else {
+                Conv::Scalar(input(typid, typmod))
+            };
+            slots.push(Slot {
+                field,
+                conv: Some(conv),
+            });
+        }
+        Some(Layout {
+            tupdesc,
+            array_type,
+            slots,
+        })
+    }
+
+    /// The page as one array of the table's row type.
+    unsafe fn page(&mut self, rows: &[Row]) -> Datum {
+        let n = self.slots.len();
+        let mut values = vec![Datum::from(0usize); n];
+        let mut nulls = vec![true; n];
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
+        let mut elems: Vec<Datum> = Vec::with_capacity(rows.len());
+        for row in rows {
+            for (i, slot) in self.slots.iter_mut().enumerate() {
+                let Some(conv) = slot.conv.as_mut() else {
+                    values[i] = Datum::from(0usize);
+                    nulls[i] = true;
+                    continue;
+                };
+                let val = value(row, slot.field);
+                (values[i], nulls[i]) = datum(conv, &val, &mut buf);
+            }
+            let tuple =
+                pg_sys::heap_form_tuple(self.tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+            elems.push(pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc));
+            pg_sys::heap_freetuple(tuple);
+        }
+        let (mut dims, mut lbs) = ([elems.len() as i32], [1i32]);
+        let arr = pg_sys::construct_md_array(
+            elems.as_mut_ptr(),
+            std::ptr::null_mut(),
+            1,
+            dims.as_mut_ptr(),
+            lbs.as_mut_ptr(),
+            (*self.tupdesc).tdtypeid,
+            -1,
+            false,
+            pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
+        );
+        Datum::from(arr)
+    }
+}
+
+fn value<'a>(row: &'a Row, field: Field) -> Val<'a> {
+    let s = |v: &'a Option<Cow<'a, str>>| v.as_deref().map_or(Val::Null, Val::Str);
+    let t = |v: &'a Option<String>| v.as_deref().map_or(Val::Null, Val::Str);
+    match field {
+        Field::ItemId => Val::Int(row.item_id),
+        Field::Name => s(&row.name),
+        Field::GroupId => s(&row.group_id),
+        Field::GroupTitle => s(&row.group_title),
+        Field::State => Val::Str(row.state),
+        Field::ParentItemId => row.parent_item_id.map_or(Val::Null, Val::Int),
+        Field::CreatedAt => t(&row.created_at),
+        Field::UpdatedAt => t(&row.updated_at),
+        Field::Raw => Val::JsonText(&row.raw),
+        Field::Cell(c) => row
+            .cells
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == c)
+            .map_or(Val::Null, |(_, d)| Val::Decoded(d)),
+        Field::Nothing => Val::Null,
+    }
+}
+
+/// The text a scalar column's input function gets for a value, as `json_populate_record` would
+/// give it from the page's JSON: a JSON string's contents (its JSON text for json and jsonb), any
+/// other value's JSON text; JSON null is SQL NULL.
+fn scalar_text<'a>(v: &'a Val, json: bool) -> Option<Cow<'a, str>> {
+    let quoted = |s: &str| {
+        let mut out = String::with_capacity(s.len() + 2);
+        write_json_string(&mut out, s);
+        Cow::Owned(out)
+    };
+    match v {
+        Val::Null => None,
+        Val::Int(i) => Some(Cow::Owned(i.to_string())),
+        Val::Str(s) if json => Some(quoted(s)),
+        Val::Str(s) => Some(Cow::Borrowed(s)),
+        Val::JsonText(t) if t.trim() == "null" => None,
+        Val::JsonText(t) => Some(Cow::Borrowed(t)),
+        Val::Decoded(d) => match d {
+            Decoded::Null => None,
+            Decoded::Text(s) if json => Some(quoted(s)),
+            Decoded::Text(s) => Some(Cow::Borrowed(s.as_str())),
+            Decoded::Number(n) => Some(Cow::Borrowed(n.as_str())),
+            Decoded::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            Decoded::Json(t) if t.trim() == "null" => None,
+            Decoded::Json(t) => Some(Cow::Borrowed(t.as_str())),
+            other => {
+                let mut out = String::new();
+                other.write_json(&mut out);
+                Some(Cow::Owned(out))
+            }
+        },
+    }
+}
+
+/// The elements of an array column's value (`None`: SQL NULL); an error for a value that is not
+/// a JSON array, as `json_populate_record` raises.
+fn array_elems(v: &Val, json: bool, column: &str) -> Option<Vec<Option<String>>> {
+    let quoted = |s: &str| {
+        let mut out = String::with_capacity(s.len() + 2);
+        write_json_string(&mut out, s);
+        out
+    };
+    let from_json = |t: &str| -> Option<Vec<Option<String>>> {
+        match serde_json::from_str::<Value>(t) {
+            Ok(Value::Null) => None,
+            Ok(Value::Array(a)) => Some(
+                a.into_iter()
+                    .map(|e| match e {
+                        Value::Null => None,
+                        Value::String(s) if !json => Some(s),
+                        Value::Array(_) if !json => not_an_array(column),
+                        other => Some(other.to_string()),
+                    })
+                    .collect(),
+            ),
+            _ => not_an_array(column),
+        }
+    };
+    match v {
+        Val::Null => None,
+        Val::JsonText(t) => from_json(t),
+        Val::Decoded(Decoded::Null) => None,
+        Val::Decoded(Decoded::BigIntArray(ids)) => {
+            Some(ids.iter().map(|i| Some(i.to_string())).collect())
+        }
+        Val::Decoded(Decoded::TextArray(items)) => Some(
+            items
+                .iter()
+                .map(|s| Some(if json { quoted(s) } else { s.clone() }))
+                .collect(),
+        ),
+        Val::Decoded(Decoded::Json(t)) => from_json(t),
+        _ => not_an_array(column),
+    }
+}
+
+/// `json_populate_record`'s error for a value that is not an array in an array column.
+fn not_an_array(column: &str) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        "expected JSON array",
+        "monday_sync",
+    )
+    .set_hint(format!("See the value of key \"{column}\"."))
+    .report(PgLogLevel::ERROR);
+    unreachable!()
+}
+
+/// Calls an input function on `text` (NULL: only a domain's, which may refuse it).
+unsafe fn call_input(inp: &mut Input, text: Option<&str>, buf: &mut Vec<u8>) -> (Datum, bool) {
+    match text {
+        None if !inp.domain => (Datum::from(0usize), true),
+        None => {
+            let d = pg_sys::InputFunctionCall(
+                &mut inp.finfo,
+                std::ptr::null_mut(),
+                inp.ioparam,
+                inp.typmod,
+            );
+            (d, true)
+        }
+        Some(t) => {
+            buf.clear();
+            // U+0000 never reaches here (the rows are scrubbed); a C string ends at the first one.
+            buf.extend_from_slice(t.as_bytes());
+            buf.push(0);
+            let d = pg_sys::InputFunctionCall(
+                &mut inp.finfo,
+                buf.as_mut_ptr() as *mut std::ffi::c_char,
+                inp.ioparam,
+                inp.typmod,
+            );
+            (d, false)
+        }
+    }
+}
+
+unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
+    match conv {
+        Conv::Int8(_) if matches!(v, Val::Int(_)) => {
+            let Val::Int(i) = v else { unreachable!() };
+            (Datum::from(*i), false)
+        }
+        Conv::Text(_) if matches!(v, Val::Str(_)) => {
+            let Val::Str(s) = v else { unreachable!() };
+            let t = pg_sys::cstring_to_text_with_len(
+                s.as_ptr() as *const std::ffi::c_char,
+                s.len() as i32,
+            );
+            (Datum::from(t), false)
+        }
+        Conv::Int8(inp) | Conv::Text(inp) | Conv::Scalar(inp) => {
+            let text = scalar_text(v, inp.json);
+            call_input(inp, text.as_deref(), buf)
+        }
+        Conv::Array {
+            elem,
+            len,
+            byval,
+            align,
+            column,
+        } => {
+            let Some(items) = array_elems(v, elem.json, column) else {
+                return (Datum::from(0usize), true);
+            };
+            let mut ds = Vec::with_capacity(items.len());
+            let mut ns = Vec::with_capacity(items.len());
+            for it in &items {
+                let (d, n) = call_input(elem, it.as_deref(), buf);
+                ds.push(d);
+                ns.push(n);
+            }
+            let (mut dims, mut lbs) = ([items.len() as i32], [1i32]);
+            let arr = pg_sys::construct_md_array(
+                ds.as_mut_ptr(),
+                ns.as_mut_ptr(),
+                1,
+                dims.as_mut_ptr(),
+                lbs.as_mut_ptr(),
+                elem.typid,
+                *len as i32,
+                *byval,
+                *align,
+            );
+            (Datum::from(arr), false)
+        }
+    }
+}
+
+/// The prepared upsert of one walk: kept across pages (and the worker's commits), rebuilt when the
+/// table's name, its owner or its row type's array type changes.
+struct Prepared {
+    sql: String,
+    owner: Oid,
+    array_type: Oid,
+    plan: OwnedPreparedStatement,
+}
+
 pub(crate) struct Writer {
     board_id: i64,
     oid: pg_sys::Oid,
     recorded: String,
-    /// The upsert, and the table name it was built for (the table is found by OID on every page:
-    /// a rename between pages rebuilds it).
-    sql: String,
-    built_for: String,
+    prepared: Option<Prepared>,
     cols: Vec<MappedColumn>,
-    /// Everything Postgres allocates for one page (the rows' text, SPI) lives here and is freed
+    /// Everything Postgres allocates for one page (the rows' datums, SPI) lives here and is freed
     /// after the page: the backend's memory stays flat however many pages a walk has.
     page_memory: PgMemoryContexts,
 }
@@ -105,8 +542,7 @@ impl Writer {
             board_id: tb.board_id,
             oid: tb.table_oid,
             recorded: tb.recorded(),
-            sql: String::new(),
-            built_for: String::new(),
+            prepared: None,
             cols,
             page_memory,
         }
@@ -120,22 +556,19 @@ impl Writer {
         }
         let target = open_target(self.oid, self.board_id, &self.recorded)?;
         lock_rows(self.board_id, true);
-        if target.qualified != self.built_for {
-            self.sql = upsert_sql(&target.qualified, &self.cols);
-            self.built_for = target.qualified.clone();
-        }
-        let (sql, cols) = (&self.sql, &self.cols);
-        // SAFETY: nothing allocated in the page context outlives this call (results are Rust values).
+        let (cols, prepared) = (&self.cols, &mut self.prepared);
+        // SAFETY: nothing allocated in the page context outlives this call (results are Rust values;
+        // the kept plan lives in its own context).
         let ids = unsafe {
             self.page_memory
-                .switch_to(|_| Self::write_page(sql, cols, &target, items, stats, seen))
+                .switch_to(|_| Self::write_page(prepared, cols, &target, items, stats, seen))
         };
         unsafe { self.page_memory.reset() };
         Ok(ids)
     }
 
     fn write_page(
-        sql: &str,
+        prepared: &mut Option<Prepared>,
         cols: &[MappedColumn],
         target: &Target,
         items: &[Value],
@@ -143,17 +576,52 @@ impl Writer {
         seen: bool,
     ) -> Vec<i64> {
         let page = build_rows(items, cols);
-        stats.rows_written += as_owner(target.owner, || exec(sql, &[page.json.into()])) as i64;
+        stats.rows_written += as_owner(target.owner, || unsafe {
+            // As the owner: input functions of the owner's types, and the plan's parse analysis.
+            match Layout::of(target.oid, cols) {
+                Some(mut layout) => {
+                    let rows = layout.page(&page.rows);
+                    let sql = upsert_sql(&target.qualified, cols, PageFrom::Rows);
+                    let stale = prepared.as_ref().is_none_or(|p| {
+                        p.sql != sql || p.owner != target.owner || p.array_type != layout.array_type
+                    });
+                    if stale {
+                        // Drop the old plan before preparing the new one.
+                        drop(prepared.take());
+                        let plan = Spi::connect(|c| {
+                            c.prepare_mut(sql.as_str(), &[layout.array_type.into()])
+                                .map(|p| p.keep())
+                        })
+                        .unwrap_or_else(|e| spi_fail(e));
+                        *prepared = Some(Prepared {
+                            sql,
+                            owner: target.owner,
+                            array_type: layout.array_type,
+                            plan,
+                        });
+                    }
+                    let plan = &prepared.as_ref().expect("prepared above").plan;
+                    let arg = DatumWithOid::new(rows, layout.array_type);
+                    Spi::connect_mut(|c| c.update(plan, None, &[arg]).map(|t| t.len() as u64))
+                        .unwrap_or_else(|e| spi_fail(e))
+                }
+                None => {
+                    let sql = upsert_sql(&target.qualified, cols, PageFrom::Json);
+                    exec(&sql, &[page.json(cols).into()])
+                }
+            }
+        }) as i64;
         // The page kept the first of its warnings word for word and counted the rest.
         stats.warnings += (page.warning_count - page.warnings.len()) as i64;
-        stats.note_all(page.warnings);
+        let PageRows { warnings, ids, .. } = page;
+        stats.note_all(warnings);
         if seen {
             exec(
                 "INSERT INTO pg_temp.monday_sync_seen SELECT pg_catalog.unnest($1::bigint[]) ON CONFLICT DO NOTHING",
-                &[page.ids.clone().into()],
+                &[ids.clone().into()],
             );
         }
-        page.ids
+        ids
     }
 }
 

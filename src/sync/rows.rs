@@ -1,7 +1,10 @@
-//! Items (as the API returns them) → one JSON array of rows for `json_populate_recordset`, keyed by
-//! the table's SQL names, with every cell decoded by the column codec and `raw` keeping the cells
-//! as fetched. One bad item or cell never stops the page: a cell the codec cannot decode gets NULL,
-//! a malformed field NULL (or `'active'` for the state), U+0000 (which PostgreSQL text and jsonb
+//! Items (as the API returns them) → the typed rows of one page ([`Row`]: the item's fields, every
+//! cell decoded by the column codec into a [`Decoded`] value, and `raw` keeping the cells as
+//! fetched, as JSON text). The writer turns them into the table's own datums without a round trip
+//! through JSON text; [`PageRows::json`] writes them as one JSON array keyed by the table's SQL
+//! names (for `json_populate_recordset`, the writer's path for column types it does not build).
+//! One bad item or cell never stops the page: a cell the codec cannot decode gets NULL, a
+//! malformed field NULL (or `'active'` for the state), U+0000 (which PostgreSQL text and jsonb
 //! cannot store) becomes U+FFFD, an item repeated in the page keeps its last copy; each with a
 //! warning naming the item.
 
@@ -24,10 +27,30 @@ pub struct MappedColumn {
     pub sql_type: String,
 }
 
+/// One item of a page, ready for its typed row. Texts borrow from the page's items where they
+/// needed no repair.
+#[derive(Debug)]
+pub struct Row<'a> {
+    pub item_id: i64,
+    pub name: Option<Cow<'a, str>>,
+    pub group_id: Option<Cow<'a, str>>,
+    pub group_title: Option<Cow<'a, str>>,
+    /// One of the states the table's CHECK constraint allows.
+    pub state: &'static str,
+    pub parent_item_id: Option<i64>,
+    /// In a form PostgreSQL's timestamptz input accepts.
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    /// (index into the mapping, decoded value), in the order the cells came; a repeated cell
+    /// keeps its last value. Columns without a cell (or whose cell did not decode) are absent.
+    pub cells: Vec<(usize, Decoded)>,
+    /// The cells as fetched: `{"<column id>": {…}, …}`, JSON text.
+    pub raw: String,
+}
+
 #[derive(Debug, Default)]
-pub struct PageRows {
-    /// `[{"item_id":…, "name":…, …, "<sql name>": <decoded>, "raw": {…}}, …]`
-    pub json: String,
+pub struct PageRows<'a> {
+    pub rows: Vec<Row<'a>>,
     /// The item ids written, each once.
     pub ids: Vec<i64>,
     /// Up to `MAX_WARNINGS` messages; `warning_count` counts them all.
@@ -42,12 +65,48 @@ pub const MAX_WARNINGS: usize = 20;
 /// The states the table's CHECK constraint allows.
 const STATES: &[&str] = &["active", "archived", "deleted"];
 
-impl PageRows {
+impl PageRows<'_> {
     fn warn(&mut self, msg: String) {
         self.warning_count += 1;
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(scrub(&msg).into_owned());
         }
+    }
+
+    /// The page as one JSON array for `json_populate_recordset`:
+    /// `[{"item_id":…, "name":…, …, "<sql name>": <decoded>, "raw": {…}}, …]`.
+    pub fn json(&self, cols: &[MappedColumn]) -> String {
+        let mut out = String::with_capacity(self.rows.iter().map(|r| r.raw.len() + 512).sum());
+        out.push('[');
+        for (i, r) in self.rows.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"item_id\":");
+            let _ = write!(out, "{}", r.item_id);
+            put_str(&mut out, "name", r.name.as_deref());
+            put_str(&mut out, "group_id", r.group_id.as_deref());
+            put_str(&mut out, "group_title", r.group_title.as_deref());
+            put_str(&mut out, "state", Some(r.state));
+            put_key(&mut out, "parent_item_id");
+            match r.parent_item_id {
+                Some(p) => {
+                    let _ = write!(out, "{p}");
+                }
+                None => out.push_str("null"),
+            }
+            put_str(&mut out, "created_at", r.created_at.as_deref());
+            put_str(&mut out, "updated_at", r.updated_at.as_deref());
+            for (c, d) in &r.cells {
+                put_key(&mut out, &cols[*c].sql_name);
+                d.write_json(&mut out);
+            }
+            put_key(&mut out, "raw");
+            out.push_str(&r.raw);
+            out.push('}');
+        }
+        out.push(']');
+        out
     }
 }
 
@@ -199,12 +258,14 @@ fn write_value(out: &mut String, v: &Value) -> bool {
 }
 
 /// Builds the rows of one page.
-pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
+pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a> {
     let mut page = PageRows::default();
-    page.json.reserve(items.len() * 2048);
-    page.json.push('[');
-    let by_id: HashMap<&str, &MappedColumn> =
-        cols.iter().map(|c| (c.column_id.as_str(), c)).collect();
+    page.rows.reserve(items.len());
+    let by_id: HashMap<&str, usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.column_id.as_str(), i))
+        .collect();
     // ON CONFLICT DO UPDATE cannot touch a row twice in one statement: an item the page holds
     // more than once is written from its last copy. id → (index of the last copy, copies).
     let ids: Vec<Option<i64>> = items.iter().map(|i| i.get("id").and_then(id_of)).collect();
@@ -215,8 +276,6 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
             *e = (n, e.1 + 1);
         }
     }
-    let mut raw = String::new();
-    let mut first = true;
     for (n, (item, id)) in items.iter().zip(&ids).enumerate() {
         let Some(item_id) = *id else {
             page.warn(format!(
@@ -238,30 +297,22 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
             _ => {}
         }
         page.ids.push(item_id);
-        if !first {
-            page.json.push(',');
-        }
-        first = false;
         let mut warnings: Vec<String> = Vec::new();
         let w = &mut warnings;
-        let out = &mut page.json;
-        out.push_str("{\"item_id\":");
-        out.push_str(&item_id.to_string());
         let name = text_field(item.get("name"), item_id, "name", w);
-        put_str(out, "name", name.as_deref());
         let group = item.get("group");
-        let gid = text_field(group.and_then(|g| g.get("id")), item_id, "group id", w);
-        put_str(out, "group_id", gid.as_deref());
-        let gtitle = text_field(
+        let group_id = text_field(group.and_then(|g| g.get("id")), item_id, "group id", w);
+        let group_title = text_field(
             group.and_then(|g| g.get("title")),
             item_id,
             "group title",
             w,
         );
-        put_str(out, "group_title", gtitle.as_deref());
         let state = match item.get("state") {
             None | Some(Value::Null) => "active",
-            Some(Value::String(s)) if STATES.contains(&s.as_str()) => s.as_str(),
+            Some(Value::String(s)) if STATES.contains(&s.as_str()) => {
+                STATES.iter().copied().find(|t| t == s).unwrap_or("active")
+            }
             Some(other) => {
                 w.push(format!(
                     "item {item_id}, state: unknown state {}; stored as 'active'",
@@ -270,16 +321,9 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
                 "active"
             }
         };
-        put_str(out, "state", Some(state));
-        put_key(out, "parent_item_id");
-        match item.pointer("/parent_item/id").and_then(id_of) {
-            Some(p) => out.push_str(&p.to_string()),
-            None => out.push_str("null"),
-        }
-        for field in ["created_at", "updated_at"] {
-            let ts = timestamp_field(item.get(field), item_id, field, w);
-            put_str(out, field, ts.as_deref());
-        }
+        let parent_item_id = item.pointer("/parent_item/id").and_then(id_of);
+        let created_at = timestamp_field(item.get("created_at"), item_id, "created_at", w);
+        let updated_at = timestamp_field(item.get("updated_at"), item_id, "updated_at", w);
 
         let cells: &[Value] = match item.get("column_values") {
             Some(Value::Array(a)) => a,
@@ -292,9 +336,9 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
                 &[]
             }
         };
-        let mut decoded: Vec<(&str, Decoded)> = Vec::with_capacity(cols.len());
+        let mut decoded: Vec<(usize, Decoded)> = Vec::with_capacity(cols.len());
         let mut seen: Vec<Cow<str>> = Vec::with_capacity(cells.len());
-        raw.clear();
+        let mut raw = String::with_capacity(64 + cells.len() * 96);
         raw.push('{');
         for cell in cells {
             let Some((obj, raw_cid)) = cell
@@ -328,16 +372,16 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
                         page.unmapped.push(cid.to_string());
                     }
                 }
-                Some(col) => {
+                Some(c) => {
                     // A repeated cell replaces the earlier one, as in `raw` (jsonb keeps the last key).
-                    let name = col.sql_name.as_str();
                     if repeated {
-                        decoded.retain(|(n, _)| *n != name);
+                        decoded.retain(|(i, _)| *i != c);
                     }
+                    let col = &cols[c];
                     match codec::decode(Some(&col.typ), obj, col.settings.as_ref()) {
                         Ok(mut d) => {
                             hit |= scrub_decoded(&mut d);
-                            decoded.push((name, d));
+                            decoded.push((c, d));
                         }
                         Err(e) => w.push(format!(
                             "item {item_id}, column \"{cid}\" ({}): {}; typed value set to NULL, raw keeps it",
@@ -349,23 +393,27 @@ pub fn build_rows(items: &[Value], cols: &[MappedColumn]) -> PageRows {
             if hit {
                 w.push(format!(
                     "item {item_id}, column \"{cid}\" ({}): \\u0000 replaced by U+FFFD",
-                    col.map_or("unmapped", |c| c.typ.as_str())
+                    col.map_or("unmapped", |c| cols[c].typ.as_str())
                 ));
             }
             seen.push(cid);
         }
         raw.push('}');
-        for (name, d) in &decoded {
-            put_key(out, name);
-            d.write_json(out);
-        }
-        put_key(out, "raw");
-        out.push_str(&raw);
-        out.push('}');
+        page.rows.push(Row {
+            item_id,
+            name,
+            group_id,
+            group_title,
+            state,
+            parent_item_id,
+            created_at,
+            updated_at,
+            cells: decoded,
+            raw,
+        });
         for w in warnings {
             page.warn(w);
         }
     }
-    page.json.push(']');
     page
 }

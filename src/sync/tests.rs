@@ -72,7 +72,8 @@ fn rows_decode_and_keep_raw() {
             {"id":"new_col","type":"text","text":"x","value":"\"x\""}]}),
     ];
     let page = build_rows(&items, &cols);
-    let rows: Value = serde_json::from_str(&page.json).expect(&page.json);
+    let json = page.json(&cols);
+    let rows: Value = serde_json::from_str(&json).expect(&json);
     let r = &rows[0];
     assert_eq!(r["item_id"], json!(18265984789i64));
     assert_eq!(r["name"], json!("A \"quoted\" name"));
@@ -112,16 +113,17 @@ fn assert_no_nul(v: &Value) {
 }
 
 /// The page's JSON parses, holds no U+0000 and no `\u0000` escape (which json and jsonb reject).
-fn parsed(page: &PageRows) -> Vec<Value> {
-    assert!(!page.json.contains('\0'));
-    let mut chars = page.json.chars();
+fn parsed(page: &PageRows, cols: &[MappedColumn]) -> Vec<Value> {
+    let json = page.json(cols);
+    assert!(!json.contains('\0'));
+    let mut chars = json.chars();
     while let Some(c) = chars.next() {
         if c == '\\' && chars.next() == Some('u') {
             let hex: String = chars.by_ref().take(4).collect();
-            assert_ne!(hex, "0000", "{}", page.json);
+            assert_ne!(hex, "0000", "{json}");
         }
     }
-    let rows: Value = serde_json::from_str(&page.json).expect(&page.json);
+    let rows: Value = serde_json::from_str(&json).expect(&json);
     assert_no_nul(&rows);
     page.warnings
         .iter()
@@ -169,7 +171,7 @@ fn nul_in_item_fields() {
         "created_at":"2026-01-05T10:12:00Z","updated_at":"2026-01-05T10:12:00Z",
         "column_values":[]})];
     let page = build_rows(&items, &[]);
-    let rows = parsed(&page);
+    let rows = parsed(&page, &[]);
     assert_eq!(rows[0]["name"], json!("a\u{FFFD}b"));
     assert_eq!(rows[0]["group_id"], json!("g\u{FFFD}"));
     assert_eq!(rows[0]["group_title"], json!("This\u{FFFD}sprint"));
@@ -207,7 +209,7 @@ fn nul_in_cells_and_raw() {
         {"id":"dd","type":"dropdown","text":null,"value":"{\"ids\":[1]}"},
         {"id":"new\u{0}","type":"text","text":"x","value":"\"x\""}]})];
     let page = build_rows(&items, &cols);
-    let rows = parsed(&page);
+    let rows = parsed(&page, &cols);
     let r = &rows[0];
     assert_eq!(r["notes"], json!("a\u{FFFD}b"));
     assert_eq!(r["blob"], json!({"k\u{FFFD}": "v\u{FFFD}", "t": "\\u0000"}));
@@ -246,7 +248,7 @@ fn malformed_items_are_stored_with_warnings() {
         json!({"id":"1","name":"last copy","column_values":[]}),
     ];
     let page = build_rows(&items, &cols);
-    let rows = parsed(&page);
+    let rows = parsed(&page, &cols);
     assert_eq!(page.ids, vec![2, 3, 4, 1]);
     let ids: Vec<i64> = rows.iter().filter_map(|r| r["item_id"].as_i64()).collect();
     assert_eq!(ids, page.ids);
@@ -308,13 +310,13 @@ fn repeated_ids_and_cells_keep_the_last() {
         })
         .collect();
     let page = build_rows(&items, &cols);
-    let rows = parsed(&page);
+    let rows = parsed(&page, &cols);
     assert_eq!(page.ids, vec![9]);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["name"], json!("copy 2"));
     assert_eq!(rows[0]["notes"], json!("b"));
     assert_eq!(rows[0]["raw"]["text0"]["text"], json!("b"));
-    assert_eq!(page.json.matches("\"notes\"").count(), 1);
+    assert_eq!(page.json(&cols).matches("\"notes\"").count(), 1);
     warned(&page, &["item 9 appeared 3 times in one page"]);
     warned(&page, &["item 9", "\"text0\" appeared twice"]);
 }
@@ -325,7 +327,7 @@ fn warnings_stay_bounded() {
         .map(|k| json!({"id": k, "state": "bogus"}))
         .collect();
     let page = build_rows(&items, &[]);
-    assert_eq!(parsed(&page).len(), 100);
+    assert_eq!(parsed(&page, &[]).len(), 100);
     assert_eq!(page.warning_count, 100);
     assert_eq!(page.warnings.len(), super::rows::MAX_WARNINGS);
 }
@@ -394,7 +396,7 @@ fn meta_scrubs_nul_and_skips_bad_columns() {
         {"id":"c\u{0}","type":"text","text":"v","value":"\"v\""},
         {"id":"status","type":"status","text":null,"value":"{\"index\":1}"}]})];
     let page = build_rows(&items, &cols);
-    let r = &parsed(&page)[0];
+    let r = &parsed(&page, &cols)[0];
     assert_eq!(r["c"], json!("v"));
     assert_eq!(r["status"], json!("Do\u{FFFD}ne"));
     assert!(page.unmapped.is_empty());
