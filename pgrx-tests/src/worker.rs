@@ -766,6 +766,92 @@ fn refresh_rounds(w: &mut W) -> T {
     )
 }
 
+/// monday_sync.max_workers = 3: the job workers claim jobs in parallel (pulls of different boards
+/// overlap), never two jobs of one board at once; the worker view shows each.
+fn several_workers(w: &mut W) -> T {
+    w.sql("ALTER SYSTEM SET monday_sync.max_workers = 3")?;
+    w.c.restart("fast")?;
+    w.reconnect()?;
+    let t = Instant::now();
+    while w.i64("SELECT count(DISTINCT pid) FROM monday_sync.worker WHERE state = 'idle'")? < 3 {
+        check(
+            t.elapsed() < Duration::from_secs(30),
+            "three job workers did not come up",
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    w.fake.with(|s| {
+        s.knobs.latency = Duration::from_millis(300);
+        s.world
+            .add_workspace(4_300_300, "Parallel", "open", "active");
+        for b in 0..6i64 {
+            s.world
+                .add_workspace_board(6_200_000 + b, &format!("Parallel {b}"), 4_300_300);
+            for k in 0..3 {
+                s.world.add_item(
+                    6_200_000 + b,
+                    crate::fake::world::FIRST_ITEM,
+                    62_000_000 + b * 10 + k,
+                    &format!("P{b}.{k}"),
+                );
+            }
+        }
+    });
+    let t = Instant::now();
+    // Six first pulls, and refreshes of the same boards queued behind them.
+    w.sql("SELECT monday_sync.track_workspace(4300300)")?;
+    w.sql(
+        "SELECT monday_sync.request_refresh(board_id) FROM monday_sync.boards
+          WHERE target_schema = 'parallel' AND parent_board_id IS NULL",
+    )?;
+    let open = "SELECT count(*) FROM monday_sync.jobs j JOIN monday_sync.boards b USING (board_id)
+                 WHERE b.target_schema = 'parallel' AND j.status IN ('queued', 'running')";
+    while w.i64(open)? > 0 {
+        check(
+            t.elapsed() < Duration::from_secs(60),
+            "the jobs did not finish",
+        )?;
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    w.fake.with(|s| s.knobs.latency = Duration::ZERO);
+    let jobs = "FROM monday_sync.jobs a JOIN monday_sync.jobs b2 ON a.jobid < b2.jobid
+                 AND tstzrange(a.started_at, a.finished_at) && tstzrange(b2.started_at, b2.finished_at)
+                JOIN monday_sync.boards x ON x.board_id = a.board_id AND x.target_schema = 'parallel'
+                JOIN monday_sync.boards y ON y.board_id = b2.board_id AND y.target_schema = 'parallel'";
+    let overlapping = w.i64(&format!(
+        "SELECT count(*) {jobs} WHERE a.board_id <> b2.board_id"
+    ))?;
+    let same_board = w.i64(&format!(
+        "SELECT count(*) {jobs} WHERE a.board_id = b2.board_id"
+    ))?;
+    let failed = w.i64(
+        "SELECT count(*) FROM monday_sync.jobs j JOIN monday_sync.boards b USING (board_id)
+          WHERE b.target_schema = 'parallel' AND j.status <> 'succeeded'",
+    )?;
+    let workers_used = w.i64("SELECT count(*) FROM monday_sync.worker WHERE jobs_done > 0")?;
+    // Back to one worker for the tests after this one.
+    w.sql(
+        "SELECT monday_sync.untrack_workspace(4300300);
+         SELECT monday_sync.untrack_board(board_id, drop_table => true) FROM monday_sync.boards
+          WHERE target_schema = 'parallel' AND parent_board_id IS NULL;
+         DROP SCHEMA parallel CASCADE;",
+    )?;
+    w.sql("ALTER SYSTEM RESET monday_sync.max_workers")?;
+    w.c.restart("fast")?;
+    w.reconnect()?;
+    w.worker_pid()?;
+    eq(&failed, &0, "every job succeeded")?;
+    check(
+        overlapping > 0,
+        "jobs of different boards ran at the same time",
+    )?;
+    eq(&same_board, &0, "two jobs of one board at once")?;
+    check(
+        workers_used >= 2,
+        &format!("{workers_used} of 3 workers ran jobs"),
+    )
+}
+
 fn worker_schedule(w: &mut W) -> T {
     let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[11]);
     w.sql(&format!(
@@ -1108,6 +1194,10 @@ pub fn run() -> Result<String, String> {
         (
             "refresh rounds: one probe settles the idle boards",
             refresh_rounds,
+        ),
+        (
+            "several job workers: in parallel, never two jobs of one board",
+            several_workers,
         ),
         (
             "the worker paces itself under a small budget",

@@ -42,6 +42,8 @@ pub static WEBHOOK_SETTLE: GucSetting<i32> = GucSetting::<i32>::new(2_000);
 pub static WEBHOOK_RETENTION: GucSetting<i32> = GucSetting::<i32>::new(7 * 86_400);
 pub static WEBHOOK_SILENCE: GucSetting<i32> = GucSetting::<i32>::new(3_600);
 pub static ACCOUNT_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Job workers (server start): they claim jobs in parallel, never two of one board.
+pub static MAX_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(1);
 /// Boards (with their subitems boards) one refresh round's probe asks about in one call; 1 turns
 /// rounds off (every refresh makes its own first call).
 pub static REFRESH_ROUND_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
@@ -113,6 +115,16 @@ pub fn init() {
             c"Database the monday_sync background worker connects to.",
             c"The worker waits quietly until this database and CREATE EXTENSION monday_sync exist.",
             &DATABASE,
+            GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_int_guc(
+            c"monday_sync.max_workers",
+            c"Job workers the launcher starts: they claim jobs in parallel, never two jobs of one board at once.",
+            c"1 to 8; each takes a background worker slot (max_worker_processes).",
+            &MAX_WORKERS,
+            1,
+            8,
             GucContext::Postmaster,
             GucFlags::default(),
         );

@@ -58,8 +58,32 @@ pub struct WorkerState {
 
 unsafe impl PGRXSharedMemory for WorkerState {}
 
-static WORKER: PgLwLock<WorkerState> = unsafe { PgLwLock::new(c"monday_sync worker") };
+/// Job workers at most (`monday_sync.max_workers`).
+pub const MAX_WORKERS: usize = 8;
+
+/// One slot per job worker; slot 0 is the primary (it also recovers after a restart, schedules and
+/// cleans up).
+#[derive(Copy, Clone, Default)]
+#[repr(C)]
+pub struct Workers {
+    slots: [WorkerState; MAX_WORKERS],
+}
+
+unsafe impl PGRXSharedMemory for Workers {}
+
+static WORKER: PgLwLock<Workers> = unsafe { PgLwLock::new(c"monday_sync worker") };
 static READY: AtomicBool = AtomicBool::new(false);
+/// This process's slot (a job worker's; 0 elsewhere).
+static MY_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn my_slot() -> usize {
+    MY_SLOT.load(Ordering::Relaxed)
+}
+
+/// The job workers to run: `monday_sync.max_workers`.
+fn workers_wanted() -> usize {
+    (settings::MAX_WORKERS.get().max(1) as usize).min(MAX_WORKERS)
+}
 
 pub fn init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
@@ -79,7 +103,8 @@ pub fn init() {
 }
 
 fn set_state(state: u8, jobid: i64, board_id: i64) {
-    let mut w = WORKER.exclusive();
+    let mut all = WORKER.exclusive();
+    let w = &mut all.slots[my_slot()];
     w.state = state;
     w.jobid = jobid;
     w.board_id = board_id;
@@ -110,7 +135,7 @@ fn worker_missing() -> Option<(String, String)> {
             "Add monday_sync to shared_preload_libraries and restart PostgreSQL, or call monday_sync.refresh_board / pull_board directly.".into(),
         ));
     }
-    let w = *WORKER.share();
+    let w = WORKER.share().slots[0];
     let mine = unsafe { pg_sys::MyDatabaseId };
     if !alive(w.pid) {
         return Some((
@@ -142,9 +167,12 @@ pub(crate) fn wake_on_commit() {
     }
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
         WAKE_REGISTERED.store(false, Ordering::Relaxed);
-        let latch = WORKER.share().latch;
-        if latch != 0 {
-            unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+        // Every job worker: whichever is idle claims the job.
+        let latches: Vec<usize> = WORKER.share().slots.iter().map(|w| w.latch).collect();
+        for latch in latches {
+            if latch != 0 {
+                unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+            }
         }
     });
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Abort, || {
@@ -246,8 +274,7 @@ fn worker_row() -> TableIterator<
         name!(jobs_done, i64),
     ),
 > {
-    let row = if READY.load(Ordering::Acquire) {
-        let w = *WORKER.share();
+    let describe = |w: WorkerState| {
         let up = alive(w.pid);
         (
             up.then_some(w.pid),
@@ -270,10 +297,18 @@ fn worker_row() -> TableIterator<
             up.then_some(w.since_us),
             w.jobs_done,
         )
-    } else {
-        (None, "not preloaded".to_string(), None, None, None, None, 0)
     };
-    TableIterator::new(std::iter::once(row))
+    // One row per job worker (monday_sync.max_workers).
+    let rows: Vec<_> = if READY.load(Ordering::Acquire) {
+        let all = *WORKER.share();
+        all.slots[..workers_wanted()]
+            .iter()
+            .map(|w| describe(*w))
+            .collect()
+    } else {
+        vec![(None, "not preloaded".to_string(), None, None, None, None, 0)]
+    };
+    TableIterator::new(rows.into_iter())
 }
 
 // ---------- transactions of the worker ----------
@@ -438,19 +473,34 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
     let mut said = false;
     // The job worker and the webhook worker, each started again whenever it stops (SIGTERM to it,
     // its database dropped, a failure); a stopping worker wakes this loop (bgw_notify_pid).
-    let mut job: Option<DynamicBackgroundWorker> = None;
+    let n = workers_wanted();
+    let mut jobs: Vec<Option<DynamicBackgroundWorker>> = (0..n).map(|_| None).collect();
     let mut hooks: Option<DynamicBackgroundWorker> = None;
+    let names: Vec<String> = (0..n)
+        .map(|i| {
+            if i == 0 {
+                "monday_sync worker".to_string()
+            } else {
+                format!("monday_sync worker {}", i + 1)
+            }
+        })
+        .collect();
     loop {
         if database_exists(&db) {
             said = false;
-            for (slot, name, function) in [
-                (&mut job, "monday_sync worker", "monday_sync_worker_main"),
-                (
-                    &mut hooks,
-                    "monday_sync webhooks",
-                    "monday_sync_webhooks_main",
-                ),
-            ] {
+            let mut wanted: Vec<(&mut Option<DynamicBackgroundWorker>, &str, &str, usize)> = jobs
+                .iter_mut()
+                .zip(&names)
+                .enumerate()
+                .map(|(i, (slot, name))| (slot, name.as_str(), "monday_sync_worker_main", i))
+                .collect();
+            wanted.push((
+                &mut hooks,
+                "monday_sync webhooks",
+                "monday_sync_webhooks_main",
+                0,
+            ));
+            for (slot, name, function, index) in wanted {
                 let running = slot.as_ref().is_some_and(|w| {
                     matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted))
                 });
@@ -459,9 +509,10 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
                 }
                 *slot = None;
                 match BackgroundWorkerBuilder::new(name)
-                    .set_type(name)
+                    .set_type(if function == "monday_sync_worker_main" { "monday_sync worker" } else { name })
                     .set_function(function)
                     .set_library("monday_sync")
+                    .set_argument((index as i64).into_datum())
                     .enable_spi_access()
                     .set_notify_pid(unsafe { pg_sys::MyProcPid })
                     .load_dynamic()
@@ -475,9 +526,11 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
                 log!("monday_sync launcher: waiting for database \"{db}\" (monday_sync.database)");
                 said = true;
             }
-            let mut w = WORKER.exclusive();
-            w.state = 1;
-            w.pid = 0;
+            let mut all = WORKER.exclusive();
+            for w in all.slots.iter_mut() {
+                w.state = 1;
+                w.pid = 0;
+            }
         }
         if !BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {
             return;
@@ -488,13 +541,18 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
 
 #[pg_guard]
 #[no_mangle]
-pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
+pub extern "C-unwind" fn monday_sync_worker_main(arg: pg_sys::Datum) {
+    let slot =
+        (unsafe { i64::from_datum(arg, false) }.unwrap_or(0).max(0) as usize).min(MAX_WORKERS - 1);
+    MY_SLOT.store(slot, Ordering::Relaxed);
+    let primary = slot == 0;
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     // SIGTERM (shutdown, pg_terminate_backend) ends the worker at the next interrupt check, even
     // in the middle of an HTTP wait: Postgres' own handler.
     unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die)) };
     {
-        let mut w = WORKER.exclusive();
+        let mut all = WORKER.exclusive();
+        let w = &mut all.slots[slot];
         *w = WorkerState {
             pid: unsafe { pg_sys::MyProcPid },
             latch: unsafe { std::ptr::addr_of_mut!((*pg_sys::MyProc).procLatch) } as usize,
@@ -510,8 +568,9 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
     // A lock someone holds (a table owner's LOCK TABLE, a request left uncommitted) fails the step
     // after 30 s instead of stalling the worker; the job is retried later.
     super::security::pin_session_setting("lock_timeout", "30s");
-    WORKER.exclusive().dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    WORKER.exclusive().slots[slot].dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let mut recovered = false;
+    let mut last_recover: Option<Instant> = None;
     let mut last_cleanup: Option<Instant> = None;
     // The version found while waiting for ALTER EXTENSION monday_sync UPDATE (logged once).
     let mut waited_for_update: Option<String> = None;
@@ -545,10 +604,18 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
                 continue;
             }
         }
-        if !recovered {
+        // The primary recovers what stopped workers left (at its start, then every minute),
+        // cleans up and schedules; every job worker claims and runs jobs.
+        if primary
+            && (!recovered || last_recover.is_none_or(|t| t.elapsed() > Duration::from_secs(60)))
+        {
+            last_recover = Some(Instant::now());
+            let first = !recovered;
             match in_tx(|| {
                 recover();
-                budget::seed_from_history();
+                if first {
+                    budget::seed_from_history();
+                }
                 Ok(())
             }) {
                 Ok(()) => recovered = true,
@@ -558,7 +625,7 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
                 ),
             }
         }
-        if last_cleanup.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+        if primary && last_cleanup.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             last_cleanup = Some(Instant::now());
             let _ = in_tx(|| {
                 exec(
@@ -570,7 +637,9 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
             });
         }
         if let Err(e) = in_tx(|| {
-            schedule();
+            if primary {
+                schedule();
+            }
             Ok(())
         }) {
             warning!(
@@ -586,10 +655,10 @@ pub extern "C-unwind" fn monday_sync_worker_main(_arg: pg_sys::Datum) {
                 jobs.extend(claim_refreshes(ROUND_JOBS));
                 let n = jobs.len() as i64;
                 round(jobs);
-                WORKER.exclusive().jobs_done += n;
+                WORKER.exclusive().slots[slot].jobs_done += n;
             } else {
                 run(job);
-                WORKER.exclusive().jobs_done += 1;
+                WORKER.exclusive().slots[slot].jobs_done += 1;
             }
             reload_if_asked();
         }
@@ -632,28 +701,52 @@ fn database_exists(db: &str) -> bool {
 }
 
 /// Runs left `running` by a crash or a restart: failed, and their jobs queued again.
+/// The advisory-lock key of a running job: the worker running it holds it (session-level) from
+/// its claim to its end, so a job marked running whose lock nobody holds was left by a worker that
+/// stopped (a crash, a restart, pg_terminate_backend).
+const JOB_LOCK: &str = "1835955555, (jobid % 2147483647)::int";
+
+/// Jobs left `running` by a worker that stopped: their runs failed, the jobs queued again (or
+/// failed, after the last attempt). The primary worker runs this at its start and every minute.
 fn recover() {
+    // In this transaction's own locks: released at its end; a job another worker runs is skipped.
+    let stale: Vec<i64> = Spi::connect_mut(|c| {
+        c.update(
+            &format!(
+                "SELECT jobid FROM (SELECT jobid FROM monday_sync.jobs WHERE status = 'running' OFFSET 0) r
+                  WHERE pg_catalog.pg_try_advisory_xact_lock({JOB_LOCK})"
+            ),
+            None,
+            &[],
+        )?
+        .map(|r| r.get::<i64>(1).map(|v| v.unwrap_or(0)))
+        .collect::<Result<Vec<_>, _>>()
+    })
+    .unwrap_or_default();
+    if stale.is_empty() {
+        return;
+    }
     let n = exec(
         "UPDATE monday_sync.sync_runs SET status = 'failed', finished_at = clock_timestamp(),
-                message = 'server restarted: the worker stopped during this run (crash, restart or pg_terminate_backend); its job runs again'
-          WHERE status IN ('starting', 'running') AND jobid IS NOT NULL",
-        &[],
+                message = 'server restarted (or its worker stopped) during this run: crash, restart or pg_terminate_backend; its job runs again'
+          WHERE status IN ('starting', 'running') AND jobid = ANY ($1)",
+        &[stale.clone().into()],
     );
     let max = settings::MAX_ATTEMPTS.get();
     // A job that was running goes back to the queue unless an equal job is queued already.
     let requeued = exec(
         "UPDATE monday_sync.jobs j SET status = CASE WHEN j.attempts < $1 THEN 'queued' ELSE 'failed' END,
                 finished_at = now(), not_before = now(), last_error = 'server restarted'
-          WHERE j.status = 'running'
+          WHERE j.status = 'running' AND j.jobid = ANY ($2)
             AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs q
                              WHERE q.board_id = j.board_id AND q.command = j.command AND q.status = 'queued')",
-        &[max.into()],
+        &[max.into(), stale.clone().into()],
     );
     let merged = exec(
         "UPDATE monday_sync.jobs SET status = 'failed', finished_at = now(),
                 last_error = 'server restarted; an equal job is queued'
-          WHERE status = 'running'",
-        &[],
+          WHERE status = 'running' AND jobid = ANY ($1)",
+        &[stale.into()],
     );
     if n + requeued + merged > 0 {
         log!(
@@ -822,17 +915,35 @@ struct Job {
     attempts: i32,
 }
 
+/// Claims are made one at a time across the job workers (this transaction lock), so "no job of
+/// this board is running" holds when a job is claimed: jobs of one board never run at once, and a
+/// board's writes stay in order. A board-less job (the account, workspaces) waits for a running
+/// one of its command. The claimed job's lock (`JOB_LOCK`) is taken in the same transaction.
+const CLAIMABLE: &str = "status = 'queued' AND not_before <= now()
+    AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs r
+                     WHERE r.status = 'running'
+                       AND r.board_id IS NOT DISTINCT FROM q.board_id
+                       AND (q.board_id IS NOT NULL OR r.command = q.command))";
+
 fn claim() -> Option<Job> {
     in_tx(|| {
         Ok(Spi::connect_mut(|c| {
+            c.update(
+                "SELECT pg_catalog.pg_advisory_xact_lock(1835955556)",
+                None,
+                &[],
+            )?;
             let t = c.update(
-                "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
-                        started_at = now(), finished_at = NULL
-                  WHERE jobid = (SELECT jobid FROM monday_sync.jobs
-                                  WHERE status = 'queued' AND not_before <= now()
-                                  ORDER BY not_before, jobid
-                                  FOR UPDATE SKIP LOCKED LIMIT 1)
-                 RETURNING jobid, board_id, command, attempts",
+                &format!(
+                    "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
+                            started_at = now(), finished_at = NULL
+                      WHERE jobid = (SELECT jobid FROM monday_sync.jobs q
+                                      WHERE {CLAIMABLE}
+                                      ORDER BY not_before, jobid
+                                      FOR UPDATE SKIP LOCKED LIMIT 1)
+                     RETURNING jobid, board_id, command, attempts,
+                               pg_catalog.pg_advisory_lock({JOB_LOCK}) IS NULL"
+                ),
                 None,
                 &[],
             )?;
@@ -861,13 +972,21 @@ fn claim_refreshes(limit: i64) -> Vec<Job> {
     in_tx(|| {
         Ok(Spi::connect_mut(|c| {
             c.update(
-                "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
-                        started_at = now(), finished_at = NULL
-                  WHERE jobid IN (SELECT jobid FROM monday_sync.jobs
-                                   WHERE status = 'queued' AND command = 'refresh' AND not_before <= now()
-                                   ORDER BY not_before, jobid
-                                   FOR UPDATE SKIP LOCKED LIMIT $1)
-                 RETURNING jobid, board_id, command, attempts",
+                "SELECT pg_catalog.pg_advisory_xact_lock(1835955556)",
+                None,
+                &[],
+            )?;
+            c.update(
+                &format!(
+                    "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
+                            started_at = now(), finished_at = NULL
+                      WHERE jobid IN (SELECT jobid FROM monday_sync.jobs q
+                                       WHERE {CLAIMABLE} AND command = 'refresh'
+                                       ORDER BY not_before, jobid
+                                       FOR UPDATE SKIP LOCKED LIMIT $1)
+                     RETURNING jobid, board_id, command, attempts,
+                               pg_catalog.pg_advisory_lock({JOB_LOCK}) IS NULL"
+                ),
                 None,
                 &[limit.into()],
             )?
@@ -1157,6 +1276,17 @@ fn finish_job(job: &Job, result: Result<Done, Failure>, runid: Option<i64>) {
             failure_of(e).text()
         );
     }
+    // The job is no longer this worker's (its claim lock goes, recorded or not).
+    let _ = in_tx(|| {
+        exec(
+            &format!(
+                "SELECT pg_catalog.pg_advisory_unlock({})",
+                JOB_LOCK.replace("jobid", "$1")
+            ),
+            &[job.jobid.into()],
+        );
+        Ok(())
+    });
     if status == "failed" && final_status == "failed" && !merged {
         warning!(
             "monday_sync worker: job {} ({} of board {}) failed for good after {} attempt(s): {message}",
