@@ -931,7 +931,16 @@ pub fn rounds() -> Result<(), String> {
             );
         }
     }
-    let mut w = crate::writeback::start_with(world, &["jit = off", "log_min_messages = warning"])?;
+    // No daily limit: the benchmark makes tens of thousands of calls (the budget is seeded from
+    // the run history after the restarts below).
+    let mut w = crate::writeback::start_with(
+        world,
+        &[
+            "jit = off",
+            "log_min_messages = warning",
+            "monday_sync.daily_call_limit = 0",
+        ],
+    )?;
     let t = Instant::now();
     w.sql("SELECT monday_sync.track_workspace(4400000)")?;
     while w.i64("SELECT count(*) FROM monday_sync.jobs WHERE command = 'pull' AND status IN ('queued', 'running')")? > 0 {
@@ -1032,5 +1041,68 @@ pub fn rounds() -> Result<(), String> {
             5,
         )?;
     }
+    // Several job workers: a full pull of each of the 200 boards (one call each) with 100 ms of
+    // latency per call, with monday_sync.max_workers = 1 and then 4.
+    // The complexity budget is not what is measured here: the fake's and ours are raised so that
+    // only the workers and the latency count (200 first pages of 500-item walks would otherwise
+    // wait for monday's minute window).
+    println!(" {BOARDS} pull jobs at 100 ms latency per call (complexity budget out of the way):");
+    w.fake.with(|s| {
+        s.knobs.latency = Duration::from_millis(100);
+        s.knobs.budget_per_minute = 10_000_000_000;
+    });
+    w.sql("ALTER SYSTEM SET monday_sync.complexity_per_minute = 1000000000")?;
+    for workers in ["1", "4"] {
+        w.sql(&format!(
+            "ALTER SYSTEM SET monday_sync.max_workers = {workers}"
+        ))?;
+        w.c.restart("fast")?;
+        w.db = w.c.connect(crate::writeback::DB)?;
+        let t = Instant::now();
+        while w.i64("SELECT count(*) FROM monday_sync.worker WHERE state = 'idle'")?
+            < workers.parse::<i64>().unwrap_or(1)
+        {
+            if t.elapsed() > Duration::from_secs(30) {
+                return Err(format!("{workers} job workers did not come up"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        w.fake.clear_log();
+        let t = Instant::now();
+        let jobs: Vec<i64> =
+            w.db.query(
+                "SELECT monday_sync.request_pull(board_id) FROM monday_sync.boards
+                  WHERE target_schema = 'rounds' AND parent_board_id IS NULL",
+                &[],
+            )
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| r.get::<_, i64>(0))
+            .collect();
+        loop {
+            let left = w.i64(&format!(
+                "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status IN ('queued', 'running')"
+            ))?;
+            if left == 0 {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(600) {
+                return Err(format!("{left} pull jobs still open after 10 minutes"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let ok = w.i64(&format!(
+            "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status = 'succeeded'"
+        ))?;
+        println!(
+            "  max_workers = {workers}: {ok} of {} jobs succeeded in {secs:.2} s ({:.1} jobs/s), {} API calls",
+            jobs.len(),
+            jobs.len() as f64 / secs,
+            w.fake.log().len()
+        );
+    }
+    w.sql("ALTER SYSTEM RESET monday_sync.max_workers")?;
+    w.sql("ALTER SYSTEM RESET monday_sync.complexity_per_minute")?;
     Ok(())
 }

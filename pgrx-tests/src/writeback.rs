@@ -15,7 +15,7 @@ type T = Result<(), String>;
 type Test = (&'static str, fn(&mut W) -> T);
 
 const TOKEN: &str = "fake-token-write-7a3c";
-const DB: &str = "mswrite";
+pub const DB: &str = "mswrite";
 const PORT: u16 = 28840;
 const LISTEN: u16 = 28841;
 const TABLE: &str = "public.q3_launch_plan";
