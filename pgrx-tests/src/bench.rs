@@ -1049,7 +1049,7 @@ pub fn rounds() -> Result<(), String> {
     println!(" {BOARDS} pull jobs at 100 ms latency per call (complexity budget out of the way):");
     w.fake.with(|s| {
         s.knobs.latency = Duration::from_millis(100);
-        s.knobs.budget_per_minute = 10_000_000_000;
+        s.knobs.budget_per_minute = 2_000_000_000;
     });
     w.sql("ALTER SYSTEM SET monday_sync.complexity_per_minute = 1000000000")?;
     for workers in ["1", "4"] {
