@@ -25,6 +25,7 @@ use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, Spi};
 use pgrx::PgMemoryContexts;
 use serde_json::Value;
+use serde_json_borrow::Value as Item;
 use std::borrow::Cow;
 use std::ffi::CStr;
 
@@ -548,9 +549,15 @@ impl Writer {
         }
     }
 
-    /// Writes one page into the board's own table (by OID), with its owner's rights; the ids go to
+    /// Writes items into the board's own table (by OID), with its owner's rights; the ids go to
     /// the walk's seen-set when `seen`.
     pub fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> R<Vec<i64>> {
+        let items: Vec<Item> = items.iter().map(Item::from).collect();
+        self.write_page(&items, stats, seen)
+    }
+
+    /// [`write`](Self::write) for a page parsed borrowed (`crate::api::client::data_of`).
+    pub fn write_page(&mut self, items: &[Item], stats: &mut Stats, seen: bool) -> R<Vec<i64>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -561,17 +568,17 @@ impl Writer {
         // the kept plan lives in its own context).
         let ids = unsafe {
             self.page_memory
-                .switch_to(|_| Self::write_page(prepared, cols, &target, items, stats, seen))
+                .switch_to(|_| Self::write_rows(prepared, cols, &target, items, stats, seen))
         };
         unsafe { self.page_memory.reset() };
         Ok(ids)
     }
 
-    fn write_page(
+    fn write_rows(
         prepared: &mut Option<Prepared>,
         cols: &[MappedColumn],
         target: &Target,
-        items: &[Value],
+        items: &[Item],
         stats: &mut Stats,
         seen: bool,
     ) -> Vec<i64> {
