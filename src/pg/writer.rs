@@ -18,14 +18,14 @@ use super::spi::{exec, one, q, spi_fail};
 use super::track::Tracked;
 use crate::codec::{write_json_string, Decoded};
 use crate::sync::names::FIXED_COLUMNS;
-use crate::sync::rows::{build_rows, MappedColumn, PageRows, Row};
+use crate::sync::rows::{build_rows, raw_text, write_number, MappedColumn, PageRows, Row};
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::pg_sys::{self, jbvType, Datum, JsonbIteratorToken, Oid};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, Spi};
 use pgrx::PgMemoryContexts;
 use serde_json::Value;
-use serde_json_borrow::Value as Item;
+use serde_json_borrow::{ObjectAsVec, Value as Item};
 use std::borrow::Cow;
 use std::ffi::CStr;
 
@@ -131,8 +131,8 @@ enum Val<'a> {
     Null,
     Int(i64),
     Str(&'a str),
-    /// JSON text (`raw`).
-    JsonText(&'a str),
+    /// `raw`'s cells.
+    Raw(&'a [(Cow<'a, str>, &'a ObjectAsVec<'a>)]),
     Decoded(&'a Decoded),
 }
 
@@ -332,7 +332,7 @@ fn value<'a>(row: &'a Row, field: Field) -> Val<'a> {
         Field::ParentItemId => row.parent_item_id.map_or(Val::Null, Val::Int),
         Field::CreatedAt => t(&row.created_at),
         Field::UpdatedAt => t(&row.updated_at),
-        Field::Raw => Val::JsonText(&row.raw),
+        Field::Raw => Val::Raw(&row.raw),
         Field::Cell(c) => row
             .cells
             .iter()
@@ -357,8 +357,7 @@ fn scalar_text<'a>(v: &'a Val, json: bool) -> Option<Cow<'a, str>> {
         Val::Int(i) => Some(Cow::Owned(i.to_string())),
         Val::Str(s) if json => Some(quoted(s)),
         Val::Str(s) => Some(Cow::Borrowed(s)),
-        Val::JsonText(t) if t.trim() == "null" => None,
-        Val::JsonText(t) => Some(Cow::Borrowed(t)),
+        Val::Raw(cells) => Some(Cow::Owned(raw_text(cells))),
         Val::Decoded(d) => match d {
             Decoded::Null => None,
             Decoded::Text(s) if json => Some(quoted(s)),
@@ -402,7 +401,7 @@ fn array_elems(v: &Val, json: bool, column: &str) -> Option<Vec<Option<String>>>
     };
     match v {
         Val::Null => None,
-        Val::JsonText(t) => from_json(t),
+        Val::Raw(cells) => from_json(&raw_text(cells)),
         Val::Decoded(Decoded::Null) => None,
         Val::Decoded(Decoded::BigIntArray(ids)) => {
             Some(ids.iter().map(|i| Some(i.to_string())).collect())
@@ -461,6 +460,10 @@ unsafe fn call_input(inp: &mut Input, text: Option<&str>, buf: &mut Vec<u8>) -> 
 
 unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
     match conv {
+        Conv::Scalar(inp) if inp.typid == pg_sys::JSONBOID && matches!(v, Val::Raw(_)) => {
+            let Val::Raw(cells) = v else { unreachable!() };
+            (raw_jsonb(cells), false)
+        }
         Conv::Int8(_) if matches!(v, Val::Int(_)) => {
             let Val::Int(i) = v else { unreachable!() };
             (Datum::from(*i), false)
@@ -508,6 +511,107 @@ unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
             );
             (Datum::from(arr), false)
         }
+    }
+}
+
+/// `raw` as jsonb, built from the page's parsed cells with jsonb's own builder (`pushJsonbValue`,
+/// which `jsonb_in` drives from JSON text): no JSON text is written for `jsonb_in` to lex again.
+/// The builder sorts the keys and keeps a repeated key's last value, as from text; numbers go
+/// through `numeric_in` on the text `raw_text` writes (integers through `int64_to_numeric`, the
+/// same value); U+0000 becomes U+FFFD as in `raw_text`. The same jsonb, byte for byte.
+unsafe fn raw_jsonb(cells: &[(Cow<str>, &ObjectAsVec)]) -> Datum {
+    let mut b = JsonbBuild {
+        state: std::ptr::null_mut(),
+        keep: Vec::new(),
+        num: String::new(),
+    };
+    b.token(JsonbIteratorToken::WJB_BEGIN_OBJECT);
+    for (cid, obj) in cells {
+        b.string(JsonbIteratorToken::WJB_KEY, cid);
+        b.object(obj);
+    }
+    let v = b.token(JsonbIteratorToken::WJB_END_OBJECT);
+    Datum::from(pg_sys::JsonbValueToJsonb(v))
+}
+
+struct JsonbBuild {
+    state: *mut pg_sys::JsonbParseState,
+    /// Texts with U+0000 replaced: the builder points into them until the jsonb is made.
+    keep: Vec<String>,
+    num: String,
+}
+
+impl JsonbBuild {
+    unsafe fn token(&mut self, t: JsonbIteratorToken::Type) -> *mut pg_sys::JsonbValue {
+        pg_sys::pushJsonbValue(&mut self.state, t, std::ptr::null_mut())
+    }
+
+    unsafe fn scalar(&mut self, t: JsonbIteratorToken::Type, mut v: pg_sys::JsonbValue) {
+        pg_sys::pushJsonbValue(&mut self.state, t, &mut v);
+    }
+
+    unsafe fn string(&mut self, t: JsonbIteratorToken::Type, s: &str) {
+        let (ptr, len) = if s.contains('\0') {
+            self.keep.push(s.replace('\0', "\u{FFFD}"));
+            let k = self.keep.last().expect("pushed");
+            (k.as_ptr(), k.len())
+        } else {
+            (s.as_ptr(), s.len())
+        };
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        v.type_ = jbvType::jbvString;
+        v.val.string.len = len as i32;
+        v.val.string.val = ptr as *mut std::ffi::c_char;
+        self.scalar(t, v);
+    }
+
+    unsafe fn value(&mut self, t: JsonbIteratorToken::Type, x: &Item) {
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        match x {
+            Item::Null => v.type_ = jbvType::jbvNull,
+            Item::Bool(b) => {
+                v.type_ = jbvType::jbvBool;
+                v.val.boolean = *b;
+            }
+            Item::Number(n) => {
+                v.type_ = jbvType::jbvNumeric;
+                v.val.numeric = match n.as_i64() {
+                    Some(i) => pg_sys::int64_to_numeric(i),
+                    None => {
+                        self.num.clear();
+                        write_number(&mut self.num, n);
+                        self.num.push('\0');
+                        let d = pg_sys::OidInputFunctionCall(
+                            Oid::from(pg_sys::F_NUMERIC_IN),
+                            self.num.as_mut_ptr() as *mut std::ffi::c_char,
+                            pg_sys::NUMERICOID,
+                            -1,
+                        );
+                        d.cast_mut_ptr()
+                    }
+                };
+            }
+            Item::Str(s) => return self.string(t, s),
+            Item::Array(a) => {
+                self.token(JsonbIteratorToken::WJB_BEGIN_ARRAY);
+                for e in a {
+                    self.value(JsonbIteratorToken::WJB_ELEM, e);
+                }
+                self.token(JsonbIteratorToken::WJB_END_ARRAY);
+                return;
+            }
+            Item::Object(o) => return self.object(o),
+        }
+        self.scalar(t, v);
+    }
+
+    unsafe fn object(&mut self, o: &ObjectAsVec) {
+        self.token(JsonbIteratorToken::WJB_BEGIN_OBJECT);
+        for (k, x) in o.iter() {
+            self.string(JsonbIteratorToken::WJB_KEY, k);
+            self.value(JsonbIteratorToken::WJB_VALUE, x);
+        }
+        self.token(JsonbIteratorToken::WJB_END_OBJECT);
     }
 }
 

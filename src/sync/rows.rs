@@ -45,8 +45,39 @@ pub struct Row<'a> {
     /// (index into the mapping, decoded value), in the order the cells came; a repeated cell
     /// keeps its last value. Columns without a cell (or whose cell did not decode) are absent.
     pub cells: Vec<(usize, Decoded)>,
-    /// The cells as fetched: `{"<column id>": {…}, …}`, JSON text.
-    pub raw: String,
+    /// The cells as fetched, in their order: `raw` is `{"<column id>": {…}, …}` ([`raw_text`];
+    /// the writer builds the jsonb from them directly).
+    pub raw: RawCells<'a>,
+}
+
+/// (column id, the cell as fetched), U+0000 in the id already replaced.
+pub type RawCells<'a> = Vec<(Cow<'a, str>, &'a ObjectAsVec<'a>)>;
+
+/// `raw`'s JSON text: `{"<column id>": {…}, …}`, U+0000 replaced by U+FFFD in every string and
+/// key. A repeated column id is written each time (jsonb keeps the last).
+pub fn raw_text(cells: &[(Cow<str>, &ObjectAsVec)]) -> String {
+    let mut raw = String::with_capacity(64 + cells.len() * 96);
+    raw.push('{');
+    for (i, (cid, obj)) in cells.iter().enumerate() {
+        if i > 0 {
+            raw.push(',');
+        }
+        write_json_string(&mut raw, cid);
+        raw.push(':');
+        write_object(&mut raw, obj);
+    }
+    raw.push('}');
+    raw
+}
+
+/// Whether a U+0000 is in any string or key of `v`.
+fn has_nul(v: &Item) -> bool {
+    match v {
+        Item::Str(s) => s.contains('\0'),
+        Item::Array(a) => a.iter().any(has_nul),
+        Item::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -77,7 +108,7 @@ impl PageRows<'_> {
     /// The page as one JSON array for `json_populate_recordset`:
     /// `[{"item_id":…, "name":…, …, "<sql name>": <decoded>, "raw": {…}}, …]`.
     pub fn json(&self, cols: &[MappedColumn]) -> String {
-        let mut out = String::with_capacity(self.rows.iter().map(|r| r.raw.len() + 512).sum());
+        let mut out = String::with_capacity(self.rows.len() * 2048);
         out.push('[');
         for (i, r) in self.rows.iter().enumerate() {
             if i > 0 {
@@ -103,7 +134,7 @@ impl PageRows<'_> {
                 d.write_json(&mut out);
             }
             put_key(&mut out, "raw");
-            out.push_str(&r.raw);
+            out.push_str(&raw_text(&r.raw));
             out.push('}');
         }
         out.push(']');
@@ -257,21 +288,7 @@ fn write_value(out: &mut String, v: &Item) -> bool {
     match v {
         Item::Null => out.push_str("null"),
         Item::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Item::Number(n) => {
-            // As serde_json writes it (a float keeps its `.0`: jsonb keeps the scale).
-            if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else {
-                match n.as_f64().and_then(serde_json::Number::from_f64) {
-                    Some(f) => {
-                        let _ = write!(out, "{f}");
-                    }
-                    None => out.push_str("null"),
-                }
-            }
-        }
+        Item::Number(n) => write_number(out, n),
         Item::Str(s) => return write_scrubbed(out, s),
         Item::Array(a) => {
             let mut hit = false;
@@ -288,6 +305,22 @@ fn write_value(out: &mut String, v: &Item) -> bool {
         Item::Object(m) => return write_object(out, m),
     }
     false
+}
+
+/// A number as serde_json writes it (a float keeps its `.0`: jsonb keeps the scale).
+pub fn write_number(out: &mut String, n: &serde_json_borrow::Number) {
+    if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else {
+        match n.as_f64().and_then(serde_json::Number::from_f64) {
+            Some(f) => {
+                let _ = write!(out, "{f}");
+            }
+            None => out.push_str("null"),
+        }
+    }
 }
 
 /// Builds the rows of one page from its items (parsed borrowed: [`crate::api::client::data_of`];
@@ -374,8 +407,7 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
         };
         let mut decoded: Vec<(usize, Decoded)> = Vec::with_capacity(cols.len());
         let mut seen: Vec<Cow<str>> = Vec::with_capacity(cells.len());
-        let mut raw = String::with_capacity(64 + cells.len() * 96);
-        raw.push('{');
+        let mut raw: RawCells = Vec::with_capacity(cells.len());
         for cell in cells {
             let Some((obj, raw_cid)) = cell
                 .as_object()
@@ -396,12 +428,8 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
             }
             let col = by_id.get(cid.as_ref()).copied();
             let mut hit = matches!(cid, Cow::Owned(_));
-            if !seen.is_empty() {
-                raw.push(',');
-            }
-            write_json_string(&mut raw, &cid);
-            raw.push(':');
-            hit |= write_object(&mut raw, obj);
+            hit |= obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
+            raw.push((cid.clone(), obj));
             match col {
                 None => {
                     if !page.unmapped.iter().any(|u| *u == cid) {
@@ -434,7 +462,6 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
             }
             seen.push(cid);
         }
-        raw.push('}');
         page.rows.push(Row {
             item_id,
             name,
