@@ -20,7 +20,7 @@ use crate::codec::{write_json_string, Decoded};
 use crate::sync::names::FIXED_COLUMNS;
 use crate::sync::rows::{build_rows, raw_text, write_number, MappedColumn, PageRows, Row};
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::{self, jbvType, Datum, JsonbIteratorToken, Oid};
+use pgrx::pg_sys::{self, jbvType, Datum, Oid};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, Spi};
 use pgrx::PgMemoryContexts;
@@ -514,43 +514,53 @@ unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
     }
 }
 
-/// `raw` as jsonb, built from the page's parsed cells with jsonb's own builder (`pushJsonbValue`,
-/// which `jsonb_in` drives from JSON text): no JSON text is written for `jsonb_in` to lex again.
-/// The builder sorts the keys and keeps a repeated key's last value, as from text; numbers go
-/// through `numeric_in` on the text `raw_text` writes (integers through `int64_to_numeric`, the
-/// same value); U+0000 becomes U+FFFD as in `raw_text`. The same jsonb, byte for byte.
+/// `raw` as jsonb, built from the page's parsed cells: the `JsonbValue` tree that `jsonb_in` would
+/// build from `raw`'s JSON text, made in Rust and turned into a jsonb by one `JsonbValueToJsonb`
+/// call per row — no JSON text written and lexed again. Each object's keys are sorted and a
+/// repeated key keeps its last value as `pushJsonbValue` does it (`uniqueifyJsonbObject`: length,
+/// then bytes, then the later pair first, the first of equal keys kept); numbers go through
+/// `numeric_in` on the text `raw_text` writes (integers through `int64_to_numeric`, the same
+/// value); U+0000 becomes U+FFFD as in `raw_text`. The same jsonb, byte for byte.
 unsafe fn raw_jsonb(cells: &[(Cow<str>, &ObjectAsVec)]) -> Datum {
-    let mut b = JsonbBuild {
-        state: std::ptr::null_mut(),
-        keep: Vec::new(),
-        num: String::new(),
-    };
-    b.token(JsonbIteratorToken::WJB_BEGIN_OBJECT);
-    for (cid, obj) in cells {
-        b.string(JsonbIteratorToken::WJB_KEY, cid);
-        b.object(obj);
+    let mut t = JsonbTree::default();
+    let mut pairs = Vec::with_capacity(cells.len());
+    for (i, (cid, obj)) in cells.iter().enumerate() {
+        let key = t.string(cid);
+        let value = t.object(obj);
+        pairs.push(pg_sys::JsonbPair {
+            key,
+            value,
+            order: i as u32,
+        });
     }
-    let v = b.token(JsonbIteratorToken::WJB_END_OBJECT);
-    Datum::from(pg_sys::JsonbValueToJsonb(v))
+    let mut top = t.pairs(pairs);
+    Datum::from(pg_sys::JsonbValueToJsonb(&mut top))
 }
 
-struct JsonbBuild {
-    state: *mut pg_sys::JsonbParseState,
-    /// Texts with U+0000 replaced: the builder points into them until the jsonb is made.
+/// The storage a `JsonbValue` tree points into until `JsonbValueToJsonb` has copied it.
+#[derive(Default)]
+struct JsonbTree {
+    /// Texts with U+0000 replaced.
     keep: Vec<String>,
+    objects: Vec<Vec<pg_sys::JsonbPair>>,
+    arrays: Vec<Vec<pg_sys::JsonbValue>>,
     num: String,
 }
 
-impl JsonbBuild {
-    unsafe fn token(&mut self, t: JsonbIteratorToken::Type) -> *mut pg_sys::JsonbValue {
-        pg_sys::pushJsonbValue(&mut self.state, t, std::ptr::null_mut())
-    }
+/// jsonb's order of keys (`lengthCompareJsonbStringValue`): shorter first, then by bytes.
+unsafe fn key_order(a: &pg_sys::JsonbValue, b: &pg_sys::JsonbValue) -> std::cmp::Ordering {
+    let bytes = |v: &pg_sys::JsonbValue| {
+        std::slice::from_raw_parts(v.val.string.val as *const u8, v.val.string.len as usize)
+    };
+    a.val
+        .string
+        .len
+        .cmp(&b.val.string.len)
+        .then_with(|| bytes(a).cmp(bytes(b)))
+}
 
-    unsafe fn scalar(&mut self, t: JsonbIteratorToken::Type, mut v: pg_sys::JsonbValue) {
-        pg_sys::pushJsonbValue(&mut self.state, t, &mut v);
-    }
-
-    unsafe fn string(&mut self, t: JsonbIteratorToken::Type, s: &str) {
+impl JsonbTree {
+    unsafe fn string(&mut self, s: &str) -> pg_sys::JsonbValue {
         let (ptr, len) = if s.contains('\0') {
             self.keep.push(s.replace('\0', "\u{FFFD}"));
             let k = self.keep.last().expect("pushed");
@@ -562,10 +572,10 @@ impl JsonbBuild {
         v.type_ = jbvType::jbvString;
         v.val.string.len = len as i32;
         v.val.string.val = ptr as *mut std::ffi::c_char;
-        self.scalar(t, v);
+        v
     }
 
-    unsafe fn value(&mut self, t: JsonbIteratorToken::Type, x: &Item) {
+    unsafe fn value(&mut self, x: &Item) -> pg_sys::JsonbValue {
         let mut v: pg_sys::JsonbValue = std::mem::zeroed();
         match x {
             Item::Null => v.type_ = jbvType::jbvNull,
@@ -591,27 +601,45 @@ impl JsonbBuild {
                     }
                 };
             }
-            Item::Str(s) => return self.string(t, s),
+            Item::Str(s) => return self.string(s),
             Item::Array(a) => {
-                self.token(JsonbIteratorToken::WJB_BEGIN_ARRAY);
-                for e in a {
-                    self.value(JsonbIteratorToken::WJB_ELEM, e);
-                }
-                self.token(JsonbIteratorToken::WJB_END_ARRAY);
-                return;
+                let mut elems: Vec<pg_sys::JsonbValue> = a.iter().map(|e| self.value(e)).collect();
+                v.type_ = jbvType::jbvArray;
+                v.val.array.nElems = elems.len() as i32;
+                v.val.array.elems = elems.as_mut_ptr();
+                v.val.array.rawScalar = false;
+                self.arrays.push(elems);
             }
             Item::Object(o) => return self.object(o),
         }
-        self.scalar(t, v);
+        v
     }
 
-    unsafe fn object(&mut self, o: &ObjectAsVec) {
-        self.token(JsonbIteratorToken::WJB_BEGIN_OBJECT);
-        for (k, x) in o.iter() {
-            self.string(JsonbIteratorToken::WJB_KEY, k);
-            self.value(JsonbIteratorToken::WJB_VALUE, x);
+    unsafe fn object(&mut self, o: &ObjectAsVec) -> pg_sys::JsonbValue {
+        let mut pairs = Vec::with_capacity(o.len());
+        for (i, (k, x)) in o.iter().enumerate() {
+            let key = self.string(k);
+            let value = self.value(x);
+            pairs.push(pg_sys::JsonbPair {
+                key,
+                value,
+                order: i as u32,
+            });
         }
-        self.token(JsonbIteratorToken::WJB_END_OBJECT);
+        self.pairs(pairs)
+    }
+
+    /// An object of `pairs` (in the order they came), keys sorted and made unique as jsonb does.
+    unsafe fn pairs(&mut self, mut pairs: Vec<pg_sys::JsonbPair>) -> pg_sys::JsonbValue {
+        pairs.sort_unstable_by(|a, b| key_order(&a.key, &b.key).then(b.order.cmp(&a.order)));
+        // Equal keys are next to each other, the last to come first: keep that one.
+        pairs.dedup_by(|later, kept| key_order(&later.key, &kept.key).is_eq());
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        v.type_ = jbvType::jbvObject;
+        v.val.object.nPairs = pairs.len() as i32;
+        v.val.object.pairs = pairs.as_mut_ptr();
+        self.objects.push(pairs);
+        v
     }
 }
 
