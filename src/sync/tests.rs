@@ -62,7 +62,7 @@ fn rows_decode_and_keep_raw() {
             sql_type: String::new(),
         },
     ];
-    let items = vec![
+    let items = [
         json!({"id":"18265984789","name":"A \"quoted\" name","state":"active",
         "group":{"id":"topics","title":"This sprint"},"parent_item":null,
         "created_at":"2026-05-02T09:12:44Z","updated_at":"2026-06-01T08:00:03Z",
@@ -167,7 +167,7 @@ fn json_text_escapes() {
 
 #[test]
 fn nul_in_item_fields() {
-    let items = vec![json!({"id":"7","name":"a\u{0}b","state":"active",
+    let items = [json!({"id":"7","name":"a\u{0}b","state":"active",
         "group":{"id":"g\u{0}","title":"This\u{0}sprint"},
         "created_at":"2026-01-05T10:12:00Z","updated_at":"2026-01-05T10:12:00Z",
         "column_values":[]})];
@@ -202,7 +202,7 @@ fn nul_in_cells_and_raw() {
             Some(json!({"labels": [{"id": 1, "name": "Coo\u{0}kie"}]})),
         ),
     ];
-    let items = vec![json!({"id":"8","name":"n","column_values":[
+    let items = [json!({"id":"8","name":"n","column_values":[
         // The `value` is JSON text: its NUL is the escape, decoded to a real U+0000.
         {"id":"text0","type":"text","text":"a\u{0}b","value":"\"a\\u0000b\""},
         {"id":"blob","type":"x","text":null,"value":"{\"k\\u0000\":\"v\\u0000\",\"t\":\"\\\\u0000\"}"},
@@ -233,7 +233,7 @@ fn nul_in_cells_and_raw() {
 #[test]
 fn malformed_items_are_stored_with_warnings() {
     let cols = vec![col("text0", "notes", "text", None)];
-    let items = vec![
+    let items = [
         json!({"id":"1","name":"first copy","column_values":[]}),
         json!({"id":"2","name":42,"state":"paused","group":"not an object",
             "created_at":"yesterday","updated_at":"2026-13-45T99:00:00Z",
@@ -398,7 +398,7 @@ fn meta_scrubs_nul_and_skips_bad_columns() {
         .iter()
         .map(|c| col(&c.id, &slug(&c.title), &c.typ, Some(c.settings.clone())))
         .collect();
-    let items = vec![json!({"id":"1","column_values":[
+    let items = [json!({"id":"1","column_values":[
         {"id":"c\u{0}","type":"text","text":"v","value":"\"v\""},
         {"id":"status","type":"status","text":null,"value":"{\"index\":1}"}]})];
     let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
