@@ -483,6 +483,14 @@ pub fn monday_cannot_make_it_spin_or_stall(e: &mut Env) -> T {
 }
 
 /// A broken monday: NUL characters everywhere, malformed items, a duplicate column id.
+/// A field monday does not send, in a cell: every JSON shape `raw` must keep as it came (floats
+/// with their `.0`, exponents, integers past i64, nesting, escapes, U+0000 in a key and a string).
+fn raw_extra() -> Value {
+    json!({"f": 1.0, "g": 2.5e300, "big": 18446744073709551615u64, "neg": -7, "zero": 0,
+           "nested": [{"a\u{0}": "x\u{0}", "k": [[], {}]}, 0.1, null, true, -0.5],
+           "s": "é\"\\\n\t\u{1}", "": ""})
+}
+
 fn mangle(v: &mut Value) {
     fn items(v: &mut Value, f: &mut dyn FnMut(&mut Vec<Value>)) {
         match v {
@@ -523,6 +531,14 @@ fn mangle(v: &mut Value) {
                     }
                 }
                 13 => it["updated_at"] = json!("2026-13-45T99:00:00Z"),
+                15 => {
+                    if let Some(Value::Object(c)) = it["column_values"]
+                        .as_array_mut()
+                        .and_then(|cv| cv.first_mut())
+                    {
+                        c.insert("extra".into(), raw_extra());
+                    }
+                }
                 _ => {}
             }
         }
@@ -604,6 +620,16 @@ pub fn bad_values_never_stop_a_board(e: &mut Env) -> T {
         &format!("board name: {row}"),
     )?;
     eq(&row["col"], &json!(1), "a duplicate column id")?;
+    // `raw` keeps every JSON shape of a cell as jsonb reads its text (numbers with their scale).
+    let expected = raw_extra().to_string().replace("\\u0000", "\\ufffd");
+    let extra = e.json(&format!(
+        "SELECT to_jsonb((SELECT v->'extra' FROM jsonb_each(raw) j(k, v) WHERE v ? 'extra')::text
+                         = ('{}'::jsonb)::text)
+           FROM q3_launch_plan WHERE item_id = {}",
+        expected.replace('\'', "''"),
+        FIRST_ITEM + 15
+    ))?;
+    eq(&extra, &json!(true), "raw keeps a cell's JSON as it came")?;
     // The run history names the item and the field.
     e.json(&format!("SELECT monday_sync.pull_item({})", FIRST_ITEM + 1))?;
     let msg = e.json(

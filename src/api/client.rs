@@ -463,6 +463,149 @@ pub fn classify_mutation(raw: &Raw) -> Verdict {
     }
 }
 
+/// The usual answer to a query, recognised without building it: HTTP 200, a JSON object with a
+/// `data` object and neither `errors` nor `error_code`. Returns its complexity (`Some(None)` when
+/// it has none); `None` for any other answer, which [`classify`] then judges (so the verdict is
+/// always [`classify`]'s). The body is scanned, not built: only `data.complexity` is kept.
+pub fn probe_data(raw: &Raw) -> Option<Option<Complexity>> {
+    let Raw::Http {
+        status: 200, body, ..
+    } = raw
+    else {
+        return None;
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let p = serde::Deserializer::deserialize_map(&mut de, probe::Top).ok()?;
+    de.end().ok()?;
+    if p.errors || p.data != 1 || !p.data_object {
+        return None;
+    }
+    Some(p.complexity.as_ref().and_then(|c| {
+        Some(Complexity {
+            before: c.get("before")?.as_i64()?,
+            after: c.get("after")?.as_i64()?,
+            query: c.get("query")?.as_i64()?,
+            reset_in_seconds: c.get("reset_in_x_seconds")?.as_i64()?,
+        })
+    }))
+}
+
+/// Serde visitors for [`probe_data`]: the top-level keys and `data`'s `complexity`; everything
+/// else is skipped (`IgnoredAny`) without allocating.
+mod probe {
+    use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+    use std::fmt;
+
+    #[derive(Default)]
+    pub struct Found {
+        /// How many `data` keys (a repeated one: left to `classify`).
+        pub data: u32,
+        pub data_object: bool,
+        /// `errors` or `error_code` present (even null or empty).
+        pub errors: bool,
+        /// `data.complexity`, its last copy.
+        pub complexity: Option<Value>,
+    }
+
+    pub struct Top;
+
+    impl<'de> Visitor<'de> for Top {
+        type Value = Found;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+            let mut found = Found::default();
+            while let Some(key) = map.next_key::<String>()? {
+                match key.as_str() {
+                    "data" => {
+                        found.data += 1;
+                        let d = map.next_value::<Data>()?;
+                        found.data_object = d.0;
+                        found.complexity = d.1;
+                    }
+                    "errors" | "error_code" => {
+                        found.errors = true;
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// `data`: (is an object, its `complexity`).
+    struct Data(bool, Option<Value>);
+
+    impl<'de> serde::Deserialize<'de> for Data {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Data, D::Error> {
+            d.deserialize_any(DataVisitor)
+        }
+    }
+
+    struct DataVisitor;
+
+    impl<'de> Visitor<'de> for DataVisitor {
+        type Value = Data;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data, A::Error> {
+            let mut complexity = None;
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "complexity" {
+                    complexity = Some(map.next_value::<Value>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(Data(true, complexity))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Data, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(Data(false, None))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Data, E> {
+            Ok(Data(false, None))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Data, E> {
+            Ok(Data(false, None))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Data, E> {
+            Ok(Data(false, None))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Data, E> {
+            Ok(Data(false, None))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Data, E> {
+            Ok(Data(false, None))
+        }
+        fn visit_unit<E>(self) -> Result<Data, E> {
+            Ok(Data(false, None))
+        }
+    }
+}
+
+/// How [`Client::finish_with`] reads an answer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `data`, built ([`classify`]).
+    Query,
+    /// The whole body, built ([`classify_mutation`]).
+    Mutation,
+    /// The body as it came, judged like `Query` ([`probe_data`], else [`classify`]).
+    Body,
+}
+
+enum Answer {
+    Value(Value),
+    Body(Vec<u8>),
+}
+
 /// Backoff before retry `n` (1-based): 0.25 s, 0.5 s, 1 s, 2 s, … capped at 8 s.
 pub fn backoff(n: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1u64 << n.saturating_sub(1).min(5)))
@@ -691,17 +834,33 @@ impl<'p> Client<'p> {
     /// Finishes a call started with `begin`: waits for its attempt (polling every 20 ms), waits out
     /// rate limits and retries transient failures, each attempt counted by the hooks.
     pub fn finish(&mut self, p: Pending) -> Result<Value, ApiError> {
-        self.finish_with(p, false)
+        match self.finish_with(p, Mode::Query)? {
+            Answer::Value(v) => Ok(v),
+            Answer::Body(_) => unreachable!("a query answers a value"),
+        }
+    }
+
+    /// [`finish`](Self::finish) for a big answer (a page of items): the same errors, retries and
+    /// waits, but the body comes back as it was read, for the caller to parse without building a
+    /// `serde_json::Value` tree ([`data_of`]).
+    pub fn finish_body(&mut self, p: Pending) -> Result<Vec<u8>, ApiError> {
+        match self.finish_with(p, Mode::Body)? {
+            Answer::Body(b) => Ok(b),
+            Answer::Value(_) => unreachable!("a body call answers a body"),
+        }
     }
 
     /// Finishes a mutation: field errors (a value monday rejects for one alias) do not fail the
     /// call; the whole body comes back, `data` with a null per failed alias and `errors[]` with
     /// each one's `path`. Rate limits, 5xx, lost answers and 409s are retried as for a query.
     pub fn finish_mutation(&mut self, p: Pending) -> Result<Value, ApiError> {
-        self.finish_with(p, true)
+        match self.finish_with(p, Mode::Mutation)? {
+            Answer::Value(v) => Ok(v),
+            Answer::Body(_) => unreachable!("a mutation answers a value"),
+        }
     }
 
-    fn finish_with(&mut self, p: Pending, fields: bool) -> Result<Value, ApiError> {
+    fn finish_with(&mut self, p: Pending, mode: Mode) -> Result<Answer, ApiError> {
         let Pending {
             operation,
             body,
@@ -733,10 +892,13 @@ impl<'p> Client<'p> {
                 Raw::Http { status, .. } => *status,
                 _ => 0,
             };
-            let verdict = if fields {
-                classify_mutation(&raw)
-            } else {
-                classify(&raw)
+            let verdict = match mode {
+                Mode::Mutation => classify_mutation(&raw),
+                Mode::Query => classify(&raw),
+                Mode::Body => match probe_data(&raw) {
+                    Some(complexity) => Verdict::Data(Value::Null, complexity),
+                    None => classify(&raw),
+                },
             };
             match verdict {
                 Verdict::Data(data, complexity) => {
@@ -750,7 +912,10 @@ impl<'p> Client<'p> {
                         }
                         c
                     });
-                    break Ok(data);
+                    break Ok(match (mode, raw) {
+                        (Mode::Body, Raw::Http { body, .. }) => Answer::Body(body),
+                        _ => Answer::Value(data),
+                    });
                 }
                 Verdict::Fail(e) => {
                     rec.last_error = Some(format!("{:?}", e.kind));
@@ -775,6 +940,18 @@ impl<'p> Client<'p> {
             self.calls.push(rec);
         }
         result
+    }
+
+    /// Sends one document and returns its body: `begin` + `finish_body`.
+    pub fn query_body(
+        &mut self,
+        operation: &'static str,
+        document: &str,
+        variables: Value,
+    ) -> Result<Vec<u8>, ApiError> {
+        self.hooks.poll();
+        let p = self.begin(operation, document, variables);
+        self.finish_body(p)
     }
 
     /// Sends one document and returns its `data`: `begin` + `finish`.
@@ -842,4 +1019,27 @@ pub fn scrub(message: &str, token: &str) -> String {
     } else {
         message.to_string()
     }
+}
+
+/// A JSON value borrowing its strings from the text it was parsed from.
+pub type Borrowed<'a> = serde_json_borrow::Value<'a>;
+
+/// `data` of a body that [`Client::finish_body`] returned, parsed without copying its strings
+/// (an object is one `Vec`; a repeated key keeps its last value, as `serde_json` does).
+pub fn data_of(body: &[u8]) -> Result<Borrowed<'_>, ApiError> {
+    let top: Borrowed = serde_json::from_slice(body).map_err(|e| ApiError {
+        kind: ApiErrorKind::Api,
+        message: "monday's answer could not be read".into(),
+        detail: short(&e.to_string(), 200),
+        hint: "Check monday_sync.api_url.".into(),
+    })?;
+    let Borrowed::Object(o) = top else {
+        return Ok(Borrowed::Null);
+    };
+    Ok(o.into_vec()
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "data")
+        .map(|(_, v)| v)
+        .unwrap_or(Borrowed::Null))
 }

@@ -320,3 +320,43 @@ fn mutations_read_errors_per_alias() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `probe_data` recognises only what `classify` calls data, with the same complexity; anything
+/// else is left to `classify`.
+#[test]
+fn probe_agrees_with_classify() {
+    use super::client::{data_of, probe_data};
+    let data = r#"{"data":{"complexity":{"before":10,"after":9,"query":1,"reset_in_x_seconds":41},"boards":[{"id":"1","name":"a\u0041"}]},"extensions":{"request_id":"x"}}"#;
+    let complexity = match classify(&http(200, data)) {
+        Verdict::Data(_, c) => c,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(probe_data(&http(200, data)), Some(complexity));
+    assert_eq!(
+        probe_data(&http(200, r#"{"data":{"boards":[]}}"#)),
+        Some(None)
+    );
+    for left in [
+        r#"{"errors":[{"message":"x","extensions":{"code":"X"}}],"data":{}}"#,
+        r#"{"errors":null,"data":{}}"#,
+        r#"{"errors":[],"data":{}}"#,
+        r#"{"error_code":null,"data":{}}"#,
+        r#"{"data":[{"complexity":1}]}"#,
+        r#"{"data":null}"#,
+        r#"{"data":{},"data":{}}"#,
+        r#"{"data":{}} x"#,
+        r#"[{"data":{}}]"#,
+        "<html>",
+        "",
+    ] {
+        assert_eq!(probe_data(&http(200, left)), None, "{left}");
+    }
+    assert_eq!(probe_data(&http(500, data)), None);
+    // `data_of`: the last `data`, strings borrowed where they have no escape.
+    let body = br#"{"data":{"x":1},"data":{"boards":[{"id":"7","name":"b\"c"}]}}"#;
+    let d = data_of(body).unwrap();
+    let b = &d.get("boards").as_array().unwrap()[0];
+    assert_eq!(b.get("id").as_str(), Some("7"));
+    assert_eq!(b.get("name").as_str(), Some("b\"c"));
+    assert!(data_of(b"{}").unwrap().is_null());
+}

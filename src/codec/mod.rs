@@ -47,6 +47,30 @@ impl Cell for Map<String, Value> {
     }
 }
 
+/// `o[key]` of an object parsed borrowed; a repeated key gives its last value, as in a
+/// `serde_json` map (and in jsonb).
+pub fn field<'v, 'a>(
+    o: &'v serde_json_borrow::ObjectAsVec<'a>,
+    key: &str,
+) -> Option<&'v serde_json_borrow::Value<'a>> {
+    o.as_vec()
+        .iter()
+        .rev()
+        .find(|(k, _)| &**k == key)
+        .map(|(_, v)| v)
+}
+
+/// A cell of a page parsed borrowed (`crate::api::client::data_of`): a repeated key gives its
+/// last value, as in a `serde_json` map.
+impl Cell for serde_json_borrow::ObjectAsVec<'_> {
+    fn str_field(&self, key: &str) -> Option<&str> {
+        field(self, key)?.as_str()
+    }
+    fn json_field(&self, key: &str) -> Option<Value> {
+        field(self, key).filter(|v| !v.is_null()).map(Value::from)
+    }
+}
+
 /// Which SQLSTATE an error maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {

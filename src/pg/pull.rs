@@ -15,12 +15,14 @@ use super::security::{as_owner, lookup, Lookup};
 use super::spi::{exec, one, q, spi_fail};
 use super::track::{board_not_found, fetch_meta, not_tracked, reconcile, tracked, Tracked};
 use super::writer::{mark_deleted, row_json, Writer};
+use crate::api::client::data_of;
 use crate::api::{documents, ApiError, ApiErrorKind, Client};
-use crate::sync::rows::build_rows;
+use crate::sync::rows::{build_rows, get};
 use crate::sync::{board_meta, id_of};
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use serde_json::{json, Value};
+use serde_json_borrow::Value as Item;
 use std::time::Instant;
 
 /// How a sync's database work is split into transactions. A SQL function (`pull_board`,
@@ -43,6 +45,26 @@ pub(super) fn items_of(v: Option<&Value>) -> &[Value] {
     v.and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
+}
+
+/// `items` of an items page (`[]` when absent or not a list).
+fn page_items<'v, 'a>(page: Option<&'v Item<'a>>) -> &'v [Item<'a>] {
+    page.and_then(|p| get(p, "items"))
+        .and_then(Item::as_array)
+        .unwrap_or(&[])
+}
+
+/// A board of a page without its items, as `board_meta` reads it.
+fn meta_value(board: &Item) -> Value {
+    match board.as_object() {
+        Some(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| *k != "items_page")
+                .map(|(k, v)| (k.to_string(), Value::from(v)))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
 }
 
 /// A full walk of one board: every page, restarts on an expired cursor, then the reconciliation of
@@ -95,34 +117,38 @@ pub(super) fn walk<S: Steps>(
         }
     };
     'walk: loop {
-        let data = client
-            .query(
+        // Pages are read as the body came and parsed borrowed (`data_of`): no `serde_json::Value`
+        // tree per page.
+        let body = client
+            .query_body(
                 "BoardPage",
                 documents::BOARD_PAGE,
                 json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }),
             )
             .map_err(|e| api_err(e, &what))?;
-        let board = data
-            .pointer("/boards/0")
+        let data = data_of(&body).map_err(|e| api_err(e, &what))?;
+        let board = get(&data, "boards")
+            .and_then(Item::as_array)
+            .and_then(<[Item]>::first)
             .ok_or_else(|| board_not_found(tb.board_id))?;
-        let meta = board_meta(board).ok_or_else(|| board_not_found(tb.board_id))?;
+        let meta = board_meta(&meta_value(board)).ok_or_else(|| board_not_found(tb.board_id))?;
         stats.items_count = meta.items_count;
         // Pipelined: the next page is requested before this one is written, so monday's latency
         // overlaps with our writing.
-        let next = |client: &mut Client, cursor: Option<&str>| {
-            cursor.map(|c| {
-                client.begin(
-                    "NextPage",
-                    documents::NEXT_PAGE,
-                    json!({ "cursor": c, "limit": documents::PAGE_LIMIT }),
-                )
-            })
+        let next = |client: &mut Client, page: Option<&Item>| {
+            page.and_then(|p| get(p, "cursor"))
+                .and_then(Item::as_str)
+                .map(|c| {
+                    client.begin(
+                        "NextPage",
+                        documents::NEXT_PAGE,
+                        json!({ "cursor": c, "limit": documents::PAGE_LIMIT }),
+                    )
+                })
         };
-        let mut pending = next(
-            client,
-            board.pointer("/items_page/cursor").and_then(Value::as_str),
-        );
-        let first = items_of(board.pointer("/items_page/items"));
+        let page = get(board, "items_page");
+        let mut pending = next(client, page);
+        let first = page_items(page);
         walked += steps.step(|| {
             let w = match writer.as_mut() {
                 Some(w) => w,
@@ -134,23 +160,20 @@ pub(super) fn walk<S: Steps>(
                     writer.insert(Writer::new(tb, cols))
                 }
             };
-            Ok(w.write(first, stats, true)?.len() as i64)
+            Ok(w.write_page(first, stats, true)?.len() as i64)
         })?;
+        drop(data);
+        drop(body);
         report(client, stats, walked, 1);
         while let Some(p) = pending.take() {
-            match client.finish(p) {
-                Ok(d) => {
-                    pending = next(
-                        client,
-                        d.pointer("/next_items_page/cursor").and_then(Value::as_str),
-                    );
+            match client.finish_body(p) {
+                Ok(body) => {
+                    let data = data_of(&body).map_err(|e| api_err(e, &what))?;
+                    let page = get(&data, "next_items_page");
+                    pending = next(client, page);
                     let w = writer.as_mut().expect("the first page made a writer");
-                    walked += steps.step(|| {
-                        Ok(
-                            w.write(items_of(d.pointer("/next_items_page/items")), stats, true)?
-                                .len() as i64,
-                        )
-                    })?;
+                    walked += steps
+                        .step(|| Ok(w.write_page(page_items(page), stats, true)?.len() as i64))?;
                     report(client, stats, walked, 1);
                 }
                 Err(e) if e.kind == ApiErrorKind::CursorExpired && stats.restarts < 3 => {
@@ -432,7 +455,8 @@ fn pull_item(item_id: i64) -> R<pgrx::JsonB> {
         items_seen: 1,
         ..Default::default()
     };
-    if !build_rows(&items, &cols).unmapped.is_empty() {
+    let borrowed: Vec<Item> = items.iter().map(Item::from).collect();
+    if !build_rows(&borrowed, &cols).unmapped.is_empty() {
         // A column was added on monday since the last pull: map it first.
         let meta = fetch_meta(&mut client, board_id)?;
         let mut notes = Vec::new();

@@ -18,13 +18,14 @@ use super::spi::{exec, one, q, spi_fail};
 use super::track::Tracked;
 use crate::codec::{write_json_string, Decoded};
 use crate::sync::names::FIXED_COLUMNS;
-use crate::sync::rows::{build_rows, MappedColumn, PageRows, Row};
+use crate::sync::rows::{build_rows, raw_text, write_number, MappedColumn, PageRows, Row};
 use pgrx::datum::DatumWithOid;
-use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::pg_sys::{self, jbvType, Datum, Oid};
 use pgrx::prelude::*;
 use pgrx::spi::{OwnedPreparedStatement, Spi};
 use pgrx::PgMemoryContexts;
 use serde_json::Value;
+use serde_json_borrow::{ObjectAsVec, Value as Item};
 use std::borrow::Cow;
 use std::ffi::CStr;
 
@@ -130,8 +131,8 @@ enum Val<'a> {
     Null,
     Int(i64),
     Str(&'a str),
-    /// JSON text (`raw`).
-    JsonText(&'a str),
+    /// `raw`'s cells.
+    Raw(&'a [(Cow<'a, str>, &'a ObjectAsVec<'a>)]),
     Decoded(&'a Decoded),
 }
 
@@ -331,7 +332,7 @@ fn value<'a>(row: &'a Row, field: Field) -> Val<'a> {
         Field::ParentItemId => row.parent_item_id.map_or(Val::Null, Val::Int),
         Field::CreatedAt => t(&row.created_at),
         Field::UpdatedAt => t(&row.updated_at),
-        Field::Raw => Val::JsonText(&row.raw),
+        Field::Raw => Val::Raw(&row.raw),
         Field::Cell(c) => row
             .cells
             .iter()
@@ -356,8 +357,7 @@ fn scalar_text<'a>(v: &'a Val, json: bool) -> Option<Cow<'a, str>> {
         Val::Int(i) => Some(Cow::Owned(i.to_string())),
         Val::Str(s) if json => Some(quoted(s)),
         Val::Str(s) => Some(Cow::Borrowed(s)),
-        Val::JsonText(t) if t.trim() == "null" => None,
-        Val::JsonText(t) => Some(Cow::Borrowed(t)),
+        Val::Raw(cells) => Some(Cow::Owned(raw_text(cells))),
         Val::Decoded(d) => match d {
             Decoded::Null => None,
             Decoded::Text(s) if json => Some(quoted(s)),
@@ -401,7 +401,7 @@ fn array_elems(v: &Val, json: bool, column: &str) -> Option<Vec<Option<String>>>
     };
     match v {
         Val::Null => None,
-        Val::JsonText(t) => from_json(t),
+        Val::Raw(cells) => from_json(&raw_text(cells)),
         Val::Decoded(Decoded::Null) => None,
         Val::Decoded(Decoded::BigIntArray(ids)) => {
             Some(ids.iter().map(|i| Some(i.to_string())).collect())
@@ -460,6 +460,10 @@ unsafe fn call_input(inp: &mut Input, text: Option<&str>, buf: &mut Vec<u8>) -> 
 
 unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
     match conv {
+        Conv::Scalar(inp) if inp.typid == pg_sys::JSONBOID && matches!(v, Val::Raw(_)) => {
+            let Val::Raw(cells) = v else { unreachable!() };
+            (raw_jsonb(cells), false)
+        }
         Conv::Int8(_) if matches!(v, Val::Int(_)) => {
             let Val::Int(i) = v else { unreachable!() };
             (Datum::from(*i), false)
@@ -510,6 +514,135 @@ unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
     }
 }
 
+/// `raw` as jsonb, built from the page's parsed cells: the `JsonbValue` tree that `jsonb_in` would
+/// build from `raw`'s JSON text, made in Rust and turned into a jsonb by one `JsonbValueToJsonb`
+/// call per row — no JSON text written and lexed again. Each object's keys are sorted and a
+/// repeated key keeps its last value as `pushJsonbValue` does it (`uniqueifyJsonbObject`: length,
+/// then bytes, then the later pair first, the first of equal keys kept); numbers go through
+/// `numeric_in` on the text `raw_text` writes (integers through `int64_to_numeric`, the same
+/// value); U+0000 becomes U+FFFD as in `raw_text`. The same jsonb, byte for byte.
+unsafe fn raw_jsonb(cells: &[(Cow<str>, &ObjectAsVec)]) -> Datum {
+    let mut t = JsonbTree::default();
+    let mut pairs = Vec::with_capacity(cells.len());
+    for (i, (cid, obj)) in cells.iter().enumerate() {
+        let key = t.string(cid);
+        let value = t.object(obj);
+        pairs.push(pg_sys::JsonbPair {
+            key,
+            value,
+            order: i as u32,
+        });
+    }
+    let mut top = t.pairs(pairs);
+    Datum::from(pg_sys::JsonbValueToJsonb(&mut top))
+}
+
+/// The storage a `JsonbValue` tree points into until `JsonbValueToJsonb` has copied it.
+#[derive(Default)]
+struct JsonbTree {
+    /// Texts with U+0000 replaced.
+    keep: Vec<String>,
+    objects: Vec<Vec<pg_sys::JsonbPair>>,
+    arrays: Vec<Vec<pg_sys::JsonbValue>>,
+    num: String,
+}
+
+/// jsonb's order of keys (`lengthCompareJsonbStringValue`): shorter first, then by bytes.
+unsafe fn key_order(a: &pg_sys::JsonbValue, b: &pg_sys::JsonbValue) -> std::cmp::Ordering {
+    let bytes = |v: &pg_sys::JsonbValue| {
+        std::slice::from_raw_parts(v.val.string.val as *const u8, v.val.string.len as usize)
+    };
+    a.val
+        .string
+        .len
+        .cmp(&b.val.string.len)
+        .then_with(|| bytes(a).cmp(bytes(b)))
+}
+
+impl JsonbTree {
+    unsafe fn string(&mut self, s: &str) -> pg_sys::JsonbValue {
+        let (ptr, len) = if s.contains('\0') {
+            self.keep.push(s.replace('\0', "\u{FFFD}"));
+            let k = self.keep.last().expect("pushed");
+            (k.as_ptr(), k.len())
+        } else {
+            (s.as_ptr(), s.len())
+        };
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        v.type_ = jbvType::jbvString;
+        v.val.string.len = len as i32;
+        v.val.string.val = ptr as *mut std::ffi::c_char;
+        v
+    }
+
+    unsafe fn value(&mut self, x: &Item) -> pg_sys::JsonbValue {
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        match x {
+            Item::Null => v.type_ = jbvType::jbvNull,
+            Item::Bool(b) => {
+                v.type_ = jbvType::jbvBool;
+                v.val.boolean = *b;
+            }
+            Item::Number(n) => {
+                v.type_ = jbvType::jbvNumeric;
+                v.val.numeric = match n.as_i64() {
+                    Some(i) => pg_sys::int64_to_numeric(i),
+                    None => {
+                        self.num.clear();
+                        write_number(&mut self.num, n);
+                        self.num.push('\0');
+                        let d = pg_sys::OidInputFunctionCall(
+                            Oid::from(pg_sys::F_NUMERIC_IN),
+                            self.num.as_mut_ptr() as *mut std::ffi::c_char,
+                            pg_sys::NUMERICOID,
+                            -1,
+                        );
+                        d.cast_mut_ptr()
+                    }
+                };
+            }
+            Item::Str(s) => return self.string(s),
+            Item::Array(a) => {
+                let mut elems: Vec<pg_sys::JsonbValue> = a.iter().map(|e| self.value(e)).collect();
+                v.type_ = jbvType::jbvArray;
+                v.val.array.nElems = elems.len() as i32;
+                v.val.array.elems = elems.as_mut_ptr();
+                v.val.array.rawScalar = false;
+                self.arrays.push(elems);
+            }
+            Item::Object(o) => return self.object(o),
+        }
+        v
+    }
+
+    unsafe fn object(&mut self, o: &ObjectAsVec) -> pg_sys::JsonbValue {
+        let mut pairs = Vec::with_capacity(o.len());
+        for (i, (k, x)) in o.iter().enumerate() {
+            let key = self.string(k);
+            let value = self.value(x);
+            pairs.push(pg_sys::JsonbPair {
+                key,
+                value,
+                order: i as u32,
+            });
+        }
+        self.pairs(pairs)
+    }
+
+    /// An object of `pairs` (in the order they came), keys sorted and made unique as jsonb does.
+    unsafe fn pairs(&mut self, mut pairs: Vec<pg_sys::JsonbPair>) -> pg_sys::JsonbValue {
+        pairs.sort_unstable_by(|a, b| key_order(&a.key, &b.key).then(b.order.cmp(&a.order)));
+        // Equal keys are next to each other, the last to come first: keep that one.
+        pairs.dedup_by(|later, kept| key_order(&later.key, &kept.key).is_eq());
+        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        v.type_ = jbvType::jbvObject;
+        v.val.object.nPairs = pairs.len() as i32;
+        v.val.object.pairs = pairs.as_mut_ptr();
+        self.objects.push(pairs);
+        v
+    }
+}
+
 /// The prepared upsert of one walk: kept across pages (and the worker's commits), rebuilt when the
 /// table's name, its owner or its row type's array type changes.
 struct Prepared {
@@ -548,9 +681,15 @@ impl Writer {
         }
     }
 
-    /// Writes one page into the board's own table (by OID), with its owner's rights; the ids go to
+    /// Writes items into the board's own table (by OID), with its owner's rights; the ids go to
     /// the walk's seen-set when `seen`.
     pub fn write(&mut self, items: &[Value], stats: &mut Stats, seen: bool) -> R<Vec<i64>> {
+        let items: Vec<Item> = items.iter().map(Item::from).collect();
+        self.write_page(&items, stats, seen)
+    }
+
+    /// [`write`](Self::write) for a page parsed borrowed (`crate::api::client::data_of`).
+    pub fn write_page(&mut self, items: &[Item], stats: &mut Stats, seen: bool) -> R<Vec<i64>> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -561,17 +700,17 @@ impl Writer {
         // the kept plan lives in its own context).
         let ids = unsafe {
             self.page_memory
-                .switch_to(|_| Self::write_page(prepared, cols, &target, items, stats, seen))
+                .switch_to(|_| Self::write_rows(prepared, cols, &target, items, stats, seen))
         };
         unsafe { self.page_memory.reset() };
         Ok(ids)
     }
 
-    fn write_page(
+    fn write_rows(
         prepared: &mut Option<Prepared>,
         cols: &[MappedColumn],
         target: &Target,
-        items: &[Value],
+        items: &[Item],
         stats: &mut Stats,
         seen: bool,
     ) -> Vec<i64> {

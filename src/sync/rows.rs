@@ -8,9 +8,10 @@
 //! cannot store) becomes U+FFFD, an item repeated in the page keeps its last copy; each with a
 //! warning naming the item.
 
-use super::{id_of, scrub, scrub_json_text};
+use super::{scrub, scrub_json_text};
 use crate::codec::{self, datetime::timestamptz_utc, write_json_string, Decoded};
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json_borrow::{ObjectAsVec, Value as Item};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -44,8 +45,39 @@ pub struct Row<'a> {
     /// (index into the mapping, decoded value), in the order the cells came; a repeated cell
     /// keeps its last value. Columns without a cell (or whose cell did not decode) are absent.
     pub cells: Vec<(usize, Decoded)>,
-    /// The cells as fetched: `{"<column id>": {…}, …}`, JSON text.
-    pub raw: String,
+    /// The cells as fetched, in their order: `raw` is `{"<column id>": {…}, …}` ([`raw_text`];
+    /// the writer builds the jsonb from them directly).
+    pub raw: RawCells<'a>,
+}
+
+/// (column id, the cell as fetched), U+0000 in the id already replaced.
+pub type RawCells<'a> = Vec<(Cow<'a, str>, &'a ObjectAsVec<'a>)>;
+
+/// `raw`'s JSON text: `{"<column id>": {…}, …}`, U+0000 replaced by U+FFFD in every string and
+/// key. A repeated column id is written each time (jsonb keeps the last).
+pub fn raw_text(cells: &[(Cow<str>, &ObjectAsVec)]) -> String {
+    let mut raw = String::with_capacity(64 + cells.len() * 96);
+    raw.push('{');
+    for (i, (cid, obj)) in cells.iter().enumerate() {
+        if i > 0 {
+            raw.push(',');
+        }
+        write_json_string(&mut raw, cid);
+        raw.push(':');
+        write_object(&mut raw, obj);
+    }
+    raw.push('}');
+    raw
+}
+
+/// Whether a U+0000 is in any string or key of `v`.
+fn has_nul(v: &Item) -> bool {
+    match v {
+        Item::Str(s) => s.contains('\0'),
+        Item::Array(a) => a.iter().any(has_nul),
+        Item::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Default)]
@@ -76,7 +108,7 @@ impl PageRows<'_> {
     /// The page as one JSON array for `json_populate_recordset`:
     /// `[{"item_id":…, "name":…, …, "<sql name>": <decoded>, "raw": {…}}, …]`.
     pub fn json(&self, cols: &[MappedColumn]) -> String {
-        let mut out = String::with_capacity(self.rows.iter().map(|r| r.raw.len() + 512).sum());
+        let mut out = String::with_capacity(self.rows.len() * 2048);
         out.push('[');
         for (i, r) in self.rows.iter().enumerate() {
             if i > 0 {
@@ -102,7 +134,7 @@ impl PageRows<'_> {
                 d.write_json(&mut out);
             }
             put_key(&mut out, "raw");
-            out.push_str(&r.raw);
+            out.push_str(&raw_text(&r.raw));
             out.push('}');
         }
         out.push(']');
@@ -111,8 +143,25 @@ impl PageRows<'_> {
 }
 
 /// A value as a warning quotes it: JSON text, at most 100 bytes.
-fn quote(v: &Value) -> String {
-    codec::truncate_bytes(&v.to_string(), 100).to_string()
+fn quote(v: &Item) -> String {
+    let text = serde_json::to_string(v).unwrap_or_default();
+    codec::truncate_bytes(&text, 100).to_string()
+}
+
+pub use crate::codec::field;
+
+/// `v[key]` of an object (`None` for anything else), [`field`]'s way.
+pub fn get<'v, 'a>(v: &'v Item<'a>, key: &str) -> Option<&'v Item<'a>> {
+    field(v.as_object()?, key)
+}
+
+/// A GraphQL `ID` (a JSON string; monday also accepts integers) as i64.
+pub fn id_of(v: &Item) -> Option<i64> {
+    match v {
+        Item::Str(s) => s.parse().ok(),
+        Item::Number(n) => n.as_i64(),
+        _ => None,
+    }
 }
 
 fn put_key(out: &mut String, k: &str) {
@@ -132,14 +181,14 @@ fn put_str(out: &mut String, k: &str, v: Option<&str>) {
 /// An item's text field: absent or null → NULL; not a string → NULL with a warning; U+0000 → U+FFFD
 /// with a warning.
 fn text_field<'a>(
-    v: Option<&'a Value>,
+    v: Option<&'a Item<'_>>,
     item_id: i64,
     field: &str,
     warnings: &mut Vec<String>,
 ) -> Option<Cow<'a, str>> {
     match v? {
-        Value::Null => None,
-        Value::String(s) => {
+        Item::Null => None,
+        Item::Str(s) => {
             let t = scrub(s);
             if let Cow::Owned(_) = t {
                 warnings.push(format!(
@@ -161,14 +210,14 @@ fn text_field<'a>(
 /// An item's timestamp (`created_at`, `updated_at`) in a form PostgreSQL accepts, or NULL (with a
 /// warning when there was something else than null or an empty string).
 fn timestamp_field(
-    v: Option<&Value>,
+    v: Option<&Item>,
     item_id: i64,
     field: &str,
     warnings: &mut Vec<String>,
 ) -> Option<String> {
     match v? {
-        Value::Null => None,
-        Value::String(s) if s.trim().is_empty() => None,
+        Item::Null => None,
+        Item::Str(s) if s.trim().is_empty() => None,
         other => {
             let ts = other.as_str().and_then(timestamptz_utc);
             if ts.is_none() {
@@ -217,7 +266,10 @@ fn write_scrubbed(out: &mut String, s: &str) -> bool {
 }
 
 /// Writes `m` as JSON, U+0000 replaced by U+FFFD in every string and key; true when it replaced any.
-fn write_object(out: &mut String, m: &Map<String, Value>) -> bool {
+///
+/// Keys are written in the order they came, a repeated key each time: jsonb keeps the last, as a
+/// `serde_json` map did.
+fn write_object(out: &mut String, m: &ObjectAsVec) -> bool {
     let mut hit = false;
     out.push('{');
     for (i, (k, v)) in m.iter().enumerate() {
@@ -232,15 +284,13 @@ fn write_object(out: &mut String, m: &Map<String, Value>) -> bool {
     hit
 }
 
-fn write_value(out: &mut String, v: &Value) -> bool {
+fn write_value(out: &mut String, v: &Item) -> bool {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::String(s) => return write_scrubbed(out, s),
-        Value::Array(a) => {
+        Item::Null => out.push_str("null"),
+        Item::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Item::Number(n) => write_number(out, n),
+        Item::Str(s) => return write_scrubbed(out, s),
+        Item::Array(a) => {
             let mut hit = false;
             out.push('[');
             for (i, x) in a.iter().enumerate() {
@@ -252,13 +302,30 @@ fn write_value(out: &mut String, v: &Value) -> bool {
             out.push(']');
             return hit;
         }
-        Value::Object(m) => return write_object(out, m),
+        Item::Object(m) => return write_object(out, m),
     }
     false
 }
 
-/// Builds the rows of one page.
-pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a> {
+/// A number as serde_json writes it (a float keeps its `.0`: jsonb keeps the scale).
+pub fn write_number(out: &mut String, n: &serde_json_borrow::Number) {
+    if let Some(u) = n.as_u64() {
+        let _ = write!(out, "{u}");
+    } else if let Some(i) = n.as_i64() {
+        let _ = write!(out, "{i}");
+    } else {
+        match n.as_f64().and_then(serde_json::Number::from_f64) {
+            Some(f) => {
+                let _ = write!(out, "{f}");
+            }
+            None => out.push_str("null"),
+        }
+    }
+}
+
+/// Builds the rows of one page from its items (parsed borrowed: [`crate::api::client::data_of`];
+/// a `serde_json::Value` converts with `Item::from`).
+pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<'a> {
     let mut page = PageRows::default();
     page.rows.reserve(items.len());
     let by_id: HashMap<&str, usize> = cols
@@ -268,7 +335,7 @@ pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a>
         .collect();
     // ON CONFLICT DO UPDATE cannot touch a row twice in one statement: an item the page holds
     // more than once is written from its last copy. id → (index of the last copy, copies).
-    let ids: Vec<Option<i64>> = items.iter().map(|i| i.get("id").and_then(id_of)).collect();
+    let ids: Vec<Option<i64>> = items.iter().map(|i| get(i, "id").and_then(id_of)).collect();
     let mut last: HashMap<i64, (usize, usize)> = HashMap::with_capacity(items.len());
     for (n, id) in ids.iter().enumerate() {
         if let Some(id) = id {
@@ -299,18 +366,18 @@ pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a>
         page.ids.push(item_id);
         let mut warnings: Vec<String> = Vec::new();
         let w = &mut warnings;
-        let name = text_field(item.get("name"), item_id, "name", w);
-        let group = item.get("group");
-        let group_id = text_field(group.and_then(|g| g.get("id")), item_id, "group id", w);
+        let name = text_field(get(item, "name"), item_id, "name", w);
+        let group = get(item, "group");
+        let group_id = text_field(group.and_then(|g| get(g, "id")), item_id, "group id", w);
         let group_title = text_field(
-            group.and_then(|g| g.get("title")),
+            group.and_then(|g| get(g, "title")),
             item_id,
             "group title",
             w,
         );
-        let state = match item.get("state") {
-            None | Some(Value::Null) => "active",
-            Some(Value::String(s)) if STATES.contains(&s.as_str()) => {
+        let state = match get(item, "state") {
+            None | Some(Item::Null) => "active",
+            Some(Item::Str(s)) if STATES.contains(&s.as_ref()) => {
                 STATES.iter().copied().find(|t| t == s).unwrap_or("active")
             }
             Some(other) => {
@@ -321,13 +388,15 @@ pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a>
                 "active"
             }
         };
-        let parent_item_id = item.pointer("/parent_item/id").and_then(id_of);
-        let created_at = timestamp_field(item.get("created_at"), item_id, "created_at", w);
-        let updated_at = timestamp_field(item.get("updated_at"), item_id, "updated_at", w);
+        let parent_item_id = get(item, "parent_item")
+            .and_then(|p| get(p, "id"))
+            .and_then(id_of);
+        let created_at = timestamp_field(get(item, "created_at"), item_id, "created_at", w);
+        let updated_at = timestamp_field(get(item, "updated_at"), item_id, "updated_at", w);
 
-        let cells: &[Value] = match item.get("column_values") {
-            Some(Value::Array(a)) => a,
-            None | Some(Value::Null) => &[],
+        let cells: &[Item] = match get(item, "column_values") {
+            Some(Item::Array(a)) => a,
+            None | Some(Item::Null) => &[],
             Some(other) => {
                 w.push(format!(
                     "item {item_id}: column_values {} is not a list; no cells stored",
@@ -338,12 +407,11 @@ pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a>
         };
         let mut decoded: Vec<(usize, Decoded)> = Vec::with_capacity(cols.len());
         let mut seen: Vec<Cow<str>> = Vec::with_capacity(cells.len());
-        let mut raw = String::with_capacity(64 + cells.len() * 96);
-        raw.push('{');
+        let mut raw: RawCells = Vec::with_capacity(cells.len());
         for cell in cells {
             let Some((obj, raw_cid)) = cell
                 .as_object()
-                .and_then(|o| Some((o, o.get("id")?.as_str()?)))
+                .and_then(|o| Some((o, field(o, "id")?.as_str()?)))
             else {
                 w.push(format!(
                     "item {item_id}: a column value without an id was skipped: {}",
@@ -360,12 +428,8 @@ pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a>
             }
             let col = by_id.get(cid.as_ref()).copied();
             let mut hit = matches!(cid, Cow::Owned(_));
-            if !seen.is_empty() {
-                raw.push(',');
-            }
-            write_json_string(&mut raw, &cid);
-            raw.push(':');
-            hit |= write_object(&mut raw, obj);
+            hit |= obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
+            raw.push((cid.clone(), obj));
             match col {
                 None => {
                     if !page.unmapped.iter().any(|u| *u == cid) {
@@ -398,7 +462,6 @@ pub fn build_rows<'a>(items: &'a [Value], cols: &[MappedColumn]) -> PageRows<'a>
             }
             seen.push(cid);
         }
-        raw.push('}');
         page.rows.push(Row {
             item_id,
             name,

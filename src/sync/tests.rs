@@ -62,7 +62,7 @@ fn rows_decode_and_keep_raw() {
             sql_type: String::new(),
         },
     ];
-    let items = vec![
+    let items = [
         json!({"id":"18265984789","name":"A \"quoted\" name","state":"active",
         "group":{"id":"topics","title":"This sprint"},"parent_item":null,
         "created_at":"2026-05-02T09:12:44Z","updated_at":"2026-06-01T08:00:03Z",
@@ -71,6 +71,7 @@ fn rows_decode_and_keep_raw() {
             {"id":"date4","type":"date","text":"","value":"{\"date\":\"not a date\"}"},
             {"id":"new_col","type":"text","text":"x","value":"\"x\""}]}),
     ];
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &cols);
     let json = page.json(&cols);
     let rows: Value = serde_json::from_str(&json).expect(&json);
@@ -166,10 +167,11 @@ fn json_text_escapes() {
 
 #[test]
 fn nul_in_item_fields() {
-    let items = vec![json!({"id":"7","name":"a\u{0}b","state":"active",
+    let items = [json!({"id":"7","name":"a\u{0}b","state":"active",
         "group":{"id":"g\u{0}","title":"This\u{0}sprint"},
         "created_at":"2026-01-05T10:12:00Z","updated_at":"2026-01-05T10:12:00Z",
         "column_values":[]})];
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &[]);
     let rows = parsed(&page, &[]);
     assert_eq!(rows[0]["name"], json!("a\u{FFFD}b"));
@@ -200,7 +202,7 @@ fn nul_in_cells_and_raw() {
             Some(json!({"labels": [{"id": 1, "name": "Coo\u{0}kie"}]})),
         ),
     ];
-    let items = vec![json!({"id":"8","name":"n","column_values":[
+    let items = [json!({"id":"8","name":"n","column_values":[
         // The `value` is JSON text: its NUL is the escape, decoded to a real U+0000.
         {"id":"text0","type":"text","text":"a\u{0}b","value":"\"a\\u0000b\""},
         {"id":"blob","type":"x","text":null,"value":"{\"k\\u0000\":\"v\\u0000\",\"t\":\"\\\\u0000\"}"},
@@ -208,6 +210,7 @@ fn nul_in_cells_and_raw() {
         {"id":"status","type":"status","text":null,"value":"{\"index\":1}"},
         {"id":"dd","type":"dropdown","text":null,"value":"{\"ids\":[1]}"},
         {"id":"new\u{0}","type":"text","text":"x","value":"\"x\""}]})];
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &cols);
     let rows = parsed(&page, &cols);
     let r = &rows[0];
@@ -230,7 +233,7 @@ fn nul_in_cells_and_raw() {
 #[test]
 fn malformed_items_are_stored_with_warnings() {
     let cols = vec![col("text0", "notes", "text", None)];
-    let items = vec![
+    let items = [
         json!({"id":"1","name":"first copy","column_values":[]}),
         json!({"id":"2","name":42,"state":"paused","group":"not an object",
             "created_at":"yesterday","updated_at":"2026-13-45T99:00:00Z",
@@ -247,6 +250,7 @@ fn malformed_items_are_stored_with_warnings() {
         json!("not an object"),
         json!({"id":"1","name":"last copy","column_values":[]}),
     ];
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &cols);
     let rows = parsed(&page, &cols);
     assert_eq!(page.ids, vec![2, 3, 4, 1]);
@@ -309,6 +313,7 @@ fn repeated_ids_and_cells_keep_the_last() {
             {"id":"text0","type":"text","text":"b","value":"\"b\""}]})
         })
         .collect();
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &cols);
     let rows = parsed(&page, &cols);
     assert_eq!(page.ids, vec![9]);
@@ -326,6 +331,7 @@ fn warnings_stay_bounded() {
     let items: Vec<Value> = (0..100)
         .map(|k| json!({"id": k, "state": "bogus"}))
         .collect();
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &[]);
     assert_eq!(parsed(&page, &[]).len(), 100);
     assert_eq!(page.warning_count, 100);
@@ -392,9 +398,10 @@ fn meta_scrubs_nul_and_skips_bad_columns() {
         .iter()
         .map(|c| col(&c.id, &slug(&c.title), &c.typ, Some(c.settings.clone())))
         .collect();
-    let items = vec![json!({"id":"1","column_values":[
+    let items = [json!({"id":"1","column_values":[
         {"id":"c\u{0}","type":"text","text":"v","value":"\"v\""},
         {"id":"status","type":"status","text":null,"value":"{\"index\":1}"}]})];
+    let items: Vec<serde_json_borrow::Value> = items.iter().map(Into::into).collect();
     let page = build_rows(&items, &cols);
     let r = &parsed(&page, &cols)[0];
     assert_eq!(r["c"], json!("v"));
@@ -427,4 +434,30 @@ fn long_names() {
     assert!(with_suffix(&wide, 7).len() <= 63);
     assert!(table_name(&"Größe ".repeat(30), 1).len() <= 63);
     assert!(table_name("🚀", i64::MIN).len() <= 63);
+}
+
+/// `raw` as the borrowed parse writes it is the JSON text serde_json wrote (up to key order, which
+/// jsonb normalises): numbers keep their form (a float its `.0`), a repeated key is written twice
+/// and jsonb keeps the last, as a serde_json map kept the last.
+#[test]
+fn raw_numbers_and_repeated_keys() {
+    let text = r#"[{"id":"1","column_values":[{"id":"n","type":"numbers","text":"1","value":null,"f":1.0,"g":2.5e300,"h":-3,"i":18446744073709551615,"j":[0.1,true,null]}]}]"#;
+    let items: Vec<serde_json_borrow::Value> = serde_json::from_str(text).unwrap();
+    let page = build_rows(&items, &[]);
+    assert_eq!(
+        super::rows::raw_text(&page.rows[0].raw),
+        r#"{"n":{"id":"n","type":"numbers","text":"1","value":null,"f":1.0,"g":2.5e+300,"h":-3,"i":18446744073709551615,"j":[0.1,true,null]}}"#
+    );
+    // … as serde_json writes them.
+    let v: serde_json::Value = serde_json::from_str("[1.0,2.5e300]").unwrap();
+    assert_eq!(v.to_string(), "[1.0,2.5e+300]");
+    let text =
+        r#"[{"id":"1","name":"a","name":"b","column_values":[{"id":"x","text":"1","text":"2"}]}]"#;
+    let items: Vec<serde_json_borrow::Value> = serde_json::from_str(text).unwrap();
+    let page = build_rows(&items, &[]);
+    assert_eq!(page.rows[0].name.as_deref(), Some("b"));
+    assert_eq!(
+        super::rows::raw_text(&page.rows[0].raw),
+        r#"{"x":{"id":"x","text":"1","text":"2"}}"#
+    );
 }
