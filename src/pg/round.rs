@@ -186,6 +186,9 @@ pub(crate) fn probe(client: &mut Client, cands: &[Candidate]) -> R<Vec<Verdict>>
     Ok(verdicts)
 }
 
+/// Runs a unit of work in a transaction of its own (the worker's `in_tx`).
+pub(crate) type Step = dyn FnMut(&mut dyn FnMut() -> R<()>) -> R<()>;
+
 /// One board of a round whose changed items the round fetches.
 pub(crate) struct ItemWork {
     pub board_id: i64,
@@ -203,7 +206,7 @@ pub(crate) type Outcome = Result<(Stats, String), ErrorReport>;
 pub(crate) fn refresh_items(
     client: &mut Client,
     work: &[ItemWork],
-    in_step: &mut dyn FnMut(&mut dyn FnMut() -> R<()>) -> R<()>,
+    in_step: &mut Step,
 ) -> Vec<Outcome> {
     struct Board {
         tb: Tracked,

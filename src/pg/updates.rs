@@ -45,7 +45,8 @@ struct Tables {
 }
 
 fn tables(board_id: i64) -> Option<Tables> {
-    let row: Option<(pg_sys::Oid, Option<String>, Option<String>, Option<String>)> =
+    type Row = (pg_sys::Oid, Option<String>, Option<String>, Option<String>);
+    let row: Option<Row> =
         Spi::connect(|c| {
             let t = c.select(
                 &format!(

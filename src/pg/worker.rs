@@ -308,7 +308,7 @@ fn worker_row() -> TableIterator<
     } else {
         vec![(None, "not preloaded".to_string(), None, None, None, None, 0)]
     };
-    TableIterator::new(rows.into_iter())
+    TableIterator::new(rows)
 }
 
 // ---------- transactions of the worker ----------
@@ -1067,7 +1067,7 @@ fn round(jobs: Vec<Job>) {
             _ => own.push(job),
         }
     }
-    let outcomes = super::round::refresh_items(&mut client, &work, &mut |f| in_tx(|| f()));
+    let outcomes = super::round::refresh_items(&mut client, &work, &mut |f| in_tx(&mut *f));
     // Every board's run; the round's calls are recorded on the first of them.
     let calls = client.http_calls();
     let mut first_run: Option<i64> = None;
