@@ -906,6 +906,38 @@ Updates: {UPDATES} updates and {} replies on a board of {} items:",
     Ok(())
 }
 
+/// Queues `request` (request_refresh / request_pull) for every board of the rounds benchmark at
+/// once and waits until every job has ended; returns the jobs and the seconds it took.
+fn request_all(w: &mut crate::writeback::W, request: &str) -> Result<(Vec<i64>, f64), String> {
+    let t = Instant::now();
+    let jobs: Vec<i64> =
+        w.db.query(
+            &format!(
+                "SELECT monday_sync.{request}(board_id) FROM monday_sync.boards
+                  WHERE target_schema = 'rounds' AND parent_board_id IS NULL"
+            ),
+            &[],
+        )
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|r| r.get::<_, i64>(0))
+        .collect();
+    loop {
+        let left = w.i64(&format!(
+            "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status IN ('queued', 'running')"
+        ))?;
+        if left == 0 {
+            return Ok((jobs, t.elapsed().as_secs_f64()));
+        }
+        if t.elapsed() > Duration::from_secs(600) {
+            return Err(format!(
+                "{request}: {left} jobs still open after 10 minutes"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The refresh-round benchmark (`pgrx-tests/run bench-rounds`): 200 tracked boards, every one
 /// asked to refresh at once (as a schedule or pg_cron does), idle and with 100 items changed on 50
 /// of them: API calls and seconds until every job is done, with refresh rounds off
@@ -969,30 +1001,7 @@ pub fn rounds() -> Result<(), String> {
             });
         }
         w.fake.clear_log();
-        let t = Instant::now();
-        let jobs: Vec<i64> =
-            w.db.query(
-                "SELECT monday_sync.request_refresh(board_id) FROM monday_sync.boards
-                  WHERE target_schema = 'rounds' AND parent_board_id IS NULL",
-                &[],
-            )
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|r| r.get::<_, i64>(0))
-            .collect();
-        loop {
-            let left = w.i64(&format!(
-                "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status IN ('queued', 'running')"
-            ))?;
-            if left == 0 {
-                break;
-            }
-            if t.elapsed() > Duration::from_secs(600) {
-                return Err(format!("{label}: {left} jobs still open after 10 minutes"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let secs = t.elapsed().as_secs_f64();
+        let (jobs, secs) = request_all(w, "request_refresh")?;
         let failed = w.i64(&format!(
             "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status <> 'succeeded'"
         ))?;
@@ -1068,30 +1077,7 @@ pub fn rounds() -> Result<(), String> {
             std::thread::sleep(Duration::from_millis(100));
         }
         w.fake.clear_log();
-        let t = Instant::now();
-        let jobs: Vec<i64> =
-            w.db.query(
-                "SELECT monday_sync.request_pull(board_id) FROM monday_sync.boards
-                  WHERE target_schema = 'rounds' AND parent_board_id IS NULL",
-                &[],
-            )
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(|r| r.get::<_, i64>(0))
-            .collect();
-        loop {
-            let left = w.i64(&format!(
-                "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status IN ('queued', 'running')"
-            ))?;
-            if left == 0 {
-                break;
-            }
-            if t.elapsed() > Duration::from_secs(600) {
-                return Err(format!("{left} pull jobs still open after 10 minutes"));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let secs = t.elapsed().as_secs_f64();
+        let (jobs, secs) = request_all(&mut w, "request_pull")?;
         let ok = w.i64(&format!(
             "SELECT count(*) FROM monday_sync.jobs WHERE jobid = ANY (ARRAY{jobs:?}::bigint[]) AND status = 'succeeded'"
         ))?;

@@ -213,19 +213,11 @@ fn enable_for(board_id: i64) -> R<Option<pg_sys::Oid>> {
             let (schema, name) = super::security::schema_and_name(t.oid);
             let hname = crate::sync::names::history_table_name(&name);
             let qualified = format!("{}.{}", q(&schema), q(&hname));
-            let taken: bool = one(
-                "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
-                &[qualified.clone().into()],
-            )
-            .unwrap_or(false);
-            if taken {
-                return Err(err(
-                    PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
-                    format!("relation {qualified} already exists"),
-                    format!("enable_history keeps the history of {} there", t.qualified),
-                    "Rename or drop that table, then call enable_history again.",
-                ));
-            }
+            super::security::side_table_free(
+                &qualified,
+                format!("enable_history keeps the history of {} there", t.qualified),
+                "enable_history",
+            )?;
             // As the typed table's owner: the history is theirs to read and grant, like the table.
             as_role(t.owner, || {
                 exec(

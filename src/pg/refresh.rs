@@ -98,6 +98,20 @@ pub(super) fn watermark(board_id: i64) -> Option<Watermark> {
     .unwrap_or_else(|e| spi_fail(e))
 }
 
+/// After a refresh applied the log up to its newest entry (`newest`, in ticks; None: nothing
+/// new): the boards' watermark moves there, rounded up to the microsecond — the next refresh
+/// starts after it — and they count as refreshed now.
+pub(super) fn move_watermark(boards: &[i64], newest: Option<i64>) {
+    let next_us = newest.map(|t| (t + 9) / 10);
+    exec(
+        "UPDATE monday_sync.boards
+            SET activity_watermark = coalesce(timestamptz 'epoch' + $2 * interval '1 microsecond', activity_watermark),
+                last_refreshed_at = now()
+          WHERE board_id = ANY ($1)",
+        &[boards.to_vec().into(), next_us.into()],
+    );
+}
+
 /// The live columns of the boards and their types: a refresh that changes it pulls in full.
 fn columns_fingerprint(boards: &[i64]) -> Option<String> {
     super::spi::one(
@@ -305,15 +319,7 @@ pub(super) fn refresh_core<S: Steps>(
         &mut |_| {},
     )?;
     steps.step(|| {
-        // The newest entry applied, rounded up to the microsecond: the next refresh starts after it.
-        let next_us = found.newest.map(|t| (t + 9) / 10);
-        exec(
-            "UPDATE monday_sync.boards
-                SET activity_watermark = coalesce(timestamptz 'epoch' + $2 * interval '1 microsecond', activity_watermark),
-                    last_refreshed_at = now()
-              WHERE board_id = ANY ($1)",
-            &[boards.clone().into(), next_us.into()],
-        );
+        move_watermark(&boards, found.newest);
         Ok(())
     })?;
     Ok(Refreshed {

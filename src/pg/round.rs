@@ -19,10 +19,9 @@
 use super::errors::{api_err, R};
 use super::mapping::mapping;
 use super::pull::{items_by_ids, items_of};
-use super::refresh::{watermark, CLOCK_SKEW_S};
+use super::refresh::{move_watermark, watermark, CLOCK_SKEW_S};
 use super::runs::Stats;
 use super::settings;
-use super::spi::exec;
 use super::track::{tracked, Tracked};
 use super::writer::{mark_deleted, Writer};
 use crate::api::{documents, Client};
@@ -31,6 +30,7 @@ use crate::sync::id_of;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
 
 /// A board of the round the probe may settle.
 #[derive(Clone)]
@@ -299,29 +299,36 @@ pub(crate) fn refresh_items(
         };
         let r = in_step(&mut || {
             let _source = super::security::sync_source("refresh");
-            let items = items_of(d.get("items"));
+            // Each returned item under the board it is on, once per call.
+            let mut on: HashMap<i64, Vec<&Value>> = HashMap::new();
+            for it in items_of(d.get("items")) {
+                if let Some(board) = it.pointer("/board/id").and_then(id_of) {
+                    on.entry(board).or_default().push(it);
+                }
+            }
             for b in boards.iter_mut().flatten() {
                 if b.failed {
                     continue;
                 }
-                let mine: Vec<i64> = chunk
+                // b.ids is in ascending order (from the scan's set).
+                let mine: HashSet<i64> = chunk
                     .iter()
                     .copied()
-                    .filter(|i| b.ids.binary_search(i).is_ok() || b.ids.contains(i))
+                    .filter(|i| b.ids.binary_search(i).is_ok())
                     .collect();
                 if mine.is_empty() {
                     continue;
                 }
                 let on = |board: i64| -> Vec<Value> {
-                    items
-                        .iter()
-                        .filter(|it| it.pointer("/board/id").and_then(id_of) == Some(board))
+                    on.get(&board)
+                        .into_iter()
+                        .flatten()
                         .filter(|it| {
                             it.get("id")
                                 .and_then(id_of)
                                 .is_some_and(|i| mine.contains(&i))
                         })
-                        .cloned()
+                        .map(|it| (*it).clone())
                         .collect()
                 };
                 let main_items = on(b.tb.board_id);
@@ -333,6 +340,7 @@ pub(crate) fn refresh_items(
                     written.extend(w.write(&sub_items, &mut b.sub_stats, false)?);
                 }
                 // Not returned (deleted for good) or now on another board: kept, marked deleted.
+                let written: HashSet<i64> = written.into_iter().collect();
                 let gone: Vec<i64> = mine
                     .iter()
                     .copied()
@@ -371,18 +379,11 @@ pub(crate) fn refresh_items(
             outcomes[i] = Some(Err(report));
             continue;
         }
-        let next_us = work[i].changes.newest.map(|t| (t + 9) / 10);
         let ids: Vec<i64> = std::iter::once(b.tb.board_id)
             .chain(b.sub.as_ref().map(|s| s.board_id))
             .collect();
         let moved = in_step(&mut || {
-            exec(
-                "UPDATE monday_sync.boards
-                    SET activity_watermark = coalesce(timestamptz 'epoch' + $2 * interval '1 microsecond', activity_watermark),
-                        last_refreshed_at = now()
-                  WHERE board_id = ANY ($1)",
-                &[ids.clone().into(), next_us.into()],
-            );
+            move_watermark(&ids, work[i].changes.newest);
             Ok(())
         });
         let total = b.stats.plus(&b.sub_stats);

@@ -312,3 +312,23 @@ pub fn schema_and_name(oid: pg_sys::Oid) -> (String, String) {
     })
     .unwrap_or_else(|e| super::spi::spi_fail(e))
 }
+
+/// A table the extension keeps next to a typed table (`<table>_history`, `_updates`, `_assets`)
+/// is created only where no relation has that name yet: someone else's table is never taken for
+/// it. `keeps` says what it would hold (DETAIL), `call` the function to call again (HINT).
+pub fn side_table_free(qualified: &str, keeps: String, call: &str) -> R<()> {
+    let taken: bool = super::spi::one(
+        "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+        &[qualified.into()],
+    )
+    .unwrap_or(false);
+    if taken {
+        return Err(err(
+            PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
+            format!("relation {qualified} already exists"),
+            keeps,
+            format!("Rename or drop that table, then call {call} again."),
+        ));
+    }
+    Ok(())
+}

@@ -444,22 +444,14 @@ fn create_for(board_id: i64) -> R<Option<pg_sys::Oid>> {
     let quoted = |n: &str| format!("{}.{}", q(&schema), q(n));
     let make = |n: String, ddl: &str, comment: String| -> R<pg_sys::Oid> {
         let qualified = quoted(&n);
-        let taken: bool = one(
-            "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
-            &[qualified.clone().into()],
-        )
-        .unwrap_or(false);
-        if taken {
-            return Err(err(
-                PgSqlErrorCode::ERRCODE_DUPLICATE_TABLE,
-                format!("relation {qualified} already exists"),
-                format!(
-                    "enable_updates keeps the updates and files of {} there",
-                    t.qualified
-                ),
-                "Rename or drop that table, then call enable_updates again.",
-            ));
-        }
+        super::security::side_table_free(
+            &qualified,
+            format!(
+                "enable_updates keeps the updates and files of {} there",
+                t.qualified
+            ),
+            "enable_updates",
+        )?;
         as_role(t.owner, || {
             exec(&format!("CREATE TABLE {qualified} ({ddl})"), &[]);
             exec(

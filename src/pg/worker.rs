@@ -701,10 +701,12 @@ fn database_exists(db: &str) -> bool {
 }
 
 /// Runs left `running` by a crash or a restart: failed, and their jobs queued again.
-/// The advisory-lock key of a running job: the worker running it holds it (session-level) from
+/// The advisory-lock key of a running job (`jobid`: the SQL for its id): the worker running it holds it (session-level) from
 /// its claim to its end, so a job marked running whose lock nobody holds was left by a worker that
 /// stopped (a crash, a restart, pg_terminate_backend).
-const JOB_LOCK: &str = "1835955555, (jobid % 2147483647)::int";
+fn job_lock(jobid: &str) -> String {
+    format!("1835955555, ({jobid} % 2147483647)::int")
+}
 
 /// Jobs left `running` by a worker that stopped: their runs failed, the jobs queued again (or
 /// failed, after the last attempt). The primary worker runs this at its start and every minute.
@@ -714,7 +716,8 @@ fn recover() {
         c.update(
             &format!(
                 "SELECT jobid FROM (SELECT jobid FROM monday_sync.jobs WHERE status = 'running' OFFSET 0) r
-                  WHERE pg_catalog.pg_try_advisory_xact_lock({JOB_LOCK})"
+                  WHERE pg_catalog.pg_try_advisory_xact_lock({})",
+                job_lock("jobid")
             ),
             None,
             &[],
@@ -918,7 +921,7 @@ struct Job {
 /// Claims are made one at a time across the job workers (this transaction lock), so "no job of
 /// this board is running" holds when a job is claimed: jobs of one board never run at once, and a
 /// board's writes stay in order. A board-less job (the account, workspaces) waits for a running
-/// one of its command. The claimed job's lock (`JOB_LOCK`) is taken in the same transaction.
+/// one of its command. The claimed job's lock (`job_lock`) is taken in the same transaction.
 const CLAIMABLE: &str = "status = 'queued' AND not_before <= now()
     AND NOT EXISTS (SELECT 1 FROM monday_sync.jobs r
                      WHERE r.status = 'running'
@@ -926,42 +929,7 @@ const CLAIMABLE: &str = "status = 'queued' AND not_before <= now()
                        AND (q.board_id IS NOT NULL OR r.command = q.command))";
 
 fn claim() -> Option<Job> {
-    in_tx(|| {
-        Ok(Spi::connect_mut(|c| {
-            c.update(
-                "SELECT pg_catalog.pg_advisory_xact_lock(1835955556)",
-                None,
-                &[],
-            )?;
-            let t = c.update(
-                &format!(
-                    "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
-                            started_at = now(), finished_at = NULL
-                      WHERE jobid = (SELECT jobid FROM monday_sync.jobs q
-                                      WHERE {CLAIMABLE}
-                                      ORDER BY not_before, jobid
-                                      FOR UPDATE SKIP LOCKED LIMIT 1)
-                     RETURNING jobid, board_id, command, attempts,
-                               pg_catalog.pg_advisory_lock({JOB_LOCK}) IS NULL"
-                ),
-                None,
-                &[],
-            )?;
-            if t.is_empty() {
-                return Ok::<_, pgrx::spi::SpiError>(None);
-            }
-            let r = t.first();
-            Ok(Some(Job {
-                jobid: r.get::<i64>(1)?.unwrap_or(0),
-                board_id: r.get::<i64>(2)?.unwrap_or(0),
-                command: r.get::<String>(3)?.unwrap_or_default(),
-                attempts: r.get::<i32>(4)?.unwrap_or(1),
-            }))
-        })
-        .unwrap_or_else(|e| super::spi::spi_fail(e)))
-    })
-    .ok()
-    .flatten()
+    claim_jobs("", 1).pop()
 }
 
 /// Refresh jobs a round claims at most (its probe asks refresh_round_size boards a call).
@@ -969,6 +937,12 @@ const ROUND_JOBS: i64 = 2_000;
 
 /// The other refresh jobs that are due, claimed like `claim` does (at most `limit`).
 fn claim_refreshes(limit: i64) -> Vec<Job> {
+    claim_jobs("AND command = 'refresh'", limit)
+}
+
+/// Claims up to `limit` due jobs (`filter`: a fixed extra condition, never user input), oldest
+/// first, each with its job lock.
+fn claim_jobs(filter: &str, limit: i64) -> Vec<Job> {
     in_tx(|| {
         Ok(Spi::connect_mut(|c| {
             c.update(
@@ -981,11 +955,12 @@ fn claim_refreshes(limit: i64) -> Vec<Job> {
                     "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
                             started_at = now(), finished_at = NULL
                       WHERE jobid IN (SELECT jobid FROM monday_sync.jobs q
-                                       WHERE {CLAIMABLE} AND command = 'refresh'
+                                       WHERE {CLAIMABLE} {filter}
                                        ORDER BY not_before, jobid
                                        FOR UPDATE SKIP LOCKED LIMIT $1)
                      RETURNING jobid, board_id, command, attempts,
-                               pg_catalog.pg_advisory_lock({JOB_LOCK}) IS NULL"
+                               pg_catalog.pg_advisory_lock({}) IS NULL",
+                    job_lock("jobid")
                 ),
                 None,
                 &[limit.into()],
@@ -1279,10 +1254,7 @@ fn finish_job(job: &Job, result: Result<Done, Failure>, runid: Option<i64>) {
     // The job is no longer this worker's (its claim lock goes, recorded or not).
     let _ = in_tx(|| {
         exec(
-            &format!(
-                "SELECT pg_catalog.pg_advisory_unlock({})",
-                JOB_LOCK.replace("jobid", "$1")
-            ),
+            &format!("SELECT pg_catalog.pg_advisory_unlock({})", job_lock("$1")),
             &[job.jobid.into()],
         );
         Ok(())
