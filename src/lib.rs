@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 pub mod api;
 pub mod codec;
 pub mod listener;
+pub mod multidb;
 pub mod pg;
 pub mod sync;
 pub mod thread;

@@ -852,6 +852,232 @@ fn several_workers(w: &mut W) -> T {
     )
 }
 
+/// One launcher, several databases (monday_sync.databases): a list on reload, each database with
+/// its own worker, jobs and webhook listener; then `*`, where a database without the extension
+/// keeps no worker and CREATE EXTENSION plus track_board there starts one at once; a database
+/// taken out of the setting has its workers stopped.
+fn several_databases(w: &mut W) -> T {
+    const BOARD: i64 = 6_300_000;
+    w.fake.with(|s| {
+        s.world
+            .add_workspace(4_300_400, "Elsewhere", "open", "active");
+        s.world.add_workspace_board(BOARD, "Elsewhere", 4_300_400);
+        for k in 0..3 {
+            s.world.add_item(
+                BOARD,
+                crate::fake::world::FIRST_ITEM,
+                63_000_000 + k,
+                &format!("E{k}"),
+            );
+        }
+    });
+    let listen = w.c.port + 41;
+    w.reload(&[
+        ("monday_sync.databases", &format!("{DB}, msother")),
+        (
+            "monday_sync.webhook_listen",
+            &format!("msother=127.0.0.1:{listen}"),
+        ),
+    ])?;
+    let mut admin = Client::connect(&w.c.conn_string("postgres"), NoTls).map_err(pg)?;
+    let t = Instant::now();
+    while !w.server_log().contains("waiting for database \"msother\"") {
+        check(
+            t.elapsed() < Duration::from_secs(15),
+            "the launcher did not say it waits for msother",
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mine = w.worker_pid()?;
+    admin.batch_execute("CREATE DATABASE msother").map_err(pg)?;
+    let mut other = Client::connect(&w.c.conn_string("msother"), NoTls).map_err(pg)?;
+    other
+        .batch_execute("CREATE EXTENSION monday_sync")
+        .map_err(pg)?;
+    other
+        .execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
+    other
+        .execute("SELECT monday_sync.track_board($1)", &[&BOARD])
+        .map_err(pg)?;
+    let job: i64 = other
+        .query_one("SELECT monday_sync.request_pull($1)", &[&BOARD])
+        .map_err(pg)?
+        .get(0);
+    let wait_in = |c: &mut Client, job: i64| -> Result<String, String> {
+        let t = Instant::now();
+        loop {
+            let st: String = c
+                .query_one(
+                    "SELECT status FROM monday_sync.jobs WHERE jobid = $1",
+                    &[&job],
+                )
+                .map_err(pg)?
+                .get(0);
+            if st == "succeeded" || st == "failed" || t.elapsed() > Duration::from_secs(30) {
+                return Ok(st);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    eq(
+        &wait_in(&mut other, job)?.as_str(),
+        &"succeeded",
+        "a pull queued in msother",
+    )?;
+    let rows: i64 = other
+        .query_one("SELECT count(*) FROM public.elsewhere", &[])
+        .map_err(pg)?
+        .get(0);
+    eq(&rows, &3, "rows pulled in msother")?;
+    let theirs: (Option<i32>, Option<String>, String) = {
+        let r = other
+            .query_one(
+                "SELECT pid, database::text, state FROM monday_sync.worker",
+                &[],
+            )
+            .map_err(pg)?;
+        (r.get(0), r.get(1), r.get(2))
+    };
+    check(
+        theirs.0.is_some() && theirs.0 != Some(mine),
+        &format!("msother's worker {theirs:?} vs mswork's {mine}"),
+    )?;
+    eq(
+        &theirs.1.as_deref(),
+        &Some("msother"),
+        "msother's worker database",
+    )?;
+    // The webhook listener of msother listens on its own address; mswork's has none.
+    let t = Instant::now();
+    loop {
+        let (state, addr): (String, Option<String>) = {
+            let r = other
+                .query_one(
+                    "SELECT state, address FROM monday_sync.webhook_listener",
+                    &[],
+                )
+                .map_err(pg)?;
+            (r.get(0), r.get(1))
+        };
+        if state == "listening" {
+            eq(
+                &addr,
+                &Some(format!("127.0.0.1:{listen}")),
+                "msother's listener address",
+            )?;
+            break;
+        }
+        check(
+            t.elapsed() < Duration::from_secs(15),
+            &format!("msother's listener: {state}"),
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let here = w
+        .text("SELECT state FROM monday_sync.webhook_listener")?
+        .unwrap_or_default();
+    check(
+        here.starts_with("applying"),
+        &format!("mswork's listener: {here}"),
+    )?;
+    // mswork still has its own worker, the same process, and it still runs jobs.
+    eq(&w.worker_pid()?, &mine, "mswork's worker after the reload")?;
+    let job = w.request("refresh")?;
+    eq(
+        &w.wait_job(job, 60)?.as_str(),
+        &"succeeded",
+        "a refresh in mswork",
+    )?;
+
+    // `*`: a database without the extension keeps no worker; CREATE EXTENSION and track_board
+    // there start one at once (no minute's wait).
+    w.reload(&[("monday_sync.databases", "*")])?;
+    let log_from = w.server_log().len();
+    admin.batch_execute("CREATE DATABASE msthird").map_err(pg)?;
+    let in_third = "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = 'msthird' AND backend_type LIKE 'monday_sync%'";
+    std::thread::sleep(Duration::from_secs(8));
+    let n: i64 = admin.query_one(in_third, &[]).map_err(pg)?.get(0);
+    eq(
+        &n,
+        &0,
+        "monday_sync workers in a database without the extension",
+    )?;
+    let mut third = Client::connect(&w.c.conn_string("msthird"), NoTls).map_err(pg)?;
+    third
+        .batch_execute("CREATE EXTENSION monday_sync")
+        .map_err(pg)?;
+    third
+        .execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+        .map_err(pg)?;
+    let t = Instant::now();
+    third
+        .execute("SELECT monday_sync.track_board($1)", &[&BOARD])
+        .map_err(pg)?;
+    let job: i64 = third
+        .query_one("SELECT monday_sync.request_pull($1)", &[&BOARD])
+        .map_err(pg)?
+        .get(0);
+    eq(
+        &wait_in(&mut third, job)?.as_str(),
+        &"succeeded",
+        "a pull queued in msthird",
+    )?;
+    let took = t.elapsed();
+    let log = w.server_log();
+    check(
+        !log[log_from..].contains("is queued, but"),
+        &format!(
+            "a warning about the worker in msthird:\n{}",
+            &log[log_from..]
+        ),
+    )?;
+    check(
+        took < Duration::from_secs(20),
+        &format!("msthird's first job took {took:?}"),
+    )?;
+    let n: i64 = admin.query_one(in_third, &[]).map_err(pg)?.get(0);
+    check(n >= 2, &format!("{n} monday_sync workers in msthird"))?;
+    eq(&w.worker_pid()?, &mine, "mswork's worker under *")?;
+
+    // Back to mswork alone: the others' workers stop, the databases can be dropped.
+    w.reload(&[
+        ("monday_sync.databases", ""),
+        ("monday_sync.webhook_listen", ""),
+    ])?;
+    drop(other);
+    drop(third);
+    let t = Instant::now();
+    loop {
+        let n: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname IN ('msother', 'msthird') AND backend_type LIKE 'monday_sync%'",
+                &[],
+            )
+            .map_err(pg)?
+            .get(0);
+        if n == 0 {
+            break;
+        }
+        check(
+            t.elapsed() < Duration::from_secs(20),
+            &format!("{n} workers still in msother/msthird"),
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for d in ["msother", "msthird"] {
+        admin
+            .batch_execute(&format!("DROP DATABASE {d}"))
+            .map_err(pg)?;
+    }
+    w.sql(&format!(
+        "SELECT monday_sync.untrack_board({BOARD}) WHERE EXISTS (SELECT 1 FROM monday_sync.boards WHERE board_id = {BOARD})"
+    ))?;
+    eq(&w.worker_pid()?, &mine, "mswork's worker at the end")
+}
+
 fn worker_schedule(w: &mut W) -> T {
     let id = w.fake.with(|s| s.world.active_items(SAMPLE_BOARD)[11]);
     w.sql(&format!(
@@ -1198,6 +1424,10 @@ pub fn run() -> Result<String, String> {
         (
             "several job workers: in parallel, never two jobs of one board",
             several_workers,
+        ),
+        (
+            "one launcher serves several databases (a list, then *)",
+            several_databases,
         ),
         (
             "the worker paces itself under a small budget",

@@ -16,6 +16,8 @@ pub static MAX_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(5);
 pub static MAX_WAIT: GucSetting<i32> = GucSetting::<i32>::new(300);
 pub static DATABASE: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"postgres"));
+/// The databases the launcher serves (`crate::multidb`): empty = `DATABASE` alone, `*` = all.
+pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 pub static NAPTIME: GucSetting<i32> = GucSetting::<i32>::new(1_000);
 pub static WRITE_DELAY: GucSetting<i32> = GucSetting::<i32>::new(200);
 pub static DAILY_CALL_LIMIT: GucSetting<i32> = GucSetting::<i32>::new(10_000);
@@ -116,6 +118,14 @@ pub fn init() {
             c"The worker waits quietly until this database and CREATE EXTENSION monday_sync exist.",
             &DATABASE,
             GucContext::Postmaster,
+            GucFlags::default(),
+        );
+        GucRegistry::define_string_guc(
+            c"monday_sync.databases",
+            c"Databases the monday_sync launcher serves, each with its own workers: a comma-separated list, or * for every database.",
+            c"Empty (the default) = monday_sync.database alone. With *, a database without the extension costs one short check a minute; CREATE EXTENSION there is picked up within a minute, at once when a job is queued. At most 16 databases; a change takes effect on reload.",
+            &DATABASES,
+            GucContext::Sighup,
             GucFlags::default(),
         );
         GucRegistry::define_int_guc(
@@ -256,13 +266,13 @@ fn define_webhook_settings() {
     server(
         c"monday_sync.webhook_listen",
         c"Address the webhook listener serves HTTP on, as host:port (e.g. 127.0.0.1:8787).",
-        c"Empty (the default) = no listener. Needs monday_sync in shared_preload_libraries; a change takes effect on reload.",
+        c"Empty (the default) = no listener. With several databases (monday_sync.databases), a plain address serves the first; give each its own as db=host:port, db2=host:port. Needs monday_sync in shared_preload_libraries; a change takes effect on reload.",
         &WEBHOOK_LISTEN,
     );
     server(
         c"monday_sync.webhook_public_url",
         c"The public URL that reaches the listener's root (https://host/prefix).",
-        c"subscribe_board builds subscription URLs from it; a webhook JWT's aud must equal it plus the request path.",
+        c"subscribe_board builds subscription URLs from it; a webhook JWT's aud must equal it plus the request path. With several databases: db=url entries, a plain URL for the first.",
         &WEBHOOK_PUBLIC_URL,
     );
     server(
@@ -394,6 +404,20 @@ pub fn optional(s: &GucSetting<Option<CString>>) -> Option<String> {
 
 pub fn database() -> String {
     string(&DATABASE, "postgres")
+}
+
+/// The databases the launcher serves now (`monday_sync.databases`, else `monday_sync.database`).
+pub fn served() -> crate::multidb::Served {
+    crate::multidb::served(optional(&DATABASES).as_deref(), &database())
+}
+
+/// A per-database setting's value for database `db` (`db=value` entries, or the plain value for
+/// the first database served: see `crate::multidb::for_database`).
+pub fn for_database(s: &GucSetting<Option<CString>>, db: &str) -> Option<String> {
+    let v = optional(s)?;
+    let default = database();
+    let is_first = served().first(&default) == db;
+    crate::multidb::for_database(&v, db, is_first)
 }
 
 pub fn alert_url() -> Option<String> {

@@ -755,6 +755,8 @@ pub(crate) fn track_with(
     default_schema: Option<&str>,
 ) -> R<RegClass> {
     lock_board(board_id);
+    // With monday_sync.databases = '*', the first board of a database starts its workers.
+    super::worker::wake_on_commit();
     let runid = start_run(board_id, "track_board");
     let meta = fetch_meta(client, board_id)?;
     if meta.kind == "sub_items_board" && tracked(board_id).is_none() {

@@ -60,13 +60,55 @@ unsafe impl PGRXSharedMemory for WorkerState {}
 
 /// Job workers at most (`monday_sync.max_workers`).
 pub const MAX_WORKERS: usize = 8;
+pub use crate::multidb::MAX_DATABASES;
 
-/// One slot per job worker; slot 0 is the primary (it also recovers after a restart, schedules and
+/// A database the launcher serves: its name and oid, whether the extension is there (for `*`), and
+/// one slot per job worker; slot 0 is its primary (it also recovers after a restart, schedules and
 /// cleans up).
-#[derive(Copy, Clone, Default)]
+#[derive(Copy, Clone)]
+#[repr(C)]
+pub struct DbEntry {
+    used: bool,
+    name: [u8; 64],
+    dboid: u32,
+    /// 0 not known yet, 1 the extension is installed (any version), 2 it is not (with `*`: the
+    /// workers stopped; the launcher looks again at `recheck_us` or when a backend asks).
+    present: u8,
+    recheck_us: i64,
+    /// A backend of this database queued a job or tracked a board: start its workers now.
+    asked: bool,
+    slots: [WorkerState; MAX_WORKERS],
+}
+
+impl Default for DbEntry {
+    fn default() -> Self {
+        DbEntry {
+            used: false,
+            name: [0; 64],
+            dboid: 0,
+            present: 0,
+            recheck_us: 0,
+            asked: false,
+            slots: [WorkerState::default(); MAX_WORKERS],
+        }
+    }
+}
+
+#[derive(Copy, Clone)]
 #[repr(C)]
 pub struct Workers {
-    slots: [WorkerState; MAX_WORKERS],
+    dbs: [DbEntry; MAX_DATABASES],
+    /// `&MyProc->procLatch` of the launcher.
+    launcher_latch: usize,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Workers {
+            dbs: [DbEntry::default(); MAX_DATABASES],
+            launcher_latch: 0,
+        }
+    }
 }
 
 unsafe impl PGRXSharedMemory for Workers {}
@@ -75,9 +117,55 @@ static WORKER: PgLwLock<Workers> = unsafe { PgLwLock::new(c"monday_sync worker")
 static READY: AtomicBool = AtomicBool::new(false);
 /// This process's slot (a job worker's; 0 elsewhere).
 static MY_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// This worker process's database entry (job and webhook workers only).
+static MY_DB: std::sync::OnceLock<(usize, String)> = std::sync::OnceLock::new();
 
 fn my_slot() -> usize {
     MY_SLOT.load(Ordering::Relaxed)
+}
+
+/// The entry of the database this process is connected to: a worker's own, or, in a backend, the
+/// entry the launcher keeps for its database (None: no worker serves it).
+fn my_entry(all: &Workers) -> Option<usize> {
+    if let Some((i, _)) = MY_DB.get() {
+        return Some(*i);
+    }
+    let mine = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    all.dbs.iter().position(|d| d.used && d.dboid == mine)
+}
+
+/// A worker's database entry and name (set once at its start).
+pub(crate) fn set_my_database(index: usize) -> String {
+    let name = text(&WORKER.share().dbs[index].name);
+    let _ = MY_DB.set((index, name.clone()));
+    name
+}
+
+/// The database this process works in: a worker's from its start, a backend's from the catalog
+/// (needs a transaction).
+pub(crate) fn current_database() -> String {
+    if let Some((_, n)) = MY_DB.get() {
+        return n.clone();
+    }
+    unsafe {
+        let p = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+        if p.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+        }
+    }
+}
+
+fn put_text(buf: &mut [u8], s: &str) {
+    buf.fill(0);
+    let b = crate::codec::truncate_bytes(s, buf.len() - 1).as_bytes();
+    buf[..b.len()].copy_from_slice(b);
+}
+
+fn text(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// The job workers to run: `monday_sync.max_workers`.
@@ -103,8 +191,9 @@ pub fn init() {
 }
 
 fn set_state(state: u8, jobid: i64, board_id: i64) {
+    let Some((db, _)) = MY_DB.get() else { return };
     let mut all = WORKER.exclusive();
-    let w = &mut all.slots[my_slot()];
+    let w = &mut all.dbs[*db].slots[my_slot()];
     w.state = state;
     w.jobid = jobid;
     w.board_id = board_id;
@@ -135,25 +224,34 @@ fn worker_missing() -> Option<(String, String)> {
             "Add monday_sync to shared_preload_libraries and restart PostgreSQL, or call monday_sync.refresh_board / pull_board directly.".into(),
         ));
     }
-    let w = WORKER.share().slots[0];
-    let mine = unsafe { pg_sys::MyDatabaseId };
-    if !alive(w.pid) {
+    let all = *WORKER.share();
+    let Some(i) = my_entry(&all) else {
+        let served = match settings::served() {
+            crate::multidb::Served::All => {
+                "every database (the launcher has not reached this one yet)".to_string()
+            }
+            crate::multidb::Served::Named(n) => n
+                .iter()
+                .map(|d| format!("\"{d}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         return Some((
-            "the monday_sync background worker is not running".into(),
-            "It restarts by itself within seconds after a crash; see the server log.".into(),
+            format!("no monday_sync background worker serves this database (monday_sync.databases: {served})"),
+            "Add this database to monday_sync.databases (or set it to *) in postgresql.conf and reload (SELECT pg_reload_conf()).".into(),
         ));
+    };
+    let e = all.dbs[i];
+    // With `*`, workers of a database that had no extension are started when this transaction
+    // commits (see wake_on_commit): nothing to warn about.
+    let every = settings::served() == crate::multidb::Served::All;
+    if (every && e.present != 1) || alive(e.slots[0].pid) {
+        return None;
     }
-    if w.dboid != 0 && w.dboid != mine.to_u32() {
-        return Some((
-            format!(
-                "the monday_sync background worker serves database \"{}\", not this one",
-                settings::database()
-            ),
-            "Set monday_sync.database to this database in postgresql.conf and restart PostgreSQL."
-                .into(),
-        ));
-    }
-    None
+    Some((
+        "the monday_sync background worker is not running".into(),
+        "It restarts by itself within seconds after a crash; see the server log.".into(),
+    ))
 }
 
 /// Whether this transaction already asked to wake the worker (a row trigger may request a refresh
@@ -167,8 +265,23 @@ pub(crate) fn wake_on_commit() {
     }
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, || {
         WAKE_REGISTERED.store(false, Ordering::Relaxed);
-        // Every job worker: whichever is idle claims the job.
-        let latches: Vec<usize> = WORKER.share().slots.iter().map(|w| w.latch).collect();
+        // Every job worker of this database: whichever is idle claims the job. Workers that are
+        // not running (with `*`, a database that had no extension until now): the launcher.
+        let latches: Vec<usize> = {
+            let mut all = WORKER.exclusive();
+            match my_entry(&all) {
+                Some(i) => {
+                    let e = &mut all.dbs[i];
+                    let mut l: Vec<usize> = e.slots.iter().map(|w| w.latch).collect();
+                    if e.present != 1 || !alive(e.slots[0].pid) {
+                        e.asked = true;
+                        l.push(all.launcher_latch);
+                    }
+                    l
+                }
+                None => vec![],
+            }
+        };
         for latch in latches {
             if latch != 0 {
                 unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
@@ -298,13 +411,24 @@ fn worker_row() -> TableIterator<
             w.jobs_done,
         )
     };
-    // One row per job worker (monday_sync.max_workers).
+    // One row per job worker (monday_sync.max_workers) of this database.
     let rows: Vec<_> = if READY.load(Ordering::Acquire) {
         let all = *WORKER.share();
-        all.slots[..workers_wanted()]
-            .iter()
-            .map(|w| describe(*w))
-            .collect()
+        match my_entry(&all) {
+            Some(i) => all.dbs[i].slots[..workers_wanted()]
+                .iter()
+                .map(|w| describe(*w))
+                .collect(),
+            None => vec![(
+                None,
+                "not serving this database (monday_sync.databases)".to_string(),
+                None,
+                None,
+                None,
+                None,
+                0,
+            )],
+        }
     } else {
         vec![(None, "not preloaded".to_string(), None, None, None, None, 0)]
     };
@@ -462,6 +586,47 @@ fn naptime() -> Duration {
     Duration::from_millis(settings::NAPTIME.get().max(100) as u64)
 }
 
+/// The launcher's handles of one served database's workers.
+struct Handles {
+    jobs: Vec<Option<DynamicBackgroundWorker>>,
+    hooks: Option<DynamicBackgroundWorker>,
+}
+
+fn running(w: &Option<DynamicBackgroundWorker>) -> bool {
+    w.as_ref()
+        .is_some_and(|w| matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted)))
+}
+
+/// Starts a worker unless its handle says it runs.
+fn start(slot: &mut Option<DynamicBackgroundWorker>, name: &str, function: &str, arg: i64) {
+    if running(slot) {
+        return;
+    }
+    *slot = None;
+    match BackgroundWorkerBuilder::new(name)
+        .set_type(if function == "monday_sync_worker_main" {
+            "monday_sync worker"
+        } else {
+            "monday_sync webhooks"
+        })
+        .set_function(function)
+        .set_library("monday_sync")
+        .set_argument(arg.into_datum())
+        .enable_spi_access()
+        .set_notify_pid(unsafe { pg_sys::MyProcPid })
+        .load_dynamic()
+    {
+        Ok(w) => *slot = Some(w),
+        Err(e) => warning!(
+            "monday_sync launcher: could not start the {name}: {e:?} (max_worker_processes?)"
+        ),
+    }
+}
+
+/// How often, with `monday_sync.databases = '*'`, a database without the extension is looked at
+/// again (a backend that tracks a board or queues a job there wakes the launcher at once).
+const RECHECK_ABSENT_US: i64 = 60_000_000;
+
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
@@ -469,67 +634,140 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
     unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die)) };
     // No database: shared catalogs (pg_database) only, so a missing database is no error.
     BackgroundWorker::connect_worker_to_spi(None, None);
-    let db = settings::database();
-    let mut said = false;
-    // The job worker and the webhook worker, each started again whenever it stops (SIGTERM to it,
-    // its database dropped, a failure); a stopping worker wakes this loop (bgw_notify_pid).
-    let n = workers_wanted();
-    let mut jobs: Vec<Option<DynamicBackgroundWorker>> = (0..n).map(|_| None).collect();
-    let mut hooks: Option<DynamicBackgroundWorker> = None;
-    let names: Vec<String> = (0..n)
-        .map(|i| {
-            if i == 0 {
-                "monday_sync worker".to_string()
-            } else {
-                format!("monday_sync worker {}", i + 1)
-            }
-        })
-        .collect();
+    WORKER.exclusive().launcher_latch =
+        unsafe { std::ptr::addr_of_mut!((*pg_sys::MyProc).procLatch) } as usize;
+    // Per served database (by oid): its job workers and its webhook worker, each started again
+    // whenever it stops (SIGTERM to it, a failure); a stopping worker wakes this loop
+    // (bgw_notify_pid). A database no longer served (dropped, or taken out of
+    // monday_sync.databases) has its workers stopped.
+    let mut handles: std::collections::HashMap<u32, Handles> = Default::default();
+    let mut said_waiting: std::collections::HashSet<String> = Default::default();
+    let mut said_full = false;
     loop {
-        if database_exists(&db) {
-            said = false;
-            let mut wanted: Vec<(&mut Option<DynamicBackgroundWorker>, &str, &str, usize)> = jobs
-                .iter_mut()
-                .zip(&names)
-                .enumerate()
-                .map(|(i, (slot, name))| (slot, name.as_str(), "monday_sync_worker_main", i))
-                .collect();
-            wanted.push((
-                &mut hooks,
-                "monday_sync webhooks",
-                "monday_sync_webhooks_main",
-                0,
-            ));
-            for (slot, name, function, index) in wanted {
-                let running = slot.as_ref().is_some_and(|w| {
-                    matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted))
-                });
-                if running {
-                    continue;
-                }
-                *slot = None;
-                match BackgroundWorkerBuilder::new(name)
-                    .set_type(if function == "monday_sync_worker_main" { "monday_sync worker" } else { name })
-                    .set_function(function)
-                    .set_library("monday_sync")
-                    .set_argument((index as i64).into_datum())
-                    .enable_spi_access()
-                    .set_notify_pid(unsafe { pg_sys::MyProcPid })
-                    .load_dynamic()
-                {
-                    Ok(w) => *slot = Some(w),
-                    Err(e) => warning!("monday_sync launcher: could not start the {name}: {e:?} (max_worker_processes?)"),
-                }
-            }
-        } else {
-            if !said {
-                log!("monday_sync launcher: waiting for database \"{db}\" (monday_sync.database)");
-                said = true;
-            }
+        let served = settings::served();
+        let every = served == crate::multidb::Served::All;
+        let existing = databases();
+        let wanted: Vec<(String, u32)> = match &served {
+            crate::multidb::Served::All => existing
+                .iter()
+                .filter(|d| d.allow_conn && !d.template)
+                .map(|d| (d.name.clone(), d.oid))
+                .collect(),
+            crate::multidb::Served::Named(names) => names
+                .iter()
+                .filter_map(|n| match existing.iter().find(|d| &d.name == n) {
+                    Some(d) => {
+                        said_waiting.remove(n);
+                        Some((d.name.clone(), d.oid))
+                    }
+                    None => {
+                        if said_waiting.insert(n.clone()) {
+                            log!("monday_sync launcher: waiting for database \"{n}\" (monday_sync.databases)");
+                        }
+                        None
+                    }
+                })
+                .collect(),
+        };
+        let n = workers_wanted();
+        let many = every || wanted.len() > 1;
+        // Entries: free those no longer served, keep or take one per served database.
+        let mut assigned: Vec<(usize, u32, String)> = Vec::new();
+        {
             let mut all = WORKER.exclusive();
-            for w in all.slots.iter_mut() {
-                w.state = 1;
-                w.pid = 0;
+            for e in all.dbs.iter_mut() {
+                if e.used && !wanted.iter().any(|w| w.1 == e.dboid) {
+                    *e = DbEntry::default();
+                }
+            }
+            for (name, oid) in &wanted {
+                let i = match all.dbs.iter().position(|e| e.used && e.dboid == *oid) {
+                    Some(i) => i,
+                    None => match all.dbs.iter().position(|e| !e.used) {
+                        Some(i) => {
+                            all.dbs[i] = DbEntry {
+                                used: true,
+                                dboid: *oid,
+                                ..Default::default()
+                            };
+                            i
+                        }
+                        None => {
+                            if !said_full {
+                                warning!(
+                                    "monday_sync launcher: more than {MAX_DATABASES} databases to serve; \"{name}\" and later ones get no worker"
+                                );
+                                said_full = true;
+                            }
+                            continue;
+                        }
+                    },
+                };
+                put_text(&mut all.dbs[i].name, name);
+                assigned.push((i, *oid, name.clone()));
+            }
+        }
+        handles.retain(|oid, h| {
+            if assigned.iter().any(|a| a.1 == *oid) {
+                return true;
+            }
+            for w in h
+                .jobs
+                .drain(..)
+                .chain(std::iter::once(h.hooks.take()))
+                .flatten()
+            {
+                let _ = w.terminate();
+            }
+            false
+        });
+        let now = unsafe { pg_sys::GetCurrentTimestamp() };
+        for (i, oid, db) in assigned {
+            let h = handles.entry(oid).or_insert_with(|| Handles {
+                jobs: (0..n).map(|_| None).collect(),
+                hooks: None,
+            });
+            // With `*`, a database is served in full once its primary found the extension there;
+            // until then only the primary runs (it stops when there is none, and is started again
+            // a minute later or when a backend there asks).
+            let (all_of_it, primary) = {
+                let mut all = WORKER.exclusive();
+                let e = &mut all.dbs[i];
+                let full = !every || e.present == 1;
+                let again = e.present == 2 && (e.asked || now >= e.recheck_us);
+                if every && again {
+                    e.present = 0;
+                    e.asked = false;
+                }
+                (full, full || e.present == 0)
+            };
+            let suffix = if many {
+                format!(" in \"{db}\"")
+            } else {
+                String::new()
+            };
+            for (k, slot) in h.jobs.iter_mut().enumerate() {
+                if (k == 0 && primary) || all_of_it {
+                    let name = if k == 0 {
+                        format!("monday_sync worker{suffix}")
+                    } else {
+                        format!("monday_sync worker {}{suffix}", k + 1)
+                    };
+                    start(
+                        slot,
+                        &name,
+                        "monday_sync_worker_main",
+                        (i * MAX_WORKERS + k) as i64,
+                    );
+                }
+            }
+            if all_of_it {
+                start(
+                    &mut h.hooks,
+                    &format!("monday_sync webhooks{suffix}"),
+                    "monday_sync_webhooks_main",
+                    i as i64,
+                );
             }
         }
         if !BackgroundWorker::wait_latch(Some(Duration::from_secs(5))) {
@@ -542,17 +780,25 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn monday_sync_worker_main(arg: pg_sys::Datum) {
-    let slot =
-        (unsafe { i64::from_datum(arg, false) }.unwrap_or(0).max(0) as usize).min(MAX_WORKERS - 1);
+    // The launcher's argument: the database's entry and the worker's slot in it.
+    let arg = unsafe { i64::from_datum(arg, false) }.unwrap_or(0).max(0) as usize;
+    let (index, slot) = (
+        (arg / MAX_WORKERS).min(MAX_DATABASES - 1),
+        arg % MAX_WORKERS,
+    );
     MY_SLOT.store(slot, Ordering::Relaxed);
     let primary = slot == 0;
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     // SIGTERM (shutdown, pg_terminate_backend) ends the worker at the next interrupt check, even
     // in the middle of an HTTP wait: Postgres' own handler.
     unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die)) };
+    let Some(dboid) = entry_oid(index) else {
+        return; // the database is no longer served
+    };
+    set_my_database(index);
     {
         let mut all = WORKER.exclusive();
-        let w = &mut all.slots[slot];
+        let w = &mut all.dbs[index].slots[slot];
         *w = WorkerState {
             pid: unsafe { pg_sys::MyProcPid },
             latch: unsafe { std::ptr::addr_of_mut!((*pg_sys::MyProc).procLatch) } as usize,
@@ -560,15 +806,14 @@ pub extern "C-unwind" fn monday_sync_worker_main(arg: pg_sys::Datum) {
             ..Default::default()
         };
     }
-    let db = settings::database();
-    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(dboid)), None);
     // Every statement the worker runs resolves names in pg_catalog first and never in a schema a
     // user can create objects in (the database's or a role's search_path setting is overridden).
     super::security::pin_session_search_path();
     // A lock someone holds (a table owner's LOCK TABLE, a request left uncommitted) fails the step
     // after 30 s instead of stalling the worker; the job is retried later.
     super::security::pin_session_setting("lock_timeout", "30s");
-    WORKER.exclusive().slots[slot].dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    WORKER.exclusive().dbs[index].slots[slot].dboid = unsafe { pg_sys::MyDatabaseId }.to_u32();
     let mut recovered = false;
     let mut last_recover: Option<Instant> = None;
     let mut last_cleanup: Option<Instant> = None;
@@ -576,7 +821,11 @@ pub extern "C-unwind" fn monday_sync_worker_main(arg: pg_sys::Datum) {
     let mut waited_for_update: Option<String> = None;
     loop {
         reload_if_asked();
-        match installed() {
+        let found = installed();
+        if !present(&found) {
+            return; // monday_sync.databases = '*' and no extension here: the launcher looks again later
+        }
+        match found {
             Installed::Yes => {
                 if waited_for_update.take().is_some() {
                     log!(
@@ -655,10 +904,10 @@ pub extern "C-unwind" fn monday_sync_worker_main(arg: pg_sys::Datum) {
                 jobs.extend(claim_refreshes(ROUND_JOBS));
                 let n = jobs.len() as i64;
                 round(jobs);
-                WORKER.exclusive().slots[slot].jobs_done += n;
+                WORKER.exclusive().dbs[index].slots[slot].jobs_done += n;
             } else {
                 run(job);
-                WORKER.exclusive().slots[slot].jobs_done += 1;
+                WORKER.exclusive().dbs[index].slots[slot].jobs_done += 1;
             }
             reload_if_asked();
         }
@@ -671,11 +920,63 @@ pub extern "C-unwind" fn monday_sync_worker_main(arg: pg_sys::Datum) {
     }
 }
 
-/// Whether a database exists, read from `pg_database` by a process connected to no database
-/// (a heap scan of the shared catalog, as the autovacuum launcher does: no index, no pg_class).
-fn database_exists(db: &str) -> bool {
+/// The entry of the database this process is connected to (None: no worker serves it).
+pub(crate) fn my_db_index() -> Option<usize> {
+    if !READY.load(Ordering::Acquire) {
+        return None;
+    }
+    my_entry(&WORKER.share())
+}
+
+/// The oid of a served database's entry (None: the launcher no longer serves it).
+pub(crate) fn entry_oid(index: usize) -> Option<u32> {
+    let e = WORKER.share().dbs[index];
+    (e.used && e.dboid != 0).then_some(e.dboid)
+}
+
+/// Records in the database's entry whether the extension is there (the launcher starts the other
+/// workers of a `*` database once it is). False: this worker should stop, as `*` serves only
+/// databases with the extension (the launcher looks again in a minute, or when asked).
+pub(crate) fn present(found: &Installed) -> bool {
+    let Some((index, _)) = MY_DB.get() else {
+        return true;
+    };
+    let here = *found != Installed::No;
+    let every = settings::served() == crate::multidb::Served::All;
+    let launcher = {
+        let mut all = WORKER.exclusive();
+        let latch = all.launcher_latch;
+        let e = &mut all.dbs[*index];
+        let was = e.present;
+        if here {
+            e.present = 1;
+        } else if every {
+            e.present = 2;
+            e.recheck_us = unsafe { pg_sys::GetCurrentTimestamp() } + RECHECK_ABSENT_US;
+        } else {
+            e.present = 0;
+        }
+        (was != e.present && (here || every)).then_some(latch)
+    };
+    if let Some(latch) = launcher.filter(|l| *l != 0) {
+        unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
+    }
+    here || !every
+}
+
+/// A row of `pg_database`, as the launcher needs it.
+struct Database {
+    name: String,
+    oid: u32,
+    allow_conn: bool,
+    template: bool,
+}
+
+/// Every database, read from `pg_database` by a process connected to no database (a heap scan
+/// of the shared catalog, as the autovacuum launcher does: no index, no pg_class).
+fn databases() -> Vec<Database> {
     in_tx(|| {
-        let mut found = false;
+        let mut found = Vec::new();
         unsafe {
             let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
             let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, lock);
@@ -686,18 +987,21 @@ fn database_exists(db: &str) -> bool {
                     break;
                 }
                 let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_database>(tup);
-                let name = std::ffi::CStr::from_ptr((*form).datname.data.as_ptr());
-                if name.to_bytes() == db.as_bytes() {
-                    found = true;
-                    break;
-                }
+                found.push(Database {
+                    name: std::ffi::CStr::from_ptr((*form).datname.data.as_ptr())
+                        .to_string_lossy()
+                        .into_owned(),
+                    oid: (*form).oid.to_u32(),
+                    allow_conn: (*form).datallowconn,
+                    template: (*form).datistemplate,
+                });
             }
             pg_sys::table_endscan(scan);
             pg_sys::table_close(rel, lock);
         }
         Ok(found)
     })
-    .unwrap_or(false)
+    .unwrap_or_default()
 }
 
 /// Runs left `running` by a crash or a restart: failed, and their jobs queued again.
@@ -1418,7 +1722,7 @@ fn alert(job: &Job, message: &str) {
         "command": job.command,
         "attempts": job.attempts,
         "error": message,
-        "database": settings::database(),
+        "database": current_database(),
     }));
 }
 

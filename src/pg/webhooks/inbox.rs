@@ -190,8 +190,9 @@ pub fn auth_config() -> (AuthConfig, Covers) {
     (
         AuthConfig {
             signing_secret: signing.map(String::into_bytes),
-            public_url: super::super::settings::optional(
+            public_url: super::super::settings::for_database(
                 &super::super::settings::WEBHOOK_PUBLIC_URL,
+                &crate::pg::worker::current_database(),
             ),
             path_secrets: secrets,
             allow_unauthenticated: super::super::settings::WEBHOOK_ALLOW_UNAUTHENTICATED.get(),

@@ -183,7 +183,12 @@ fn base_url(url: Option<&str>) -> R<String> {
     let base = url
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .or_else(|| settings::optional(&settings::WEBHOOK_PUBLIC_URL))
+        .or_else(|| {
+            settings::for_database(
+                &settings::WEBHOOK_PUBLIC_URL,
+                &crate::pg::worker::current_database(),
+            )
+        })
         .ok_or_else(|| {
             err(
                 PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -499,7 +504,7 @@ pub fn failed_events(failed: &[(i64, String)]) {
         ),
         "event_ids": failed.iter().map(|f| f.0).collect::<Vec<_>>(),
         "error": first.1,
-        "database": settings::database(),
+        "database": crate::pg::worker::current_database(),
     }));
 }
 
@@ -518,11 +523,7 @@ fn _webhook_listener() -> TableIterator<
         name!(last_error, Option<String>),
     ),
 > {
-    let h = if worker::READY.load(std::sync::atomic::Ordering::Acquire) {
-        *worker::HOOKS.share()
-    } else {
-        worker::HookState::default()
-    };
+    let h = worker::mine().unwrap_or_default();
     let names = [
         "requests",
         "accepted",

@@ -56,7 +56,42 @@ impl Default for HookState {
 
 unsafe impl PGRXSharedMemory for HookState {}
 
-pub static HOOKS: PgLwLock<HookState> = unsafe { PgLwLock::new(c"monday_sync webhooks") };
+/// One webhook worker per served database (indexed like the job workers' database entries).
+#[derive(Copy, Clone)]
+#[repr(C)]
+pub struct AllHooks {
+    pub dbs: [HookState; crate::multidb::MAX_DATABASES],
+}
+
+impl Default for AllHooks {
+    fn default() -> Self {
+        AllHooks {
+            dbs: [HookState::default(); crate::multidb::MAX_DATABASES],
+        }
+    }
+}
+
+unsafe impl PGRXSharedMemory for AllHooks {}
+
+pub static HOOKS: PgLwLock<AllHooks> = unsafe { PgLwLock::new(c"monday_sync webhooks") };
+
+/// The webhook worker state of this process's database (None: no worker serves it).
+pub fn mine() -> Option<HookState> {
+    if !READY.load(Ordering::Acquire) {
+        return None;
+    }
+    let i = crate::pg::worker::my_db_index()?;
+    Some(HOOKS.share().dbs[i])
+}
+
+/// Changes this process's database's webhook worker state (nothing when no worker serves it).
+fn with_mine<T>(f: impl FnOnce(&mut HookState) -> T) -> Option<T> {
+    if !READY.load(Ordering::Acquire) {
+        return None;
+    }
+    let i = crate::pg::worker::my_db_index()?;
+    Some(f(&mut HOOKS.exclusive().dbs[i]))
+}
 pub static READY: AtomicBool = AtomicBool::new(false);
 
 pub fn init_shmem() {
@@ -80,10 +115,10 @@ pub fn text(buf: &[u8]) -> String {
 
 /// Whether a webhook worker runs (preloaded, and its process alive).
 pub fn alive() -> bool {
-    if !READY.load(Ordering::Acquire) {
+    let Some(h) = mine() else {
         return false;
-    }
-    let pid = HOOKS.share().pid;
+    };
+    let pid = h.pid;
     pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
@@ -94,13 +129,13 @@ pub fn wake_on_commit(secrets: bool) {
         return;
     }
     pgrx::register_xact_callback(pgrx::PgXactCallbackEvent::Commit, move || {
-        let latch = {
-            let mut h = HOOKS.exclusive();
+        let latch = with_mine(|h| {
             if secrets {
                 h.auth_gen += 1;
             }
             h.latch
-        };
+        })
+        .unwrap_or(0);
         if latch != 0 {
             unsafe { pg_sys::SetLatch(latch as *mut pg_sys::Latch) };
         }
@@ -127,7 +162,10 @@ struct ListenSettings {
 
 fn listen_settings() -> ListenSettings {
     ListenSettings {
-        listen: settings::optional(&settings::WEBHOOK_LISTEN),
+        listen: settings::for_database(
+            &settings::WEBHOOK_LISTEN,
+            &crate::pg::worker::current_database(),
+        ),
         cert: settings::optional(&settings::WEBHOOK_TLS_CERT),
         key: settings::optional(&settings::WEBHOOK_TLS_KEY),
         max_body: settings::WEBHOOK_MAX_BODY.get(),
@@ -172,13 +210,11 @@ fn start_listener(
 }
 
 fn set_error(msg: &str) {
-    let mut h = HOOKS.exclusive();
-    put(&mut h.error, msg);
+    with_mine(|h| put(&mut h.error, msg));
 }
 
 fn publish(listener: Option<&Listener>) {
-    let mut h = HOOKS.exclusive();
-    match listener {
+    with_mine(|h| match listener {
         Some(l) => {
             h.state = 3;
             put(&mut h.addr, &l.addr.to_string());
@@ -190,7 +226,7 @@ fn publish(listener: Option<&Listener>) {
             h.state = 2;
             put(&mut h.addr, "");
         }
-    }
+    });
 }
 
 /// Waits on the latch and, when listening, on the listener's wake pipe.
@@ -231,18 +267,23 @@ const DEFER_LOCKED: Duration = Duration::from_millis(500);
 
 #[pg_guard]
 #[no_mangle]
-pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
+pub extern "C-unwind" fn monday_sync_webhooks_main(arg: pg_sys::Datum) {
+    // The launcher's argument: the database's entry.
+    let index = (unsafe { i64::from_datum(arg, false) }.unwrap_or(0).max(0) as usize)
+        .min(crate::multidb::MAX_DATABASES - 1);
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die)) };
-    {
-        let mut h = HOOKS.exclusive();
+    let Some(dboid) = crate::pg::worker::entry_oid(index) else {
+        return; // the database is no longer served
+    };
+    crate::pg::worker::set_my_database(index);
+    with_mine(|h| {
         h.pid = unsafe { pg_sys::MyProcPid };
         h.latch = unsafe { std::ptr::addr_of_mut!((*pg_sys::MyProc).procLatch) } as usize;
         h.state = 1;
         h.since_us = unsafe { pg_sys::GetCurrentTimestamp() };
-    }
-    let db = settings::database();
-    BackgroundWorker::connect_worker_to_spi(Some(&db), None);
+    });
+    BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(dboid)), None);
     crate::pg::security::pin_session_search_path();
     crate::pg::security::pin_session_setting("lock_timeout", "30s");
     let mut listener: Option<Listener> = None;
@@ -266,7 +307,11 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
         if installed_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
             // Another version's SQL (a new library before ALTER EXTENSION … UPDATE; the job worker
             // logs it) counts as not installed: no inbox of the shape this library writes.
-            installed = super::super::worker::installed() == super::super::worker::Installed::Yes;
+            let found = super::super::worker::installed();
+            if !super::super::worker::present(&found) {
+                return; // monday_sync.databases = '*' and no extension here
+            }
+            installed = found == super::super::worker::Installed::Yes;
             installed_at = Some(Instant::now());
         }
         if !installed {
@@ -275,12 +320,12 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
             listener = None;
             started = None;
             recovered = false;
-            HOOKS.exclusive().state = 1;
+            with_mine(|h| h.state = 1);
             wait(None, Duration::from_secs(5));
             continue;
         }
         // Secrets: at start, on a reload and whenever a transaction changed them.
-        let gen = HOOKS.share().auth_gen;
+        let gen = mine().map_or(0, |h| h.auth_gen);
         if gen != auth_gen {
             match super::super::worker::in_tx(|| Ok(inbox::auth_config())) {
                 Ok((auth, c)) => {
@@ -380,7 +425,7 @@ pub extern "C-unwind" fn monday_sync_webhooks_main(_arg: pg_sys::Datum) {
             Ok(done) => {
                 if done.processed > 0 {
                     busy = true;
-                    HOOKS.exclusive().applied += done.processed;
+                    with_mine(|h| h.applied += done.processed);
                 }
                 if !done.failed.is_empty() {
                     super::failed_events(&done.failed);
