@@ -677,6 +677,7 @@ fn refresh_rounds(w: &mut W) -> T {
         &vec!["RefreshProbe".to_string()],
         "an idle round of 40 boards: one probe call",
     )?;
+    let probe_cost = w.fake.log()[0].complexity;
     eq(
         &w.i64(&format!("SELECT count(*) FROM monday_sync.sync_runs r JOIN monday_sync.jobs j USING (runid) WHERE j.jobid = ANY (ARRAY{ids:?}) AND r.status = 'succeeded' AND r.message LIKE 'incremental: no activity since the watermark%'"))?,
         &N,
@@ -757,6 +758,39 @@ fn refresh_rounds(w: &mut W) -> T {
         &format!("stretched to every 96 s: {during} refresh jobs in 4 s (at most one round)"),
     )?;
     eq(&warned, &1, "one WARNING about the plan")?;
+    // A probe monday refuses as too complex for one query (the fake's single-query limit stands
+    // for boards that cost more than it estimates: 12 boards' worth here) is split in halves
+    // until it fits (40 refused, 20 refused, then 10 at a time), and the worker remembers: the
+    // next round asks 10 at a time from the start.
+    w.sql(
+        "SELECT monday_sync.set_schedule(board_id, '1 hour', '1 day') FROM monday_sync.boards
+          WHERE target_schema = 'round' AND parent_board_id IS NULL",
+    )?;
+    std::thread::sleep(Duration::from_secs(1));
+    w.fake
+        .with(|s| s.knobs.max_query_complexity = probe_cost / N * 12);
+    let mut rounds = Vec::new();
+    for _ in 0..2 {
+        w.fake.clear_log();
+        request_all(w)?;
+        let log = w.fake.log();
+        let probes = log
+            .iter()
+            .filter(|l| l.query.contains("RefreshProbe"))
+            .count();
+        let refused = log
+            .iter()
+            .filter(|l| l.error_code.as_deref() == Some("ComplexityException"))
+            .count();
+        rounds.push((log.len(), probes, refused));
+    }
+    w.fake
+        .with(|s| s.knobs.max_query_complexity = crate::fake::MAX_QUERY_COMPLEXITY);
+    eq(
+        &rounds,
+        &vec![(6, 6, 2), (4, 4, 0)],
+        "(calls, probes, refused) of two idle rounds under a small single-query limit",
+    )?;
     // Leave the cluster as the next tests expect it.
     w.sql(
         "SELECT monday_sync.untrack_workspace(4300200);

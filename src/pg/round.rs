@@ -31,6 +31,36 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// monday's limit on one query's complexity (FACTS.md §4.1): a probe aims at 80% of it.
+const QUERY_COMPLEXITY_LIMIT: i64 = 5_000_000;
+/// What one board id of a probe cost (`complexity.query` of the last probe ÷ its board ids;
+/// 0 = not measured yet). The worker measures it with every probe and sizes the next by it.
+static PROBE_COST_PER_ID: AtomicI64 = AtomicI64::new(0);
+/// The fewest board ids a probe monday refused as too complex had (0 = none refused): later
+/// probes stay below half of it.
+static PROBE_REFUSED_AT: AtomicI64 = AtomicI64::new(0);
+
+/// How many board ids the next probe may ask about: the setting, within what fits under monday's
+/// single-query limit as measured so far.
+fn probe_ids_that_fit(setting: usize) -> usize {
+    let mut n = setting as i64;
+    let cost = PROBE_COST_PER_ID.load(Ordering::Relaxed);
+    if cost > 0 {
+        n = n.min(QUERY_COMPLEXITY_LIMIT * 4 / 5 / cost);
+    }
+    let refused = PROBE_REFUSED_AT.load(Ordering::Relaxed);
+    if refused > 0 {
+        n = n.min(refused / 2);
+    }
+    n.max(1) as usize
+}
+
+/// Whether monday refused a query for its size (not the per-minute budget: that one waits).
+fn too_complex(e: &crate::api::ApiError) -> bool {
+    e.message.contains("exceeds max complexity")
+}
 
 /// A board of the round the probe may settle.
 #[derive(Clone)]
@@ -123,20 +153,40 @@ pub(crate) fn probe(client: &mut Client, cands: &[Candidate]) -> R<Vec<Verdict>>
             .saturating_mul(10);
     let mut start = 0;
     while start < order.len() {
-        // Up to `size` board ids in a call, a board and its subitems board together; each board
-        // with its own watermark as `from` (an alias per board), so the answer holds only what is
-        // new.
+        // Up to `size` board ids in a call (fewer when monday's single-query complexity limit
+        // says so), a board and its subitems board together; each board with its own watermark
+        // as `from` (an alias per board), so the answer holds only what is new.
+        let fit = probe_ids_that_fit(size);
         let mut end = start;
         let mut n_ids = 0;
-        while end < order.len() && (n_ids == 0 || n_ids + cands[order[end]].boards.len() <= size) {
+        while end < order.len() && (n_ids == 0 || n_ids + cands[order[end]].boards.len() <= fit) {
             n_ids += cands[order[end]].boards.len();
             end += 1;
         }
         let chunk = &order[start..end];
         let (doc, vars) = probe_document(chunk.iter().map(|&i| &cands[i]));
-        let d = client
-            .query("RefreshProbe", &doc, vars)
-            .map_err(|e| api_err(e, &format!("a refresh round of {} boards", chunk.len())))?;
+        let d = match client.query("RefreshProbe", &doc, vars) {
+            Ok(d) => d,
+            // Too big for one query: remember it and ask again, in smaller calls.
+            Err(e) if too_complex(&e) && chunk.len() > 1 => {
+                let refused = PROBE_REFUSED_AT.load(Ordering::Relaxed);
+                let n = n_ids as i64;
+                if refused == 0 || n < refused {
+                    PROBE_REFUSED_AT.store(n, Ordering::Relaxed);
+                }
+                continue;
+            }
+            Err(e) => {
+                return Err(api_err(
+                    e,
+                    &format!("a refresh round of {} boards", chunk.len()),
+                ))
+            }
+        };
+        if let Some(q) = d.pointer("/complexity/query").and_then(Value::as_i64) {
+            let n = n_ids.max(1) as i64;
+            PROBE_COST_PER_ID.store((q + n - 1) / n, Ordering::Relaxed);
+        }
         for (k, &i) in chunk.iter().enumerate() {
             let c = &cands[i];
             let returned = items_of(d.get(format!("p{k}").as_str()));
