@@ -24,8 +24,10 @@ pub struct Budget {
     /// UTC day (days since 2000-01-01) that `calls_today` counts.
     day: i64,
     calls_today: i64,
-    /// Whether calls_today was seeded from the run history after a start.
-    seeded: bool,
+    /// The databases whose run history seeded calls_today after a start (each served database's
+    /// primary worker seeds once), and the calls their histories held.
+    seeded: [u32; crate::multidb::MAX_DATABASES],
+    seeded_calls: i64,
     /// monday's last report: budget left, when the window resets (µs, Postgres epoch), when reported.
     left: i64,
     reset_at_us: i64,
@@ -69,7 +71,8 @@ fn day_of(us: i64) -> i64 {
 /// Seeds today's call count from the run history (once per server start), so a restart does not
 /// forget the calls already made today. Needs a transaction.
 pub fn seed_from_history() {
-    if !shared() || BUDGET.share().seeded {
+    let db = unsafe { pg_sys::MyDatabaseId }.to_u32();
+    if !shared() || BUDGET.share().seeded.contains(&db) {
         return;
     }
     let made: i64 = Spi::get_one(
@@ -84,9 +87,15 @@ pub fn seed_from_history() {
     if b.day != today {
         b.day = today;
         b.calls_today = 0;
+        b.seeded_calls = 0;
     }
-    b.calls_today = b.calls_today.max(made);
-    b.seeded = true;
+    // The server's count is the sum of the served databases' histories (calls made since the
+    // start are in both the count and a history: the larger of the two stays).
+    b.seeded_calls += made;
+    b.calls_today = b.calls_today.max(b.seeded_calls);
+    if let Some(free) = b.seeded.iter().position(|d| *d == 0) {
+        b.seeded[free] = db;
+    }
 }
 
 /// The hooks of a backend's client: interrupts, the daily count and (for the worker) pacing.

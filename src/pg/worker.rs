@@ -656,6 +656,12 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
             crate::multidb::Served::Named(names) => names
                 .iter()
                 .filter_map(|n| match existing.iter().find(|d| &d.name == n) {
+                    Some(d) if !d.allow_conn => {
+                        if said_waiting.insert(n.clone()) {
+                            warning!("monday_sync launcher: database \"{n}\" does not allow connections (ALTER DATABASE … ALLOW_CONNECTIONS true): no worker there");
+                        }
+                        None
+                    }
                     Some(d) => {
                         said_waiting.remove(n);
                         Some((d.name.clone(), d.oid))
