@@ -924,20 +924,22 @@ fn several_databases(w: &mut W) -> T {
     }
     let mine = w.worker_pid()?;
     admin.batch_execute("CREATE DATABASE msother").map_err(pg)?;
+    // CREATE EXTENSION, the token, the board tracked and a pull queued: the job's id.
+    let set_up = |c: &mut Client| -> Result<i64, String> {
+        c.batch_execute("CREATE EXTENSION monday_sync")
+            .map_err(pg)?;
+        c.execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
+            .map_err(pg)?;
+        c.execute("SELECT monday_sync.track_board($1)", &[&BOARD])
+            .map_err(pg)?;
+        Ok(
+            c.query_one("SELECT monday_sync.request_pull($1)", &[&BOARD])
+                .map_err(pg)?
+                .get(0),
+        )
+    };
     let mut other = Client::connect(&w.c.conn_string("msother"), NoTls).map_err(pg)?;
-    other
-        .batch_execute("CREATE EXTENSION monday_sync")
-        .map_err(pg)?;
-    other
-        .execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
-        .map_err(pg)?;
-    other
-        .execute("SELECT monday_sync.track_board($1)", &[&BOARD])
-        .map_err(pg)?;
-    let job: i64 = other
-        .query_one("SELECT monday_sync.request_pull($1)", &[&BOARD])
-        .map_err(pg)?
-        .get(0);
+    let job = set_up(&mut other)?;
     let wait_in = |c: &mut Client, job: i64| -> Result<String, String> {
         let t = Instant::now();
         loop {
@@ -1039,20 +1041,8 @@ fn several_databases(w: &mut W) -> T {
         "monday_sync workers in a database without the extension",
     )?;
     let mut third = Client::connect(&w.c.conn_string("msthird"), NoTls).map_err(pg)?;
-    third
-        .batch_execute("CREATE EXTENSION monday_sync")
-        .map_err(pg)?;
-    third
-        .execute("SELECT monday_sync.set_token($1)", &[&TOKEN])
-        .map_err(pg)?;
     let t = Instant::now();
-    third
-        .execute("SELECT monday_sync.track_board($1)", &[&BOARD])
-        .map_err(pg)?;
-    let job: i64 = third
-        .query_one("SELECT monday_sync.request_pull($1)", &[&BOARD])
-        .map_err(pg)?
-        .get(0);
+    let job = set_up(&mut third)?;
     eq(
         &wait_in(&mut third, job)?.as_str(),
         &"succeeded",
