@@ -597,8 +597,15 @@ fn running(w: &Option<DynamicBackgroundWorker>) -> bool {
         .is_some_and(|w| matches!(w.pid(), Ok(_) | Err(BackgroundWorkerStatus::NotYetStarted)))
 }
 
-/// Starts a worker unless its handle says it runs.
-fn start(slot: &mut Option<DynamicBackgroundWorker>, name: &str, function: &str, arg: i64) {
+/// Starts a worker unless its handle says it runs. A worker that cannot be started (no free
+/// background worker slot) is warned about once until it starts.
+fn start(
+    slot: &mut Option<DynamicBackgroundWorker>,
+    name: &str,
+    function: &str,
+    arg: i64,
+    warned: &mut std::collections::HashSet<String>,
+) {
     if running(slot) {
         return;
     }
@@ -616,10 +623,17 @@ fn start(slot: &mut Option<DynamicBackgroundWorker>, name: &str, function: &str,
         .set_notify_pid(unsafe { pg_sys::MyProcPid })
         .load_dynamic()
     {
-        Ok(w) => *slot = Some(w),
-        Err(e) => warning!(
-            "monday_sync launcher: could not start the {name}: {e:?} (max_worker_processes?)"
-        ),
+        Ok(w) => {
+            *slot = Some(w);
+            warned.remove(name);
+        }
+        Err(e) => {
+            if warned.insert(name.to_string()) {
+                warning!(
+                    "monday_sync launcher: could not start the {name}: {e:?} (raise max_worker_processes; retried every 5 s)"
+                )
+            }
+        }
     }
 }
 
@@ -643,6 +657,7 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
     let mut handles: std::collections::HashMap<u32, Handles> = Default::default();
     let mut said_waiting: std::collections::HashSet<String> = Default::default();
     let mut said_full = false;
+    let mut warned: std::collections::HashSet<String> = Default::default();
     loop {
         let served = settings::served();
         let every = served == crate::multidb::Served::All;
@@ -764,6 +779,7 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
                         &name,
                         "monday_sync_worker_main",
                         (i * MAX_WORKERS + k) as i64,
+                        &mut warned,
                     );
                 }
             }
@@ -773,6 +789,7 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
                     &format!("monday_sync webhooks{suffix}"),
                     "monday_sync_webhooks_main",
                     i as i64,
+                    &mut warned,
                 );
             }
         }
