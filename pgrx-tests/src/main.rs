@@ -69,7 +69,7 @@ fn usage() -> ! {
          \n  bench-account   only the account benchmark (pull_account of 1,000 users, 100 teams: calls, seconds)\
          \n  bench-rounds    only the refresh-round benchmark (200 boards refreshed at once, idle and busy: calls, seconds; rounds off and on)\
          \n  bench-history   only the history benchmark (10,000 changes: versions, storage, refresh time with and without)\
-         \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
+         \n  fake-monday [--port N] [--items N] [--groups N] [--latency-ms N] [--max-concurrency N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
          \n  package         build target/debian/postgresql-15-monday-sync_<version>_<arch>.deb (release build)\
          \n  package-test    build the .deb, install it with apt, check it on a clean cluster, remove it (root)\
@@ -565,11 +565,17 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
     let latency: u64 = flag(args, "--latency-ms", 0);
     let token: String = flag(args, "--token", "fake-token".to_string());
     let subitems = !args.iter().any(|a| a == "--no-subitems");
-    let fake = fake::Fake::start_on(fake::World::sample(items, subitems), port)
-        .map_err(|e| e.to_string())?;
+    let groups: usize = flag(args, "--groups", 0);
+    let mut world = fake::World::sample(items, subitems);
+    if groups > 0 {
+        world.spread_groups(fake::world::SAMPLE_BOARD, groups);
+    }
+    let max_concurrency: usize = flag(args, "--max-concurrency", 0);
+    let fake = fake::Fake::start_on(world, port).map_err(|e| e.to_string())?;
     fake.with(|s| {
         s.knobs.latency = std::time::Duration::from_millis(latency);
         s.knobs.token = token.clone();
+        s.knobs.max_concurrency = (max_concurrency > 0).then_some(max_concurrency);
     });
     println!(
         "fake monday API on {} (board {}, {items} items, token {token:?}); Ctrl-C stops it",

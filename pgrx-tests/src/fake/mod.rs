@@ -65,6 +65,8 @@ pub mod exec;
 #[cfg(test)]
 mod mutation_tests;
 pub mod mutations;
+#[cfg(test)]
+mod page_tests;
 pub mod webhooks;
 pub mod world;
 
@@ -122,7 +124,8 @@ pub struct Knobs {
     pub faults: VecDeque<Fault>,
     /// Cursors die this long after the first page (monday: 60 minutes).
     pub cursor_ttl: Duration,
-    /// The next `next_items_page` after this many cursor pages answers CursorExpiredError (once).
+    /// The next `next_items_page` after this many cursor pages answers CursorExpiredError (once,
+    /// for that cursor only: other walks' cursors live on).
     pub expire_cursor_after_pages: Option<u32>,
     /// Calls allowed "today" (monday: 1,000 / 10,000 / 25,000 by plan); None = unlimited.
     pub daily_limit: Option<u64>,
@@ -150,6 +153,10 @@ pub struct Knobs {
     pub validation_rules: Vec<(String, String)>,
     /// How long a mutation's answer is kept for its `Idempotency-Key` (monday: 30 minutes).
     pub idempotency_ttl: Duration,
+    /// monday's concurrency limit (FACTS.md §4.1: Enterprise 250, Pro 100, other 40): a request
+    /// arriving while this many are in flight answers HTTP 429 `maxConcurrencyExceeded` with
+    /// `retry_in_seconds` (and `Retry-After`) 1. None = unlimited.
+    pub max_concurrency: Option<usize>,
 }
 
 impl Default for Knobs {
@@ -170,6 +177,7 @@ impl Default for Knobs {
             webhooks: WebhookKnobs::default(),
             validation_rules: Vec::new(),
             idempotency_ttl: Duration::from_secs(30 * 60),
+            max_concurrency: None,
         }
     }
 }
@@ -211,6 +219,52 @@ pub struct Shared {
     idempotency: HashMap<String, Idem>,
     /// The webhook delivery queue and threads.
     hooks: Arc<webhooks::Dispatcher>,
+    /// API requests in flight now, and the most at once (`/_fake/stats`: `peak_in_flight`).
+    pub flight: Arc<Flight>,
+}
+
+/// Requests to `/v2` in flight, counted from arrival (before the latency knob's sleep) until
+/// their answer is ready: how a test proves that a client's requests overlapped.
+#[derive(Default)]
+pub struct Flight {
+    pub now: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::atomic::AtomicUsize,
+    /// Requests refused with `maxConcurrencyExceeded`.
+    pub refused: std::sync::atomic::AtomicUsize,
+}
+
+impl Flight {
+    /// Counts a request in, unless `limit` are in flight already.
+    fn enter(self: &Arc<Flight>, limit: Option<usize>) -> Option<InFlight> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        if limit.is_some_and(|l| n > l) {
+            self.now.fetch_sub(1, SeqCst);
+            self.refused.fetch_add(1, SeqCst);
+            return None;
+        }
+        self.peak.fetch_max(n, SeqCst);
+        Some(InFlight(self.clone()))
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Starts a new peak measurement.
+    pub fn reset_peak(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.peak.store(self.now.load(SeqCst), SeqCst);
+    }
+}
+
+/// One request in flight: counted out when dropped.
+struct InFlight(Arc<Flight>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 pub struct Fake {
@@ -317,6 +371,7 @@ impl Fake {
             knobs_hang: None,
             idempotency: HashMap::new(),
             hooks: hooks.clone(),
+            flight: Arc::default(),
         }));
         let s2 = shared.clone();
         std::thread::spawn(move || {
@@ -666,6 +721,11 @@ fn handle_inner(
             "requests": s.log.len(),
             "complexity": s.log.iter().map(|l| l.complexity).sum::<i64>(),
             "server_ms": s.log.iter().map(|l| l.server_ms).sum::<f64>(),
+            // The most API requests in flight at once, and those refused over max_concurrency.
+            "peak_in_flight": s.flight.peak(),
+            "concurrency_refused": s.flight.refused.load(std::sync::atomic::Ordering::SeqCst),
+            // First pages filtered by group (`items_page(query_params: {rules: [{column_id: "group"…`).
+            "group_pages": s.log.iter().filter(|l| l.status == 200 && l.error_code.is_none() && l.query.contains("query_params")).count(),
         });
         return Some(json_response(200, body));
     }
@@ -776,7 +836,40 @@ fn handle_inner(
             }
         }
     }
-    let latency = shared.lock().unwrap().knobs.latency;
+    let (latency, flight, limit) = {
+        let s = shared.lock().unwrap();
+        (s.knobs.latency, s.flight.clone(), s.knobs.max_concurrency)
+    };
+    let Some(_in_flight) = flight.enter(limit) else {
+        let mut r = json_response(
+            429,
+            error_body(
+                "Concurrency limit exceeded",
+                "maxConcurrencyExceeded",
+                429,
+                json!({"retry_in_seconds": 1}),
+            ),
+        );
+        r.extra.push(("Retry-After".into(), "1".into()));
+        let mut s = shared.lock().unwrap();
+        let n = s.log.len() as u64 + 1;
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        s.log.push(LogEntry {
+            n,
+            status: 429,
+            roots: vec![],
+            fault: Some("Concurrency".into()),
+            complexity: 0,
+            api_version: req.header("API-Version").map(String::from),
+            error_code: Some("maxConcurrencyExceeded".into()),
+            query: body["query"].as_str().unwrap_or("").to_string(),
+            variables: body.get("variables").cloned().unwrap_or(Value::Null),
+            server_ms: 0.0,
+            idempotency_key: key.clone(),
+            replayed: false,
+        });
+        return Some(r);
+    };
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
