@@ -1374,7 +1374,7 @@ mod tests {
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
-        assert_eq!(n, 17);
+        assert_eq!(n, 18);
     }
 
     #[test]
