@@ -8,6 +8,7 @@ mod e2e;
 mod fake;
 mod hardening;
 mod package;
+mod parallel;
 mod regress;
 mod setup;
 mod upgrade;
