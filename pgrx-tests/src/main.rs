@@ -3,6 +3,7 @@
 //! Everything happens in throwaway clusters under /tmp owned by `postgres`, on Unix sockets only.
 
 mod bench;
+mod bench_parallel;
 mod cluster;
 mod e2e;
 mod fake;
@@ -64,6 +65,7 @@ fn usage() -> ! {
          \n  write           only the write-back tests (WRITE_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
          \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
+         \n  bench-parallel  only the parallel-pull benchmark (100,000 items in 10 groups at 0 and 100 ms: one cursor vs group walks)\
          \n  bench-refresh   only the incremental refresh benchmark (10,000 items; lag under pg_cron)\
          \n  bench-webhooks  only the webhook benchmark (events/s and time to 200 at 32 senders; lag; API calls)\
          \n  bench-write     only the write-back benchmark (1,000 single-row UPDATEs: calls, COMMIT to monday p50/p99; upsert_items of 10,000 records)\
@@ -117,6 +119,9 @@ fn main() {
         Some("bench-sync") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::sync()),
+        Some("bench-parallel") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| bench_parallel::run_bench()),
         Some("bench-write") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::write()),
