@@ -2067,6 +2067,11 @@ pub fn run(c: &Cluster) -> Result<String, String> {
             crate::parallel::ITEMS,
         ),
         (
+            "parallel pull: an item moved between groups during the walk is reconciled",
+            crate::parallel::item_moved_during_the_walk_is_reconciled,
+            crate::parallel::ITEMS,
+        ),
+        (
             "parallel pull: concurrency limit, walks, an error, statement_timeout",
             crate::parallel::parallel_pull_limits_errors_and_cancel,
             crate::parallel::ITEMS,

@@ -164,6 +164,64 @@ pub fn parallel_pull_equals_sequential(e: &mut Env) -> T {
     e.check_table("q3_launch_plan", SAMPLE_BOARD)
 }
 
+/// The first item of `group_3` in board order moves to `topics` just before `group_3`'s walk
+/// starts: `topics` was walked (or is being walked) from its snapshot, `group_3`'s snapshot no
+/// longer has it. Neither walk sees it; the reconciliation must.
+fn move_into_walked_group(w: &mut crate::fake::World) {
+    let id = first_of_group_3(w);
+    w.move_to_group(id, "topics");
+}
+
+fn first_of_group_3(w: &crate::fake::World) -> i64 {
+    w.active_items(SAMPLE_BOARD)
+        .into_iter()
+        .find(|i| w.items[i].group_id == "group_3")
+        .expect("group_3 has items")
+}
+
+pub fn item_moved_during_the_walk_is_reconciled(e: &mut Env) -> T {
+    big_board(e)?;
+    // Two walks at once: group_3 starts after topics has its snapshot.
+    e.db.batch_execute("SET monday_sync.parallel_pull_walks = 2")
+        .map_err(pg)?;
+    let moved = e.fake.with(|s| {
+        s.knobs.before_group_page = Some(("group_3".into(), move_into_walked_group));
+        s.log.clear();
+        first_of_group_3(&s.world)
+    });
+    let s = e.pull()?;
+    check(
+        e.fake.with(|s| s.knobs.before_group_page.is_none()),
+        "the move happened during the walk",
+    )?;
+    eq(&s["parallel_walks"], &json!(2), "walks")?;
+    eq(
+        &s["items_seen"],
+        &json!(ITEMS - 1),
+        "items the walks saw: not the moved one",
+    )?;
+    let asked: Vec<serde_json::Value> = e
+        .fake
+        .log()
+        .iter()
+        .filter(|l| l.query.contains("query ItemsByIds"))
+        .map(|l| l.variables["ids"].clone())
+        .collect();
+    eq(
+        &asked,
+        &vec![json!([moved.to_string()])],
+        "the reconciliation asked monday about the moved item, and only it",
+    )?;
+    eq(
+        &e.i64(&format!(
+            "SELECT count(*) FROM public.q3_launch_plan WHERE item_id = {moved} AND group_id = 'topics' AND state = 'active'"
+        ))?,
+        &1,
+        "the moved item's row, in its new group",
+    )?;
+    e.check_table("q3_launch_plan", SAMPLE_BOARD)
+}
+
 /// `/_fake/stats` over HTTP, as the benchmark reads it.
 fn fake_stats(e: &Env) -> Result<serde_json::Value, String> {
     use std::io::{Read, Write};

@@ -6,6 +6,19 @@
 //! Tests drive it in-process (`Fake::start`, then `fake.with(|s| …)` to change boards, queue faults
 //! and read the request log); `pgrx-tests/run fake-monday` serves it on its own for the demo.
 //!
+//! ## Items pages by group, concurrency (`exec.rs`, FACTS.md §3.1, §3.2, §4.1)
+//!
+//! `Board.items_page(limit, query_params: {rules: [{column_id: "group", compare_value: [ids…],
+//! operator: any_of}]})` snapshots that group's active items in board order; its cursor keeps the
+//! filter for `next_items_page` (`query_params` with `cursor` stays an error). Other rules,
+//! operators, `groups`, `ids`, `order_by` and `operator: or` answer `FAKE_NOT_IMPLEMENTED`.
+//! `Group.items_page(limit, cursor)` walks one group the same way. Complexity is counted as for
+//! the unfiltered page. `World::spread_groups(board, n)` (and `fake-monday --groups N`) splits a
+//! board into n groups. `Shared::flight` counts API requests in flight (from arrival, through the
+//! latency knob's sleep, until the answer is ready): `GET /_fake/stats` reports `peak_in_flight`,
+//! `concurrency_refused` and `group_pages`; the `max_concurrency` knob (`fake-monday
+//! --max-concurrency N`) answers HTTP 429 `maxConcurrencyExceeded`, `retry_in_seconds` 1, above it.
+//!
 //! ## Webhooks (`webhooks.rs`, FACTS.md §5)
 //!
 //! `create_webhook(board_id:, url:, event:, config:)`, `delete_webhook(id:)` and
@@ -157,6 +170,10 @@ pub struct Knobs {
     /// arriving while this many are in flight answers HTTP 429 `maxConcurrencyExceeded` with
     /// `retry_in_seconds` (and `Retry-After`) 1. None = unlimited.
     pub max_concurrency: Option<usize>,
+    /// Runs once on the world just before the first `items_page(query_params:)` request whose
+    /// `$groups` variable names this group executes (before its snapshot): a change made while a
+    /// parallel pull walks the board's other groups.
+    pub before_group_page: Option<(String, fn(&mut World))>,
 }
 
 impl Default for Knobs {
@@ -178,6 +195,7 @@ impl Default for Knobs {
             validation_rules: Vec::new(),
             idempotency_ttl: Duration::from_secs(30 * 60),
             max_concurrency: None,
+            before_group_page: None,
         }
     }
 }
@@ -1250,6 +1268,11 @@ fn prepare(
     })
 }
 
+/// Whether a document filters an items_page (`query_params`).
+fn entry_has_filter(doc: &ExecutableDocument) -> bool {
+    doc.to_string().contains("query_params")
+}
+
 /// A request that passed every check, ready to run.
 struct Prepared {
     /// Fault::ExecuteThenDrop: execute, then close the connection unanswered.
@@ -1299,6 +1322,22 @@ fn run<'a>(
         knobs,
         ..
     } = &mut *s;
+    if let Some((group, _)) = &knobs.before_group_page {
+        let asks = p
+            .coerced
+            .get("groups")
+            .and_then(|v| serde_json::to_value(v).ok())
+            .is_some_and(|v| match v {
+                Value::Array(a) => a.iter().any(|x| x.as_str() == Some(group.as_str())),
+                Value::String(x) => x == *group,
+                _ => false,
+            });
+        if asks && entry_has_filter(&p.doc) {
+            if let Some((_, f)) = knobs.before_group_page.take() {
+                f(world);
+            }
+        }
+    }
     let outcomes: exec::Outcomes = plan
         .iter()
         .map(|f| {
