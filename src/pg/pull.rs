@@ -324,19 +324,16 @@ fn walk_groups<S: Steps>(
         Ok(())
     })?;
     let mut plan = GroupWalks::new(meta.groups.iter().map(|g| g.id.clone()).collect(), width, 3);
-    let send = |client: &mut Client, group: &str, r: &PageRequest| {
-        match r {
-        PageRequest::First => client.begin(
-            "GroupPage",
-            documents::GROUP_PAGE,
-            json!({ "board": tb.board_id.to_string(), "groups": [group], "limit": documents::PAGE_LIMIT }),
-        ),
-        PageRequest::Next(c) => client.begin(
-            "NextPage",
-            documents::NEXT_PAGE,
-            json!({ "cursor": c, "limit": documents::PAGE_LIMIT }),
-        ),
-    }
+    let board = tb.board_id.to_string();
+    let send = |client: &mut Client, group: &str, r: &PageRequest| match r {
+        PageRequest::First => {
+            let vars = json!({ "board": board, "groups": [group], "limit": documents::PAGE_LIMIT });
+            client.begin("GroupPage", documents::GROUP_PAGE, vars)
+        }
+        PageRequest::Next(c) => {
+            let vars = json!({ "cursor": c, "limit": documents::PAGE_LIMIT });
+            client.begin("NextPage", documents::NEXT_PAGE, vars)
+        }
     };
     // The walks' requests in the order sent; the oldest is finished first (its answer is usually
     // the first to come: each walk has one request in flight).
