@@ -214,7 +214,8 @@ pub struct LogEntry {
     pub error_code: Option<String>,
     pub query: String,
     pub variables: Value,
-    /// Time the fake spent answering (validation, execution, JSON), without the latency knob.
+    /// Time the fake spent answering (validation, execution, JSON), without the latency knob and
+    /// without waits for its lock (a query's answer is serialised with the lock released).
     pub server_ms: f64,
     /// The request's `Idempotency-Key` (mutations only; ignored on queries).
     pub idempotency_key: Option<String>,
@@ -891,8 +892,10 @@ fn handle_inner(
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
-    let t0 = Instant::now();
     let mut s = shared.lock().unwrap();
+    // The fake's own time: from here (the lock held), less any wait to take it again in `run`.
+    let t0 = Instant::now();
+    let mut relocked = Duration::ZERO;
     let n = s.log.len() as u64 + 1;
     let parsed: Result<Value, _> = serde_json::from_slice(&req.body);
     let (query, variables) = match &parsed {
@@ -922,8 +925,9 @@ fn handle_inner(
     let resp = match prepare(req, &mut s, parsed, &mut entry) {
         Err(resp) => resp,
         Ok(p) => {
-            let (guard, resp) = run(shared, s, &p);
+            let (guard, resp, waited) = run(shared, s, &p);
             s = guard;
+            relocked = waited;
             // Executed: the key's answer is this one, whether or not it reaches the client.
             if let Some(f) = finish.as_mut() {
                 f.cache = Some(resp.clone());
@@ -956,7 +960,7 @@ fn handle_inner(
         Some(f) if f.starts_with("Hang") => s.knobs_hang.take(),
         _ => None,
     };
-    entry.server_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    entry.server_ms = t0.elapsed().saturating_sub(relocked).as_secs_f64() * 1000.0;
     // Numbered now: another request may have been logged while a challenge was under way.
     entry.n = s.log.len() as u64 + 1;
     s.log.push(entry);
@@ -1285,12 +1289,15 @@ struct Prepared {
 }
 
 /// Runs a prepared request. A mutation's `create_webhook`s challenge their URLs first, with the
-/// lock released (the receiver may well call the fake back); everything else runs under it.
+/// lock released (the receiver may well call the fake back); everything else runs under it, but
+/// for a query's answer, turned into JSON text with the lock released (it owns its data), so
+/// concurrent queries overlap there as on monday. Returns the time spent waiting to take the lock
+/// again.
 fn run<'a>(
     shared: &'a Arc<Mutex<Shared>>,
     mut s: std::sync::MutexGuard<'a, Shared>,
     p: &Prepared,
-) -> (std::sync::MutexGuard<'a, Shared>, Response) {
+) -> (std::sync::MutexGuard<'a, Shared>, Response, Duration) {
     let Ok(op) = p.doc.operations.get(p.op_name.as_deref()) else {
         unreachable!("the operation was found before");
     };
@@ -1316,69 +1323,94 @@ fn run<'a>(
         }
         s = shared.lock().unwrap();
     }
-    let Shared {
-        world,
-        cursors,
-        knobs,
-        ..
-    } = &mut *s;
-    if let Some((group, _)) = &knobs.before_group_page {
-        let asks = p
-            .coerced
-            .get("groups")
-            .and_then(|v| serde_json::to_value(v).ok())
-            .is_some_and(|v| match v {
-                Value::Array(a) => a.iter().any(|x| x.as_str() == Some(group.as_str())),
-                Value::String(x) => x == *group,
-                _ => false,
-            });
-        if asks && entry_has_filter(&p.doc) {
-            if let Some((_, f)) = knobs.before_group_page.take() {
-                f(world);
+    let (result, mangle) = {
+        let Shared {
+            world,
+            cursors,
+            knobs,
+            ..
+        } = &mut *s;
+        if let Some((group, _)) = &knobs.before_group_page {
+            let asks = p
+                .coerced
+                .get("groups")
+                .and_then(|v| serde_json::to_value(v).ok())
+                .is_some_and(|v| match v {
+                    Value::Array(a) => a.iter().any(|x| x.as_str() == Some(group.as_str())),
+                    Value::String(x) => x == *group,
+                    _ => false,
+                });
+            if asks && entry_has_filter(&p.doc) {
+                if let Some((_, f)) = knobs.before_group_page.take() {
+                    f(world);
+                }
             }
         }
+        let outcomes: exec::Outcomes = plan
+            .iter()
+            .map(|f| {
+                let r = exec::apply_mutation(world, f, &handshakes, &knobs.validation_rules)
+                    .map_err(|e| e.message);
+                (f.key.clone(), r)
+            })
+            .collect();
+        let ctx = Ctx {
+            world,
+            cursors: std::cell::RefCell::new(cursors),
+            cursor_ttl: knobs.cursor_ttl,
+            expire_after_pages: knobs.expire_cursor_after_pages,
+            log_retention: knobs.log_retention,
+            log_reach: knobs.log_reach,
+            complexity: p.complexity,
+        };
+        let root = exec::Obj {
+            ctx: &ctx,
+            node: if mutation {
+                exec::Node::Mutation(&outcomes)
+            } else {
+                exec::Node::Query
+            },
+        };
+        let result = Execution::new(schema(), &p.doc)
+            .operation(op)
+            .coerced_variable_values(&p.coerced)
+            .execute_sync(&root);
+        (result, knobs.mangle)
+    };
+    let mut waited = Duration::ZERO;
+    if !mutation {
+        drop(s);
+        let out = answer(result, mangle);
+        let t = Instant::now();
+        let s = shared.lock().unwrap();
+        waited = t.elapsed();
+        return (s, out, waited);
     }
-    let outcomes: exec::Outcomes = plan
-        .iter()
-        .map(|f| {
-            let r = exec::apply_mutation(world, f, &handshakes, &knobs.validation_rules)
-                .map_err(|e| e.message);
-            (f.key.clone(), r)
-        })
-        .collect();
-    let ctx = Ctx {
-        world,
-        cursors: std::cell::RefCell::new(cursors),
-        cursor_ttl: knobs.cursor_ttl,
-        expire_after_pages: knobs.expire_cursor_after_pages,
-        log_retention: knobs.log_retention,
-        log_reach: knobs.log_reach,
-        complexity: p.complexity,
-    };
-    let root = exec::Obj {
-        ctx: &ctx,
-        node: if mutation {
-            exec::Node::Mutation(&outcomes)
-        } else {
-            exec::Node::Query
-        },
-    };
-    let result = Execution::new(schema(), &p.doc)
-        .operation(op)
-        .coerced_variable_values(&p.coerced)
-        .execute_sync(&root);
+    let out = answer(result, mangle);
+    (s, out, waited)
+}
+
+/// An execution's result as monday's answer: coded errors in monday's shape, the mangle knob, the
+/// request id.
+fn answer(
+    result: Result<
+        apollo_compiler::response::ExecutionResponse,
+        apollo_compiler::request::RequestError,
+    >,
+    mangle: Option<fn(&mut Value)>,
+) -> Response {
     let mut out = match result {
         Ok(r) => serde_json::to_value(&r).unwrap_or(Value::Null),
         Err(e) => json!({"errors": [{"message": e.message().to_string()}]}),
     };
     exec::fix_errors(&mut out);
-    if let Some(mangle) = knobs.mangle {
+    if let Some(mangle) = mangle {
         mangle(&mut out);
     }
     if let Value::Object(m) = &mut out {
         m.insert("extensions".into(), json!({"request_id": request_id()}));
     }
-    (s, json_response(200, out))
+    json_response(200, out)
 }
 
 #[cfg(test)]
