@@ -2056,6 +2056,26 @@ pub fn run(c: &Cluster) -> Result<String, String> {
             workspace_is_tracked_whole,
             60,
         ),
+        (
+            "parallel pull: the table equals a sequential pull's; walks overlap",
+            crate::parallel::parallel_pull_equals_sequential,
+            crate::parallel::ITEMS,
+        ),
+        (
+            "parallel pull: an expired cursor restarts its group only",
+            crate::parallel::parallel_walk_restarts_one_group,
+            crate::parallel::ITEMS,
+        ),
+        (
+            "parallel pull: an item moved between groups during the walk is reconciled",
+            crate::parallel::item_moved_during_the_walk_is_reconciled,
+            crate::parallel::ITEMS,
+        ),
+        (
+            "parallel pull: concurrency limit, walks, an error, statement_timeout",
+            crate::parallel::parallel_pull_limits_errors_and_cancel,
+            crate::parallel::ITEMS,
+        ),
         // Hardening (issue 9).
         (
             "functions in public are never called (pinned search_path)",

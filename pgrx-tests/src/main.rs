@@ -3,11 +3,13 @@
 //! Everything happens in throwaway clusters under /tmp owned by `postgres`, on Unix sockets only.
 
 mod bench;
+mod bench_parallel;
 mod cluster;
 mod e2e;
 mod fake;
 mod hardening;
 mod package;
+mod parallel;
 mod regress;
 mod setup;
 mod upgrade;
@@ -63,13 +65,14 @@ fn usage() -> ! {
          \n  write           only the write-back tests (WRITE_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
          \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
+         \n  bench-parallel  only the parallel-pull benchmark (100,000 items in 10 groups at 0 and 100 ms: one cursor vs group walks)\
          \n  bench-refresh   only the incremental refresh benchmark (10,000 items; lag under pg_cron)\
          \n  bench-webhooks  only the webhook benchmark (events/s and time to 200 at 32 senders; lag; API calls)\
          \n  bench-write     only the write-back benchmark (1,000 single-row UPDATEs: calls, COMMIT to monday p50/p99; upsert_items of 10,000 records)\
          \n  bench-account   only the account benchmark (pull_account of 1,000 users, 100 teams: calls, seconds)\
          \n  bench-rounds    only the refresh-round benchmark (200 boards refreshed at once, idle and busy: calls, seconds; rounds off and on)\
          \n  bench-history   only the history benchmark (10,000 changes: versions, storage, refresh time with and without)\
-         \n  fake-monday [--port N] [--items N] [--latency-ms N] [--token T] [--no-subitems]\
+         \n  fake-monday [--port N] [--items N] [--groups N] [--latency-ms N] [--max-concurrency N] [--token T] [--no-subitems]\
          \n                  serve the fake monday API on 127.0.0.1 until interrupted\
          \n  package         build target/debian/postgresql-15-monday-sync_<version>_<arch>.deb (release build)\
          \n  package-test    build the .deb, install it with apt, check it on a clean cluster, remove it (root)\
@@ -116,6 +119,9 @@ fn main() {
         Some("bench-sync") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::sync()),
+        Some("bench-parallel") => setup::ensure()
+            .and_then(|_| install(true))
+            .and_then(|_| bench_parallel::run_bench()),
         Some("bench-write") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench::write()),
@@ -565,11 +571,17 @@ fn serve_fake(args: &[String]) -> Result<(), String> {
     let latency: u64 = flag(args, "--latency-ms", 0);
     let token: String = flag(args, "--token", "fake-token".to_string());
     let subitems = !args.iter().any(|a| a == "--no-subitems");
-    let fake = fake::Fake::start_on(fake::World::sample(items, subitems), port)
-        .map_err(|e| e.to_string())?;
+    let groups: usize = flag(args, "--groups", 0);
+    let mut world = fake::World::sample(items, subitems);
+    if groups > 0 {
+        world.spread_groups(fake::world::SAMPLE_BOARD, groups);
+    }
+    let max_concurrency: usize = flag(args, "--max-concurrency", 0);
+    let fake = fake::Fake::start_on(world, port).map_err(|e| e.to_string())?;
     fake.with(|s| {
         s.knobs.latency = std::time::Duration::from_millis(latency);
         s.knobs.token = token.clone();
+        s.knobs.max_concurrency = (max_concurrency > 0).then_some(max_concurrency);
     });
     println!(
         "fake monday API on {} (board {}, {items} items, token {token:?}); Ctrl-C stops it",

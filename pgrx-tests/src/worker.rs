@@ -275,6 +275,43 @@ fn worker_runs_queued_jobs(w: &mut W) -> T {
     eq(&st, &Some("0|0|t".to_string()), "board_status")
 }
 
+/// A pull job of a board above `monday_sync.parallel_pull_threshold` walks its groups in
+/// parallel, committing page by page like any pull job.
+fn pull_job_walks_groups_in_parallel(w: &mut W) -> T {
+    w.reload(&[("monday_sync.parallel_pull_threshold", "1000")])?;
+    w.fake.with(|s| {
+        s.knobs.latency = Duration::from_millis(50);
+        s.log.clear();
+        s.flight.reset_peak();
+    });
+    let job = w.request("pull")?;
+    let st = w.wait_job(job, 60)?;
+    let (log, peak) = w.fake.with(|s| {
+        s.knobs.latency = Duration::ZERO;
+        (s.log.clone(), s.flight.peak())
+    });
+    w.reload(&[("monday_sync.parallel_pull_threshold", "")])?;
+    eq(&st.as_str(), &"succeeded", "pull job")?;
+    w.table_ok()?;
+    let mut groups: Vec<&str> = log
+        .iter()
+        .filter(|l| l.query.contains("query GroupPage"))
+        .filter_map(|l| l.variables["groups"][0].as_str())
+        .collect();
+    groups.sort();
+    eq(
+        &groups,
+        &vec!["new_group_mkxz", "topics"],
+        "the job's filtered first pages, one a group",
+    )?;
+    check(peak >= 2, &format!("the walks overlapped: peak {peak}"))?;
+    eq(
+        &w.i64(&format!("SELECT count(*) FROM monday_sync.api_calls c JOIN monday_sync.sync_runs r USING (runid) WHERE r.jobid = {job}"))?,
+        &(log.len() as i64),
+        "every call of the job recorded",
+    )
+}
+
 /// The worker runs no code a database user wrote with its superuser rights: functions in `public`
 /// are out of its search path, and a trigger on a typed table runs as the table's owner.
 fn worker_never_lends_its_superuser(w: &mut W) -> T {
@@ -1419,6 +1456,10 @@ pub fn run() -> Result<String, String> {
         (
             "the worker never lends its superuser to a database user",
             worker_never_lends_its_superuser,
+        ),
+        (
+            "a big board's pull job walks its groups in parallel",
+            pull_job_walks_groups_in_parallel,
         ),
         (
             "a slow trigger cannot hold the worker",

@@ -22,6 +22,13 @@ pub const NEXT_PAGE: &str = concat!(
     include_str!("graphql/item_fields.graphql"),
 );
 
+/// The first page of a group's walk in a parallel pull: the board's items filtered by group
+/// (`query_params`, whose filter the cursor keeps; the following pages are `NEXT_PAGE`).
+pub const GROUP_PAGE: &str = concat!(
+    include_str!("graphql/group_page.graphql"),
+    include_str!("graphql/item_fields.graphql"),
+);
+
 /// Items by id (at most 100 per call; `limit` must be passed, its default is 25).
 pub const ITEMS_BY_IDS: &str = concat!(
     include_str!("graphql/items_by_ids.graphql"),

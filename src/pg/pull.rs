@@ -16,13 +16,15 @@ use super::spi::{exec, one, q, spi_fail};
 use super::track::{board_not_found, fetch_meta, not_tracked, reconcile, tracked, Tracked};
 use super::writer::{mark_deleted, row_json, Writer};
 use crate::api::client::data_of;
-use crate::api::{documents, ApiError, ApiErrorKind, Client};
+use crate::api::{documents, ApiError, ApiErrorKind, Client, Pending};
 use crate::sync::rows::{build_rows, get};
-use crate::sync::{board_meta, id_of};
+use crate::sync::walks::{GroupWalks, PageRequest};
+use crate::sync::{board_meta, id_of, BoardMeta};
 use pgrx::prelude::*;
 use pgrx::spi::Spi;
 use serde_json::{json, Value};
 use serde_json_borrow::Value as Item;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// How a sync's database work is split into transactions. A SQL function (`pull_board`,
@@ -78,7 +80,7 @@ pub(super) fn walk<S: Steps>(
     base: &Figures,
     steps: &mut S,
 ) -> R<()> {
-    steps.step(|| {
+    let parallel = steps.step(|| {
         let target = tb.target()?;
         // The walk's seen-set lives in a temp table, not in memory: memory stays flat at any board
         // size. It outlives the worker's per-page transactions and is dropped after the walk. The
@@ -98,7 +100,7 @@ pub(super) fn walk<S: Steps>(
                 &[],
             );
         }
-        Ok(())
+        Ok(parallel_walks(tb.board_id))
     })?;
     let what = format!("monday board {}", tb.board_id);
     let mut writer: Option<Writer> = None;
@@ -116,7 +118,23 @@ pub(super) fn walk<S: Steps>(
             });
         }
     };
+    let done = match parallel {
+        Some(width) => walk_groups(
+            client,
+            tb,
+            stats,
+            steps,
+            width,
+            &mut writer,
+            &mut walked,
+            &report,
+        )?,
+        None => false,
+    };
     'walk: loop {
+        if done {
+            break;
+        }
         // Pages are read as the body came and parsed borrowed (`data_of`): no `serde_json::Value`
         // tree per page.
         let body = client
@@ -246,6 +264,127 @@ pub(super) fn walk<S: Steps>(
     Ok(())
 }
 
+/// Whether a walk of this board runs its groups in parallel, and how many at once: when
+/// `monday_sync.parallel_pull_walks` > 1 and the board, as last seen (track_board, the last pull),
+/// has at least `monday_sync.parallel_pull_threshold` items in two groups or more.
+fn parallel_walks(board_id: i64) -> Option<usize> {
+    let width = super::settings::PARALLEL_PULL_WALKS.get();
+    if width < 2 {
+        return None;
+    }
+    let threshold = super::settings::PARALLEL_PULL_THRESHOLD.get() as i64;
+    let count: i64 = one(
+        "SELECT coalesce(items_count, 0)::bigint FROM monday_sync.boards WHERE board_id = $1",
+        &[board_id.into()],
+    )
+    .unwrap_or(0);
+    if count < threshold {
+        return None;
+    }
+    let groups: i64 = one(
+        "SELECT count(*) FROM monday_sync.groups WHERE board_id = $1 AND removed_at IS NULL",
+        &[board_id.into()],
+    )
+    .unwrap_or(0);
+    (groups >= 2).then_some(width as usize)
+}
+
+/// The walk of a big board, `width` groups at once (`crate::sync::walks`): the board's metadata
+/// first (its groups as monday has them now), then each group's cursor chain — its first page
+/// filtered by group, then `next_items_page` — with up to `width` requests in flight on the
+/// client's helper threads. This thread writes each page as it comes (the oldest request first),
+/// through the one writer and seen-set, one step per page, after sending that walk's next
+/// request. An expired cursor restarts its group's walk only; any other error ends the pull.
+/// Items moved between groups during the walk may be missed by both walks: the reconciliation
+/// after the walk asks monday about them. Returns false (nothing walked) for a board without
+/// groups: the one-cursor walk does it.
+#[allow(clippy::too_many_arguments)]
+fn walk_groups<S: Steps>(
+    client: &mut Client,
+    tb: &Tracked,
+    stats: &mut Stats,
+    steps: &mut S,
+    width: usize,
+    writer: &mut Option<Writer>,
+    walked: &mut i64,
+    report: &dyn Fn(&Client, &Stats, i64, u8),
+) -> R<bool> {
+    let what = format!("monday board {}", tb.board_id);
+    let meta: BoardMeta = fetch_meta(client, tb.board_id)?;
+    if meta.groups.is_empty() {
+        return Ok(false);
+    }
+    stats.items_count = meta.items_count;
+    steps.step(|| {
+        let target = tb.target()?;
+        let mut notes = Vec::new();
+        let cols = reconcile(tb.board_id, Some(&target), &meta, &mut notes);
+        stats.note_all(notes);
+        *writer = Some(Writer::new(tb, cols));
+        Ok(())
+    })?;
+    let mut plan = GroupWalks::new(meta.groups.iter().map(|g| g.id.clone()).collect(), width, 3);
+    let board = tb.board_id.to_string();
+    let send = |client: &mut Client, group: &str, r: &PageRequest| match r {
+        PageRequest::First => {
+            let vars = json!({ "board": board, "groups": [group], "limit": documents::PAGE_LIMIT });
+            client.begin("GroupPage", documents::GROUP_PAGE, vars)
+        }
+        PageRequest::Next(c) => {
+            let vars = json!({ "cursor": c, "limit": documents::PAGE_LIMIT });
+            client.begin("NextPage", documents::NEXT_PAGE, vars)
+        }
+    };
+    // The walks' requests in the order sent; the oldest is finished first (its answer is usually
+    // the first to come: each walk has one request in flight).
+    let mut inflight: VecDeque<(String, bool, Pending)> = VecDeque::new();
+    let starts = plan.start();
+    stats.walks = stats.walks.max(starts.len() as i64);
+    for (g, r) in starts {
+        let p = send(client, &g, &r);
+        inflight.push_back((g, true, p));
+    }
+    while let Some((group, first, p)) = inflight.pop_front() {
+        match client.finish_body(p) {
+            Ok(body) => {
+                let data = data_of(&body).map_err(|e| api_err(e, &what))?;
+                let page = if first {
+                    let board = get(&data, "boards")
+                        .and_then(Item::as_array)
+                        .and_then(<[Item]>::first)
+                        .ok_or_else(|| board_not_found(tb.board_id))?;
+                    get(board, "items_page")
+                } else {
+                    get(&data, "next_items_page")
+                };
+                // The walk's next request goes out before this page is written.
+                let cursor = page
+                    .and_then(|p| get(p, "cursor"))
+                    .and_then(Item::as_str)
+                    .map(String::from);
+                if let Some((g, r)) = plan.page(&group, cursor) {
+                    let p = send(client, &g, &r);
+                    inflight.push_back((g, r == PageRequest::First, p));
+                }
+                let w = writer.as_mut().expect("the metadata made a writer");
+                *walked +=
+                    steps.step(|| Ok(w.write_page(page_items(page), stats, true)?.len() as i64))?;
+                report(client, stats, *walked, 1);
+            }
+            Err(e) if e.kind == ApiErrorKind::CursorExpired => match plan.expired(&group) {
+                Some((g, r)) => {
+                    stats.restarts += 1;
+                    let p = send(client, &g, &r);
+                    inflight.push_back((g, true, p));
+                }
+                None => return Err(api_err(e, &what)),
+            },
+            Err(e) => return Err(api_err(e, &what)),
+        }
+    }
+    Ok(true)
+}
+
 /// `items(ids:)` for at most 100 ids, with the explicit `limit` (its default is 25).
 pub(super) fn items_by_ids(client: &mut Client, ids: &[i64]) -> Result<Value, ApiError> {
     let strs: Vec<String> = ids.iter().map(i64::to_string).collect();
@@ -333,6 +472,10 @@ pub(super) fn summary(
         "warnings": stats.warnings,
         "cursor_restarts": stats.restarts,
     });
+    if stats.walks > 0 {
+        // Group walks at once (a parallel pull; absent: one cursor).
+        v["parallel_walks"] = json!(stats.walks);
+    }
     if let Some(s) = sub {
         v["subitems"] = s.summary();
     }

@@ -15,18 +15,24 @@ pub(crate) struct Stats {
     pub warning_texts: Vec<String>,
     pub restarts: i64,
     pub items_count: Option<i64>,
+    /// Group walks at once when the board was walked in parallel (0: one cursor).
+    pub walks: i64,
 }
 
 impl Stats {
     /// The board's walk plus its subitems board's, for the run row.
     /// The figures a summary shows for one board (the subitems board's, in `"subitems"`).
     pub fn summary(&self) -> Value {
-        json!({
+        let mut v = json!({
             "items_seen": self.items_seen,
             "rows_written": self.rows_written,
             "marked_deleted": self.marked_deleted,
             "warnings": self.warnings,
-        })
+        });
+        if self.walks > 0 {
+            v["parallel_walks"] = json!(self.walks);
+        }
+        v
     }
 
     /// A warning for the run history (the first five are kept word for word).
@@ -57,6 +63,7 @@ impl Stats {
                 .collect(),
             restarts: self.restarts + o.restarts,
             items_count: None,
+            walks: self.walks.max(o.walks),
         }
     }
 }

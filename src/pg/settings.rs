@@ -51,6 +51,11 @@ pub static MAX_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(1);
 pub static REFRESH_ROUND_SIZE: GucSetting<i32> = GucSetting::<i32>::new(500);
 /// Seconds between the worker's looks for new boards in tracked workspaces (0: never by itself).
 pub static WORKSPACE_INTERVAL: GucSetting<i32> = GucSetting::<i32>::new(300);
+/// A board with at least this many items (and two groups or more) is pulled by several group
+/// walks at once.
+pub static PARALLEL_PULL_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(20_000);
+/// Group walks of one parallel pull with a request in flight at once (1: never parallel).
+pub static PARALLEL_PULL_WALKS: GucSetting<i32> = GucSetting::<i32>::new(4);
 
 pub fn init() {
     GucRegistry::define_string_guc(
@@ -228,6 +233,26 @@ pub fn init() {
         1024 * 1024,
         GucContext::Userset,
         GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.parallel_pull_threshold",
+        c"Items from which a full pull walks the board's groups in parallel (monday_sync.parallel_pull_walks at once).",
+        c"Decided from the board's items_count as last seen (track_board, the last pull); boards with one group are walked by one cursor.",
+        &PARALLEL_PULL_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"monday_sync.parallel_pull_walks",
+        c"Group walks of a parallel pull with a request in flight at once (1 turns parallel pulls off).",
+        c"Each is one of monday's concurrent requests (its limit: 40, Pro 100, Enterprise 250, for the whole account).",
+        &PARALLEL_PULL_WALKS,
+        1,
+        10,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_string_guc(
         c"monday_sync.token_file",

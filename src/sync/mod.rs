@@ -6,6 +6,7 @@ pub mod activity;
 pub mod names;
 pub mod rows;
 pub mod updates;
+pub mod walks;
 
 #[cfg(test)]
 mod tests;

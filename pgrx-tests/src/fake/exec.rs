@@ -116,7 +116,8 @@ pub enum Node<'a> {
     Webhook(&'a Webhook),
     Board(&'a Board),
     Column(&'a Column),
-    Group(&'a Group),
+    /// A group of a board (group ids are unique within their board only).
+    Group(&'a Board, &'a Group),
     Item(&'a Item),
     Cell(&'a Item, &'a Column),
     Page {
@@ -254,7 +255,23 @@ impl<'a> Obj<'a> {
         Ok(Node::Page { ids, cursor })
     }
 
-    fn first_page(&self, board: &'a Board, limit: usize) -> Result<Node<'a>, FieldError> {
+    /// The first page of a new snapshot of the board's active items (those of `groups` only, when
+    /// given: the cursor pages keep the filter, as monday's snapshot does).
+    fn first_page(
+        &self,
+        board: &'a Board,
+        limit: usize,
+        groups: Option<&[String]>,
+    ) -> Result<Node<'a>, FieldError> {
+        let w = self.ctx.world;
+        let mut ids = w.active_items(board.id);
+        if let Some(groups) = groups {
+            ids.retain(|i| {
+                w.items
+                    .get(i)
+                    .is_some_and(|it| groups.contains(&it.group_id))
+            });
+        }
         let snap = {
             let mut cursors = self.ctx.cursors.borrow_mut();
             cursors.next_token += 1;
@@ -263,7 +280,7 @@ impl<'a> Obj<'a> {
                 t,
                 Snapshot {
                     board: board.id,
-                    ids: self.ctx.world.active_items(board.id),
+                    ids,
                     created: Instant::now(),
                 },
             );
@@ -294,7 +311,9 @@ impl<'a> Obj<'a> {
             }
             if let Some(n) = self.ctx.expire_after_pages {
                 if cursors.pages_served >= n && !cursors.expiry_fired {
-                    cursors.snapshots.clear();
+                    // This cursor only: other walks' cursors (a parallel pull's other groups)
+                    // live on.
+                    cursors.snapshots.remove(&snap);
                     cursors.expiry_fired = true;
                     return Err(expired());
                 }
@@ -303,6 +322,67 @@ impl<'a> Obj<'a> {
         }
         self.page(board, snap, offset, limit)
     }
+}
+
+/// The groups an `items_page(query_params:)` asks for. Implemented: one rule on `column_id:
+/// "group"` with `operator: any_of` (the default) and a list of group ids (FACTS.md §3.2); anything
+/// else (other columns or operators, `groups`, `ids`, `order_by`, `operator: or`) answers
+/// FAKE_NOT_IMPLEMENTED rather than being ignored.
+pub fn group_filter(qp: &JsonValue) -> Result<Vec<String>, FieldError> {
+    let qp: Value = serde_json::to_value(qp).unwrap_or(Value::Null);
+    let unsupported = |what: &str| {
+        coded(
+            "FAKE_NOT_IMPLEMENTED",
+            400,
+            &format!("fake monday: items_page query_params {what} is not implemented (only rules: [{{column_id: \"group\", compare_value: [group ids], operator: any_of}}])"),
+        )
+    };
+    let Some(obj) = qp.as_object() else {
+        return Err(unsupported("that are not an object"));
+    };
+    for (k, v) in obj {
+        match (k.as_str(), v) {
+            ("rules", _) | (_, Value::Null) => {}
+            // The schema's default for `operator`; with one rule it changes nothing.
+            ("operator", Value::String(o)) if o == "and" => {}
+            _ => return Err(unsupported(&format!("`{k}`"))),
+        }
+    }
+    let rules = obj
+        .get("rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let [rule] = rules else {
+        return Err(unsupported(&format!(
+            "with {} rules (one is implemented)",
+            rules.len()
+        )));
+    };
+    if rule.get("column_id").and_then(Value::as_str) != Some("group") {
+        return Err(unsupported(&format!(
+            "rules on column {}",
+            rule.get("column_id").unwrap_or(&Value::Null)
+        )));
+    }
+    match rule.get("operator") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(o)) if o == "any_of" => {}
+        Some(o) => return Err(unsupported(&format!("operator {o}"))),
+    }
+    if rule.get("compare_attribute").is_some_and(|v| !v.is_null()) {
+        return Err(unsupported("compare_attribute"));
+    }
+    let values = match rule.get("compare_value") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(v @ Value::String(_)) => vec![v.clone()],
+        _ => return Err(unsupported("compare_value that is not a list of group ids")),
+    };
+    values
+        .iter()
+        .map(|v| v.as_str().map(String::from))
+        .collect::<Option<Vec<String>>>()
+        .ok_or_else(|| unsupported("compare_value that is not a list of group ids"))
 }
 
 /// An ISO 8601 date-time argument (`from`, `to`, `from_date` …) as 100-ns ticks; 400 when it is
@@ -340,7 +420,7 @@ impl<'a> ObjectValue for Obj<'a> {
             Node::Webhook(_) => "Webhook",
             Node::Board(_) => "Board",
             Node::Column(_) => "Column",
-            Node::Group(_) => "Group",
+            Node::Group(..) => "Group",
             Node::Item(_) => "Item",
             Node::Cell(_, c) => cell_type_name(&c.typ),
             Node::Page { .. } => "ItemsResponse",
@@ -614,7 +694,7 @@ impl<'a> ObjectValue for Obj<'a> {
                         b.groups
                             .iter()
                             .filter(move |g| ids.as_ref().is_none_or(|ids| ids.contains(&g.id)))
-                            .map(Node::Group),
+                            .map(move |g| Node::Group(b, g)),
                     ))
                 }
                 "activity_logs" => {
@@ -730,10 +810,15 @@ impl<'a> ObjectValue for Obj<'a> {
                         }
                         return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
                     }
-                    if arg(info, "query_params").is_some() {
-                        return not_implemented();
-                    }
-                    Ok(ResolvedValue::object(self.new(self.first_page(b, limit)?)))
+                    let groups = match arg(info, "query_params") {
+                        Some(qp) => Some(group_filter(qp)?),
+                        None => None,
+                    };
+                    Ok(ResolvedValue::object(self.new(self.first_page(
+                        b,
+                        limit,
+                        groups.as_deref(),
+                    )?)))
                 }
                 _ => not_implemented(),
             },
@@ -748,8 +833,35 @@ impl<'a> ObjectValue for Obj<'a> {
                 "description" | "width" => Ok(ResolvedValue::null()),
                 _ => not_implemented(),
             },
-            Node::Group(g) => match f {
+            Node::Group(b, g) => match f {
                 "id" => Ok(ResolvedValue::leaf(j(Value::String(g.id.clone())))),
+                // The group's items in board order; the cursor continues with `next_items_page`
+                // (or `items_page(cursor:)` here) like a board's.
+                "items_page" => {
+                    let limit = limit_arg(info)?;
+                    if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
+                        if arg(info, "query_params").is_some() {
+                            return Err(coded(
+                                "InvalidArgumentException",
+                                400,
+                                "query_params and cursor cannot be used together",
+                            ));
+                        }
+                        return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
+                    }
+                    if arg(info, "query_params").is_some() {
+                        return Err(coded(
+                            "FAKE_NOT_IMPLEMENTED",
+                            400,
+                            "fake monday: Group.items_page(query_params:) is not implemented (filter the board's items_page by group instead)",
+                        ));
+                    }
+                    Ok(ResolvedValue::object(self.new(self.first_page(
+                        b,
+                        limit,
+                        Some(std::slice::from_ref(&g.id)),
+                    )?)))
+                }
                 "title" => Ok(ResolvedValue::leaf(j(Value::String(g.title.clone())))),
                 "color" => Ok(ResolvedValue::leaf(j(Value::String(g.color.clone())))),
                 "position" => Ok(ResolvedValue::leaf(j(Value::String(g.position.clone())))),
@@ -778,12 +890,14 @@ impl<'a> ObjectValue for Obj<'a> {
                     it.board_id, it.id
                 ))))),
                 "group" => {
-                    let g = w
-                        .boards
-                        .get(&it.board_id)
-                        .and_then(|b| b.groups.iter().find(|g| g.id == it.group_id));
+                    let g = w.boards.get(&it.board_id).and_then(|b| {
+                        b.groups
+                            .iter()
+                            .find(|g| g.id == it.group_id)
+                            .map(|g| (b, g))
+                    });
                     Ok(ResolvedValue::nullable_object(
-                        g.map(|g| self.new(Node::Group(g))),
+                        g.map(|(b, g)| self.new(Node::Group(b, g))),
                     ))
                 }
                 "board" => Ok(ResolvedValue::nullable_object(

@@ -6,6 +6,19 @@
 //! Tests drive it in-process (`Fake::start`, then `fake.with(|s| …)` to change boards, queue faults
 //! and read the request log); `pgrx-tests/run fake-monday` serves it on its own for the demo.
 //!
+//! ## Items pages by group, concurrency (`exec.rs`, FACTS.md §3.1, §3.2, §4.1)
+//!
+//! `Board.items_page(limit, query_params: {rules: [{column_id: "group", compare_value: [ids…],
+//! operator: any_of}]})` snapshots that group's active items in board order; its cursor keeps the
+//! filter for `next_items_page` (`query_params` with `cursor` stays an error). Other rules,
+//! operators, `groups`, `ids`, `order_by` and `operator: or` answer `FAKE_NOT_IMPLEMENTED`.
+//! `Group.items_page(limit, cursor)` walks one group the same way. Complexity is counted as for
+//! the unfiltered page. `World::spread_groups(board, n)` (and `fake-monday --groups N`) splits a
+//! board into n groups. `Shared::flight` counts API requests in flight (from arrival, through the
+//! latency knob's sleep, until the answer is ready): `GET /_fake/stats` reports `peak_in_flight`,
+//! `concurrency_refused` and `group_pages`; the `max_concurrency` knob (`fake-monday
+//! --max-concurrency N`) answers HTTP 429 `maxConcurrencyExceeded`, `retry_in_seconds` 1, above it.
+//!
 //! ## Webhooks (`webhooks.rs`, FACTS.md §5)
 //!
 //! `create_webhook(board_id:, url:, event:, config:)`, `delete_webhook(id:)` and
@@ -65,6 +78,8 @@ pub mod exec;
 #[cfg(test)]
 mod mutation_tests;
 pub mod mutations;
+#[cfg(test)]
+mod page_tests;
 pub mod webhooks;
 pub mod world;
 
@@ -122,7 +137,8 @@ pub struct Knobs {
     pub faults: VecDeque<Fault>,
     /// Cursors die this long after the first page (monday: 60 minutes).
     pub cursor_ttl: Duration,
-    /// The next `next_items_page` after this many cursor pages answers CursorExpiredError (once).
+    /// The next `next_items_page` after this many cursor pages answers CursorExpiredError (once,
+    /// for that cursor only: other walks' cursors live on).
     pub expire_cursor_after_pages: Option<u32>,
     /// Calls allowed "today" (monday: 1,000 / 10,000 / 25,000 by plan); None = unlimited.
     pub daily_limit: Option<u64>,
@@ -153,6 +169,14 @@ pub struct Knobs {
     pub validation_rules: Vec<(String, String)>,
     /// How long a mutation's answer is kept for its `Idempotency-Key` (monday: 30 minutes).
     pub idempotency_ttl: Duration,
+    /// monday's concurrency limit (FACTS.md §4.1: Enterprise 250, Pro 100, other 40): a request
+    /// arriving while this many are in flight answers HTTP 429 `maxConcurrencyExceeded` with
+    /// `retry_in_seconds` (and `Retry-After`) 1. None = unlimited.
+    pub max_concurrency: Option<usize>,
+    /// Runs once on the world just before the first `items_page(query_params:)` request whose
+    /// `$groups` variable names this group executes (before its snapshot): a change made while a
+    /// parallel pull walks the board's other groups.
+    pub before_group_page: Option<(String, fn(&mut World))>,
 }
 
 impl Default for Knobs {
@@ -174,6 +198,8 @@ impl Default for Knobs {
             webhooks: WebhookKnobs::default(),
             validation_rules: Vec::new(),
             idempotency_ttl: Duration::from_secs(30 * 60),
+            max_concurrency: None,
+            before_group_page: None,
         }
     }
 }
@@ -192,7 +218,8 @@ pub struct LogEntry {
     pub error_code: Option<String>,
     pub query: String,
     pub variables: Value,
-    /// Time the fake spent answering (validation, execution, JSON), without the latency knob.
+    /// Time the fake spent answering (validation, execution, JSON), without the latency knob and
+    /// without waits for its lock (a query's answer is serialised with the lock released).
     pub server_ms: f64,
     /// The request's `Idempotency-Key` (mutations only; ignored on queries).
     pub idempotency_key: Option<String>,
@@ -215,6 +242,52 @@ pub struct Shared {
     idempotency: HashMap<String, Idem>,
     /// The webhook delivery queue and threads.
     hooks: Arc<webhooks::Dispatcher>,
+    /// API requests in flight now, and the most at once (`/_fake/stats`: `peak_in_flight`).
+    pub flight: Arc<Flight>,
+}
+
+/// Requests to `/v2` in flight, counted from arrival (before the latency knob's sleep) until
+/// their answer is ready: how a test proves that a client's requests overlapped.
+#[derive(Default)]
+pub struct Flight {
+    pub now: std::sync::atomic::AtomicUsize,
+    pub peak: std::sync::atomic::AtomicUsize,
+    /// Requests refused with `maxConcurrencyExceeded`.
+    pub refused: std::sync::atomic::AtomicUsize,
+}
+
+impl Flight {
+    /// Counts a request in, unless `limit` are in flight already.
+    fn enter(self: &Arc<Flight>, limit: Option<usize>) -> Option<InFlight> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        if limit.is_some_and(|l| n > l) {
+            self.now.fetch_sub(1, SeqCst);
+            self.refused.fetch_add(1, SeqCst);
+            return None;
+        }
+        self.peak.fetch_max(n, SeqCst);
+        Some(InFlight(self.clone()))
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Starts a new peak measurement.
+    pub fn reset_peak(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.peak.store(self.now.load(SeqCst), SeqCst);
+    }
+}
+
+/// One request in flight: counted out when dropped.
+struct InFlight(Arc<Flight>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 pub struct Fake {
@@ -321,6 +394,7 @@ impl Fake {
             knobs_hang: None,
             idempotency: HashMap::new(),
             hooks: hooks.clone(),
+            flight: Arc::default(),
         }));
         let s2 = shared.clone();
         std::thread::spawn(move || {
@@ -670,6 +744,11 @@ fn handle_inner(
             "requests": s.log.len(),
             "complexity": s.log.iter().map(|l| l.complexity).sum::<i64>(),
             "server_ms": s.log.iter().map(|l| l.server_ms).sum::<f64>(),
+            // The most API requests in flight at once, and those refused over max_concurrency.
+            "peak_in_flight": s.flight.peak(),
+            "concurrency_refused": s.flight.refused.load(std::sync::atomic::Ordering::SeqCst),
+            // First pages filtered by group (`items_page(query_params: {rules: [{column_id: "group"…`).
+            "group_pages": s.log.iter().filter(|l| l.status == 200 && l.error_code.is_none() && l.query.contains("query_params")).count(),
         });
         return Some(json_response(200, body));
     }
@@ -780,12 +859,47 @@ fn handle_inner(
             }
         }
     }
-    let latency = shared.lock().unwrap().knobs.latency;
+    let (latency, flight, limit) = {
+        let s = shared.lock().unwrap();
+        (s.knobs.latency, s.flight.clone(), s.knobs.max_concurrency)
+    };
+    let Some(_in_flight) = flight.enter(limit) else {
+        let mut r = json_response(
+            429,
+            error_body(
+                "Concurrency limit exceeded",
+                "maxConcurrencyExceeded",
+                429,
+                json!({"retry_in_seconds": 1}),
+            ),
+        );
+        r.extra.push(("Retry-After".into(), "1".into()));
+        let mut s = shared.lock().unwrap();
+        let n = s.log.len() as u64 + 1;
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        s.log.push(LogEntry {
+            n,
+            status: 429,
+            roots: vec![],
+            fault: Some("Concurrency".into()),
+            complexity: 0,
+            api_version: req.header("API-Version").map(String::from),
+            error_code: Some("maxConcurrencyExceeded".into()),
+            query: body["query"].as_str().unwrap_or("").to_string(),
+            variables: body.get("variables").cloned().unwrap_or(Value::Null),
+            server_ms: 0.0,
+            idempotency_key: key.clone(),
+            replayed: false,
+        });
+        return Some(r);
+    };
     if !latency.is_zero() {
         std::thread::sleep(latency);
     }
-    let t0 = Instant::now();
     let mut s = shared.lock().unwrap();
+    // The fake's own time: from here (the lock held), less any wait to take it again in `run`.
+    let t0 = Instant::now();
+    let mut relocked = Duration::ZERO;
     let n = s.log.len() as u64 + 1;
     let parsed: Result<Value, _> = serde_json::from_slice(&req.body);
     let (query, variables) = match &parsed {
@@ -815,8 +929,9 @@ fn handle_inner(
     let resp = match prepare(req, &mut s, parsed, &mut entry) {
         Err(resp) => resp,
         Ok(p) => {
-            let (guard, resp) = run(shared, s, &p);
+            let (guard, resp, waited) = run(shared, s, &p);
             s = guard;
+            relocked = waited;
             // Executed: the key's answer is this one, whether or not it reaches the client.
             if let Some(f) = finish.as_mut() {
                 f.cache = Some(resp.clone());
@@ -849,7 +964,7 @@ fn handle_inner(
         Some(f) if f.starts_with("Hang") => s.knobs_hang.take(),
         _ => None,
     };
-    entry.server_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    entry.server_ms = t0.elapsed().saturating_sub(relocked).as_secs_f64() * 1000.0;
     // Numbered now: another request may have been logged while a challenge was under way.
     entry.n = s.log.len() as u64 + 1;
     s.log.push(entry);
@@ -1162,6 +1277,11 @@ fn prepare(
     })
 }
 
+/// Whether a document filters an items_page (`query_params`).
+fn entry_has_filter(doc: &ExecutableDocument) -> bool {
+    doc.to_string().contains("query_params")
+}
+
 /// A request that passed every check, ready to run.
 struct Prepared {
     /// Fault::ExecuteThenDrop: execute, then close the connection unanswered.
@@ -1174,12 +1294,15 @@ struct Prepared {
 }
 
 /// Runs a prepared request. A mutation's `create_webhook`s challenge their URLs first, with the
-/// lock released (the receiver may well call the fake back); everything else runs under it.
+/// lock released (the receiver may well call the fake back); everything else runs under it, but
+/// for a query's answer, turned into JSON text with the lock released (it owns its data), so
+/// concurrent queries overlap there as on monday. Returns the time spent waiting to take the lock
+/// again.
 fn run<'a>(
     shared: &'a Arc<Mutex<Shared>>,
     mut s: std::sync::MutexGuard<'a, Shared>,
     p: &Prepared,
-) -> (std::sync::MutexGuard<'a, Shared>, Response) {
+) -> (std::sync::MutexGuard<'a, Shared>, Response, Duration) {
     let Ok(op) = p.doc.operations.get(p.op_name.as_deref()) else {
         unreachable!("the operation was found before");
     };
@@ -1205,53 +1328,94 @@ fn run<'a>(
         }
         s = shared.lock().unwrap();
     }
-    let Shared {
-        world,
-        cursors,
-        knobs,
-        ..
-    } = &mut *s;
-    let outcomes: exec::Outcomes = plan
-        .iter()
-        .map(|f| {
-            let r = exec::apply_mutation(world, f, &handshakes, &knobs.validation_rules)
-                .map_err(|e| e.message);
-            (f.key.clone(), r)
-        })
-        .collect();
-    let ctx = Ctx {
-        world,
-        cursors: std::cell::RefCell::new(cursors),
-        cursor_ttl: knobs.cursor_ttl,
-        expire_after_pages: knobs.expire_cursor_after_pages,
-        log_retention: knobs.log_retention,
-        log_reach: knobs.log_reach,
-        complexity: p.complexity,
+    let (result, mangle) = {
+        let Shared {
+            world,
+            cursors,
+            knobs,
+            ..
+        } = &mut *s;
+        if let Some((group, _)) = &knobs.before_group_page {
+            let asks = p
+                .coerced
+                .get("groups")
+                .and_then(|v| serde_json::to_value(v).ok())
+                .is_some_and(|v| match v {
+                    Value::Array(a) => a.iter().any(|x| x.as_str() == Some(group.as_str())),
+                    Value::String(x) => x == *group,
+                    _ => false,
+                });
+            if asks && entry_has_filter(&p.doc) {
+                if let Some((_, f)) = knobs.before_group_page.take() {
+                    f(world);
+                }
+            }
+        }
+        let outcomes: exec::Outcomes = plan
+            .iter()
+            .map(|f| {
+                let r = exec::apply_mutation(world, f, &handshakes, &knobs.validation_rules)
+                    .map_err(|e| e.message);
+                (f.key.clone(), r)
+            })
+            .collect();
+        let ctx = Ctx {
+            world,
+            cursors: std::cell::RefCell::new(cursors),
+            cursor_ttl: knobs.cursor_ttl,
+            expire_after_pages: knobs.expire_cursor_after_pages,
+            log_retention: knobs.log_retention,
+            log_reach: knobs.log_reach,
+            complexity: p.complexity,
+        };
+        let root = exec::Obj {
+            ctx: &ctx,
+            node: if mutation {
+                exec::Node::Mutation(&outcomes)
+            } else {
+                exec::Node::Query
+            },
+        };
+        let result = Execution::new(schema(), &p.doc)
+            .operation(op)
+            .coerced_variable_values(&p.coerced)
+            .execute_sync(&root);
+        (result, knobs.mangle)
     };
-    let root = exec::Obj {
-        ctx: &ctx,
-        node: if mutation {
-            exec::Node::Mutation(&outcomes)
-        } else {
-            exec::Node::Query
-        },
-    };
-    let result = Execution::new(schema(), &p.doc)
-        .operation(op)
-        .coerced_variable_values(&p.coerced)
-        .execute_sync(&root);
+    let mut waited = Duration::ZERO;
+    if !mutation {
+        drop(s);
+        let out = answer(result, mangle);
+        let t = Instant::now();
+        let s = shared.lock().unwrap();
+        waited = t.elapsed();
+        return (s, out, waited);
+    }
+    let out = answer(result, mangle);
+    (s, out, waited)
+}
+
+/// An execution's result as monday's answer: coded errors in monday's shape, the mangle knob, the
+/// request id.
+fn answer(
+    result: Result<
+        apollo_compiler::response::ExecutionResponse,
+        apollo_compiler::request::RequestError,
+    >,
+    mangle: Option<fn(&mut Value)>,
+) -> Response {
     let mut out = match result {
         Ok(r) => serde_json::to_value(&r).unwrap_or(Value::Null),
         Err(e) => json!({"errors": [{"message": e.message().to_string()}]}),
     };
     exec::fix_errors(&mut out);
-    if let Some(mangle) = knobs.mangle {
+    if let Some(mangle) = mangle {
         mangle(&mut out);
     }
     if let Value::Object(m) = &mut out {
         m.insert("extensions".into(), json!({"request_id": request_id()}));
     }
-    (s, json_response(200, out))
+    json_response(200, out)
 }
 
 #[cfg(test)]
@@ -1286,7 +1450,7 @@ mod tests {
             super::validate(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;
         }
-        assert_eq!(n, 17);
+        assert_eq!(n, 18);
     }
 
     #[test]

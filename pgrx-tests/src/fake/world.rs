@@ -425,6 +425,36 @@ impl World {
         w
     }
 
+    /// Splits a board's items into `n` groups (n ≥ 1) of consecutive items in board order: the
+    /// first two keep the sample's group ids (`topics`, `new_group_mkxz`), the others are
+    /// `group_2`, `group_3`, …. For the parallel pull, which walks a big board group by group.
+    pub fn spread_groups(&mut self, board: i64, n: usize) {
+        let n = n.max(1);
+        let Some(b) = self.boards.get_mut(&board) else {
+            return;
+        };
+        let keep: Vec<Group> = b.groups.clone();
+        b.groups = (0..n)
+            .map(|g| match keep.get(g) {
+                Some(k) if g < 2 => k.clone(),
+                _ => Group {
+                    id: format!("group_{g}"),
+                    title: format!("Group {g}"),
+                    color: "#037f4c".into(),
+                    position: format!("{}", 65536 * (g + 1)),
+                },
+            })
+            .collect();
+        let ids = b.item_ids.clone();
+        let gids: Vec<String> = b.groups.iter().map(|g| g.id.clone()).collect();
+        let len = ids.len().max(1);
+        for (k, id) in ids.iter().enumerate() {
+            if let Some(it) = self.items.get_mut(id) {
+                it.group_id = gids[k * n / len].clone();
+            }
+        }
+    }
+
     /// The active items of a board, in board order.
     pub fn active_items(&self, board: i64) -> Vec<i64> {
         self.boards
