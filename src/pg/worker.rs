@@ -1280,7 +1280,7 @@ fn claim_jobs(filter: &str, limit: i64) -> Vec<Job> {
             c.update(
                 &format!(
                     "UPDATE monday_sync.jobs SET status = 'running', attempts = attempts + 1,
-                            started_at = now(), finished_at = NULL
+                            started_at = clock_timestamp(), finished_at = NULL
                       WHERE jobid IN (SELECT jobid FROM monday_sync.jobs q
                                        WHERE {CLAIMABLE} {filter}
                                        ORDER BY not_before, jobid
