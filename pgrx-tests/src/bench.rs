@@ -176,7 +176,7 @@ pub fn sync() -> Result<(), String> {
         .flat_map(|&l| sizes.iter().map(move |&n| (n as usize, l)))
         .collect();
     for (i, &(n, latency)) in runs.iter().enumerate() {
-        let port = 28890 + i as u16;
+        let port = crate::cluster::instance_port(28890 + i as u16);
         let fake = start_fake(n, latency, port)?;
         let db_name = format!("bench_{n}_{latency}");
         let mut admin = c.connect("postgres")?;
@@ -258,7 +258,7 @@ pub fn sync() -> Result<(), String> {
 /// changes (API calls, rows written, wall time), then the lag from a change on the fake to its row
 /// with pg_cron's one-minute schedule driving the worker.
 pub fn refresh() -> Result<(), String> {
-    let port = 28896;
+    let port = crate::cluster::instance_port(28896);
     let fake = start_fake(10_000, 0, port)?;
     let url = format!("monday_sync.api_url = 'http://127.0.0.1:{port}/v2'");
     let c = Cluster::start(
