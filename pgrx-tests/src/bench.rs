@@ -130,6 +130,27 @@ fn from_release(what: &str, command: &str) -> Result<(), String> {
     }
 }
 
+/// The release `bench-sync` measures this build against, on the same fakes in the same run.
+const PREVIOUS: crate::upgrade::Release = crate::upgrade::Release {
+    tag: "v0.2.0",
+    commit: "649fba2",
+    version: "0.2.0",
+};
+
+/// One backfill measured.
+struct Backfill {
+    release: String,
+    items: usize,
+    latency: u64,
+    secs: f64,
+    calls: i64,
+    cpu: f64,
+    peak_kb: u64,
+}
+
+/// `pgrx-tests/run bench-sync`: the previous release (`PREVIOUS`, built in release mode once and
+/// cached) and then this build, each pulling the same boards from the same fake processes; one
+/// table with both at the end. `BENCH_SYNC_PREVIOUS=0` measures this build alone.
 pub fn sync() -> Result<(), String> {
     step("sync benchmark: building the fake monday server (release)");
     run(
@@ -137,25 +158,6 @@ pub fn sync() -> Result<(), String> {
         &["build", "--release", "-q", "-p", "monday_sync_harness"],
         &[],
     )?;
-    let c = Cluster::start(
-        "benchsync",
-        28819,
-        &["shared_preload_libraries = 'monday_sync'", "jit = off"],
-    )?;
-    println!("\nFull backfill with pull_board (release build; one backend; 500 items per page; fake in its own process):");
-    println!(
-        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>9} {:>16}",
-        "items",
-        "latency",
-        "seconds",
-        "items/s",
-        "API calls",
-        "bound",
-        "fake's time",
-        "backend CPU",
-        "CPU/item",
-        "peak RssAnon"
-    );
     // BENCH_SYNC_ITEMS=10000 (or a comma list) and BENCH_SYNC_LATENCY=0 (or a comma list) narrow
     // the runs, for quick iterations; the default is every pair.
     let list = |var: &str, default: &[u64]| -> Vec<u64> {
@@ -171,13 +173,87 @@ pub fn sync() -> Result<(), String> {
     };
     let sizes = list("BENCH_SYNC_ITEMS", &[10_000, 100_000]);
     let latencies = list("BENCH_SYNC_LATENCY", &[0, 100]);
+    let previous = std::env::var("BENCH_SYNC_PREVIOUS").map_or(true, |v| v != "0");
     let runs: Vec<(usize, u64)> = latencies
         .iter()
         .flat_map(|&l| sizes.iter().map(move |&n| (n as usize, l)))
         .collect();
-    for (i, &(n, latency)) in runs.iter().enumerate() {
-        let port = crate::cluster::instance_port(28890 + i as u16);
-        let fake = start_fake(n, latency, port)?;
+    // One fake per case, started once: both releases pull the same boards from the same processes.
+    let fakes = runs
+        .iter()
+        .enumerate()
+        .map(|(i, &(n, latency))| {
+            start_fake(n, latency, crate::cluster::instance_port(28890 + i as u16))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let conf = ["shared_preload_libraries = 'monday_sync'", "jit = off"];
+    let mut results = Vec::new();
+    let mut c = if previous {
+        crate::upgrade::install_release(&PREVIOUS, true)?;
+        let c = Cluster::start("benchsync", 28819, &conf)?;
+        sync_runs(&c, PREVIOUS.version, &runs, &fakes, &mut results)?;
+        // This build replaces it: the cluster has the old library loaded until it stops.
+        let mut c = c;
+        c.stop();
+        crate::install(true)?;
+        c.start_again()?;
+        c
+    } else {
+        crate::install(true)?;
+        Cluster::start("benchsync", 28819, &conf)?
+    };
+    sync_runs(&c, "now", &runs, &fakes, &mut results)?;
+    c.stop();
+    drop(fakes);
+    println!("\nSide by side (same fakes, same run; µs/item: the backend's CPU per item):");
+    println!(
+        "  {:>8} {:>8} {:>8} {:>9} {:>6} {:>8} {:>16}",
+        "release", "items", "latency", "items/s", "calls", "µs/item", "peak RssAnon MB"
+    );
+    for &(n, latency) in &runs {
+        for r in results
+            .iter()
+            .filter(|r| r.items == n && r.latency == latency)
+        {
+            println!(
+                "  {:>8} {:>8} {:>6}ms {:>9.0} {:>6} {:>8.0} {:>16.1}",
+                r.release,
+                r.items,
+                r.latency,
+                r.items as f64 / r.secs,
+                r.calls,
+                r.cpu * 1e6 / r.items as f64,
+                r.peak_kb as f64 / 1024.0
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The backfills of one release (installed and loaded by the cluster), one per fake.
+fn sync_runs(
+    c: &Cluster,
+    release: &str,
+    runs: &[(usize, u64)],
+    fakes: &[FakeProcess],
+    results: &mut Vec<Backfill>,
+) -> Result<(), String> {
+    println!("\nFull backfill with pull_board, monday_sync {release} (release build; one backend; 500 items per page; fake in its own process):");
+    println!(
+        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>9} {:>16}",
+        "items",
+        "latency",
+        "seconds",
+        "items/s",
+        "API calls",
+        "bound",
+        "fake's time",
+        "backend CPU",
+        "CPU/item",
+        "peak RssAnon"
+    );
+    for (&(n, latency), fake) in runs.iter().zip(fakes) {
+        let port = fake.port;
         let db_name = format!("bench_{n}_{latency}");
         let mut admin = c.connect("postgres")?;
         admin
@@ -188,9 +264,8 @@ pub fn sync() -> Result<(), String> {
             .map_err(pg_err)?;
         let mut db = c.connect(&db_name)?;
         db.batch_execute(&format!(
-            "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{}/v2'; SELECT monday_sync.set_token('fake-token');
-             SELECT monday_sync.track_board(18414630189);",
-            fake.port
+            "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{port}/v2'; SELECT monday_sync.set_token('fake-token');
+             SELECT monday_sync.track_board(18414630189);"
         ))
         .map_err(pg_err)?;
         let pid: i32 = db
@@ -229,9 +304,12 @@ pub fn sync() -> Result<(), String> {
             - before["server_ms"].as_f64().unwrap_or(0.0);
         let seen = summary["items_seen"].as_i64().unwrap_or(0);
         if seen != n as i64 {
-            return Err(format!("pull_board saw {seen} items of {n}: {summary}"));
+            return Err(format!(
+                "pull_board ({release}) saw {seen} items of {n}: {summary}"
+            ));
         }
         let bound = n.div_ceil(500) + 2;
+        let peak_kb = peak.load(Ordering::Relaxed);
         println!(
             "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.2} s {:>6.0} µs {:>6.1} → {:>5.1} MB",
             n,
@@ -244,10 +322,22 @@ pub fn sync() -> Result<(), String> {
             cpu,
             cpu * 1e6 / n as f64,
             base as f64 / 1024.0,
-            peak.load(Ordering::Relaxed) as f64 / 1024.0
+            peak_kb as f64 / 1024.0
         );
+        results.push(Backfill {
+            release: release.to_string(),
+            items: n,
+            latency,
+            secs,
+            calls,
+            cpu,
+            peak_kb,
+        });
         drop(db);
-        drop(fake);
+        // The next release starts from an empty table.
+        admin
+            .batch_execute(&format!("DROP DATABASE {db_name}"))
+            .map_err(pg_err)?;
     }
     println!("  fake's time: what the fake server spent validating, executing and serialising (inside the seconds column);");
     println!("  backend CPU: the Postgres backend's own CPU time (its HTTP threads included): the extension's cost.");
