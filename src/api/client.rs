@@ -1024,15 +1024,31 @@ pub fn scrub(message: &str, token: &str) -> String {
 /// A JSON value borrowing its strings from the text it was parsed from.
 pub type Borrowed<'a> = serde_json_borrow::Value<'a>;
 
-/// `data` of a body that [`Client::finish_body`] returned, parsed without copying its strings
-/// (an object is one `Vec`; a repeated key keeps its last value, as `serde_json` does).
-pub fn data_of(body: &[u8]) -> Result<Borrowed<'_>, ApiError> {
-    let top: Borrowed = serde_json::from_slice(body).map_err(|e| ApiError {
+/// `data` of a body that [`Client::finish_body`] returned, parsed without copying its strings:
+/// those with an escape (every cell's `value`) are unescaped into `arena`, the page's one string
+/// store, instead of a `String` each; every object and array is one exactly sized `Vec` (their
+/// members gather on a shared stack first). The same tree `serde_json_borrow` builds (a repeated
+/// key keeps its last value, as `serde_json` does), with fewer allocations.
+pub fn data_of<'a>(body: &'a [u8], arena: &'a Arena) -> Result<Borrowed<'a>, ApiError> {
+    let unreadable = |detail: String| ApiError {
         kind: ApiErrorKind::Api,
         message: "monday's answer could not be read".into(),
-        detail: short(&e.to_string(), 200),
+        detail: short(&detail, 200),
         hint: "Check monday_sync.api_url.".into(),
-    })?;
+    };
+    // UTF-8 checked once for the whole body, not string by string as the parse reads them.
+    let text = std::str::from_utf8(body).map_err(|e| unreadable(e.to_string()))?;
+    let stacks = borrowed::Stacks::default();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = serde::de::DeserializeSeed::deserialize(
+        borrowed::Seed {
+            arena,
+            stacks: &stacks,
+        },
+        &mut de,
+    )
+    .and_then(|v| de.end().map(|_| v))
+    .map_err(|e| unreadable(e.to_string()))?;
     let Borrowed::Object(o) = top else {
         return Ok(Borrowed::Null);
     };
@@ -1042,4 +1058,135 @@ pub fn data_of(body: &[u8]) -> Result<Borrowed<'_>, ApiError> {
         .find(|(k, _)| k == "data")
         .map(|(_, v)| v)
         .unwrap_or(Borrowed::Null))
+}
+
+/// Where [`data_of`] keeps the strings it had to unescape: a few large buffers, each filled and
+/// never reallocated, so a string handed out stays where it is until the arena is dropped.
+#[derive(Default)]
+pub struct Arena {
+    chunks: std::cell::RefCell<Vec<String>>,
+}
+
+impl Arena {
+    const CHUNK: usize = 64 * 1024;
+
+    /// A copy of `s` that lives as long as the arena.
+    pub fn alloc<'a>(&'a self, s: &str) -> &'a str {
+        let mut chunks = self.chunks.borrow_mut();
+        if chunks
+            .last()
+            .is_none_or(|c| c.capacity() - c.len() < s.len())
+        {
+            chunks.push(String::with_capacity(s.len().max(Self::CHUNK)));
+        }
+        let chunk = chunks.last_mut().expect("a chunk was pushed");
+        let start = chunk.len();
+        // Within the capacity checked above: the buffer does not move.
+        chunk.push_str(s);
+        let copy: *const str = &chunk[start..];
+        // SAFETY: `copy` points into a chunk's heap buffer, which is never reallocated (pushes stay
+        // within its capacity), never written over (only appended to) and freed only when the
+        // arena is dropped, which `'a` outlives.
+        unsafe { &*copy }
+    }
+}
+
+/// [`data_of`]'s serde visitors: `serde_json_borrow`'s `Value` built with an arena and stacks.
+mod borrowed {
+    use super::{Arena, Borrowed};
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json_borrow::ObjectAsVec;
+    use std::cell::RefCell;
+    use std::fmt;
+
+    /// Members of the arrays and objects being parsed, innermost last.
+    #[derive(Default)]
+    pub struct Stacks<'a> {
+        values: RefCell<Vec<Borrowed<'a>>>,
+        pairs: RefCell<Vec<(&'a str, Borrowed<'a>)>>,
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Seed<'s, 'a> {
+        pub arena: &'a Arena,
+        pub stacks: &'s Stacks<'a>,
+    }
+
+    impl<'a> DeserializeSeed<'a> for Seed<'_, 'a> {
+        type Value = Borrowed<'a>;
+        fn deserialize<D: serde::Deserializer<'a>>(self, d: D) -> Result<Borrowed<'a>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'a> Visitor<'a> for Seed<'_, 'a> {
+        type Value = Borrowed<'a>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Number(v.into()))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Number(v.into()))
+        }
+        fn visit_borrowed_str<E>(self, v: &'a str) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Str(v.into()))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Str(self.arena.alloc(v).into()))
+        }
+        fn visit_unit<E>(self) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Null)
+        }
+        fn visit_none<E>(self) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Null)
+        }
+        fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Borrowed<'a>, A::Error> {
+            let start = self.stacks.values.borrow().len();
+            while let Some(v) = seq.next_element_seed(self)? {
+                self.stacks.values.borrow_mut().push(v);
+            }
+            let items: Vec<Borrowed<'a>> = self.stacks.values.borrow_mut().drain(start..).collect();
+            Ok(Borrowed::Array(items))
+        }
+        fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Borrowed<'a>, A::Error> {
+            let start = self.stacks.pairs.borrow().len();
+            while let Some(k) = map.next_key_seed(Key(self.arena))? {
+                let v = map.next_value_seed(self)?;
+                self.stacks.pairs.borrow_mut().push((k, v));
+            }
+            let o: ObjectAsVec<'a> = self.stacks.pairs.borrow_mut().drain(start..).collect();
+            Ok(Borrowed::Object(o))
+        }
+    }
+
+    /// An object's key: borrowed from the body, or unescaped into the arena.
+    struct Key<'a>(&'a Arena);
+
+    impl<'a> DeserializeSeed<'a> for Key<'a> {
+        type Value = &'a str;
+        fn deserialize<D: serde::Deserializer<'a>>(self, d: D) -> Result<&'a str, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'a> Visitor<'a> for Key<'a> {
+        type Value = &'a str;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string key")
+        }
+        fn visit_borrowed_str<E>(self, v: &'a str) -> Result<&'a str, E> {
+            Ok(v)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<&'a str, E> {
+            Ok(self.0.alloc(v))
+        }
+    }
 }

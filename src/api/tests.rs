@@ -354,9 +354,59 @@ fn probe_agrees_with_classify() {
     assert_eq!(probe_data(&http(500, data)), None);
     // `data_of`: the last `data`, strings borrowed where they have no escape.
     let body = br#"{"data":{"x":1},"data":{"boards":[{"id":"7","name":"b\"c"}]}}"#;
-    let d = data_of(body).unwrap();
+    let arena = super::client::Arena::default();
+    let d = data_of(body, &arena).unwrap();
     let b = &d.get("boards").as_array().unwrap()[0];
     assert_eq!(b.get("id").as_str(), Some("7"));
     assert_eq!(b.get("name").as_str(), Some("b\"c"));
-    assert!(data_of(b"{}").unwrap().is_null());
+    assert!(data_of(b"{}", &arena).unwrap().is_null());
+}
+
+/// `data_of` builds the tree `serde_json_borrow` builds: escapes in keys and values, repeated
+/// keys, numbers of every kind, nesting, U+0000, a page of the fixture, and bodies it refuses.
+#[test]
+fn data_of_equals_serde_json_borrow() {
+    use super::client::{data_of, Arena};
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/pgrx-tests/fixtures/items_page.json"
+    ))
+    .unwrap();
+    let long = format!(
+        r#"{{"data":{{"s":"{}\n","t":"{}"}}}}"#,
+        "x".repeat(100_000),
+        "y\\\\".repeat(50_000)
+    );
+    for body in [
+        r#"{"data":{"a":1,"a":2,"b\"k":"v\u0000w","c":[1,-2,3.5,1.5e300,18446744073709551615,-9223372036854775808,true,false,null,"",{},[]],"d":{"e":[[{"f":"\ud83d\ude00"}]]}}}"#,
+        r#"{"data":null}"#,
+        r#"{"data":[1,{"x":"y"}],"data":{"z":"\""}}"#,
+        r#"{"x":1}"#,
+        r#"[1,2]"#,
+        long.as_str(),
+        fixture.as_str(),
+    ] {
+        let arena = Arena::default();
+        let ours = data_of(body.as_bytes(), &arena).unwrap();
+        let theirs: serde_json_borrow::Value = serde_json::from_str(body).unwrap();
+        let theirs = match theirs {
+            serde_json_borrow::Value::Object(o) => o
+                .into_vec()
+                .into_iter()
+                .rev()
+                .find(|(k, _)| k == "data")
+                .map(|(_, v)| v)
+                .unwrap_or(serde_json_borrow::Value::Null),
+            _ => serde_json_borrow::Value::Null,
+        };
+        assert_eq!(ours, theirs, "{}", &body[..body.len().min(200)]);
+        assert_eq!(
+            serde_json::to_string(&ours).unwrap(),
+            serde_json::to_string(&theirs).unwrap()
+        );
+    }
+    for bad in ["", "{", r#"{"data":1} x"#, r#"{"data":"\x"}"#, "<html>"] {
+        assert!(data_of(bad.as_bytes(), &Arena::default()).is_err(), "{bad}");
+    }
+    assert!(data_of(b"{\"data\":\"\xff\"}", &Arena::default()).is_err());
 }

@@ -333,6 +333,10 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
         .enumerate()
         .map(|(i, c)| (c.column_id.as_str(), i))
         .collect();
+    // An item's mark for each mapped column its cells named (a new mark per item).
+    let mut mapped_seen: Vec<u64> = vec![0; cols.len()];
+    let mut mark: u64 = 0;
+    let mut hint: usize = 0;
     // ON CONFLICT DO UPDATE cannot touch a row twice in one statement: an item the page holds
     // more than once is written from its last copy. id → (index of the last copy, copies).
     let ids: Vec<Option<i64>> = items.iter().map(|i| get(i, "id").and_then(id_of)).collect();
@@ -406,7 +410,10 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
             }
         };
         let mut decoded: Vec<(usize, Decoded)> = Vec::with_capacity(cols.len());
-        let mut seen: Vec<Cow<str>> = Vec::with_capacity(cells.len());
+        // Which columns this item's cells named so far: the item's mark in `mapped_seen` for a
+        // mapped column, `unmapped_seen` for the others (few: a column added since the last pull).
+        mark += 1;
+        let mut unmapped_seen: Vec<Cow<str>> = Vec::new();
         let mut raw: RawCells = Vec::with_capacity(cells.len());
         for cell in cells {
             let Some((obj, raw_cid)) = cell
@@ -420,13 +427,28 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
                 continue;
             };
             let cid = scrub(raw_cid);
-            let repeated = seen.contains(&cid);
+            // Cells come in the board's column order: the column after the last one found is
+            // tried before the map.
+            let col = match cols.get(hint) {
+                Some(c) if c.column_id == cid.as_ref() => Some(hint),
+                _ => by_id.get(cid.as_ref()).copied(),
+            };
+            let repeated = match col {
+                Some(c) => std::mem::replace(&mut mapped_seen[c], mark) == mark,
+                None if unmapped_seen.contains(&cid) => true,
+                None => {
+                    unmapped_seen.push(cid.clone());
+                    false
+                }
+            };
+            if let Some(c) = col {
+                hint = c + 1;
+            }
             if repeated {
                 w.push(format!(
                     "item {item_id}: column \"{cid}\" appeared twice; the last value was kept"
                 ));
             }
-            let col = by_id.get(cid.as_ref()).copied();
             let mut hit = matches!(cid, Cow::Owned(_));
             hit |= obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
             raw.push((cid.clone(), obj));
@@ -460,7 +482,6 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
                     col.map_or("unmapped", |c| cols[c].typ.as_str())
                 ));
             }
-            seen.push(cid);
         }
         page.rows.push(Row {
             item_id,
