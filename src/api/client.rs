@@ -603,7 +603,7 @@ enum Mode {
 
 enum Answer {
     Value(Value),
-    Body(Vec<u8>),
+    Page(Page),
 }
 
 /// Backoff before retry `n` (1-based): 0.25 s, 0.5 s, 1 s, 2 s, … capped at 8 s.
@@ -836,17 +836,17 @@ impl<'p> Client<'p> {
     pub fn finish(&mut self, p: Pending) -> Result<Value, ApiError> {
         match self.finish_with(p, Mode::Query)? {
             Answer::Value(v) => Ok(v),
-            Answer::Body(_) => unreachable!("a query answers a value"),
+            Answer::Page(_) => unreachable!("a query answers a value"),
         }
     }
 
     /// [`finish`](Self::finish) for a big answer (a page of items): the same errors, retries and
-    /// waits, but the body comes back as it was read, for the caller to parse without building a
-    /// `serde_json::Value` tree ([`data_of`]).
-    pub fn finish_body(&mut self, p: Pending) -> Result<Vec<u8>, ApiError> {
+    /// waits, but the answer comes back as a [`Page`]: its body parsed once, borrowed, without a
+    /// `serde_json::Value` tree; the parse that builds it also judges the answer ([`read_page`]).
+    pub fn finish_body(&mut self, p: Pending) -> Result<Page, ApiError> {
         match self.finish_with(p, Mode::Body)? {
-            Answer::Body(b) => Ok(b),
-            Answer::Value(_) => unreachable!("a body call answers a body"),
+            Answer::Page(page) => Ok(page),
+            Answer::Value(_) => unreachable!("a body call answers a page"),
         }
     }
 
@@ -856,7 +856,7 @@ impl<'p> Client<'p> {
     pub fn finish_mutation(&mut self, p: Pending) -> Result<Value, ApiError> {
         match self.finish_with(p, Mode::Mutation)? {
             Answer::Value(v) => Ok(v),
-            Answer::Body(_) => unreachable!("a mutation answers a value"),
+            Answer::Page(_) => unreachable!("a mutation answers a value"),
         }
     }
 
@@ -892,12 +892,24 @@ impl<'p> Client<'p> {
                 Raw::Http { status, .. } => *status,
                 _ => 0,
             };
+            // A page's answer, read (`page`), or found unreadable where `probe_data` accepts it
+            // (`unreadable`: the error `data_of` gives it, after the call is recorded as data).
+            let (mut page, mut unreadable) = (None, None);
             let verdict = match mode {
                 Mode::Mutation => classify_mutation(&raw),
                 Mode::Query => classify(&raw),
-                Mode::Body => match probe_data(&raw) {
-                    Some(complexity) => Verdict::Data(Value::Null, complexity),
-                    None => classify(&raw),
+                Mode::Body => match read_page(raw) {
+                    Ok((p, complexity)) => {
+                        page = Some(p);
+                        Verdict::Data(Value::Null, complexity)
+                    }
+                    Err((raw, e)) => match (e, probe_data(&raw)) {
+                        (Some(e), Some(complexity)) => {
+                            unreadable = Some(e);
+                            Verdict::Data(Value::Null, complexity)
+                        }
+                        _ => classify(&raw),
+                    },
                 },
             };
             match verdict {
@@ -912,9 +924,12 @@ impl<'p> Client<'p> {
                         }
                         c
                     });
-                    break Ok(match (mode, raw) {
-                        (Mode::Body, Raw::Http { body, .. }) => Answer::Body(body),
-                        _ => Answer::Value(data),
+                    if let Some(e) = unreadable {
+                        break Err(e);
+                    }
+                    break Ok(match page {
+                        Some(p) => Answer::Page(p),
+                        None => Answer::Value(data),
                     });
                 }
                 Verdict::Fail(e) => {
@@ -942,13 +957,13 @@ impl<'p> Client<'p> {
         result
     }
 
-    /// Sends one document and returns its body: `begin` + `finish_body`.
+    /// Sends one document and returns its answer as a [`Page`]: `begin` + `finish_body`.
     pub fn query_body(
         &mut self,
         operation: &'static str,
         document: &str,
         variables: Value,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Page, ApiError> {
         self.hooks.poll();
         let p = self.begin(operation, document, variables);
         self.finish_body(p)
@@ -1030,6 +1045,19 @@ pub type Borrowed<'a> = serde_json_borrow::Value<'a>;
 /// members gather on a shared stack first). The same tree `serde_json_borrow` builds (a repeated
 /// key keeps its last value, as `serde_json` does), with fewer allocations.
 pub fn data_of<'a>(body: &'a [u8], arena: &'a Arena) -> Result<Borrowed<'a>, ApiError> {
+    let Borrowed::Object(o) = parse_body(body, arena)? else {
+        return Ok(Borrowed::Null);
+    };
+    Ok(o.into_vec()
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "data")
+        .map(|(_, v)| v)
+        .unwrap_or(Borrowed::Null))
+}
+
+/// A whole body parsed as [`data_of`] does.
+fn parse_body<'a>(body: &'a [u8], arena: &'a Arena) -> Result<Borrowed<'a>, ApiError> {
     let unreadable = |detail: String| ApiError {
         kind: ApiErrorKind::Api,
         message: "monday's answer could not be read".into(),
@@ -1049,15 +1077,90 @@ pub fn data_of<'a>(body: &'a [u8], arena: &'a Arena) -> Result<Borrowed<'a>, Api
     )
     .and_then(|v| de.end().map(|_| v))
     .map_err(|e| unreadable(e.to_string()))?;
-    let Borrowed::Object(o) = top else {
-        return Ok(Borrowed::Null);
+    Ok(top)
+}
+
+/// A page's answer: the body as it came and its `data`, parsed once ([`data_of`]'s parse).
+pub struct Page {
+    // Declared first, so dropped first: it points into the arena and the body. Neither moves
+    // when the `Page` does (their contents are on the heap) and both live as long as the `Page`.
+    data: Borrowed<'static>,
+    _arena: Arena,
+    _body: Vec<u8>,
+}
+
+impl Page {
+    /// `data`, borrowed from the page.
+    pub fn data(&self) -> &Borrowed<'_> {
+        &self.data
+    }
+}
+
+/// The usual answer to a query, read into a [`Page`]: the answers [`probe_data`] accepts (HTTP
+/// 200, a JSON object with one `data` object and neither `errors` nor `error_code`; its
+/// `data.complexity`, the last copy), judged on the parsed tree instead of a scan of their own.
+/// Any other answer comes back for [`classify`], with the error [`data_of`] gives when the body
+/// is not one it can read (invalid UTF-8, a number out of range: things `probe_data` lets pass).
+#[allow(clippy::result_large_err)] // The answer handed back, once per call.
+pub fn read_page(raw: Raw) -> Result<(Page, Option<Complexity>), (Raw, Option<ApiError>)> {
+    let Raw::Http {
+        status: 200, body, ..
+    } = &raw
+    else {
+        return Err((raw, None));
     };
-    Ok(o.into_vec()
-        .into_iter()
-        .rev()
-        .find(|(k, _)| k == "data")
-        .map(|(_, v)| v)
-        .unwrap_or(Borrowed::Null))
+    let arena = Arena::default();
+    let read = match parse_body(body, &arena) {
+        Err(e) => Err(Some(e)),
+        Ok(Borrowed::Object(top)) => {
+            let mut top = top.into_vec();
+            let datas = top.iter().filter(|(k, _)| k == "data").count();
+            let errors = top.iter().any(|(k, _)| k == "errors" || k == "error_code");
+            match top.iter().position(|(k, _)| k == "data") {
+                Some(at) if datas == 1 && !errors && top[at].1.is_object() => {
+                    let data = top.swap_remove(at).1;
+                    let complexity =
+                        crate::codec::field(data.as_object().expect("an object"), "complexity")
+                            .and_then(|c| {
+                                let n = |k: &str| {
+                                    c.as_object()
+                                        .and_then(|o| crate::codec::field(o, k))?
+                                        .as_i64()
+                                };
+                                Some(Complexity {
+                                    before: n("before")?,
+                                    after: n("after")?,
+                                    query: n("query")?,
+                                    reset_in_seconds: n("reset_in_x_seconds")?,
+                                })
+                            });
+                    // SAFETY: `data` points into `arena` and `body`'s heap buffer; both move into
+                    // the `Page` with it unchanged, and the `Page` drops `data` first.
+                    let data =
+                        unsafe { std::mem::transmute::<Borrowed<'_>, Borrowed<'static>>(data) };
+                    Ok((data, complexity))
+                }
+                _ => Err(None),
+            }
+        }
+        Ok(_) => Err(None),
+    };
+    match read {
+        Ok((data, complexity)) => {
+            let Raw::Http { body, .. } = raw else {
+                unreachable!("matched above")
+            };
+            Ok((
+                Page {
+                    data,
+                    _arena: arena,
+                    _body: body,
+                },
+                complexity,
+            ))
+        }
+        Err(e) => Err((raw, e)),
+    }
 }
 
 /// Where [`data_of`] keeps the strings it had to unescape: a few large buffers, each filled and

@@ -410,3 +410,73 @@ fn data_of_equals_serde_json_borrow() {
     }
     assert!(data_of(b"{\"data\":\"\xff\"}", &Arena::default()).is_err());
 }
+
+/// `read_page` (the parse that judges a page's answer) accepts what `probe_data` accepts, with
+/// the same complexity; what it hands back goes to `classify` as before, with the error `data_of`
+/// gives for a body `probe_data` lets pass but that cannot be read.
+#[test]
+fn read_page_agrees_with_probe() {
+    use super::client::{probe_data, read_page};
+    for (status, body) in [
+        (
+            200,
+            r#"{"data":{"complexity":{"before":10,"after":9,"query":1,"reset_in_x_seconds":41},"boards":[{"id":"1","name":"a\u0041"}]},"extensions":{"request_id":"x"}}"#,
+        ),
+        (
+            200,
+            r#"{"data":{"complexity":{"before":1,"before":2,"after":9,"query":1,"reset_in_x_seconds":4},"complexity":{"before":3,"after":9,"query":1,"reset_in_x_seconds":4}}}"#,
+        ),
+        (
+            200,
+            r#"{"data":{"complexity":{"before":1.5,"after":9,"query":1,"reset_in_x_seconds":4}}}"#,
+        ),
+        (200, r#"{"data":{"complexity":[1]}}"#),
+        (200, r#"{"data":{"boards":[]}}"#),
+        (
+            200,
+            r#"{"errors":[{"message":"x","extensions":{"code":"X"}}],"data":{}}"#,
+        ),
+        (200, r#"{"errors":null,"data":{}}"#),
+        (200, r#"{"errors":[],"data":{}}"#),
+        (200, r#"{"error_code":null,"data":{}}"#),
+        (200, r#"{"data":[{"complexity":1}]}"#),
+        (200, r#"{"data":null}"#),
+        (200, r#"{"data":{},"data":{}}"#),
+        (200, r#"{"data":{}} x"#),
+        (200, r#"[{"data":{}}]"#),
+        (200, r#"{"x":1}"#),
+        (200, "<html>"),
+        (200, ""),
+        (200, r#"{"data":{"n":1e999}}"#),
+        (500, r#"{"data":{}}"#),
+        (429, r#"{"data":{}}"#),
+    ] {
+        let probed = probe_data(&http(status, body));
+        match read_page(http(status, body)) {
+            Ok((page, complexity)) => {
+                assert_eq!(probed, Some(complexity), "{body}");
+                assert!(page.data().is_object(), "{body}");
+            }
+            Err((raw, unreadable)) => {
+                assert!(matches!(&raw, Raw::Http { status: s, .. } if *s == status));
+                // Handed back where probe_data accepts only when unreadable (data_of's error
+                // then, as before); the client uses the error only there.
+                if probed.is_some() {
+                    assert!(unreadable.is_some(), "{body}");
+                }
+            }
+        }
+    }
+    let mut bad = br#"{"data":{"name":"x"}}"#.to_vec();
+    bad[17] = 0xff;
+    let raw = Raw::Http {
+        status: 200,
+        retry_after: None,
+        body: bad,
+    };
+    assert!(probe_data(&raw).is_some());
+    let Err((_, Some(e))) = read_page(raw) else {
+        panic!("invalid UTF-8 is not readable")
+    };
+    assert_eq!(e.message, "monday's answer could not be read");
+}

@@ -131,8 +131,8 @@ enum Val<'a> {
     Null,
     Int(i64),
     Str(&'a str),
-    /// `raw`'s cells.
-    Raw(&'a [(Cow<'a, str>, &'a ObjectAsVec<'a>)]),
+    /// `raw`'s cells, and whether a string in them holds U+0000.
+    Raw(&'a [(Cow<'a, str>, &'a ObjectAsVec<'a>)], bool),
     Decoded(&'a Decoded),
 }
 
@@ -368,7 +368,7 @@ fn value<'a>(row: &'a Row, field: Field, at: &[u32]) -> Val<'a> {
         Field::ParentItemId => row.parent_item_id.map_or(Val::Null, Val::Int),
         Field::CreatedAt => t(&row.created_at),
         Field::UpdatedAt => t(&row.updated_at),
-        Field::Raw => Val::Raw(&row.raw),
+        Field::Raw => Val::Raw(&row.raw, row.raw_nul),
         Field::Cell(c) => match at.get(c) {
             Some(&k) if k != NONE => Val::Decoded(&row.cells[k as usize].1),
             _ => Val::Null,
@@ -391,7 +391,7 @@ fn scalar_text<'a>(v: &'a Val, json: bool) -> Option<Cow<'a, str>> {
         Val::Int(i) => Some(Cow::Owned(i.to_string())),
         Val::Str(s) if json => Some(quoted(s)),
         Val::Str(s) => Some(Cow::Borrowed(s)),
-        Val::Raw(cells) => Some(Cow::Owned(raw_text(cells))),
+        Val::Raw(cells, _) => Some(Cow::Owned(raw_text(cells))),
         Val::Decoded(d) => match d {
             Decoded::Null => None,
             Decoded::Text(s) if json => Some(quoted(s)),
@@ -435,7 +435,7 @@ fn array_elems(v: &Val, json: bool, column: &str) -> Option<Vec<Option<String>>>
     };
     match v {
         Val::Null => None,
-        Val::Raw(cells) => from_json(&raw_text(cells)),
+        Val::Raw(cells, _) => from_json(&raw_text(cells)),
         Val::Decoded(Decoded::Null) => None,
         Val::Decoded(Decoded::BigIntArray(ids)) => {
             Some(ids.iter().map(|i| Some(i.to_string())).collect())
@@ -507,9 +507,11 @@ unsafe fn datum(
     tree: &mut JsonbTree,
 ) -> (Datum, bool) {
     match conv {
-        Conv::Scalar(inp) if inp.typid == pg_sys::JSONBOID && matches!(v, Val::Raw(_)) => {
-            let Val::Raw(cells) = v else { unreachable!() };
-            (raw_jsonb(tree, cells), false)
+        Conv::Scalar(inp) if inp.typid == pg_sys::JSONBOID && matches!(v, Val::Raw(..)) => {
+            let Val::Raw(cells, nul) = v else {
+                unreachable!()
+            };
+            (raw_jsonb(tree, cells, *nul), false)
         }
         Conv::Text(_) if matches!(v, Val::Decoded(Decoded::Text(_))) => {
             let Val::Decoded(Decoded::Text(s)) = v else {
@@ -606,8 +608,9 @@ unsafe fn datum(
 /// then bytes, then the later pair first, the first of equal keys kept); numbers go through
 /// `numeric_in` on the text `raw_text` writes (integers through `int64_to_numeric`, the same
 /// value); U+0000 becomes U+FFFD as in `raw_text`. The same jsonb, byte for byte.
-unsafe fn raw_jsonb(t: &mut JsonbTree, cells: &[(Cow<str>, &ObjectAsVec)]) -> Datum {
+unsafe fn raw_jsonb(t: &mut JsonbTree, cells: &[(Cow<str>, &ObjectAsVec)], nul: bool) -> Datum {
     t.reset();
+    t.scan_nul = nul;
     let mut pairs = t.spare_pairs.pop().unwrap_or_default();
     for (i, (cid, obj)) in cells.iter().enumerate() {
         let key = t.string(cid);
@@ -634,6 +637,8 @@ struct JsonbTree {
     spare_pairs: Vec<Vec<pg_sys::JsonbPair>>,
     spare_values: Vec<Vec<pg_sys::JsonbValue>>,
     num: String,
+    /// Whether a string of this row may hold U+0000 (`Row::raw_nul`): looked for only then.
+    scan_nul: bool,
 }
 
 /// jsonb's order of keys (`lengthCompareJsonbStringValue`): shorter first, then by bytes.
@@ -663,7 +668,7 @@ impl JsonbTree {
     }
 
     unsafe fn string(&mut self, s: &str) -> pg_sys::JsonbValue {
-        let (ptr, len) = if s.contains('\0') {
+        let (ptr, len) = if self.scan_nul && s.contains('\0') {
             self.keep.push(s.replace('\0', "\u{FFFD}"));
             let k = self.keep.last().expect("pushed");
             (k.as_ptr(), k.len())

@@ -48,6 +48,8 @@ pub struct Row<'a> {
     /// The cells as fetched, in their order: `raw` is `{"<column id>": {…}, …}` ([`raw_text`];
     /// the writer builds the jsonb from them directly).
     pub raw: RawCells<'a>,
+    /// Whether a string or key of `raw`'s cells holds U+0000 (to be replaced as `raw` is built).
+    pub raw_nul: bool,
 }
 
 /// (column id, the cell as fetched), U+0000 in the id already replaced.
@@ -415,6 +417,7 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
         mark += 1;
         let mut unmapped_seen: Vec<Cow<str>> = Vec::new();
         let mut raw: RawCells = Vec::with_capacity(cells.len());
+        let mut raw_nul = false;
         for cell in cells {
             let Some((obj, raw_cid)) = cell
                 .as_object()
@@ -449,8 +452,9 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
                     "item {item_id}: column \"{cid}\" appeared twice; the last value was kept"
                 ));
             }
-            let mut hit = matches!(cid, Cow::Owned(_));
-            hit |= obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
+            let nul = obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
+            raw_nul |= nul;
+            let mut hit = matches!(cid, Cow::Owned(_)) || nul;
             raw.push((cid.clone(), obj));
             match col {
                 None => {
@@ -494,6 +498,7 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
             updated_at,
             cells: decoded,
             raw,
+            raw_nul,
         });
         for w in warnings {
             page.warn(w);
