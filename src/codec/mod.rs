@@ -36,6 +36,11 @@ pub trait Cell {
     fn str_field(&self, key: &str) -> Option<&str>;
     /// A top-level field that is present and not JSON null, as an owned JSON value.
     fn json_field(&self, key: &str) -> Option<Value>;
+    /// [`json_field`](Self::json_field) borrowed, for a cell parsed borrowed (`None` from the
+    /// others, which then take `json_field`).
+    fn stored_field(&self, _key: &str) -> Option<&serde_json_borrow::Value<'_>> {
+        None
+    }
 }
 
 impl Cell for Map<String, Value> {
@@ -68,6 +73,9 @@ impl Cell for serde_json_borrow::ObjectAsVec<'_> {
     }
     fn json_field(&self, key: &str) -> Option<Value> {
         field(self, key).filter(|v| !v.is_null()).map(Value::from)
+    }
+    fn stored_field(&self, key: &str) -> Option<&serde_json_borrow::Value<'_>> {
+        field(self, key).filter(|v| !v.is_null())
     }
 }
 
@@ -313,13 +321,19 @@ fn from_typed_fields<C: Cell + ?Sized>(
             .str_field("display_value")
             .or_else(|| cell.str_field("text"))
             .map(text_out),
-        Kind::Relation => match cell.json_field("linked_item_ids") {
-            Some(list) => Some(ids_from_list(ctx, &list, None, RELATION_HINT)?),
-            None => None,
+        Kind::Relation => match cell.stored_field("linked_item_ids") {
+            Some(list) => Some(ids_from_stored(ctx, list, RELATION_HINT)?),
+            None => match cell.json_field("linked_item_ids") {
+                Some(list) => Some(ids_from_list(ctx, &list, None, RELATION_HINT)?),
+                None => None,
+            },
         },
-        Kind::Subtasks => match cell.json_field("subitems_ids") {
-            Some(list) => Some(ids_from_list(ctx, &list, None, SUBTASKS_HINT)?),
-            None => None,
+        Kind::Subtasks => match cell.stored_field("subitems_ids") {
+            Some(list) => Some(ids_from_stored(ctx, list, SUBTASKS_HINT)?),
+            None => match cell.json_field("subitems_ids") {
+                Some(list) => Some(ids_from_list(ctx, &list, None, SUBTASKS_HINT)?),
+                None => None,
+            },
         },
         Kind::Vote => match cell.json_field("vote_count") {
             Some(n) => Some(integer_field(
@@ -452,6 +466,35 @@ fn as_i64(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// [`as_i64`] of a value parsed borrowed.
+fn stored_i64(v: &Stored<'_>) -> Option<i64> {
+    match v {
+        Stored::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                .map(|f| f as i64)
+        }),
+        Stored::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// [`ids_from_list`] (no inner key) of a list parsed borrowed.
+fn ids_from_stored<C: Cell + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    list: &Stored<'_>,
+    hint: &str,
+) -> Result<Decoded, DecodeError> {
+    let Stored::Array(entries) = list else {
+        return Err(ctx.wrong_shape("expected an array of ids", hint));
+    };
+    let mut ids = Vec::with_capacity(entries.len());
+    for e in entries {
+        ids.push(stored_i64(e).ok_or_else(|| ctx.wrong_shape("id is not an integer", hint))?);
+    }
+    Ok(id_array(ids))
 }
 
 fn text_out(s: &str) -> Decoded {
@@ -606,6 +649,33 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::People => {
             let hint = "A people value looks like {\"personsAndTeams\":[{\"id\":44865791,\"kind\":\"person\"}]}.";
+            // The stored list read borrowed (the usual case); the typed field owned, as before.
+            if let Some(list) = sget(value, "personsAndTeams") {
+                let Stored::Array(entries) = list else {
+                    return Err(
+                        ctx.wrong_shape("people \"personsAndTeams\" must be an array", hint)
+                    );
+                };
+                let mut ids = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let o = e.as_object();
+                    let kind = o
+                        .and_then(|o| field(o, "kind"))
+                        .and_then(Stored::as_str)
+                        .unwrap_or("person");
+                    if kind != "person" {
+                        continue;
+                    }
+                    let id = o
+                        .and_then(|o| field(o, "id"))
+                        .and_then(stored_i64)
+                        .ok_or_else(|| {
+                            ctx.wrong_shape("people entry has no integer \"id\"", hint)
+                        })?;
+                    ids.push(id);
+                }
+                return Ok(id_array(ids));
+            }
             let list = stored_or_typed(value, "personsAndTeams", cell, "persons_and_teams");
             let Some(list) = list else {
                 return Ok(Decoded::Null);

@@ -728,3 +728,36 @@ fn decode_item_with_columns() {
     );
     assert!(item::decode_item(&json!([1]), None).is_err());
 }
+
+/// A cell parsed borrowed (`ObjectAsVec`, as a pulled page's) decodes as its `serde_json` map does,
+/// typed id lists and people included, bad shapes with the same errors.
+#[test]
+fn borrowed_cells_decode_as_maps() {
+    let cells = [
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":["1","2"]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":[1, 2.0, " 3 "]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":[]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":["x"]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":{"a":1}}"#,
+        r#"{"id":"r","type":"board_relation","value":"{\"linkedPulseIds\":[{\"linkedPulseId\":5}]}","linked_item_ids":null}"#,
+        r#"{"id":"s","type":"subtasks","value":null,"subitems_ids":["9"],"subitems_ids":["10"]}"#,
+        r#"{"id":"s","type":"subtasks","value":null,"subitems_ids":[1.5]}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[{\"id\":1,\"kind\":\"person\"},{\"id\":2,\"kind\":\"team\"},{\"id\":\"3\"}]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[{\"id\":1,\"kind\":\"person\",\"kind\":\"team\"}]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[{\"kind\":\"person\"}]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[7]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":{}}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":null}","persons_and_teams":[{"id":"4","kind":"person"}]}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[]}"}"#,
+    ];
+    for text in cells {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
+        let borrowed: serde_json_borrow::Value = serde_json::from_str(text).unwrap();
+        let obj = borrowed.as_object().unwrap();
+        assert_eq!(
+            crate::codec::decode(None, obj, None),
+            crate::codec::decode(None, &map, None),
+            "{text}"
+        );
+    }
+}
