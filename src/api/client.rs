@@ -1000,12 +1000,21 @@ fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str, key: Option<&str>) ->
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .map(String::from);
-            match resp
-                .body_mut()
-                .with_config()
-                .limit(cfg.max_response_bytes)
-                .read_to_vec()
-            {
+            // Read into a buffer of the announced size (bounded by the limit), not one grown
+            // and copied as it fills: a page is 1.6 MB. The same limit and errors as read_to_vec.
+            let announced = resp.body().content_length().unwrap_or(0);
+            let mut buf = Vec::with_capacity(announced.min(cfg.max_response_bytes) as usize);
+            let read = std::io::Read::read_to_end(
+                &mut resp
+                    .body_mut()
+                    .with_config()
+                    .limit(cfg.max_response_bytes)
+                    .reader(),
+                &mut buf,
+            )
+            .map(|_| buf)
+            .map_err(ureq::Error::from);
+            match read {
                 Ok(body) => Raw::Http {
                     status,
                     retry_after,
