@@ -345,13 +345,19 @@ fn from_typed_fields<C: Cell + ?Sized>(
             )?),
             None => None,
         },
-        Kind::CreationLog => match cell.json_field("created_at") {
-            Some(v) => Some(timestamp(ctx, Some(v), "creation_log")?),
-            None => None,
+        Kind::CreationLog => match cell.stored_field("created_at") {
+            Some(v) => Some(timestamp_str(ctx, Some(v.as_str()), "creation_log")?),
+            None => match cell.json_field("created_at") {
+                Some(v) => Some(timestamp(ctx, Some(v), "creation_log")?),
+                None => None,
+            },
         },
-        Kind::LastUpdated => match cell.json_field("updated_at") {
-            Some(v) => Some(timestamp(ctx, Some(v), "last_updated")?),
-            None => None,
+        Kind::LastUpdated => match cell.stored_field("updated_at") {
+            Some(v) => Some(timestamp_str(ctx, Some(v.as_str()), "last_updated")?),
+            None => match cell.json_field("updated_at") {
+                Some(v) => Some(timestamp(ctx, Some(v), "last_updated")?),
+                None => None,
+            },
         },
         Kind::TimeTracking => match cell.json_field("duration") {
             Some(v) => Some(duration(ctx, &v)?),
@@ -448,6 +454,24 @@ fn stored_or_typed<C: Cell + ?Sized>(
     sget(value, key)
         .map(owned)
         .or_else(|| cell.json_field(typed))
+}
+
+/// A field as [`stored_or_typed`] finds it, borrowed where it can be: `Some(Some(s))` a string,
+/// `Some(None)` any other value, `None` absent or null.
+fn str_or_typed<'v, C: Cell + ?Sized>(
+    value: Option<&'v Stored<'_>>,
+    key: &str,
+    cell: &'v C,
+    typed: &str,
+) -> Option<Option<std::borrow::Cow<'v, str>>> {
+    use std::borrow::Cow;
+    if let Some(v) = sget(value, key).or_else(|| cell.stored_field(typed)) {
+        return Some(v.as_str().map(Cow::Borrowed));
+    }
+    cell.json_field(typed).map(|v| match v {
+        Value::String(s) => Some(Cow::Owned(s)),
+        _ => None,
+    })
 }
 
 /// A non-empty string.
@@ -582,11 +606,11 @@ fn decode_kind<C: Cell + ?Sized>(
         Kind::Status => decode_status(ctx, whole().as_ref(), settings),
         Kind::Dropdown => decode_dropdown(ctx, whole().as_ref(), settings),
         Kind::Date => {
-            let raw = stored_or_typed(value, "date", cell, "date");
+            let raw = str_or_typed(value, "date", cell, "date");
             match raw {
                 None => Ok(Decoded::Null),
-                Some(Value::String(s)) if s.is_empty() => Ok(Decoded::Null),
-                Some(Value::String(s)) => match Date::parse(&s) {
+                Some(Some(s)) if s.is_empty() => Ok(Decoded::Null),
+                Some(Some(s)) => match Date::parse(&s) {
                     Some(d) => Ok(Decoded::Text(d.to_iso())),
                     None => Err(ctx.wrong_shape(
                         format!(
@@ -603,8 +627,8 @@ fn decode_kind<C: Cell + ?Sized>(
             }
         }
         Kind::Timeline => {
-            let from = stored_or_typed(value, "from", cell, "from");
-            let to = stored_or_typed(value, "to", cell, "to");
+            let from = str_or_typed(value, "from", cell, "from");
+            let to = str_or_typed(value, "to", cell, "to");
             date_range(
                 ctx,
                 from,
@@ -614,8 +638,8 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::Week => {
             let week = sget(value, "week");
-            let start = stored_or_typed(week, "startDate", cell, "start_date");
-            let end = stored_or_typed(week, "endDate", cell, "end_date");
+            let start = str_or_typed(week, "startDate", cell, "start_date");
+            let end = str_or_typed(week, "endDate", cell, "end_date");
             date_range(ctx, start, end, "A week value looks like {\"week\":{\"startDate\":\"2019-06-10\",\"endDate\":\"2019-06-16\"}}.")
         }
         Kind::Hour => {
@@ -773,19 +797,24 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::Tags => {
             let hint = "A tags value looks like {\"tag_ids\":[295026,295064]}.";
+            if let Some(list) = sget(value, "tag_ids").or_else(|| cell.stored_field("tag_ids")) {
+                return ids_from_stored(ctx, list, hint);
+            }
             match stored_or_typed(value, "tag_ids", cell, "tag_ids") {
                 Some(list) => ids_from_list(ctx, &list, None, hint),
                 None => Ok(Decoded::Null),
             }
         }
-        Kind::CreationLog => timestamp(ctx, sget(value, "created_at").map(owned), "creation_log"),
+        Kind::CreationLog => timestamp_str(
+            ctx,
+            sget(value, "created_at").map(|v| v.as_str()),
+            "creation_log",
+        ),
         Kind::LastUpdated => {
-            let raw = sget(value, "updated_at").map(owned).or_else(|| {
-                cell.str_field("text")
-                    .filter(|t| !t.is_empty())
-                    .map(|t| Value::String(t.to_string()))
-            });
-            timestamp(ctx, raw, "last_updated")
+            let raw = sget(value, "updated_at")
+                .map(|v| v.as_str())
+                .or_else(|| cell.str_field("text").filter(|t| !t.is_empty()).map(Some));
+            timestamp_str(ctx, raw, "last_updated")
         }
         Kind::ItemId => integer_field(
             ctx,
@@ -888,15 +917,17 @@ fn string_field<C: Cell + ?Sized>(
 
 fn date_range<C: Cell + ?Sized>(
     ctx: &Ctx<'_, C>,
-    from: Option<Value>,
-    to: Option<Value>,
+    from: Option<Option<std::borrow::Cow<'_, str>>>,
+    to: Option<Option<std::borrow::Cow<'_, str>>>,
     hint: &str,
 ) -> Result<Decoded, DecodeError> {
-    let parse = |v: Option<Value>, what: &str| -> Result<Option<Date>, DecodeError> {
+    let parse = |v: Option<Option<std::borrow::Cow<'_, str>>>,
+                 what: &str|
+     -> Result<Option<Date>, DecodeError> {
         match v {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Date::parse(&s).map(Some).ok_or_else(|| {
+            Some(Some(s)) if s.is_empty() => Ok(None),
+            Some(Some(s)) => Date::parse(&s).map(Some).ok_or_else(|| {
                 ctx.wrong_shape(
                     format!(
                         "{what} date \"{}\" is not a valid YYYY-MM-DD date",
@@ -950,22 +981,29 @@ fn timestamp<C: Cell + ?Sized>(
     raw: Option<Value>,
     what: &str,
 ) -> Result<Decoded, DecodeError> {
+    timestamp_str(ctx, raw.as_ref().map(Value::as_str), what)
+}
+
+/// [`timestamp`] of a value seen as [`str_or_typed`] sees it (`Some(None)`: not a string).
+fn timestamp_str<C: Cell + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    raw: Option<Option<&str>>,
+    what: &str,
+) -> Result<Decoded, DecodeError> {
     match raw {
         None => Ok(Decoded::Null),
-        Some(Value::String(s)) if s.is_empty() => Ok(Decoded::Null),
-        Some(Value::String(s)) => {
-            datetime::timestamptz_utc(&s)
-                .map(Decoded::Text)
-                .ok_or_else(|| {
-                    ctx.wrong_shape(
-                        format!(
-                            "{what} timestamp \"{}\" is not ISO-8601",
-                            truncate_bytes(&s, 40)
-                        ),
-                        "Timestamps look like \"2026-03-21T08:47:10Z\".",
-                    )
-                })
-        }
+        Some(Some("")) => Ok(Decoded::Null),
+        Some(Some(s)) => datetime::timestamptz_utc(s)
+            .map(Decoded::Text)
+            .ok_or_else(|| {
+                ctx.wrong_shape(
+                    format!(
+                        "{what} timestamp \"{}\" is not ISO-8601",
+                        truncate_bytes(s, 40)
+                    ),
+                    "Timestamps look like \"2026-03-21T08:47:10Z\".",
+                )
+            }),
         Some(_) => Err(ctx.wrong_shape(
             format!("{what} timestamp must be a string"),
             "Timestamps look like \"2026-03-21T08:47:10Z\".",

@@ -358,7 +358,7 @@ const NONE: u32 = u32::MAX;
 /// The value of `field` in `row`; `at`: per mapped column, the index of its cell in `row.cells`.
 fn value<'a>(row: &'a Row, field: Field, at: &[u32]) -> Val<'a> {
     let s = |v: &'a Option<Cow<'a, str>>| v.as_deref().map_or(Val::Null, Val::Str);
-    let t = |v: &'a Option<String>| v.as_deref().map_or(Val::Null, Val::Str);
+    let t = |v: &'a Option<compact_str::CompactString>| v.as_deref().map_or(Val::Null, Val::Str);
     match field {
         Field::ItemId => Val::Int(row.item_id),
         Field::Name => s(&row.name),

@@ -10,6 +10,7 @@
 
 use super::{scrub, scrub_json_text};
 use crate::codec::{self, datetime::timestamptz_utc, write_json_string, Decoded};
+use compact_str::CompactString;
 use serde_json::Value;
 use serde_json_borrow::{ObjectAsVec, Value as Item};
 use std::borrow::Cow;
@@ -40,8 +41,8 @@ pub struct Row<'a> {
     pub state: &'static str,
     pub parent_item_id: Option<i64>,
     /// In a form PostgreSQL's timestamptz input accepts.
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<CompactString>,
+    pub updated_at: Option<CompactString>,
     /// (index into the mapping, decoded value), in the order the cells came; a repeated cell
     /// keeps its last value. Columns without a cell (or whose cell did not decode) are absent.
     pub cells: Vec<(usize, Decoded)>,
@@ -216,7 +217,7 @@ fn timestamp_field(
     item_id: i64,
     field: &str,
     warnings: &mut Vec<String>,
-) -> Option<String> {
+) -> Option<CompactString> {
     match v? {
         Item::Null => None,
         Item::Str(s) if s.trim().is_empty() => None,
@@ -228,7 +229,7 @@ fn timestamp_field(
                     quote(other)
                 ));
             }
-            ts.map(String::from)
+            ts
         }
     }
 }
