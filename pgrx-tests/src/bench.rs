@@ -88,14 +88,13 @@ fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::V
     fake_http(port, "POST", path, Some(body))
 }
 
-/// utime + stime of a process (all its threads), in seconds.
-fn cpu_seconds(pid: i32) -> f64 {
+/// (utime, stime) of a process (all its threads), in seconds.
+fn cpu_split(pid: i32) -> (f64, f64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
 /// A process's private resident memory (RssAnon), in kB.
@@ -240,7 +239,7 @@ fn sync_runs(
 ) -> Result<(), String> {
     println!("\nFull backfill with pull_board, monday_sync {release} (release build; one backend; 500 items per page; fake in its own process):");
     println!(
-        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>9} {:>16}",
+        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>7} {:>9} {:>16}",
         "items",
         "latency",
         "seconds",
@@ -249,6 +248,7 @@ fn sync_runs(
         "bound",
         "fake's time",
         "backend CPU",
+        "(sys)",
         "CPU/item",
         "peak RssAnon"
     );
@@ -287,14 +287,15 @@ fn sync_runs(
                 }
             })
         };
-        let cpu0 = cpu_seconds(pid);
+        let (user0, sys0) = cpu_split(pid);
         let t = Instant::now();
         let summary: serde_json::Value = db
             .query_one("SELECT monday_sync.pull_board(18414630189)", &[])
             .map_err(pg_err)?
             .get(0);
         let secs = t.elapsed().as_secs_f64();
-        let cpu = cpu_seconds(pid) - cpu0;
+        let (user1, sys1) = cpu_split(pid);
+        let (cpu, sys) = (user1 + sys1 - user0 - sys0, sys1 - sys0);
         done.store(true, Ordering::Relaxed);
         let _ = sampler.join();
         let after = stats(port)?;
@@ -311,7 +312,7 @@ fn sync_runs(
         let bound = n.div_ceil(500) + 2;
         let peak_kb = peak.load(Ordering::Relaxed);
         println!(
-            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.2} s {:>6.0} µs {:>6.1} → {:>5.1} MB",
+            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.2} s {:>5.2} s {:>6.0} µs {:>6.1} → {:>5.1} MB",
             n,
             latency,
             secs,
@@ -320,6 +321,7 @@ fn sync_runs(
             bound,
             fake_ms / 1000.0,
             cpu,
+            sys,
             cpu * 1e6 / n as f64,
             base as f64 / 1024.0,
             peak_kb as f64 / 1024.0
@@ -340,7 +342,8 @@ fn sync_runs(
             .map_err(pg_err)?;
     }
     println!("  fake's time: what the fake server spent validating, executing and serialising (inside the seconds column);");
-    println!("  backend CPU: the Postgres backend's own CPU time (its HTTP threads included): the extension's cost.");
+    println!("  backend CPU: the Postgres backend's own CPU time (its HTTP threads included): the extension's cost;");
+    println!("  (sys): the part of it spent in the kernel (page faults, WAL and buffer writes).");
     Ok(())
 }
 
