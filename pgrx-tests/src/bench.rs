@@ -88,14 +88,13 @@ fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::V
     fake_http(port, "POST", path, Some(body))
 }
 
-/// utime + stime of a process (all its threads), in seconds.
-fn cpu_seconds(pid: i32) -> f64 {
+/// (utime, stime) of a process (all its threads), in seconds.
+fn cpu_split(pid: i32) -> (f64, f64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    ticks / 100.0
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
 /// A process's private resident memory (RssAnon), in kB.
@@ -130,6 +129,27 @@ fn from_release(what: &str, command: &str) -> Result<(), String> {
     }
 }
 
+/// The release `bench-sync` measures this build against, on the same fakes in the same run.
+const PREVIOUS: crate::upgrade::Release = crate::upgrade::Release {
+    tag: "v0.2.0",
+    commit: "649fba2",
+    version: "0.2.0",
+};
+
+/// One backfill measured.
+struct Backfill {
+    release: String,
+    items: usize,
+    latency: u64,
+    secs: f64,
+    calls: i64,
+    cpu: f64,
+    peak_kb: u64,
+}
+
+/// `pgrx-tests/run bench-sync`: the previous release (`PREVIOUS`, built in release mode once and
+/// cached) and then this build, each pulling the same boards from the same fake processes; one
+/// table with both at the end. `BENCH_SYNC_PREVIOUS=0` measures this build alone.
 pub fn sync() -> Result<(), String> {
     step("sync benchmark: building the fake monday server (release)");
     run(
@@ -137,25 +157,6 @@ pub fn sync() -> Result<(), String> {
         &["build", "--release", "-q", "-p", "monday_sync_harness"],
         &[],
     )?;
-    let c = Cluster::start(
-        "benchsync",
-        28819,
-        &["shared_preload_libraries = 'monday_sync'", "jit = off"],
-    )?;
-    println!("\nFull backfill with pull_board (release build; one backend; 500 items per page; fake in its own process):");
-    println!(
-        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>9} {:>16}",
-        "items",
-        "latency",
-        "seconds",
-        "items/s",
-        "API calls",
-        "bound",
-        "fake's time",
-        "backend CPU",
-        "CPU/item",
-        "peak RssAnon"
-    );
     // BENCH_SYNC_ITEMS=10000 (or a comma list) and BENCH_SYNC_LATENCY=0 (or a comma list) narrow
     // the runs, for quick iterations; the default is every pair.
     let list = |var: &str, default: &[u64]| -> Vec<u64> {
@@ -171,13 +172,88 @@ pub fn sync() -> Result<(), String> {
     };
     let sizes = list("BENCH_SYNC_ITEMS", &[10_000, 100_000]);
     let latencies = list("BENCH_SYNC_LATENCY", &[0, 100]);
+    let previous = std::env::var("BENCH_SYNC_PREVIOUS").map_or(true, |v| v != "0");
     let runs: Vec<(usize, u64)> = latencies
         .iter()
         .flat_map(|&l| sizes.iter().map(move |&n| (n as usize, l)))
         .collect();
-    for (i, &(n, latency)) in runs.iter().enumerate() {
-        let port = 28890 + i as u16;
-        let fake = start_fake(n, latency, port)?;
+    // One fake per case, started once: both releases pull the same boards from the same processes.
+    let fakes = runs
+        .iter()
+        .enumerate()
+        .map(|(i, &(n, latency))| {
+            start_fake(n, latency, crate::cluster::instance_port(28890 + i as u16))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let conf = ["shared_preload_libraries = 'monday_sync'", "jit = off"];
+    let mut results = Vec::new();
+    let mut c = if previous {
+        crate::upgrade::install_release(&PREVIOUS, true)?;
+        let c = Cluster::start("benchsync", 28819, &conf)?;
+        sync_runs(&c, PREVIOUS.version, &runs, &fakes, &mut results)?;
+        // This build replaces it: the cluster has the old library loaded until it stops.
+        let mut c = c;
+        c.stop();
+        crate::install(true)?;
+        c.start_again()?;
+        c
+    } else {
+        crate::install(true)?;
+        Cluster::start("benchsync", 28819, &conf)?
+    };
+    sync_runs(&c, "now", &runs, &fakes, &mut results)?;
+    c.stop();
+    drop(fakes);
+    println!("\nSide by side (same fakes, same run; µs/item: the backend's CPU per item):");
+    println!(
+        "  {:>8} {:>8} {:>8} {:>9} {:>6} {:>8} {:>16}",
+        "release", "items", "latency", "items/s", "calls", "µs/item", "peak RssAnon MB"
+    );
+    for &(n, latency) in &runs {
+        for r in results
+            .iter()
+            .filter(|r| r.items == n && r.latency == latency)
+        {
+            println!(
+                "  {:>8} {:>8} {:>6}ms {:>9.0} {:>6} {:>8.0} {:>16.1}",
+                r.release,
+                r.items,
+                r.latency,
+                r.items as f64 / r.secs,
+                r.calls,
+                r.cpu * 1e6 / r.items as f64,
+                r.peak_kb as f64 / 1024.0
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The backfills of one release (installed and loaded by the cluster), one per fake.
+fn sync_runs(
+    c: &Cluster,
+    release: &str,
+    runs: &[(usize, u64)],
+    fakes: &[FakeProcess],
+    results: &mut Vec<Backfill>,
+) -> Result<(), String> {
+    println!("\nFull backfill with pull_board, monday_sync {release} (release build; one backend; 500 items per page; fake in its own process):");
+    println!(
+        "  {:>8} {:>8} {:>9} {:>9} {:>10} {:>7} {:>12} {:>13} {:>7} {:>9} {:>16}",
+        "items",
+        "latency",
+        "seconds",
+        "items/s",
+        "API calls",
+        "bound",
+        "fake's time",
+        "backend CPU",
+        "(sys)",
+        "CPU/item",
+        "peak RssAnon"
+    );
+    for (&(n, latency), fake) in runs.iter().zip(fakes) {
+        let port = fake.port;
         let db_name = format!("bench_{n}_{latency}");
         let mut admin = c.connect("postgres")?;
         admin
@@ -188,9 +264,8 @@ pub fn sync() -> Result<(), String> {
             .map_err(pg_err)?;
         let mut db = c.connect(&db_name)?;
         db.batch_execute(&format!(
-            "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{}/v2'; SELECT monday_sync.set_token('fake-token');
-             SELECT monday_sync.track_board(18414630189);",
-            fake.port
+            "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{port}/v2'; SELECT monday_sync.set_token('fake-token');
+             SELECT monday_sync.track_board(18414630189);"
         ))
         .map_err(pg_err)?;
         let pid: i32 = db
@@ -212,14 +287,15 @@ pub fn sync() -> Result<(), String> {
                 }
             })
         };
-        let cpu0 = cpu_seconds(pid);
+        let (user0, sys0) = cpu_split(pid);
         let t = Instant::now();
         let summary: serde_json::Value = db
             .query_one("SELECT monday_sync.pull_board(18414630189)", &[])
             .map_err(pg_err)?
             .get(0);
         let secs = t.elapsed().as_secs_f64();
-        let cpu = cpu_seconds(pid) - cpu0;
+        let (user1, sys1) = cpu_split(pid);
+        let (cpu, sys) = (user1 + sys1 - user0 - sys0, sys1 - sys0);
         done.store(true, Ordering::Relaxed);
         let _ = sampler.join();
         let after = stats(port)?;
@@ -229,11 +305,14 @@ pub fn sync() -> Result<(), String> {
             - before["server_ms"].as_f64().unwrap_or(0.0);
         let seen = summary["items_seen"].as_i64().unwrap_or(0);
         if seen != n as i64 {
-            return Err(format!("pull_board saw {seen} items of {n}: {summary}"));
+            return Err(format!(
+                "pull_board ({release}) saw {seen} items of {n}: {summary}"
+            ));
         }
         let bound = n.div_ceil(500) + 2;
+        let peak_kb = peak.load(Ordering::Relaxed);
         println!(
-            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.2} s {:>6.0} µs {:>6.1} → {:>5.1} MB",
+            "  {:>8} {:>6}ms {:>9.2} {:>9.0} {:>10} {:>7} {:>10.1} s {:>11.2} s {:>5.2} s {:>6.0} µs {:>6.1} → {:>5.1} MB",
             n,
             latency,
             secs,
@@ -242,15 +321,29 @@ pub fn sync() -> Result<(), String> {
             bound,
             fake_ms / 1000.0,
             cpu,
+            sys,
             cpu * 1e6 / n as f64,
             base as f64 / 1024.0,
-            peak.load(Ordering::Relaxed) as f64 / 1024.0
+            peak_kb as f64 / 1024.0
         );
+        results.push(Backfill {
+            release: release.to_string(),
+            items: n,
+            latency,
+            secs,
+            calls,
+            cpu,
+            peak_kb,
+        });
         drop(db);
-        drop(fake);
+        // The next release starts from an empty table.
+        admin
+            .batch_execute(&format!("DROP DATABASE {db_name}"))
+            .map_err(pg_err)?;
     }
     println!("  fake's time: what the fake server spent validating, executing and serialising (inside the seconds column);");
-    println!("  backend CPU: the Postgres backend's own CPU time (its HTTP threads included): the extension's cost.");
+    println!("  backend CPU: the Postgres backend's own CPU time (its HTTP threads included): the extension's cost;");
+    println!("  (sys): the part of it spent in the kernel (page faults, WAL and buffer writes).");
     Ok(())
 }
 
@@ -258,7 +351,7 @@ pub fn sync() -> Result<(), String> {
 /// changes (API calls, rows written, wall time), then the lag from a change on the fake to its row
 /// with pg_cron's one-minute schedule driving the worker.
 pub fn refresh() -> Result<(), String> {
-    let port = 28896;
+    let port = crate::cluster::instance_port(28896);
     let fake = start_fake(10_000, 0, port)?;
     let url = format!("monday_sync.api_url = 'http://127.0.0.1:{port}/v2'");
     let c = Cluster::start(

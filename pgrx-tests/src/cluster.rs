@@ -5,6 +5,21 @@ use crate::setup::is_root;
 use crate::util::{capture, step};
 use std::path::{Path, PathBuf};
 
+/// `MS_INSTANCE=<n>` (1–9): the harness run's instance number, 0 without it.
+pub fn instance() -> u16 {
+    std::env::var("MS_INSTANCE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| (1..=9).contains(n))
+        .unwrap_or(0)
+}
+
+/// A fixed port of the harness moved up by 100·`MS_INSTANCE`, as a cluster's is, so that a second
+/// harness run's clusters and fake servers do not collide with the first's.
+pub fn instance_port(port: u16) -> u16 {
+    port + 100 * instance()
+}
+
 pub struct Cluster {
     pub dir: PathBuf,
     pub port: u16,
@@ -28,12 +43,8 @@ impl Cluster {
     /// With `MS_INSTANCE=<n>` (1–9) set, the directory is `/tmp/ms<n>_<name>` and the port is
     /// moved up by 100·n, so a second harness run (with its own `MS_PG_CONFIG`) does not collide.
     pub fn start(name: &str, port: u16, conf: &[&str]) -> Result<Cluster, String> {
-        let instance: u16 = std::env::var("MS_INSTANCE")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .filter(|n| (1..=9).contains(n))
-            .unwrap_or(0);
-        let port = port + 100 * instance;
+        let instance = instance();
+        let port = instance_port(port);
         let dir = PathBuf::from(if instance == 0 {
             format!("/tmp/ms_{name}")
         } else {

@@ -64,7 +64,8 @@ fn usage() -> ! {
          \n  webhooks        only the webhook tests (WEBHOOKS_FILTER=<part of a name>)\
          \n  write           only the write-back tests (WRITE_FILTER=<part of a name>)\
          \n  bench           codec throughput (pure Rust) and SQL decode vs bare jsonb parse over 1,000,000 values\
-         \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms)\
+         \n  bench-sync      only the sync benchmark (backfills of 10,000 and 100,000 items at 0 and 100 ms):\
+         \n                  v0.2.0 and this build side by side (BENCH_SYNC_PREVIOUS=0: this build alone)\
          \n  bench-parallel  only the parallel-pull benchmark (100,000 items in 10 groups at 0 and 100 ms: one cursor vs group walks)\
          \n  bench-refresh   only the incremental refresh benchmark (10,000 items; lag under pg_cron)\
          \n  bench-webhooks  only the webhook benchmark (events/s and time to 200 at 32 senders; lag; API calls)\
@@ -116,9 +117,8 @@ fn main() {
             println!("\npackage: {r}");
             Ok(())
         }),
-        Some("bench-sync") => setup::ensure()
-            .and_then(|_| install(true))
-            .and_then(|_| bench::sync()),
+        // Installs the previous release, then this build (release) itself.
+        Some("bench-sync") => setup::ensure().and_then(|_| bench::sync()),
         Some("bench-parallel") => setup::ensure()
             .and_then(|_| install(true))
             .and_then(|_| bench_parallel::run_bench()),

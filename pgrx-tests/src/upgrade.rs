@@ -45,12 +45,37 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|_| crate::root().join("target"))
 }
 
-/// Builds and installs the previous release. Its sources are exported once (`git archive`, not a
-/// worktree: a cached `target/` then needs no git metadata) to `target/upgrade/monday_sync-0.1.0`
-/// and built in `target/upgrade/target`, so CI caches both with `target/`.
+/// A previous release of the extension, to build from git: the upgrade test's and the sync
+/// benchmark's (`pgrx-tests/run bench-sync` measures it side by side with this build).
+pub struct Release {
+    /// Its tag.
+    pub tag: &'static str,
+    /// The commit the tag points at (for a clone without tags).
+    pub commit: &'static str,
+    /// Its version (the extension's Cargo.toml at the tag).
+    pub version: &'static str,
+}
+
+/// The release the upgrade test starts from.
+pub const UPGRADE_FROM: Release = Release {
+    tag: OLD_TAG,
+    commit: OLD_COMMIT,
+    version: OLD_VERSION,
+};
+
+/// Builds and installs the previous release.
 pub fn install_old() -> T {
+    install_release(&UPGRADE_FROM, false)
+}
+
+/// Builds and installs a previous release into the PostgreSQL install (`MS_PG_CONFIG`). Its sources
+/// are exported once (`git archive`, not a worktree: a cached `target/` then needs no git metadata)
+/// to `target/upgrade/monday_sync-<version>` and built in `target/upgrade/target` (`--release`
+/// when `release`: its own profile directory there), so CI caches both with `target/` and a second
+/// run only installs. The installed `.so` is removed first; stop any cluster that has it loaded.
+pub fn install_release(r: &Release, release: bool) -> T {
     let base = target_dir().join("upgrade");
-    let src = base.join(format!("monday_sync-{OLD_VERSION}"));
+    let src = base.join(format!("monday_sync-{}", r.version));
     if !src.join("Cargo.toml").exists() {
         std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
         let export = |rev: &str| {
@@ -64,26 +89,38 @@ pub fn install_old() -> T {
                 .is_ok_and(|s| s.success())
                 && src.join("Cargo.toml").exists()
         };
-        if !export(OLD_TAG) && !export(OLD_COMMIT) {
+        if !export(r.tag) && !export(r.commit) {
             let _ = std::fs::remove_dir_all(&src);
             return Err(format!(
-                "cannot export {OLD_TAG} (or commit {OLD_COMMIT}) from git: fetch it with `git fetch --tags`"
+                "cannot export {} (or commit {}) from git: fetch it with `git fetch --tags`",
+                r.tag, r.commit
             ));
         }
     }
     let _ = std::fs::remove_file(format!("{}/monday_sync.so", crate::pkglibdir()));
     step(&format!(
-        "cargo pgrx install of monday_sync {OLD_VERSION} (the tag {OLD_TAG}, built in {})",
+        "cargo pgrx install{} of monday_sync {} (the tag {}, built in {})",
+        if release { " --release" } else { "" },
+        r.version,
+        r.tag,
         base.join("target").display()
     ));
+    let pg_config = crate::setup::pg_config();
+    let mut args = vec!["pgrx", "install", "--pg-config", pg_config.as_str()];
+    if release {
+        args.push("--release");
+    }
     let status = std::process::Command::new("cargo")
-        .args(["pgrx", "install", "--pg-config", &crate::setup::pg_config()])
+        .args(&args)
         .current_dir(&src)
         .env("CARGO_TARGET_DIR", base.join("target"))
         .stdin(std::process::Stdio::null())
         .status()
         .map_err(|e| format!("cannot start cargo: {e}"))?;
-    check(status.success(), "the previous release builds and installs")
+    check(
+        status.success(),
+        &format!("monday_sync {} builds and installs", r.version),
+    )
 }
 
 fn pg(e: postgres::Error) -> String {

@@ -603,7 +603,7 @@ enum Mode {
 
 enum Answer {
     Value(Value),
-    Body(Vec<u8>),
+    Page(Page),
 }
 
 /// Backoff before retry `n` (1-based): 0.25 s, 0.5 s, 1 s, 2 s, … capped at 8 s.
@@ -836,17 +836,17 @@ impl<'p> Client<'p> {
     pub fn finish(&mut self, p: Pending) -> Result<Value, ApiError> {
         match self.finish_with(p, Mode::Query)? {
             Answer::Value(v) => Ok(v),
-            Answer::Body(_) => unreachable!("a query answers a value"),
+            Answer::Page(_) => unreachable!("a query answers a value"),
         }
     }
 
     /// [`finish`](Self::finish) for a big answer (a page of items): the same errors, retries and
-    /// waits, but the body comes back as it was read, for the caller to parse without building a
-    /// `serde_json::Value` tree ([`data_of`]).
-    pub fn finish_body(&mut self, p: Pending) -> Result<Vec<u8>, ApiError> {
+    /// waits, but the answer comes back as a [`Page`]: its body parsed once, borrowed, without a
+    /// `serde_json::Value` tree; the parse that builds it also judges the answer ([`read_page`]).
+    pub fn finish_body(&mut self, p: Pending) -> Result<Page, ApiError> {
         match self.finish_with(p, Mode::Body)? {
-            Answer::Body(b) => Ok(b),
-            Answer::Value(_) => unreachable!("a body call answers a body"),
+            Answer::Page(page) => Ok(page),
+            Answer::Value(_) => unreachable!("a body call answers a page"),
         }
     }
 
@@ -856,7 +856,7 @@ impl<'p> Client<'p> {
     pub fn finish_mutation(&mut self, p: Pending) -> Result<Value, ApiError> {
         match self.finish_with(p, Mode::Mutation)? {
             Answer::Value(v) => Ok(v),
-            Answer::Body(_) => unreachable!("a mutation answers a value"),
+            Answer::Page(_) => unreachable!("a mutation answers a value"),
         }
     }
 
@@ -892,12 +892,24 @@ impl<'p> Client<'p> {
                 Raw::Http { status, .. } => *status,
                 _ => 0,
             };
+            // A page's answer, read (`page`), or found unreadable where `probe_data` accepts it
+            // (`unreadable`: the error `data_of` gives it, after the call is recorded as data).
+            let (mut page, mut unreadable) = (None, None);
             let verdict = match mode {
                 Mode::Mutation => classify_mutation(&raw),
                 Mode::Query => classify(&raw),
-                Mode::Body => match probe_data(&raw) {
-                    Some(complexity) => Verdict::Data(Value::Null, complexity),
-                    None => classify(&raw),
+                Mode::Body => match read_page(raw) {
+                    Ok((p, complexity)) => {
+                        page = Some(p);
+                        Verdict::Data(Value::Null, complexity)
+                    }
+                    Err((raw, e)) => match (e, probe_data(&raw)) {
+                        (Some(e), Some(complexity)) => {
+                            unreadable = Some(e);
+                            Verdict::Data(Value::Null, complexity)
+                        }
+                        _ => classify(&raw),
+                    },
                 },
             };
             match verdict {
@@ -912,9 +924,12 @@ impl<'p> Client<'p> {
                         }
                         c
                     });
-                    break Ok(match (mode, raw) {
-                        (Mode::Body, Raw::Http { body, .. }) => Answer::Body(body),
-                        _ => Answer::Value(data),
+                    if let Some(e) = unreadable {
+                        break Err(e);
+                    }
+                    break Ok(match page {
+                        Some(p) => Answer::Page(p),
+                        None => Answer::Value(data),
                     });
                 }
                 Verdict::Fail(e) => {
@@ -942,13 +957,13 @@ impl<'p> Client<'p> {
         result
     }
 
-    /// Sends one document and returns its body: `begin` + `finish_body`.
+    /// Sends one document and returns its answer as a [`Page`]: `begin` + `finish_body`.
     pub fn query_body(
         &mut self,
         operation: &'static str,
         document: &str,
         variables: Value,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<Page, ApiError> {
         self.hooks.poll();
         let p = self.begin(operation, document, variables);
         self.finish_body(p)
@@ -985,12 +1000,21 @@ fn exchange(agent: &ureq::Agent, cfg: &Config, body: &str, key: Option<&str>) ->
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .map(String::from);
-            match resp
-                .body_mut()
-                .with_config()
-                .limit(cfg.max_response_bytes)
-                .read_to_vec()
-            {
+            // Read into a buffer of the announced size (bounded by the limit), not one grown
+            // and copied as it fills: a page is 1.6 MB. The same limit and errors as read_to_vec.
+            let announced = resp.body().content_length().unwrap_or(0);
+            let mut buf = Vec::with_capacity(announced.min(cfg.max_response_bytes) as usize);
+            let read = std::io::Read::read_to_end(
+                &mut resp
+                    .body_mut()
+                    .with_config()
+                    .limit(cfg.max_response_bytes)
+                    .reader(),
+                &mut buf,
+            )
+            .map(|_| buf)
+            .map_err(ureq::Error::from);
+            match read {
                 Ok(body) => Raw::Http {
                     status,
                     retry_after,
@@ -1024,16 +1048,13 @@ pub fn scrub(message: &str, token: &str) -> String {
 /// A JSON value borrowing its strings from the text it was parsed from.
 pub type Borrowed<'a> = serde_json_borrow::Value<'a>;
 
-/// `data` of a body that [`Client::finish_body`] returned, parsed without copying its strings
-/// (an object is one `Vec`; a repeated key keeps its last value, as `serde_json` does).
-pub fn data_of(body: &[u8]) -> Result<Borrowed<'_>, ApiError> {
-    let top: Borrowed = serde_json::from_slice(body).map_err(|e| ApiError {
-        kind: ApiErrorKind::Api,
-        message: "monday's answer could not be read".into(),
-        detail: short(&e.to_string(), 200),
-        hint: "Check monday_sync.api_url.".into(),
-    })?;
-    let Borrowed::Object(o) = top else {
+/// `data` of a body that [`Client::finish_body`] returned, parsed without copying its strings:
+/// those with an escape (every cell's `value`) are unescaped into `arena`, the page's one string
+/// store, instead of a `String` each; every object and array is one exactly sized `Vec` (their
+/// members gather on a shared stack first). The same tree `serde_json_borrow` builds (a repeated
+/// key keeps its last value, as `serde_json` does), with fewer allocations.
+pub fn data_of<'a>(body: &'a [u8], arena: &'a Arena) -> Result<Borrowed<'a>, ApiError> {
+    let Borrowed::Object(o) = parse_body(body, arena)? else {
         return Ok(Borrowed::Null);
     };
     Ok(o.into_vec()
@@ -1042,4 +1063,242 @@ pub fn data_of(body: &[u8]) -> Result<Borrowed<'_>, ApiError> {
         .find(|(k, _)| k == "data")
         .map(|(_, v)| v)
         .unwrap_or(Borrowed::Null))
+}
+
+/// A whole body parsed as [`data_of`] does.
+fn parse_body<'a>(body: &'a [u8], arena: &'a Arena) -> Result<Borrowed<'a>, ApiError> {
+    let unreadable = |detail: String| ApiError {
+        kind: ApiErrorKind::Api,
+        message: "monday's answer could not be read".into(),
+        detail: short(&detail, 200),
+        hint: "Check monday_sync.api_url.".into(),
+    };
+    // UTF-8 checked once for the whole body, not string by string as the parse reads them.
+    let text = std::str::from_utf8(body).map_err(|e| unreadable(e.to_string()))?;
+    let stacks = borrowed::Stacks::default();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = serde::de::DeserializeSeed::deserialize(
+        borrowed::Seed {
+            arena,
+            stacks: &stacks,
+        },
+        &mut de,
+    )
+    .and_then(|v| de.end().map(|_| v))
+    .map_err(|e| unreadable(e.to_string()))?;
+    Ok(top)
+}
+
+/// A page's answer: the body as it came and its `data`, parsed once ([`data_of`]'s parse).
+pub struct Page {
+    // Declared first, so dropped first: it points into the arena and the body. Neither moves
+    // when the `Page` does (their contents are on the heap) and both live as long as the `Page`.
+    data: Borrowed<'static>,
+    _arena: Arena,
+    _body: Vec<u8>,
+}
+
+impl Page {
+    /// `data`, borrowed from the page.
+    pub fn data(&self) -> &Borrowed<'_> {
+        &self.data
+    }
+}
+
+/// The usual answer to a query, read into a [`Page`]: the answers [`probe_data`] accepts (HTTP
+/// 200, a JSON object with one `data` object and neither `errors` nor `error_code`; its
+/// `data.complexity`, the last copy), judged on the parsed tree instead of a scan of their own.
+/// Any other answer comes back for [`classify`], with the error [`data_of`] gives when the body
+/// is not one it can read (invalid UTF-8, a number out of range: things `probe_data` lets pass).
+#[allow(clippy::result_large_err)] // The answer handed back, once per call.
+pub fn read_page(raw: Raw) -> Result<(Page, Option<Complexity>), (Raw, Option<ApiError>)> {
+    let Raw::Http {
+        status: 200, body, ..
+    } = &raw
+    else {
+        return Err((raw, None));
+    };
+    let arena = Arena::default();
+    let read = match parse_body(body, &arena) {
+        Err(e) => Err(Some(e)),
+        Ok(Borrowed::Object(top)) => {
+            let mut top = top.into_vec();
+            let datas = top.iter().filter(|(k, _)| k == "data").count();
+            let errors = top.iter().any(|(k, _)| k == "errors" || k == "error_code");
+            match top.iter().position(|(k, _)| k == "data") {
+                Some(at) if datas == 1 && !errors && top[at].1.is_object() => {
+                    let data = top.swap_remove(at).1;
+                    let complexity =
+                        crate::codec::field(data.as_object().expect("an object"), "complexity")
+                            .and_then(|c| {
+                                let n = |k: &str| {
+                                    c.as_object()
+                                        .and_then(|o| crate::codec::field(o, k))?
+                                        .as_i64()
+                                };
+                                Some(Complexity {
+                                    before: n("before")?,
+                                    after: n("after")?,
+                                    query: n("query")?,
+                                    reset_in_seconds: n("reset_in_x_seconds")?,
+                                })
+                            });
+                    // SAFETY: `data` points into `arena` and `body`'s heap buffer; both move into
+                    // the `Page` with it unchanged, and the `Page` drops `data` first.
+                    let data =
+                        unsafe { std::mem::transmute::<Borrowed<'_>, Borrowed<'static>>(data) };
+                    Ok((data, complexity))
+                }
+                _ => Err(None),
+            }
+        }
+        Ok(_) => Err(None),
+    };
+    match read {
+        Ok((data, complexity)) => {
+            let Raw::Http { body, .. } = raw else {
+                unreachable!("matched above")
+            };
+            Ok((
+                Page {
+                    data,
+                    _arena: arena,
+                    _body: body,
+                },
+                complexity,
+            ))
+        }
+        Err(e) => Err((raw, e)),
+    }
+}
+
+/// Where [`data_of`] keeps the strings it had to unescape: a few large buffers, each filled and
+/// never reallocated, so a string handed out stays where it is until the arena is dropped.
+#[derive(Default)]
+pub struct Arena {
+    chunks: std::cell::RefCell<Vec<String>>,
+}
+
+impl Arena {
+    const CHUNK: usize = 64 * 1024;
+
+    /// A copy of `s` that lives as long as the arena.
+    pub fn alloc<'a>(&'a self, s: &str) -> &'a str {
+        let mut chunks = self.chunks.borrow_mut();
+        if chunks
+            .last()
+            .is_none_or(|c| c.capacity() - c.len() < s.len())
+        {
+            chunks.push(String::with_capacity(s.len().max(Self::CHUNK)));
+        }
+        let chunk = chunks.last_mut().expect("a chunk was pushed");
+        let start = chunk.len();
+        // Within the capacity checked above: the buffer does not move.
+        chunk.push_str(s);
+        let copy: *const str = &chunk[start..];
+        // SAFETY: `copy` points into a chunk's heap buffer, which is never reallocated (pushes stay
+        // within its capacity), never written over (only appended to) and freed only when the
+        // arena is dropped, which `'a` outlives.
+        unsafe { &*copy }
+    }
+}
+
+/// [`data_of`]'s serde visitors: `serde_json_borrow`'s `Value` built with an arena and stacks.
+mod borrowed {
+    use super::{Arena, Borrowed};
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json_borrow::ObjectAsVec;
+    use std::cell::RefCell;
+    use std::fmt;
+
+    /// Members of the arrays and objects being parsed, innermost last.
+    #[derive(Default)]
+    pub struct Stacks<'a> {
+        values: RefCell<Vec<Borrowed<'a>>>,
+        pairs: RefCell<Vec<(&'a str, Borrowed<'a>)>>,
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Seed<'s, 'a> {
+        pub arena: &'a Arena,
+        pub stacks: &'s Stacks<'a>,
+    }
+
+    impl<'a> DeserializeSeed<'a> for Seed<'_, 'a> {
+        type Value = Borrowed<'a>;
+        fn deserialize<D: serde::Deserializer<'a>>(self, d: D) -> Result<Borrowed<'a>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'a> Visitor<'a> for Seed<'_, 'a> {
+        type Value = Borrowed<'a>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Number(v.into()))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Number(v.into()))
+        }
+        fn visit_borrowed_str<E>(self, v: &'a str) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Str(v.into()))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Str(self.arena.alloc(v).into()))
+        }
+        fn visit_unit<E>(self) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Null)
+        }
+        fn visit_none<E>(self) -> Result<Borrowed<'a>, E> {
+            Ok(Borrowed::Null)
+        }
+        fn visit_seq<A: SeqAccess<'a>>(self, mut seq: A) -> Result<Borrowed<'a>, A::Error> {
+            let start = self.stacks.values.borrow().len();
+            while let Some(v) = seq.next_element_seed(self)? {
+                self.stacks.values.borrow_mut().push(v);
+            }
+            let items: Vec<Borrowed<'a>> = self.stacks.values.borrow_mut().drain(start..).collect();
+            Ok(Borrowed::Array(items))
+        }
+        fn visit_map<A: MapAccess<'a>>(self, mut map: A) -> Result<Borrowed<'a>, A::Error> {
+            let start = self.stacks.pairs.borrow().len();
+            while let Some(k) = map.next_key_seed(Key(self.arena))? {
+                let v = map.next_value_seed(self)?;
+                self.stacks.pairs.borrow_mut().push((k, v));
+            }
+            let o: ObjectAsVec<'a> = self.stacks.pairs.borrow_mut().drain(start..).collect();
+            Ok(Borrowed::Object(o))
+        }
+    }
+
+    /// An object's key: borrowed from the body, or unescaped into the arena.
+    struct Key<'a>(&'a Arena);
+
+    impl<'a> DeserializeSeed<'a> for Key<'a> {
+        type Value = &'a str;
+        fn deserialize<D: serde::Deserializer<'a>>(self, d: D) -> Result<&'a str, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'a> Visitor<'a> for Key<'a> {
+        type Value = &'a str;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string key")
+        }
+        fn visit_borrowed_str<E>(self, v: &'a str) -> Result<&'a str, E> {
+            Ok(v)
+        }
+        fn visit_str<E>(self, v: &str) -> Result<&'a str, E> {
+            Ok(self.0.alloc(v))
+        }
+    }
 }

@@ -354,9 +354,129 @@ fn probe_agrees_with_classify() {
     assert_eq!(probe_data(&http(500, data)), None);
     // `data_of`: the last `data`, strings borrowed where they have no escape.
     let body = br#"{"data":{"x":1},"data":{"boards":[{"id":"7","name":"b\"c"}]}}"#;
-    let d = data_of(body).unwrap();
+    let arena = super::client::Arena::default();
+    let d = data_of(body, &arena).unwrap();
     let b = &d.get("boards").as_array().unwrap()[0];
     assert_eq!(b.get("id").as_str(), Some("7"));
     assert_eq!(b.get("name").as_str(), Some("b\"c"));
-    assert!(data_of(b"{}").unwrap().is_null());
+    assert!(data_of(b"{}", &arena).unwrap().is_null());
+}
+
+/// `data_of` builds the tree `serde_json_borrow` builds: escapes in keys and values, repeated
+/// keys, numbers of every kind, nesting, U+0000, a page of the fixture, and bodies it refuses.
+#[test]
+fn data_of_equals_serde_json_borrow() {
+    use super::client::{data_of, Arena};
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/pgrx-tests/fixtures/items_page.json"
+    ))
+    .unwrap();
+    let long = format!(
+        r#"{{"data":{{"s":"{}\n","t":"{}"}}}}"#,
+        "x".repeat(100_000),
+        "y\\\\".repeat(50_000)
+    );
+    for body in [
+        r#"{"data":{"a":1,"a":2,"b\"k":"v\u0000w","c":[1,-2,3.5,1.5e300,18446744073709551615,-9223372036854775808,true,false,null,"",{},[]],"d":{"e":[[{"f":"\ud83d\ude00"}]]}}}"#,
+        r#"{"data":null}"#,
+        r#"{"data":[1,{"x":"y"}],"data":{"z":"\""}}"#,
+        r#"{"x":1}"#,
+        r#"[1,2]"#,
+        long.as_str(),
+        fixture.as_str(),
+    ] {
+        let arena = Arena::default();
+        let ours = data_of(body.as_bytes(), &arena).unwrap();
+        let theirs: serde_json_borrow::Value = serde_json::from_str(body).unwrap();
+        let theirs = match theirs {
+            serde_json_borrow::Value::Object(o) => o
+                .into_vec()
+                .into_iter()
+                .rev()
+                .find(|(k, _)| k == "data")
+                .map(|(_, v)| v)
+                .unwrap_or(serde_json_borrow::Value::Null),
+            _ => serde_json_borrow::Value::Null,
+        };
+        assert_eq!(ours, theirs, "{}", &body[..body.len().min(200)]);
+        assert_eq!(
+            serde_json::to_string(&ours).unwrap(),
+            serde_json::to_string(&theirs).unwrap()
+        );
+    }
+    for bad in ["", "{", r#"{"data":1} x"#, r#"{"data":"\x"}"#, "<html>"] {
+        assert!(data_of(bad.as_bytes(), &Arena::default()).is_err(), "{bad}");
+    }
+    assert!(data_of(b"{\"data\":\"\xff\"}", &Arena::default()).is_err());
+}
+
+/// `read_page` (the parse that judges a page's answer) accepts what `probe_data` accepts, with
+/// the same complexity; what it hands back goes to `classify` as before, with the error `data_of`
+/// gives for a body `probe_data` lets pass but that cannot be read.
+#[test]
+fn read_page_agrees_with_probe() {
+    use super::client::{probe_data, read_page};
+    for (status, body) in [
+        (
+            200,
+            r#"{"data":{"complexity":{"before":10,"after":9,"query":1,"reset_in_x_seconds":41},"boards":[{"id":"1","name":"a\u0041"}]},"extensions":{"request_id":"x"}}"#,
+        ),
+        (
+            200,
+            r#"{"data":{"complexity":{"before":1,"before":2,"after":9,"query":1,"reset_in_x_seconds":4},"complexity":{"before":3,"after":9,"query":1,"reset_in_x_seconds":4}}}"#,
+        ),
+        (
+            200,
+            r#"{"data":{"complexity":{"before":1.5,"after":9,"query":1,"reset_in_x_seconds":4}}}"#,
+        ),
+        (200, r#"{"data":{"complexity":[1]}}"#),
+        (200, r#"{"data":{"boards":[]}}"#),
+        (
+            200,
+            r#"{"errors":[{"message":"x","extensions":{"code":"X"}}],"data":{}}"#,
+        ),
+        (200, r#"{"errors":null,"data":{}}"#),
+        (200, r#"{"errors":[],"data":{}}"#),
+        (200, r#"{"error_code":null,"data":{}}"#),
+        (200, r#"{"data":[{"complexity":1}]}"#),
+        (200, r#"{"data":null}"#),
+        (200, r#"{"data":{},"data":{}}"#),
+        (200, r#"{"data":{}} x"#),
+        (200, r#"[{"data":{}}]"#),
+        (200, r#"{"x":1}"#),
+        (200, "<html>"),
+        (200, ""),
+        (200, r#"{"data":{"n":1e999}}"#),
+        (500, r#"{"data":{}}"#),
+        (429, r#"{"data":{}}"#),
+    ] {
+        let probed = probe_data(&http(status, body));
+        match read_page(http(status, body)) {
+            Ok((page, complexity)) => {
+                assert_eq!(probed, Some(complexity), "{body}");
+                assert!(page.data().is_object(), "{body}");
+            }
+            Err((raw, unreadable)) => {
+                assert!(matches!(&raw, Raw::Http { status: s, .. } if *s == status));
+                // Handed back where probe_data accepts only when unreadable (data_of's error
+                // then, as before); the client uses the error only there.
+                if probed.is_some() {
+                    assert!(unreadable.is_some(), "{body}");
+                }
+            }
+        }
+    }
+    let mut bad = br#"{"data":{"name":"x"}}"#.to_vec();
+    bad[17] = 0xff;
+    let raw = Raw::Http {
+        status: 200,
+        retry_after: None,
+        body: bad,
+    };
+    assert!(probe_data(&raw).is_some());
+    let Err((_, Some(e))) = read_page(raw) else {
+        panic!("invalid UTF-8 is not readable")
+    };
+    assert_eq!(e.message, "monday's answer could not be read");
 }

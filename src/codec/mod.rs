@@ -36,6 +36,11 @@ pub trait Cell {
     fn str_field(&self, key: &str) -> Option<&str>;
     /// A top-level field that is present and not JSON null, as an owned JSON value.
     fn json_field(&self, key: &str) -> Option<Value>;
+    /// [`json_field`](Self::json_field) borrowed, for a cell parsed borrowed (`None` from the
+    /// others, which then take `json_field`).
+    fn stored_field(&self, _key: &str) -> Option<&serde_json_borrow::Value<'_>> {
+        None
+    }
 }
 
 impl Cell for Map<String, Value> {
@@ -68,6 +73,9 @@ impl Cell for serde_json_borrow::ObjectAsVec<'_> {
     }
     fn json_field(&self, key: &str) -> Option<Value> {
         field(self, key).filter(|v| !v.is_null()).map(Value::from)
+    }
+    fn stored_field(&self, key: &str) -> Option<&serde_json_borrow::Value<'_>> {
+        field(self, key).filter(|v| !v.is_null())
     }
 }
 
@@ -313,13 +321,19 @@ fn from_typed_fields<C: Cell + ?Sized>(
             .str_field("display_value")
             .or_else(|| cell.str_field("text"))
             .map(text_out),
-        Kind::Relation => match cell.json_field("linked_item_ids") {
-            Some(list) => Some(ids_from_list(ctx, &list, None, RELATION_HINT)?),
-            None => None,
+        Kind::Relation => match cell.stored_field("linked_item_ids") {
+            Some(list) => Some(ids_from_stored(ctx, list, RELATION_HINT)?),
+            None => match cell.json_field("linked_item_ids") {
+                Some(list) => Some(ids_from_list(ctx, &list, None, RELATION_HINT)?),
+                None => None,
+            },
         },
-        Kind::Subtasks => match cell.json_field("subitems_ids") {
-            Some(list) => Some(ids_from_list(ctx, &list, None, SUBTASKS_HINT)?),
-            None => None,
+        Kind::Subtasks => match cell.stored_field("subitems_ids") {
+            Some(list) => Some(ids_from_stored(ctx, list, SUBTASKS_HINT)?),
+            None => match cell.json_field("subitems_ids") {
+                Some(list) => Some(ids_from_list(ctx, &list, None, SUBTASKS_HINT)?),
+                None => None,
+            },
         },
         Kind::Vote => match cell.json_field("vote_count") {
             Some(n) => Some(integer_field(
@@ -331,13 +345,19 @@ fn from_typed_fields<C: Cell + ?Sized>(
             )?),
             None => None,
         },
-        Kind::CreationLog => match cell.json_field("created_at") {
-            Some(v) => Some(timestamp(ctx, Some(v), "creation_log")?),
-            None => None,
+        Kind::CreationLog => match cell.stored_field("created_at") {
+            Some(v) => Some(timestamp_str(ctx, Some(v.as_str()), "creation_log")?),
+            None => match cell.json_field("created_at") {
+                Some(v) => Some(timestamp(ctx, Some(v), "creation_log")?),
+                None => None,
+            },
         },
-        Kind::LastUpdated => match cell.json_field("updated_at") {
-            Some(v) => Some(timestamp(ctx, Some(v), "last_updated")?),
-            None => None,
+        Kind::LastUpdated => match cell.stored_field("updated_at") {
+            Some(v) => Some(timestamp_str(ctx, Some(v.as_str()), "last_updated")?),
+            None => match cell.json_field("updated_at") {
+                Some(v) => Some(timestamp(ctx, Some(v), "last_updated")?),
+                None => None,
+            },
         },
         Kind::TimeTracking => match cell.json_field("duration") {
             Some(v) => Some(duration(ctx, &v)?),
@@ -436,6 +456,24 @@ fn stored_or_typed<C: Cell + ?Sized>(
         .or_else(|| cell.json_field(typed))
 }
 
+/// A field as [`stored_or_typed`] finds it, borrowed where it can be: `Some(Some(s))` a string,
+/// `Some(None)` any other value, `None` absent or null.
+fn str_or_typed<'v, C: Cell + ?Sized>(
+    value: Option<&'v Stored<'_>>,
+    key: &str,
+    cell: &'v C,
+    typed: &str,
+) -> Option<Option<std::borrow::Cow<'v, str>>> {
+    use std::borrow::Cow;
+    if let Some(v) = sget(value, key).or_else(|| cell.stored_field(typed)) {
+        return Some(v.as_str().map(Cow::Borrowed));
+    }
+    cell.json_field(typed).map(|v| match v {
+        Value::String(s) => Some(Cow::Owned(s)),
+        _ => None,
+    })
+}
+
 /// A non-empty string.
 fn nonempty(v: Option<&Value>) -> Option<&str> {
     v.and_then(Value::as_str).filter(|s| !s.is_empty())
@@ -452,6 +490,35 @@ fn as_i64(v: &Value) -> Option<i64> {
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
+}
+
+/// [`as_i64`] of a value parsed borrowed.
+fn stored_i64(v: &Stored<'_>) -> Option<i64> {
+    match v {
+        Stored::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                .map(|f| f as i64)
+        }),
+        Stored::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// [`ids_from_list`] (no inner key) of a list parsed borrowed.
+fn ids_from_stored<C: Cell + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    list: &Stored<'_>,
+    hint: &str,
+) -> Result<Decoded, DecodeError> {
+    let Stored::Array(entries) = list else {
+        return Err(ctx.wrong_shape("expected an array of ids", hint));
+    };
+    let mut ids = Vec::with_capacity(entries.len());
+    for e in entries {
+        ids.push(stored_i64(e).ok_or_else(|| ctx.wrong_shape("id is not an integer", hint))?);
+    }
+    Ok(id_array(ids))
 }
 
 fn text_out(s: &str) -> Decoded {
@@ -539,11 +606,11 @@ fn decode_kind<C: Cell + ?Sized>(
         Kind::Status => decode_status(ctx, whole().as_ref(), settings),
         Kind::Dropdown => decode_dropdown(ctx, whole().as_ref(), settings),
         Kind::Date => {
-            let raw = stored_or_typed(value, "date", cell, "date");
+            let raw = str_or_typed(value, "date", cell, "date");
             match raw {
                 None => Ok(Decoded::Null),
-                Some(Value::String(s)) if s.is_empty() => Ok(Decoded::Null),
-                Some(Value::String(s)) => match Date::parse(&s) {
+                Some(Some(s)) if s.is_empty() => Ok(Decoded::Null),
+                Some(Some(s)) => match Date::parse(&s) {
                     Some(d) => Ok(Decoded::Text(d.to_iso())),
                     None => Err(ctx.wrong_shape(
                         format!(
@@ -560,8 +627,8 @@ fn decode_kind<C: Cell + ?Sized>(
             }
         }
         Kind::Timeline => {
-            let from = stored_or_typed(value, "from", cell, "from");
-            let to = stored_or_typed(value, "to", cell, "to");
+            let from = str_or_typed(value, "from", cell, "from");
+            let to = str_or_typed(value, "to", cell, "to");
             date_range(
                 ctx,
                 from,
@@ -571,8 +638,8 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::Week => {
             let week = sget(value, "week");
-            let start = stored_or_typed(week, "startDate", cell, "start_date");
-            let end = stored_or_typed(week, "endDate", cell, "end_date");
+            let start = str_or_typed(week, "startDate", cell, "start_date");
+            let end = str_or_typed(week, "endDate", cell, "end_date");
             date_range(ctx, start, end, "A week value looks like {\"week\":{\"startDate\":\"2019-06-10\",\"endDate\":\"2019-06-16\"}}.")
         }
         Kind::Hour => {
@@ -606,6 +673,33 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::People => {
             let hint = "A people value looks like {\"personsAndTeams\":[{\"id\":44865791,\"kind\":\"person\"}]}.";
+            // The stored list read borrowed (the usual case); the typed field owned, as before.
+            if let Some(list) = sget(value, "personsAndTeams") {
+                let Stored::Array(entries) = list else {
+                    return Err(
+                        ctx.wrong_shape("people \"personsAndTeams\" must be an array", hint)
+                    );
+                };
+                let mut ids = Vec::with_capacity(entries.len());
+                for e in entries {
+                    let o = e.as_object();
+                    let kind = o
+                        .and_then(|o| field(o, "kind"))
+                        .and_then(Stored::as_str)
+                        .unwrap_or("person");
+                    if kind != "person" {
+                        continue;
+                    }
+                    let id = o
+                        .and_then(|o| field(o, "id"))
+                        .and_then(stored_i64)
+                        .ok_or_else(|| {
+                            ctx.wrong_shape("people entry has no integer \"id\"", hint)
+                        })?;
+                    ids.push(id);
+                }
+                return Ok(id_array(ids));
+            }
             let list = stored_or_typed(value, "personsAndTeams", cell, "persons_and_teams");
             let Some(list) = list else {
                 return Ok(Decoded::Null);
@@ -703,19 +797,24 @@ fn decode_kind<C: Cell + ?Sized>(
         }
         Kind::Tags => {
             let hint = "A tags value looks like {\"tag_ids\":[295026,295064]}.";
+            if let Some(list) = sget(value, "tag_ids").or_else(|| cell.stored_field("tag_ids")) {
+                return ids_from_stored(ctx, list, hint);
+            }
             match stored_or_typed(value, "tag_ids", cell, "tag_ids") {
                 Some(list) => ids_from_list(ctx, &list, None, hint),
                 None => Ok(Decoded::Null),
             }
         }
-        Kind::CreationLog => timestamp(ctx, sget(value, "created_at").map(owned), "creation_log"),
+        Kind::CreationLog => timestamp_str(
+            ctx,
+            sget(value, "created_at").map(|v| v.as_str()),
+            "creation_log",
+        ),
         Kind::LastUpdated => {
-            let raw = sget(value, "updated_at").map(owned).or_else(|| {
-                cell.str_field("text")
-                    .filter(|t| !t.is_empty())
-                    .map(|t| Value::String(t.to_string()))
-            });
-            timestamp(ctx, raw, "last_updated")
+            let raw = sget(value, "updated_at")
+                .map(|v| v.as_str())
+                .or_else(|| cell.str_field("text").filter(|t| !t.is_empty()).map(Some));
+            timestamp_str(ctx, raw, "last_updated")
         }
         Kind::ItemId => integer_field(
             ctx,
@@ -818,15 +917,17 @@ fn string_field<C: Cell + ?Sized>(
 
 fn date_range<C: Cell + ?Sized>(
     ctx: &Ctx<'_, C>,
-    from: Option<Value>,
-    to: Option<Value>,
+    from: Option<Option<std::borrow::Cow<'_, str>>>,
+    to: Option<Option<std::borrow::Cow<'_, str>>>,
     hint: &str,
 ) -> Result<Decoded, DecodeError> {
-    let parse = |v: Option<Value>, what: &str| -> Result<Option<Date>, DecodeError> {
+    let parse = |v: Option<Option<std::borrow::Cow<'_, str>>>,
+                 what: &str|
+     -> Result<Option<Date>, DecodeError> {
         match v {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Date::parse(&s).map(Some).ok_or_else(|| {
+            Some(Some(s)) if s.is_empty() => Ok(None),
+            Some(Some(s)) => Date::parse(&s).map(Some).ok_or_else(|| {
                 ctx.wrong_shape(
                     format!(
                         "{what} date \"{}\" is not a valid YYYY-MM-DD date",
@@ -880,22 +981,29 @@ fn timestamp<C: Cell + ?Sized>(
     raw: Option<Value>,
     what: &str,
 ) -> Result<Decoded, DecodeError> {
+    timestamp_str(ctx, raw.as_ref().map(Value::as_str), what)
+}
+
+/// [`timestamp`] of a value seen as [`str_or_typed`] sees it (`Some(None)`: not a string).
+fn timestamp_str<C: Cell + ?Sized>(
+    ctx: &Ctx<'_, C>,
+    raw: Option<Option<&str>>,
+    what: &str,
+) -> Result<Decoded, DecodeError> {
     match raw {
         None => Ok(Decoded::Null),
-        Some(Value::String(s)) if s.is_empty() => Ok(Decoded::Null),
-        Some(Value::String(s)) => {
-            datetime::timestamptz_utc(&s)
-                .map(Decoded::Text)
-                .ok_or_else(|| {
-                    ctx.wrong_shape(
-                        format!(
-                            "{what} timestamp \"{}\" is not ISO-8601",
-                            truncate_bytes(&s, 40)
-                        ),
-                        "Timestamps look like \"2026-03-21T08:47:10Z\".",
-                    )
-                })
-        }
+        Some(Some("")) => Ok(Decoded::Null),
+        Some(Some(s)) => datetime::timestamptz_utc(s)
+            .map(Decoded::Text)
+            .ok_or_else(|| {
+                ctx.wrong_shape(
+                    format!(
+                        "{what} timestamp \"{}\" is not ISO-8601",
+                        truncate_bytes(s, 40)
+                    ),
+                    "Timestamps look like \"2026-03-21T08:47:10Z\".",
+                )
+            }),
         Some(_) => Err(ctx.wrong_shape(
             format!("{what} timestamp must be a string"),
             "Timestamps look like \"2026-03-21T08:47:10Z\".",

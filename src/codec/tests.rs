@@ -728,3 +728,63 @@ fn decode_item_with_columns() {
     );
     assert!(item::decode_item(&json!([1]), None).is_err());
 }
+
+/// A cell parsed borrowed (`ObjectAsVec`, as a pulled page's) decodes as its `serde_json` map does,
+/// typed id lists and people included, bad shapes with the same errors.
+#[test]
+fn borrowed_cells_decode_as_maps() {
+    let cells = [
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":["1","2"]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":[1, 2.0, " 3 "]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":[]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":["x"]}"#,
+        r#"{"id":"r","type":"board_relation","value":null,"linked_item_ids":{"a":1}}"#,
+        r#"{"id":"r","type":"board_relation","value":"{\"linkedPulseIds\":[{\"linkedPulseId\":5}]}","linked_item_ids":null}"#,
+        r#"{"id":"s","type":"subtasks","value":null,"subitems_ids":["9"],"subitems_ids":["10"]}"#,
+        r#"{"id":"s","type":"subtasks","value":null,"subitems_ids":[1.5]}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[{\"id\":1,\"kind\":\"person\"},{\"id\":2,\"kind\":\"team\"},{\"id\":\"3\"}]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[{\"id\":1,\"kind\":\"person\",\"kind\":\"team\"}]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[{\"kind\":\"person\"}]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[7]}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":{}}"}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":null}","persons_and_teams":[{"id":"4","kind":"person"}]}"#,
+        r#"{"id":"p","type":"people","value":"{\"personsAndTeams\":[]}"}"#,
+        r#"{"id":"d","type":"date","value":"{\"date\":\"2026-06-15\"}"}"#,
+        r#"{"id":"d","type":"date","value":null,"date":"2026-06-15"}"#,
+        r#"{"id":"d","type":"date","value":null,"date":""}"#,
+        r#"{"id":"d","type":"date","value":null,"date":20260615}"#,
+        r#"{"id":"d","type":"date","value":"{\"date\":\"2026-02-30\"}"}"#,
+        r#"{"id":"d","type":"date","value":"{\"date\":7}","date":"2026-06-15"}"#,
+        r#"{"id":"t","type":"timeline","value":"{\"from\":\"2026-06-01\",\"to\":\"2026-06-12\"}"}"#,
+        r#"{"id":"t","type":"timeline","value":null,"from":"2026-06-01","to":null}"#,
+        r#"{"id":"t","type":"timeline","value":null,"from":"2026-06-12","to":"2026-06-01"}"#,
+        r#"{"id":"t","type":"timeline","value":"{\"from\":1}"}"#,
+        r#"{"id":"w","type":"week","value":"{\"week\":{\"startDate\":\"2019-06-10\",\"endDate\":\"2019-06-16\"}}"}"#,
+        r#"{"id":"w","type":"week","value":null,"start_date":"2019-06-10","end_date":"2019-06-16"}"#,
+        r#"{"id":"w","type":"week","value":null,"start_date":[],"end_date":"x"}"#,
+        r#"{"id":"c","type":"creation_log","value":null,"created_at":"2026-03-21T08:47:10Z"}"#,
+        r#"{"id":"c","type":"creation_log","value":null,"created_at":"yesterday"}"#,
+        r#"{"id":"c","type":"creation_log","value":null,"created_at":5}"#,
+        r#"{"id":"c","type":"creation_log","value":null,"created_at":""}"#,
+        r#"{"id":"c","type":"creation_log","value":"{\"created_at\":\"2026-03-21T08:47:10.5+02:00\"}"}"#,
+        r#"{"id":"u","type":"last_updated","value":null,"updated_at":"2026-03-21T08:47:10Z"}"#,
+        r#"{"id":"u","type":"last_updated","value":"{\"updated_at\":1}"}"#,
+        r#"{"id":"u","type":"last_updated","value":"{}","text":"2026-03-21 08:47:10 UTC"}"#,
+        r#"{"id":"u","type":"last_updated","value":"{}","text":""}"#,
+        r#"{"id":"g","type":"tags","value":"{\"tag_ids\":[295026,\"295064\"]}"}"#,
+        r#"{"id":"g","type":"tags","value":"{\"tag_ids\":[1.5]}"}"#,
+        r#"{"id":"g","type":"tags","value":"{\"tag_ids\":7}"}"#,
+        r#"{"id":"g","type":"tags","value":null,"tag_ids":["3"]}"#,
+        r#"{"id":"g","type":"tags","value":"{\"tag_ids\":null}"}"#,
+    ];
+    for text in cells {
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
+        let borrowed: serde_json_borrow::Value = serde_json::from_str(text).unwrap();
+        let obj = borrowed.as_object().unwrap();
+        assert_eq!(
+            crate::codec::decode(None, obj, None),
+            crate::codec::decode(None, &map, None),
+            "{text}"
+        );
+    }
+}

@@ -15,7 +15,6 @@ use super::security::{as_owner, lookup, Lookup};
 use super::spi::{exec, one, q, spi_fail};
 use super::track::{board_not_found, fetch_meta, not_tracked, reconcile, tracked, Tracked};
 use super::writer::{mark_deleted, row_json, Writer};
-use crate::api::client::data_of;
 use crate::api::{documents, ApiError, ApiErrorKind, Client, Pending};
 use crate::sync::rows::{build_rows, get};
 use crate::sync::walks::{GroupWalks, PageRequest};
@@ -135,17 +134,17 @@ pub(super) fn walk<S: Steps>(
         if done {
             break;
         }
-        // Pages are read as the body came and parsed borrowed (`data_of`): no `serde_json::Value`
-        // tree per page.
-        let body = client
+        // Pages are parsed once, borrowed (`Client::finish_body`): no `serde_json::Value` tree
+        // per page.
+        let answer = client
             .query_body(
                 "BoardPage",
                 documents::BOARD_PAGE,
                 json!({ "board": tb.board_id.to_string(), "limit": documents::PAGE_LIMIT }),
             )
             .map_err(|e| api_err(e, &what))?;
-        let data = data_of(&body).map_err(|e| api_err(e, &what))?;
-        let board = get(&data, "boards")
+        let data = answer.data();
+        let board = get(data, "boards")
             .and_then(Item::as_array)
             .and_then(<[Item]>::first)
             .ok_or_else(|| board_not_found(tb.board_id))?;
@@ -180,14 +179,12 @@ pub(super) fn walk<S: Steps>(
             };
             Ok(w.write_page(first, stats, true)?.len() as i64)
         })?;
-        drop(data);
-        drop(body);
+        drop(answer);
         report(client, stats, walked, 1);
         while let Some(p) = pending.take() {
             match client.finish_body(p) {
-                Ok(body) => {
-                    let data = data_of(&body).map_err(|e| api_err(e, &what))?;
-                    let page = get(&data, "next_items_page");
+                Ok(answer) => {
+                    let page = get(answer.data(), "next_items_page");
                     pending = next(client, page);
                     let w = writer.as_mut().expect("the first page made a writer");
                     walked += steps
@@ -346,16 +343,16 @@ fn walk_groups<S: Steps>(
     }
     while let Some((group, first, p)) = inflight.pop_front() {
         match client.finish_body(p) {
-            Ok(body) => {
-                let data = data_of(&body).map_err(|e| api_err(e, &what))?;
+            Ok(answer) => {
+                let data = answer.data();
                 let page = if first {
-                    let board = get(&data, "boards")
+                    let board = get(data, "boards")
                         .and_then(Item::as_array)
                         .and_then(<[Item]>::first)
                         .ok_or_else(|| board_not_found(tb.board_id))?;
                     get(board, "items_page")
                 } else {
-                    get(&data, "next_items_page")
+                    get(data, "next_items_page")
                 };
                 // The walk's next request goes out before this page is written.
                 let cursor = page

@@ -131,8 +131,8 @@ enum Val<'a> {
     Null,
     Int(i64),
     Str(&'a str),
-    /// `raw`'s cells.
-    Raw(&'a [(Cow<'a, str>, &'a ObjectAsVec<'a>)]),
+    /// `raw`'s cells, and whether a string in them holds U+0000.
+    Raw(&'a [(Cow<'a, str>, &'a ObjectAsVec<'a>)], bool),
     Decoded(&'a Decoded),
 }
 
@@ -289,20 +289,52 @@ impl Layout {
         let mut nulls = vec![true; n];
         let mut buf: Vec<u8> = Vec::with_capacity(256);
         let mut elems: Vec<Datum> = Vec::with_capacity(rows.len());
+        // Per mapped column, where the row's decoded cell is (`NONE`: no cell); `raw`'s tree
+        // storage, reused from row to row.
+        let ncols = self
+            .slots
+            .iter()
+            .filter_map(|s| match s.field {
+                Field::Cell(c) => Some(c + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut at: Vec<u32> = vec![NONE; ncols];
+        let mut tree = JsonbTree::default();
         for row in rows {
+            for (k, (c, _)) in row.cells.iter().enumerate() {
+                // The last cell of a column wins, as a repeated key does in `raw`.
+                if let Some(a) = at.get_mut(*c) {
+                    *a = k as u32;
+                }
+            }
             for (i, slot) in self.slots.iter_mut().enumerate() {
                 let Some(conv) = slot.conv.as_mut() else {
                     values[i] = Datum::from(0usize);
                     nulls[i] = true;
                     continue;
                 };
-                let val = value(row, slot.field);
-                (values[i], nulls[i]) = datum(conv, &val, &mut buf);
+                let val = value(row, slot.field, &at);
+                (values[i], nulls[i]) = datum(conv, &val, &mut buf, &mut tree);
+            }
+            for (c, _) in &row.cells {
+                if let Some(a) = at.get_mut(*c) {
+                    *a = NONE;
+                }
             }
             let tuple =
                 pg_sys::heap_form_tuple(self.tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
-            elems.push(pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc));
-            pg_sys::heap_freetuple(tuple);
+            // heap_form_tuple fills the header's datum length, type and typmod: its data is a
+            // composite datum as it stands (`HeapTupleGetDatum`), with no copy, unless it points
+            // to TOASTed values (never: every datum here was just built), which must be flattened.
+            let data = (*tuple).t_data;
+            if (*data).t_infomask & pg_sys::HEAP_HASEXTERNAL as u16 == 0 {
+                elems.push(Datum::from(data));
+            } else {
+                elems.push(pg_sys::heap_copy_tuple_as_datum(tuple, self.tupdesc));
+                pg_sys::heap_freetuple(tuple);
+            }
         }
         let (mut dims, mut lbs) = ([elems.len() as i32], [1i32]);
         let arr = pg_sys::construct_md_array(
@@ -320,9 +352,13 @@ impl Layout {
     }
 }
 
-fn value<'a>(row: &'a Row, field: Field) -> Val<'a> {
+/// No cell for this column in the row.
+const NONE: u32 = u32::MAX;
+
+/// The value of `field` in `row`; `at`: per mapped column, the index of its cell in `row.cells`.
+fn value<'a>(row: &'a Row, field: Field, at: &[u32]) -> Val<'a> {
     let s = |v: &'a Option<Cow<'a, str>>| v.as_deref().map_or(Val::Null, Val::Str);
-    let t = |v: &'a Option<String>| v.as_deref().map_or(Val::Null, Val::Str);
+    let t = |v: &'a Option<compact_str::CompactString>| v.as_deref().map_or(Val::Null, Val::Str);
     match field {
         Field::ItemId => Val::Int(row.item_id),
         Field::Name => s(&row.name),
@@ -332,13 +368,11 @@ fn value<'a>(row: &'a Row, field: Field) -> Val<'a> {
         Field::ParentItemId => row.parent_item_id.map_or(Val::Null, Val::Int),
         Field::CreatedAt => t(&row.created_at),
         Field::UpdatedAt => t(&row.updated_at),
-        Field::Raw => Val::Raw(&row.raw),
-        Field::Cell(c) => row
-            .cells
-            .iter()
-            .rev()
-            .find(|(i, _)| *i == c)
-            .map_or(Val::Null, |(_, d)| Val::Decoded(d)),
+        Field::Raw => Val::Raw(&row.raw, row.raw_nul),
+        Field::Cell(c) => match at.get(c) {
+            Some(&k) if k != NONE => Val::Decoded(&row.cells[k as usize].1),
+            _ => Val::Null,
+        },
         Field::Nothing => Val::Null,
     }
 }
@@ -357,7 +391,7 @@ fn scalar_text<'a>(v: &'a Val, json: bool) -> Option<Cow<'a, str>> {
         Val::Int(i) => Some(Cow::Owned(i.to_string())),
         Val::Str(s) if json => Some(quoted(s)),
         Val::Str(s) => Some(Cow::Borrowed(s)),
-        Val::Raw(cells) => Some(Cow::Owned(raw_text(cells))),
+        Val::Raw(cells, _) => Some(Cow::Owned(raw_text(cells))),
         Val::Decoded(d) => match d {
             Decoded::Null => None,
             Decoded::Text(s) if json => Some(quoted(s)),
@@ -401,7 +435,7 @@ fn array_elems(v: &Val, json: bool, column: &str) -> Option<Vec<Option<String>>>
     };
     match v {
         Val::Null => None,
-        Val::Raw(cells) => from_json(&raw_text(cells)),
+        Val::Raw(cells, _) => from_json(&raw_text(cells)),
         Val::Decoded(Decoded::Null) => None,
         Val::Decoded(Decoded::BigIntArray(ids)) => {
             Some(ids.iter().map(|i| Some(i.to_string())).collect())
@@ -458,11 +492,68 @@ unsafe fn call_input(inp: &mut Input, text: Option<&str>, buf: &mut Vec<u8>) -> 
     }
 }
 
-unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
+/// A text datum of `s` (what `textin` makes of it: no U+0000 reaches here).
+unsafe fn text_datum(s: &str) -> Datum {
+    Datum::from(pg_sys::cstring_to_text_with_len(
+        s.as_ptr() as *const std::ffi::c_char,
+        s.len() as i32,
+    ))
+}
+
+unsafe fn datum(
+    conv: &mut Conv,
+    v: &Val,
+    buf: &mut Vec<u8>,
+    tree: &mut JsonbTree,
+) -> (Datum, bool) {
     match conv {
-        Conv::Scalar(inp) if inp.typid == pg_sys::JSONBOID && matches!(v, Val::Raw(_)) => {
-            let Val::Raw(cells) = v else { unreachable!() };
-            (raw_jsonb(cells), false)
+        Conv::Scalar(inp) if inp.typid == pg_sys::JSONBOID && matches!(v, Val::Raw(..)) => {
+            let Val::Raw(cells, nul) = v else {
+                unreachable!()
+            };
+            (raw_jsonb(tree, cells, *nul), false)
+        }
+        Conv::Text(_) if matches!(v, Val::Decoded(Decoded::Text(_))) => {
+            let Val::Decoded(Decoded::Text(s)) = v else {
+                unreachable!()
+            };
+            (text_datum(s), false)
+        }
+        // bigint[] and text[] of decoded ids and labels: each element's datum made directly
+        // (`int8in` of an i64's text is the i64; `textin` of a label is its text).
+        Conv::Array {
+            elem,
+            len,
+            byval,
+            align,
+            ..
+        } if (elem.typid == pg_sys::INT8OID
+            && matches!(v, Val::Decoded(Decoded::BigIntArray(_))))
+            || (elem.typid == pg_sys::TEXTOID
+                && matches!(v, Val::Decoded(Decoded::TextArray(_)))) =>
+        {
+            let mut ds: Vec<Datum> = match v {
+                Val::Decoded(Decoded::BigIntArray(ids)) => {
+                    ids.iter().map(|&i| Datum::from(i)).collect()
+                }
+                Val::Decoded(Decoded::TextArray(items)) => {
+                    items.iter().map(|s| text_datum(s)).collect()
+                }
+                _ => unreachable!(),
+            };
+            let (mut dims, mut lbs) = ([ds.len() as i32], [1i32]);
+            let arr = pg_sys::construct_md_array(
+                ds.as_mut_ptr(),
+                std::ptr::null_mut(),
+                1,
+                dims.as_mut_ptr(),
+                lbs.as_mut_ptr(),
+                elem.typid,
+                *len as i32,
+                *byval,
+                *align,
+            );
+            (Datum::from(arr), false)
         }
         Conv::Int8(_) if matches!(v, Val::Int(_)) => {
             let Val::Int(i) = v else { unreachable!() };
@@ -470,11 +561,7 @@ unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
         }
         Conv::Text(_) if matches!(v, Val::Str(_)) => {
             let Val::Str(s) = v else { unreachable!() };
-            let t = pg_sys::cstring_to_text_with_len(
-                s.as_ptr() as *const std::ffi::c_char,
-                s.len() as i32,
-            );
-            (Datum::from(t), false)
+            (text_datum(s), false)
         }
         Conv::Int8(inp) | Conv::Text(inp) | Conv::Scalar(inp) => {
             let text = scalar_text(v, inp.json);
@@ -521,9 +608,10 @@ unsafe fn datum(conv: &mut Conv, v: &Val, buf: &mut Vec<u8>) -> (Datum, bool) {
 /// then bytes, then the later pair first, the first of equal keys kept); numbers go through
 /// `numeric_in` on the text `raw_text` writes (integers through `int64_to_numeric`, the same
 /// value); U+0000 becomes U+FFFD as in `raw_text`. The same jsonb, byte for byte.
-unsafe fn raw_jsonb(cells: &[(Cow<str>, &ObjectAsVec)]) -> Datum {
-    let mut t = JsonbTree::default();
-    let mut pairs = Vec::with_capacity(cells.len());
+unsafe fn raw_jsonb(t: &mut JsonbTree, cells: &[(Cow<str>, &ObjectAsVec)], nul: bool) -> Datum {
+    t.reset();
+    t.scan_nul = nul;
+    let mut pairs = t.spare_pairs.pop().unwrap_or_default();
     for (i, (cid, obj)) in cells.iter().enumerate() {
         let key = t.string(cid);
         let value = t.object(obj);
@@ -537,14 +625,20 @@ unsafe fn raw_jsonb(cells: &[(Cow<str>, &ObjectAsVec)]) -> Datum {
     Datum::from(pg_sys::JsonbValueToJsonb(&mut top))
 }
 
-/// The storage a `JsonbValue` tree points into until `JsonbValueToJsonb` has copied it.
+/// The storage a `JsonbValue` tree points into until `JsonbValueToJsonb` has copied it; kept
+/// from row to row (its vectors reused, not allocated again for every object of every row).
 #[derive(Default)]
 struct JsonbTree {
     /// Texts with U+0000 replaced.
     keep: Vec<String>,
     objects: Vec<Vec<pg_sys::JsonbPair>>,
     arrays: Vec<Vec<pg_sys::JsonbValue>>,
+    /// Emptied vectors of earlier rows, for the next ones.
+    spare_pairs: Vec<Vec<pg_sys::JsonbPair>>,
+    spare_values: Vec<Vec<pg_sys::JsonbValue>>,
     num: String,
+    /// Whether a string of this row may hold U+0000 (`Row::raw_nul`): looked for only then.
+    scan_nul: bool,
 }
 
 /// jsonb's order of keys (`lengthCompareJsonbStringValue`): shorter first, then by bytes.
@@ -560,8 +654,21 @@ unsafe fn key_order(a: &pg_sys::JsonbValue, b: &pg_sys::JsonbValue) -> std::cmp:
 }
 
 impl JsonbTree {
+    /// Forgets the previous row's tree (already copied into its jsonb), keeping the storage.
+    fn reset(&mut self) {
+        self.keep.clear();
+        for mut v in self.objects.drain(..) {
+            v.clear();
+            self.spare_pairs.push(v);
+        }
+        for mut v in self.arrays.drain(..) {
+            v.clear();
+            self.spare_values.push(v);
+        }
+    }
+
     unsafe fn string(&mut self, s: &str) -> pg_sys::JsonbValue {
-        let (ptr, len) = if s.contains('\0') {
+        let (ptr, len) = if self.scan_nul && s.contains('\0') {
             self.keep.push(s.replace('\0', "\u{FFFD}"));
             let k = self.keep.last().expect("pushed");
             (k.as_ptr(), k.len())
@@ -603,7 +710,11 @@ impl JsonbTree {
             }
             Item::Str(s) => return self.string(s),
             Item::Array(a) => {
-                let mut elems: Vec<pg_sys::JsonbValue> = a.iter().map(|e| self.value(e)).collect();
+                let mut elems = self.spare_values.pop().unwrap_or_default();
+                for e in a.iter() {
+                    let x = self.value(e);
+                    elems.push(x);
+                }
                 v.type_ = jbvType::jbvArray;
                 v.val.array.nElems = elems.len() as i32;
                 v.val.array.elems = elems.as_mut_ptr();
@@ -616,7 +727,7 @@ impl JsonbTree {
     }
 
     unsafe fn object(&mut self, o: &ObjectAsVec) -> pg_sys::JsonbValue {
-        let mut pairs = Vec::with_capacity(o.len());
+        let mut pairs = self.spare_pairs.pop().unwrap_or_default();
         for (i, (k, x)) in o.iter().enumerate() {
             let key = self.string(k);
             let value = self.value(x);

@@ -10,6 +10,7 @@
 
 use super::{scrub, scrub_json_text};
 use crate::codec::{self, datetime::timestamptz_utc, write_json_string, Decoded};
+use compact_str::CompactString;
 use serde_json::Value;
 use serde_json_borrow::{ObjectAsVec, Value as Item};
 use std::borrow::Cow;
@@ -40,14 +41,16 @@ pub struct Row<'a> {
     pub state: &'static str,
     pub parent_item_id: Option<i64>,
     /// In a form PostgreSQL's timestamptz input accepts.
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub created_at: Option<CompactString>,
+    pub updated_at: Option<CompactString>,
     /// (index into the mapping, decoded value), in the order the cells came; a repeated cell
     /// keeps its last value. Columns without a cell (or whose cell did not decode) are absent.
     pub cells: Vec<(usize, Decoded)>,
     /// The cells as fetched, in their order: `raw` is `{"<column id>": {…}, …}` ([`raw_text`];
     /// the writer builds the jsonb from them directly).
     pub raw: RawCells<'a>,
+    /// Whether a string or key of `raw`'s cells holds U+0000 (to be replaced as `raw` is built).
+    pub raw_nul: bool,
 }
 
 /// (column id, the cell as fetched), U+0000 in the id already replaced.
@@ -214,7 +217,7 @@ fn timestamp_field(
     item_id: i64,
     field: &str,
     warnings: &mut Vec<String>,
-) -> Option<String> {
+) -> Option<CompactString> {
     match v? {
         Item::Null => None,
         Item::Str(s) if s.trim().is_empty() => None,
@@ -226,7 +229,7 @@ fn timestamp_field(
                     quote(other)
                 ));
             }
-            ts.map(String::from)
+            ts
         }
     }
 }
@@ -333,6 +336,10 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
         .enumerate()
         .map(|(i, c)| (c.column_id.as_str(), i))
         .collect();
+    // An item's mark for each mapped column its cells named (a new mark per item).
+    let mut mapped_seen: Vec<u64> = vec![0; cols.len()];
+    let mut mark: u64 = 0;
+    let mut hint: usize = 0;
     // ON CONFLICT DO UPDATE cannot touch a row twice in one statement: an item the page holds
     // more than once is written from its last copy. id → (index of the last copy, copies).
     let ids: Vec<Option<i64>> = items.iter().map(|i| get(i, "id").and_then(id_of)).collect();
@@ -406,8 +413,12 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
             }
         };
         let mut decoded: Vec<(usize, Decoded)> = Vec::with_capacity(cols.len());
-        let mut seen: Vec<Cow<str>> = Vec::with_capacity(cells.len());
+        // Which columns this item's cells named so far: the item's mark in `mapped_seen` for a
+        // mapped column, `unmapped_seen` for the others (few: a column added since the last pull).
+        mark += 1;
+        let mut unmapped_seen: Vec<Cow<str>> = Vec::new();
         let mut raw: RawCells = Vec::with_capacity(cells.len());
+        let mut raw_nul = false;
         for cell in cells {
             let Some((obj, raw_cid)) = cell
                 .as_object()
@@ -420,15 +431,31 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
                 continue;
             };
             let cid = scrub(raw_cid);
-            let repeated = seen.contains(&cid);
+            // Cells come in the board's column order: the column after the last one found is
+            // tried before the map.
+            let col = match cols.get(hint) {
+                Some(c) if c.column_id == cid.as_ref() => Some(hint),
+                _ => by_id.get(cid.as_ref()).copied(),
+            };
+            let repeated = match col {
+                Some(c) => std::mem::replace(&mut mapped_seen[c], mark) == mark,
+                None if unmapped_seen.contains(&cid) => true,
+                None => {
+                    unmapped_seen.push(cid.clone());
+                    false
+                }
+            };
+            if let Some(c) = col {
+                hint = c + 1;
+            }
             if repeated {
                 w.push(format!(
                     "item {item_id}: column \"{cid}\" appeared twice; the last value was kept"
                 ));
             }
-            let col = by_id.get(cid.as_ref()).copied();
-            let mut hit = matches!(cid, Cow::Owned(_));
-            hit |= obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
+            let nul = obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v));
+            raw_nul |= nul;
+            let mut hit = matches!(cid, Cow::Owned(_)) || nul;
             raw.push((cid.clone(), obj));
             match col {
                 None => {
@@ -460,7 +487,6 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
                     col.map_or("unmapped", |c| cols[c].typ.as_str())
                 ));
             }
-            seen.push(cid);
         }
         page.rows.push(Row {
             item_id,
@@ -473,6 +499,7 @@ pub fn build_rows<'a>(items: &'a [Item<'a>], cols: &[MappedColumn]) -> PageRows<
             updated_at,
             cells: decoded,
             raw,
+            raw_nul,
         });
         for w in warnings {
             page.warn(w);
