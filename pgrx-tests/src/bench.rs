@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct FakeProcess {
+pub(crate) struct FakeProcess {
     child: Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl Drop for FakeProcess {
@@ -30,17 +30,32 @@ fn release_harness() -> String {
 }
 
 fn start_fake(items: usize, latency_ms: u64, port: u16) -> Result<FakeProcess, String> {
+    start_fake_with(items, latency_ms, port, &[])
+}
+
+/// The fake monday server of the release build in its own process (`extra`: more of its
+/// arguments, e.g. `--groups 10`), once it answers.
+pub(crate) fn start_fake_with(
+    items: usize,
+    latency_ms: u64,
+    port: u16,
+    extra: &[&str],
+) -> Result<FakeProcess, String> {
+    let (port_s, items_s, latency_s) =
+        (port.to_string(), items.to_string(), latency_ms.to_string());
+    let mut args = vec![
+        "fake-monday",
+        "--port",
+        &port_s,
+        "--items",
+        &items_s,
+        "--latency-ms",
+        &latency_s,
+        "--no-subitems",
+    ];
+    args.extend_from_slice(extra);
     let child = Command::new(release_harness())
-        .args([
-            "fake-monday",
-            "--port",
-            &port.to_string(),
-            "--items",
-            &items.to_string(),
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--no-subitems",
-        ])
+        .args(args)
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting the fake: {e}"))?;
@@ -78,8 +93,32 @@ fn fake_http(
     serde_json::from_str(body).map_err(|e| e.to_string())
 }
 
+/// A new database (dropped first if it exists) with the extension, the fake's URL for this
+/// session, a token, and `board` tracked: every row of a pull there is written.
+pub(crate) fn fresh_database(
+    c: &Cluster,
+    name: &str,
+    port: u16,
+    board: i64,
+) -> Result<postgres::Client, String> {
+    let mut admin = c.connect("postgres")?;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .map_err(pg_err)?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .map_err(pg_err)?;
+    let mut db = c.connect(name)?;
+    db.batch_execute(&format!(
+        "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{port}/v2'; SELECT monday_sync.set_token('fake-token');
+         SELECT monday_sync.track_board({board});"
+    ))
+    .map_err(pg_err)?;
+    Ok(db)
+}
+
 /// GET /_fake/stats: how many requests the fake answered, and its own time.
-fn stats(port: u16) -> Result<serde_json::Value, String> {
+pub(crate) fn stats(port: u16) -> Result<serde_json::Value, String> {
     fake_http(port, "GET", "/_fake/stats", None)
 }
 
@@ -89,7 +128,7 @@ fn post(port: u16, path: &str, body: &serde_json::Value) -> Result<serde_json::V
 }
 
 /// (utime, stime) of a process (all its threads), in seconds.
-fn cpu_split(pid: i32) -> (f64, f64) {
+pub(crate) fn cpu_split(pid: i32) -> (f64, f64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
@@ -255,19 +294,7 @@ fn sync_runs(
     for (&(n, latency), fake) in runs.iter().zip(fakes) {
         let port = fake.port;
         let db_name = format!("bench_{n}_{latency}");
-        let mut admin = c.connect("postgres")?;
-        admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}"))
-            .map_err(pg_err)?;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {db_name}"))
-            .map_err(pg_err)?;
-        let mut db = c.connect(&db_name)?;
-        db.batch_execute(&format!(
-            "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{port}/v2'; SELECT monday_sync.set_token('fake-token');
-             SELECT monday_sync.track_board(18414630189);"
-        ))
-        .map_err(pg_err)?;
+        let mut db = fresh_database(c, &db_name, port, 18414630189)?;
         let pid: i32 = db
             .query_one("SELECT pg_backend_pid()", &[])
             .map_err(pg_err)?
@@ -337,7 +364,7 @@ fn sync_runs(
         });
         drop(db);
         // The next release starts from an empty table.
-        admin
+        c.connect("postgres")?
             .batch_execute(&format!("DROP DATABASE {db_name}"))
             .map_err(pg_err)?;
     }

@@ -7,87 +7,18 @@
 
 use crate::cluster::Cluster;
 use crate::util::{pg_err, run, step};
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const ITEMS: usize = 100_000;
 const GROUPS: usize = 10;
 const BOARD: i64 = crate::fake::world::SAMPLE_BOARD;
 
-struct FakeProcess {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for FakeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Ports move up by 100 per `MS_INSTANCE`, like the clusters' (`cluster.rs`).
-fn instance_offset() -> u16 {
-    std::env::var("MS_INSTANCE")
-        .ok()
-        .and_then(|s| s.parse::<u16>().ok())
-        .filter(|n| (1..=9).contains(n))
-        .unwrap_or(0)
-        * 100
-}
-
-fn harness() -> String {
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    format!("{dir}/release/harness")
-}
-
-fn start_fake(latency_ms: u64, port: u16) -> Result<FakeProcess, String> {
-    let child = Command::new(harness())
-        .args([
-            "fake-monday",
-            "--port",
-            &port.to_string(),
-            "--items",
-            &ITEMS.to_string(),
-            "--groups",
-            &GROUPS.to_string(),
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--no-subitems",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("starting the fake: {e}"))?;
-    let f = FakeProcess { child, port };
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(120) {
-        if stats(port).is_ok() {
-            return Ok(f);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Err("the fake did not start".into())
-}
+use crate::bench::{cpu_split, start_fake_with, stats};
 
 /// utime + stime of a process (all its threads), in seconds.
 fn cpu_seconds(pid: i32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// GET /_fake/stats from the fake's process.
-fn stats(port: u16) -> Result<serde_json::Value, String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
-    s.write_all(b"GET /_fake/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    let body = out.split("\r\n\r\n").nth(1).ok_or("no body")?;
-    serde_json::from_str(body).map_err(|e| e.to_string())
+    let (u, s) = cpu_split(pid);
+    u + s
 }
 
 pub fn run_bench() -> Result<(), String> {
@@ -123,28 +54,16 @@ pub fn run_bench() -> Result<(), String> {
         .filter(|v: &Vec<u64>| !v.is_empty())
         .unwrap_or_else(|| vec![0, 100]);
     for (i, &latency) in latencies.iter().enumerate() {
-        let port = 28870 + i as u16 + instance_offset();
-        let fake = start_fake(latency, port)?;
+        let port = crate::cluster::instance_port(28870 + i as u16);
+        let groups = GROUPS.to_string();
+        let fake = start_fake_with(ITEMS, latency, port, &["--groups", &groups])?;
         let mut sequential = 0.0;
         for parallel in [false, true] {
             let db_name = format!(
                 "benchpar_{latency}_{}",
                 if parallel { "par" } else { "seq" }
             );
-            let mut admin = c.connect("postgres")?;
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name}"))
-                .map_err(pg_err)?;
-            admin
-                .batch_execute(&format!("CREATE DATABASE {db_name}"))
-                .map_err(pg_err)?;
-            let mut db = c.connect(&db_name)?;
-            db.batch_execute(&format!(
-                "CREATE EXTENSION monday_sync; SET monday_sync.api_url = 'http://127.0.0.1:{}/v2'; SELECT monday_sync.set_token('fake-token');
-                 SELECT monday_sync.track_board({BOARD});",
-                fake.port
-            ))
-            .map_err(pg_err)?;
+            let mut db = crate::bench::fresh_database(&c, &db_name, fake.port, BOARD)?;
             if !parallel {
                 db.batch_execute("SET monday_sync.parallel_pull_threshold = 2147483647")
                     .map_err(pg_err)?;
@@ -203,7 +122,7 @@ pub fn run_bench() -> Result<(), String> {
                 }
             );
             drop(db);
-            admin
+            c.connect("postgres")?
                 .batch_execute(&format!("DROP DATABASE {db_name}"))
                 .map_err(pg_err)?;
         }

@@ -151,6 +151,22 @@ fn json_id(v: &JsonValue) -> Option<i64> {
         .or_else(|| v.as_i64())
 }
 
+/// `items_page(cursor:)`'s cursor (a board's or a group's); with `query_params` too, monday's
+/// error: the filter goes with the first page only.
+fn cursor_arg<'i>(info: &'i ResolveInfo<'_>) -> Result<Option<&'i str>, FieldError> {
+    let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    if arg(info, "query_params").is_some() {
+        return Err(coded(
+            "InvalidArgumentException",
+            400,
+            "query_params and cursor cannot be used together",
+        ));
+    }
+    Ok(Some(c))
+}
+
 fn arg_i64(info: &ResolveInfo<'_>, name: &str) -> Option<i64> {
     arg(info, name).and_then(|v| v.as_i64())
 }
@@ -800,14 +816,7 @@ impl<'a> ObjectValue for Obj<'a> {
                 }
                 "items_page" => {
                     let limit = limit_arg(info)?;
-                    if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
-                        if arg(info, "query_params").is_some() {
-                            return Err(coded(
-                                "InvalidArgumentException",
-                                400,
-                                "query_params and cursor cannot be used together",
-                            ));
-                        }
+                    if let Some(c) = cursor_arg(info)? {
                         return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
                     }
                     let groups = match arg(info, "query_params") {
@@ -839,14 +848,7 @@ impl<'a> ObjectValue for Obj<'a> {
                 // (or `items_page(cursor:)` here) like a board's.
                 "items_page" => {
                     let limit = limit_arg(info)?;
-                    if let Some(c) = arg(info, "cursor").and_then(|v| v.as_str()) {
-                        if arg(info, "query_params").is_some() {
-                            return Err(coded(
-                                "InvalidArgumentException",
-                                400,
-                                "query_params and cursor cannot be used together",
-                            ));
-                        }
+                    if let Some(c) = cursor_arg(info)? {
                         return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
                     }
                     if arg(info, "query_params").is_some() {
