@@ -623,9 +623,7 @@ pub fn webhooks() -> Result<(), String> {
     for l in &log {
         *kinds.entry(l.roots.join("+")).or_default() += 1;
     }
-    let rows = h.i64(&format!(
-        "SELECT count(*) FROM public.q3_launch_plan WHERE notes LIKE 'change %'"
-    ))?;
+    let rows = h.i64("SELECT count(*) FROM public.q3_launch_plan WHERE notes LIKE 'change %'")?;
     println!(
         "  API calls for those 1,000 events: {} (target <= 15): {}; rows with the new values: {rows}",
         log.len(),

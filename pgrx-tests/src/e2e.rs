@@ -105,34 +105,36 @@ impl Env {
 
 /// Every active item of the board is in the table exactly once, with its name, group, budget
 /// and notes as the fake holds them; inactive ones carry their state.
+/// What `check_table` expects of an item: name, group, state, budget, notes.
+type ExpectedRow = (String, String, State, Option<String>, Option<String>);
+
 pub fn check_table(db: &mut Client, fake: &Fake, table: &str, board: i64) -> T {
-    let expected: BTreeMap<i64, (String, String, State, Option<String>, Option<String>)> = fake
-        .with(|s| {
-            s.world
-                .items
-                .values()
-                .filter(|it| it.board_id == board)
-                .map(|it| {
-                    let cell_text = |c: &str| {
-                        it.cells
-                            .get(c)
-                            .and_then(|m| m.get("text"))
-                            .and_then(|t| t.as_str())
-                            .map(String::from)
-                    };
+    let expected: BTreeMap<i64, ExpectedRow> = fake.with(|s| {
+        s.world
+            .items
+            .values()
+            .filter(|it| it.board_id == board)
+            .map(|it| {
+                let cell_text = |c: &str| {
+                    it.cells
+                        .get(c)
+                        .and_then(|m| m.get("text"))
+                        .and_then(|t| t.as_str())
+                        .map(String::from)
+                };
+                (
+                    it.id,
                     (
-                        it.id,
-                        (
-                            it.name.clone(),
-                            it.group_id.clone(),
-                            it.state.clone(),
-                            cell_text("numeric_mkx1"),
-                            cell_text("text0"),
-                        ),
-                    )
-                })
-                .collect()
-        });
+                        it.name.clone(),
+                        it.group_id.clone(),
+                        it.state.clone(),
+                        cell_text("numeric_mkx1"),
+                        cell_text("text0"),
+                    ),
+                )
+            })
+            .collect()
+    });
     let (budget, notes) = if board == SAMPLE_BOARD {
         ("budget::text", "notes")
     } else {

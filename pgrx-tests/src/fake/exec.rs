@@ -200,7 +200,7 @@ fn encode_cursor(board: i64, snap: u64, total: usize, offset: usize) -> String {
 }
 
 fn decode_cursor(c: &str) -> Option<(i64, u64, usize)> {
-    if c.len() % 2 != 0 {
+    if !c.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..c.len())
@@ -216,7 +216,7 @@ fn decode_cursor(c: &str) -> Option<(i64, u64, usize)> {
 }
 
 impl<'a> Obj<'a> {
-    fn new(&self, node: Node<'a>) -> Obj<'a> {
+    fn child(&self, node: Node<'a>) -> Obj<'a> {
         Obj {
             ctx: self.ctx,
             node,
@@ -526,10 +526,10 @@ impl<'a> ObjectValue for Obj<'a> {
                     let limit = limit_arg(info)?;
                     let cursor = arg(info, "cursor").and_then(|v| v.as_str()).unwrap_or("");
                     Ok(ResolvedValue::object(
-                        self.new(self.next_page(cursor, limit)?),
+                        self.child(self.next_page(cursor, limit)?),
                     ))
                 }
-                "complexity" => Ok(ResolvedValue::object(self.new(Node::Complexity))),
+                "complexity" => Ok(ResolvedValue::object(self.child(Node::Complexity))),
                 // The account. `users` pages (limit 1 to 1,000, default 200) and filters by
                 // status (default ACTIVE and PENDING); deleted users are not listed.
                 "users" => {
@@ -639,16 +639,16 @@ impl<'a> ObjectValue for Obj<'a> {
             },
             // monday answers `complexity` beside mutations too (schema: Mutation.complexity).
             Node::Mutation(_) if f == "complexity" => {
-                Ok(ResolvedValue::object(self.new(Node::Complexity)))
+                Ok(ResolvedValue::object(self.child(Node::Complexity)))
             }
             Node::Mutation(outcomes) => {
                 let key = info.field_selections()[0].response_key().as_str();
                 match outcomes.get(key) {
                     Some(Ok(Outcome::Webhook(h))) => {
-                        Ok(ResolvedValue::object(self.new(Node::Webhook(h))))
+                        Ok(ResolvedValue::object(self.child(Node::Webhook(h))))
                     }
                     Some(Ok(Outcome::Item(id))) => Ok(ResolvedValue::nullable_object(
-                        w.items.get(id).map(|it| self.new(Node::Item(it))),
+                        w.items.get(id).map(|it| self.child(Node::Item(it))),
                     )),
                     Some(Err(message)) => Err(FieldError {
                         message: message.clone(),
@@ -794,7 +794,7 @@ impl<'a> ObjectValue for Obj<'a> {
                         let cursor =
                             (offset + limit < all.len()).then(|| format!("upd:{}", offset + limit));
                         return Ok(ResolvedValue::object(
-                            self.new(Node::UpdatesPage(page, cursor)),
+                            self.child(Node::UpdatesPage(page, cursor)),
                         ));
                     }
                     let page = arg_i64(info, "page").unwrap_or(1).max(1) as usize;
@@ -817,13 +817,13 @@ impl<'a> ObjectValue for Obj<'a> {
                 "items_page" => {
                     let limit = limit_arg(info)?;
                     if let Some(c) = cursor_arg(info)? {
-                        return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
+                        return Ok(ResolvedValue::object(self.child(self.next_page(c, limit)?)));
                     }
                     let groups = match arg(info, "query_params") {
                         Some(qp) => Some(group_filter(qp)?),
                         None => None,
                     };
-                    Ok(ResolvedValue::object(self.new(self.first_page(
+                    Ok(ResolvedValue::object(self.child(self.first_page(
                         b,
                         limit,
                         groups.as_deref(),
@@ -849,7 +849,7 @@ impl<'a> ObjectValue for Obj<'a> {
                 "items_page" => {
                     let limit = limit_arg(info)?;
                     if let Some(c) = cursor_arg(info)? {
-                        return Ok(ResolvedValue::object(self.new(self.next_page(c, limit)?)));
+                        return Ok(ResolvedValue::object(self.child(self.next_page(c, limit)?)));
                     }
                     if arg(info, "query_params").is_some() {
                         return Err(coded(
@@ -858,7 +858,7 @@ impl<'a> ObjectValue for Obj<'a> {
                             "fake monday: Group.items_page(query_params:) is not implemented (filter the board's items_page by group instead)",
                         ));
                     }
-                    Ok(ResolvedValue::object(self.new(self.first_page(
+                    Ok(ResolvedValue::object(self.child(self.first_page(
                         b,
                         limit,
                         Some(std::slice::from_ref(&g.id)),
@@ -899,16 +899,18 @@ impl<'a> ObjectValue for Obj<'a> {
                             .map(|g| (b, g))
                     });
                     Ok(ResolvedValue::nullable_object(
-                        g.map(|(b, g)| self.new(Node::Group(b, g))),
+                        g.map(|(b, g)| self.child(Node::Group(b, g))),
                     ))
                 }
                 "board" => Ok(ResolvedValue::nullable_object(
-                    w.boards.get(&it.board_id).map(|b| self.new(Node::Board(b))),
+                    w.boards
+                        .get(&it.board_id)
+                        .map(|b| self.child(Node::Board(b))),
                 )),
                 "parent_item" => Ok(ResolvedValue::nullable_object(
                     it.parent_item_id
                         .and_then(|p| w.items.get(&p))
-                        .map(|p| self.new(Node::Item(p))),
+                        .map(|p| self.child(Node::Item(p))),
                 )),
                 "subitems" => {
                     let subs: Vec<&Item> = w
@@ -944,7 +946,7 @@ impl<'a> ObjectValue for Obj<'a> {
                 match f {
                     "id" => Ok(ResolvedValue::leaf(j(Value::String(c.id.clone())))),
                     "type" => Ok(ResolvedValue::leaf(j(Value::String(c.typ.clone())))),
-                    "column" => Ok(ResolvedValue::object(self.new(Node::Column(c)))),
+                    "column" => Ok(ResolvedValue::object(self.child(Node::Column(c)))),
                     "is_leaf" => Ok(ResolvedValue::leaf(j(Value::Bool(true)))),
                     "text" => Ok(match cell.and_then(|m| m.get("text")) {
                         Some(v) => ResolvedValue::leaf(j(v.clone())),

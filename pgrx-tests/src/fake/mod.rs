@@ -132,6 +132,9 @@ pub enum Fault {
     ExecuteThenDrop,
 }
 
+/// A change to the world made just before a group's first filtered page (`Knobs::before_group_page`).
+pub type BeforeGroupPage = (String, fn(&mut World));
+
 pub struct Knobs {
     pub latency: Duration,
     pub faults: VecDeque<Fault>,
@@ -176,7 +179,7 @@ pub struct Knobs {
     /// Runs once on the world just before the first `items_page(query_params:)` request whose
     /// `$groups` variable names this group executes (before its snapshot): a change made while a
     /// parallel pull walks the board's other groups.
-    pub before_group_page: Option<(String, fn(&mut World))>,
+    pub before_group_page: Option<BeforeGroupPage>,
 }
 
 impl Default for Knobs {
@@ -616,9 +619,7 @@ fn serve_connection(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             return;
         };
         if resp.endless {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{{\"data\":{{\"pad\":\""
-            );
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"data\":{\"pad\":\"".to_string();
             let chunk = vec![b'x'; 64 * 1024];
             let _ = writer.write_all(head.as_bytes());
             // Until the client hangs up (or 4 GB, should it never).

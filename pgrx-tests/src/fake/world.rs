@@ -9,6 +9,9 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// A fixture item as a template: its name, its group, and its column values by column id.
+type Template = (String, String, Arc<HashMap<String, Map<String, Value>>>);
+
 #[derive(Clone, Debug)]
 pub struct Column {
     pub id: String,
@@ -236,8 +239,7 @@ impl World {
                 position: "131072".into(),
             },
         ];
-        let templates: Vec<(String, String, Arc<HashMap<String, Map<String, Value>>>)> = b
-            ["items_page"]["items"]
+        let templates: Vec<Template> = b["items_page"]["items"]
             .as_array()
             .expect("items")
             .iter()
