@@ -97,6 +97,9 @@ pub enum ApiErrorKind {
     CursorExpired,
     /// Retries exhausted on 5xx, HTML pages, dropped connections or timeouts.
     Unavailable,
+    /// ComplexityException without a time to come back: the query alone costs more than monday's
+    /// single-query limit (5,000,000); only a smaller query helps.
+    TooComplex,
     /// Any other error monday answered (validation, bad argument, …).
     Api,
 }
@@ -295,7 +298,11 @@ pub fn classify(raw: &Raw) -> Verdict {
             .map(|l| format!(" at {l}"))
             .unwrap_or_default();
         return Verdict::Fail(ApiError {
-            kind: ApiErrorKind::Api,
+            kind: if code == "ComplexityException" {
+                ApiErrorKind::TooComplex
+            } else {
+                ApiErrorKind::Api
+            },
             message: format!("monday answered an error: {}", short(message, 200)),
             detail: format!("HTTP {status}, code {}{locations}", if code.is_empty() { "(none)" } else { code }),
             hint: "See https://developer.monday.com/api-reference/docs/errors; if it names a field, the API version (monday_sync.api_version) may not match.".into(),

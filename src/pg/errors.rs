@@ -51,7 +51,9 @@ pub(super) fn api_err(e: ApiError, what: &str) -> ErrorReport {
             PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED
         }
         ApiErrorKind::Unavailable => PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-        ApiErrorKind::CursorExpired | ApiErrorKind::Api => PgSqlErrorCode::ERRCODE_FDW_ERROR,
+        ApiErrorKind::CursorExpired | ApiErrorKind::TooComplex | ApiErrorKind::Api => {
+            PgSqlErrorCode::ERRCODE_FDW_ERROR
+        }
     };
     err(code, format!("{what}: {}", e.message), e.detail, e.hint)
 }

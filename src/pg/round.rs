@@ -24,7 +24,7 @@ use super::runs::Stats;
 use super::settings;
 use super::track::{tracked, Tracked};
 use super::writer::{mark_deleted, Writer};
-use crate::api::{documents, Client};
+use crate::api::{documents, ApiErrorKind, Client};
 use crate::sync::activity::{scan, Scan};
 use crate::sync::id_of;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -55,11 +55,6 @@ fn probe_ids_that_fit(setting: usize) -> usize {
         n = n.min(refused / 2);
     }
     n.max(1) as usize
-}
-
-/// Whether monday refused a query for its size (not the per-minute budget: that one waits).
-fn too_complex(e: &crate::api::ApiError) -> bool {
-    e.message.contains("exceeds max complexity")
 }
 
 /// A board of the round the probe may settle.
@@ -168,7 +163,7 @@ pub(crate) fn probe(client: &mut Client, cands: &[Candidate]) -> R<Vec<Verdict>>
         let d = match client.query("RefreshProbe", &doc, vars) {
             Ok(d) => d,
             // Too big for one query: remember it and ask again, in smaller calls.
-            Err(e) if too_complex(&e) && chunk.len() > 1 => {
+            Err(e) if e.kind == ApiErrorKind::TooComplex && chunk.len() > 1 => {
                 let refused = PROBE_REFUSED_AT.load(Ordering::Relaxed);
                 let n = n_ids as i64;
                 if refused == 0 || n < refused {

@@ -22,6 +22,7 @@ use super::runs::{fail_run, finish_run, start_job_run};
 use super::settings;
 use super::spi::exec;
 use super::track::tracked;
+use super::webhooks::worker::{put, text};
 use crate::api::Client;
 use pgrx::bgworkers::{
     BackgroundWorker, BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker,
@@ -44,7 +45,7 @@ use std::time::{Duration, Instant};
 #[repr(C)]
 pub struct WorkerState {
     pid: i32,
-    /// 1 waiting for the database, 2 waiting for the extension, 3 idle, 4 running a job, 5 waiting
+    /// 2 waiting for the extension, 3 idle, 4 running a job, 5 waiting
     /// for `ALTER EXTENSION monday_sync UPDATE` (another version's SQL in the database).
     state: u8,
     dboid: u32,
@@ -155,17 +156,6 @@ pub(crate) fn current_database() -> String {
             std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
         }
     }
-}
-
-fn put_text(buf: &mut [u8], s: &str) {
-    buf.fill(0);
-    let b = crate::codec::truncate_bytes(s, buf.len() - 1).as_bytes();
-    buf[..b.len()].copy_from_slice(b);
-}
-
-fn text(buf: &[u8]) -> String {
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// The job workers to run: `monday_sync.max_workers`.
@@ -395,7 +385,6 @@ fn worker_row() -> TableIterator<
                 "not running".to_string()
             } else {
                 match w.state {
-                    1 => "waiting for the database",
                     2 => "waiting for CREATE EXTENSION monday_sync",
                     5 => "waiting for ALTER EXTENSION monday_sync UPDATE",
                     3 => "idle",
@@ -724,7 +713,7 @@ pub extern "C-unwind" fn monday_sync_launcher_main(_arg: pg_sys::Datum) {
                         }
                     },
                 };
-                put_text(&mut all.dbs[i].name, name);
+                put(&mut all.dbs[i].name, name);
                 assigned.push((i, *oid, name.clone()));
             }
         }

@@ -99,7 +99,8 @@ pub fn init_shmem() {
     READY.store(true, Ordering::Release);
 }
 
-fn put(buf: &mut [u8], s: &str) {
+/// A NUL-terminated text in a fixed shared-memory buffer (cut at a character boundary).
+pub(crate) fn put(buf: &mut [u8], s: &str) {
     buf.fill(0);
     let b = s.as_bytes();
     let n = crate::codec::truncate_bytes(s, buf.len() - 1)
