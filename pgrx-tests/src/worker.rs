@@ -672,6 +672,9 @@ fn refresh_rounds(w: &mut W) -> T {
             }
         }
     });
+    // The round's calls are counted exactly: no scheduled look at the tracked workspace among
+    // them (its 5-minute boundary may fall inside this test).
+    w.reload(&[("monday_sync.workspace_interval", "0")])?;
     w.sql("SELECT monday_sync.track_workspace(4300200)")?;
     // Their first pulls, by the worker.
     let t = Instant::now();
@@ -829,6 +832,7 @@ fn refresh_rounds(w: &mut W) -> T {
         "(calls, probes, refused) of two idle rounds under a small single-query limit",
     )?;
     // Leave the cluster as the next tests expect it.
+    w.reload(&[("monday_sync.workspace_interval", "")])?;
     w.sql(
         "SELECT monday_sync.untrack_workspace(4300200);
          SELECT monday_sync.untrack_board(board_id, drop_table => true) FROM monday_sync.boards
